@@ -1,0 +1,179 @@
+/**
+ * The one catalog of holdfast errors. Every failure that reaches a caller is a
+ * `HoldfastError` subclass with a permanent `code`; tests and callers branch on
+ * `err.code`, never on the message. `docs/errors.md` documents each code, and
+ * `errors.test.ts` checks that the two agree.
+ */
+
+/** Context carried by every holdfast error. All fields are optional. */
+export interface ErrorContext {
+  /** Attempts made on the network for the request, replays included. */
+  attempts?: number;
+  /** `protocol://host:port` of the server the request was for. */
+  origin?: string;
+  /** HTTP method of the request. */
+  method?: string;
+  /** Status of the last response, where one arrived. */
+  statusCode?: number;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every holdfast error.
+ *
+ * @example
+ * try { await request(url, { dispatcher }) }
+ * catch (err) { if (err instanceof HoldfastError && err.code === 'HF_ERR_CONNECT') … }
+ */
+export class HoldfastError extends Error {
+  readonly code: string;
+  readonly attempts: number | undefined;
+  readonly origin: string | undefined;
+  readonly method: string | undefined;
+  readonly statusCode: number | undefined;
+
+  constructor(code: string, message: string, context: ErrorContext = {}) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.attempts = context.attempts;
+    this.origin = context.origin;
+    this.method = context.method;
+    this.statusCode = context.statusCode;
+  }
+}
+
+/** An option or argument is invalid. Thrown synchronously, at construction or call time. */
+export class InvalidOptionError extends HoldfastError {
+  static readonly code = 'HF_ERR_INVALID_OPTION';
+  /** Dotted path of the offending option, e.g. `retry.maxAttempts`. */
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super(InvalidOptionError.code, `invalid option ${option}: ${message}`);
+    this.option = option;
+  }
+}
+
+/** No connection could be made: refused, DNS failure, connect timeout. Nothing was sent. */
+export class ConnectError extends HoldfastError {
+  static readonly code = 'HF_ERR_CONNECT';
+  constructor(message: string, context?: ErrorContext) {
+    super(ConnectError.code, message, context);
+  }
+}
+
+/**
+ * The request failed on a reused keep-alive socket before any response byte
+ * arrived, and holdfast did not replay it because it is not safe to send twice
+ * (a non-idempotent method without an `Idempotency-Key`). The server most
+ * likely closed the idle connection as the request was written.
+ */
+export class StaleSocketError extends HoldfastError {
+  static readonly code = 'HF_ERR_STALE_SOCKET';
+  constructor(message: string, context?: ErrorContext) {
+    super(StaleSocketError.code, message, context);
+  }
+}
+
+/** The connection failed after the request was (partly) written: the outcome is unknown. */
+export class SocketError extends HoldfastError {
+  static readonly code = 'HF_ERR_SOCKET';
+  constructor(message: string, context?: ErrorContext) {
+    super(SocketError.code, message, context);
+  }
+}
+
+/** The server did not answer within a per-attempt timeout (headers or body). */
+export class ResponseTimeoutError extends HoldfastError {
+  static readonly code = 'HF_ERR_RESPONSE_TIMEOUT';
+  constructor(message: string, context?: ErrorContext) {
+    super(ResponseTimeoutError.code, message, context);
+  }
+}
+
+/** The request's overall deadline, which covers every attempt and wait, passed. */
+export class DeadlineExceededError extends HoldfastError {
+  static readonly code = 'HF_ERR_DEADLINE';
+  /** The deadline that passed, in milliseconds from the start of the request. */
+  readonly deadlineMs: number;
+  constructor(deadlineMs: number, context?: ErrorContext) {
+    super(DeadlineExceededError.code, `deadline of ${deadlineMs} ms exceeded`, context);
+    this.deadlineMs = deadlineMs;
+  }
+}
+
+/** The caller aborted the request (an `AbortSignal`, or the handler's abort). */
+export class RequestAbortedError extends HoldfastError {
+  static readonly code = 'HF_ERR_ABORTED';
+  constructor(context?: ErrorContext) {
+    super(RequestAbortedError.code, 'request aborted', context);
+  }
+}
+
+/**
+ * A retry was refused because the origin's retry budget is spent: too many of
+ * its requests in flight are already retries. `cause` is the failure that
+ * would have been retried.
+ */
+export class RetryBudgetExhaustedError extends HoldfastError {
+  static readonly code = 'HF_ERR_RETRY_BUDGET';
+  constructor(context?: ErrorContext) {
+    super(RetryBudgetExhaustedError.code, 'retry budget exhausted; failure not retried', context);
+  }
+}
+
+/** The TLS handshake failed (certificate, protocol or cipher mismatch). */
+export class TlsError extends HoldfastError {
+  static readonly code = 'HF_ERR_TLS';
+  constructor(message: string, context?: ErrorContext) {
+    super(TlsError.code, message, context);
+  }
+}
+
+/** The request was refused before it reached the network (e.g. an invalid header). */
+export class InvalidRequestError extends HoldfastError {
+  static readonly code = 'HF_ERR_INVALID_REQUEST';
+  constructor(message: string, context?: ErrorContext) {
+    super(InvalidRequestError.code, message, context);
+  }
+}
+
+/** The dispatcher was closed or destroyed while the request was pending. */
+export class DispatcherClosedError extends HoldfastError {
+  static readonly code = 'HF_ERR_CLOSED';
+  constructor(context?: ErrorContext) {
+    super(DispatcherClosedError.code, 'dispatcher is closed', context);
+  }
+}
+
+/** The idle-timeout probe could not complete a measurement. */
+export class ProbeError extends HoldfastError {
+  static readonly code = 'HF_ERR_PROBE';
+  constructor(message: string, context?: ErrorContext) {
+    super(ProbeError.code, message, context);
+  }
+}
+
+/** Every error class, keyed by its code. Used by the catalog test and the docs. */
+export const ERROR_CLASSES = {
+  [InvalidOptionError.code]: InvalidOptionError,
+  [ConnectError.code]: ConnectError,
+  [StaleSocketError.code]: StaleSocketError,
+  [SocketError.code]: SocketError,
+  [ResponseTimeoutError.code]: ResponseTimeoutError,
+  [DeadlineExceededError.code]: DeadlineExceededError,
+  [RequestAbortedError.code]: RequestAbortedError,
+  [RetryBudgetExhaustedError.code]: RetryBudgetExhaustedError,
+  [TlsError.code]: TlsError,
+  [InvalidRequestError.code]: InvalidRequestError,
+  [DispatcherClosedError.code]: DispatcherClosedError,
+  [ProbeError.code]: ProbeError,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CLASSES;
+
+/** True when `err` is a holdfast error, optionally with the given code. */
+export function isHoldfastError(err: unknown, code?: ErrorCode): err is HoldfastError {
+  return err instanceof HoldfastError && (code === undefined || err.code === code);
+}
