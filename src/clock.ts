@@ -1,20 +1,22 @@
 /**
- * Injectable time. Policies read `now()`; waits go through `schedule()`, whose
- * timers are unref'd so that a pending backoff never keeps a process alive.
+ * Injectable time. Policies read `now()`; waits go through `schedule()`.
+ * Background timers (idle-socket retirement) are unref'd so that they never
+ * keep a process alive; a wait that a caller is awaiting (a retry backoff)
+ * passes `{ ref: true }`, or the process could exit under the caller's feet.
  * Tests pass a fake clock instead of sleeping.
  */
 export interface Clock {
-  /** Milliseconds, monotonic enough for durations. */
+  /** Milliseconds, for durations (monotonic on the system clock). */
   now(): number;
   /** Calls `fn` after `ms`; returns a function that cancels the call. */
-  schedule(fn: () => void, ms: number): () => void;
+  schedule(fn: () => void, ms: number, options?: { ref?: boolean }): () => void;
 }
 
 export const systemClock: Clock = {
   now: () => performance.now(),
-  schedule(fn, ms) {
+  schedule(fn, ms, options) {
     const timer = setTimeout(fn, ms);
-    timer.unref();
+    if (options?.ref !== true) timer.unref();
     return () => clearTimeout(timer);
   },
 };

@@ -1,0 +1,26 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+
+/**
+ * `diagnostics_channel` names published by the client. Subscribers get plain
+ * objects; publishing costs nothing when nobody subscribes.
+ * Documented in docs/client.md#diagnostics-channels.
+ */
+export const CHANNELS = {
+  /** `{ origin, method, path, kind }`: a request is replayed at once on a fresh connection. */
+  replay: diagnosticsChannel.channel('holdfast:client:replay'),
+  /** `{ origin, method, path, attempt, delayMs, reason }`: a retry is scheduled. */
+  retry: diagnosticsChannel.channel('holdfast:client:retry'),
+  /** `{ origin, method, path, reason }`: a retry was refused (budget, deadline, attempts). */
+  retryDenied: diagnosticsChannel.channel('holdfast:client:retry-denied'),
+  /** `{ origin, reason, idleMs }`: holdfast closed a pooled socket before the server could. */
+  socketRetired: diagnosticsChannel.channel('holdfast:client:socket-retired'),
+  /** `{ origin, idleMs, limitMs }`: the server was seen closing a socket idle for `idleMs`. */
+  idleCloseLearned: diagnosticsChannel.channel('holdfast:client:idle-close-learned'),
+} as const;
+
+export type ChannelName = keyof typeof CHANNELS;
+
+export function publish(name: ChannelName, message: object): void {
+  const channel = CHANNELS[name];
+  if (channel.hasSubscribers) channel.publish(message);
+}

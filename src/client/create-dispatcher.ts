@@ -1,0 +1,125 @@
+import { Agent, Dispatcher, Pool } from 'undici';
+import { systemClock, type Clock } from '../clock.js';
+import { fullJitterBackoff } from '../policy/backoff.js';
+import { deadlineInterceptor } from './deadline-interceptor.js';
+import { resolveDispatcherOptions, type DispatcherOptions, type ResolvedDispatcherOptions } from './options.js';
+import { OriginRegistry } from './origin-state.js';
+import { replayInterceptor } from './replay-interceptor.js';
+import { retryInterceptor } from './retry-interceptor.js';
+import { TrackedClient } from './tracked-client.js';
+import './request-policy.js';
+
+/** What holdfast knows of one origin's keep-alive behaviour. */
+export interface KeepAliveSnapshot {
+  /** How long an idle socket to this origin may stay open now. */
+  idleLimitMs: number;
+  /** The server's latest `Keep-Alive: timeout=` hint. */
+  hintMs: number | undefined;
+  /** The shortest idle time after which the server was seen closing a socket. */
+  learnedMs: number | undefined;
+}
+
+/**
+ * An undici `Dispatcher` with holdfast's interceptors over per-origin pools:
+ *
+ *   deadline → retry → stale-socket replay → Agent → Pool → TrackedClient (keep-alive alignment) → socket
+ *
+ * Use it with `undici.request`, `fetch(url, { dispatcher })` or `setGlobalDispatcher`.
+ */
+export class HoldfastDispatcher extends Dispatcher {
+  readonly options: ResolvedDispatcherOptions;
+  readonly #agent: Agent;
+  readonly #origins: OriginRegistry;
+  readonly #clock: Clock;
+  readonly #dispatch: Dispatcher['dispatch'];
+  #openSockets = 0;
+
+  constructor(options: DispatcherOptions = {}, { clock = systemClock }: { clock?: Clock } = {}) {
+    super();
+    const resolved = resolveDispatcherOptions(options);
+    this.options = resolved;
+    this.#clock = clock;
+    this.#origins = new OriginRegistry(resolved.keepAlive, resolved.retry.budget);
+    const sockets = { opened: () => { this.#openSockets++; }, closed: () => { this.#openSockets--; } };
+    this.#agent = new Agent({
+      factory: (origin, opts) => new Pool(origin, {
+        ...opts,
+        connections: resolved.connections,
+        factory: (clientOrigin, clientOpts) => new TrackedClient(clientOrigin, {
+          ...clientOpts,
+          state: this.#origins.get(String(clientOrigin)),
+          clock,
+          sockets,
+        }),
+      }),
+      connectTimeout: resolved.connectTimeoutMs,
+      headersTimeout: resolved.headersTimeoutMs,
+      bodyTimeout: resolved.bodyTimeoutMs,
+    });
+    const { retry } = resolved;
+    const interceptors: Dispatcher.DispatcherComposeInterceptor[] = resolved.replay ? [replayInterceptor(clock)] : [];
+    const composed = this.#agent.compose(
+      ...interceptors,
+      retryInterceptor({
+        maxAttempts: retry.maxAttempts,
+        backoff: fullJitterBackoff({ baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs }),
+        statuses: new Set(retry.statuses),
+        maxRetryAfterMs: retry.maxRetryAfterMs,
+      }, this.#origins, clock),
+      deadlineInterceptor(resolved.deadlineMs, clock),
+    );
+    this.#dispatch = composed.dispatch;
+    for (const event of ['connect', 'disconnect', 'connectionError', 'drain']) {
+      (this.#agent as NodeJS.EventEmitter).on(event, (...args: unknown[]) => (this as NodeJS.EventEmitter).emit(event, ...args));
+    }
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.#dispatch(opts, handler);
+  }
+
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    if (callback === undefined) return this.#agent.close();
+    this.#agent.close(callback);
+  }
+
+  override destroy(): Promise<void>;
+  override destroy(err: Error | null): Promise<void>;
+  override destroy(callback: () => void): void;
+  override destroy(err: Error | null, callback: () => void): void;
+  override destroy(errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
+    const err = typeof errOrCallback === 'function' ? null : (errOrCallback ?? null);
+    const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
+    if (cb === undefined) return this.#agent.destroy(err);
+    this.#agent.destroy(err, cb);
+  }
+
+  /** Sockets currently open across all origins. Returns to 0 once the dispatcher is closed. */
+  get openSockets(): number {
+    return this.#openSockets;
+  }
+
+  /** What holdfast knows of `origin`'s keep-alive behaviour, or undefined before the first request. */
+  keepAlive(origin: string | URL): KeepAliveSnapshot | undefined {
+    const key = typeof origin === 'string' ? origin : origin.origin;
+    if (!this.#origins.has(key)) return undefined;
+    const { keepAlive } = this.#origins.get(key);
+    const now = this.#clock.now();
+    return { idleLimitMs: keepAlive.idleLimitMs(now), hintMs: keepAlive.hintMs, learnedMs: keepAlive.learnedMs(now) };
+  }
+}
+
+/**
+ * Creates holdfast's resilient dispatcher.
+ *
+ * @example
+ * import { request } from 'undici';
+ * import { createDispatcher } from 'holdfast';
+ * const dispatcher = createDispatcher({ retry: { maxAttempts: 4 } });
+ * const { statusCode, body } = await request('http://127.0.0.1:8080/items', { dispatcher });
+ */
+export function createDispatcher(options: DispatcherOptions = {}): HoldfastDispatcher {
+  return new HoldfastDispatcher(options);
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { InvalidOptionError } from '../errors.js';
+import {
+  DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LEARNED_TTL_MS, DEFAULT_MARGIN_RATIO, DEFAULT_MAX_MARGIN_MS, DEFAULT_UNSAFE_REUSE_RATIO,
+} from '../policy/keep-alive.js';
+import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS } from '../policy/backoff.js';
+import { DEFAULT_RETRY_BUDGET_MIN_CONCURRENT, DEFAULT_RETRY_BUDGET_RATIO } from '../policy/retry-budget.js';
+
+export const DEFAULT_CONNECTIONS_PER_ORIGIN = 64;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 300_000;
+export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
+export const DEFAULT_DEADLINE_MS = 60_000;
+export const DEFAULT_MAX_ATTEMPTS = 3;
+export const DEFAULT_RETRY_STATUSES = [429, 502, 503, 504] as const;
+export const DEFAULT_MAX_RETRY_AFTER_MS = 30_000;
+
+const ms = () => z.number().int().nonnegative();
+const ratio = () => z.number().min(0).max(1);
+
+const schema = z.strictObject({
+  /** Sockets per origin; requests beyond it wait in the pool's queue. */
+  connections: z.number().int().positive().default(DEFAULT_CONNECTIONS_PER_ORIGIN),
+  connectTimeoutMs: ms().default(DEFAULT_CONNECT_TIMEOUT_MS),
+  headersTimeoutMs: ms().default(DEFAULT_HEADERS_TIMEOUT_MS),
+  bodyTimeoutMs: ms().default(DEFAULT_BODY_TIMEOUT_MS),
+  /** Overall deadline of a request until its response starts; 0 turns it off. */
+  deadlineMs: ms().default(DEFAULT_DEADLINE_MS),
+  keepAlive: z.strictObject({
+    defaultIdleMs: ms().default(DEFAULT_IDLE_TIMEOUT_MS),
+    marginRatio: ratio().default(DEFAULT_MARGIN_RATIO),
+    maxMarginMs: ms().default(DEFAULT_MAX_MARGIN_MS),
+    unsafeReuseRatio: ratio().default(DEFAULT_UNSAFE_REUSE_RATIO),
+    learnedTtlMs: ms().default(DEFAULT_LEARNED_TTL_MS),
+  }).prefault({}),
+  /** Stale-socket replay of requests that are safe to send twice. */
+  replay: z.boolean().default(true),
+  retry: z.strictObject({
+    /** Attempts in all, the first included; 1 turns retries off. */
+    maxAttempts: z.number().int().min(1).default(DEFAULT_MAX_ATTEMPTS),
+    baseDelayMs: ms().default(DEFAULT_BACKOFF_BASE_MS),
+    maxDelayMs: ms().default(DEFAULT_BACKOFF_MAX_MS),
+    statuses: z.array(z.number().int().min(100).max(599)).default([...DEFAULT_RETRY_STATUSES]),
+    /** A `Retry-After` longer than this is not waited for: the response goes to the caller. */
+    maxRetryAfterMs: ms().default(DEFAULT_MAX_RETRY_AFTER_MS),
+    budget: z.strictObject({
+      ratio: ratio().default(DEFAULT_RETRY_BUDGET_RATIO),
+      minConcurrent: z.number().int().nonnegative().default(DEFAULT_RETRY_BUDGET_MIN_CONCURRENT),
+    }).prefault({}),
+  }).prefault({}),
+});
+
+export type DispatcherOptions = z.input<typeof schema>;
+export type ResolvedDispatcherOptions = Readonly<z.output<typeof schema>>;
+
+/** Validates options once, naming the offending option, and returns a frozen, fully defaulted copy. */
+export function resolveDispatcherOptions(options: unknown): ResolvedDispatcherOptions {
+  const parsed = schema.safeParse(options ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(options)');
+    throw new InvalidOptionError(path, issue?.message ?? 'invalid');
+  }
+  return deepFreeze(parsed.data);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,41 @@
+import { KeepAliveAlignment, type KeepAliveOptions } from '../policy/keep-alive.js';
+import { RetryBudget } from '../policy/retry-budget.js';
+
+/** Everything holdfast remembers about one origin, shared by its pool and its interceptors. */
+export class OriginState {
+  readonly origin: string;
+  readonly keepAlive: KeepAliveAlignment;
+  readonly retryBudget: RetryBudget;
+
+  constructor(origin: string, keepAlive: KeepAliveOptions, budget: { ratio: number; minConcurrent: number }) {
+    this.origin = origin;
+    this.keepAlive = new KeepAliveAlignment(keepAlive);
+    this.retryBudget = new RetryBudget(budget);
+  }
+}
+
+/** Lazily creates one `OriginState` per origin. */
+export class OriginRegistry {
+  readonly #states = new Map<string, OriginState>();
+  readonly #keepAlive: KeepAliveOptions;
+  readonly #budget: { ratio: number; minConcurrent: number };
+
+  constructor(keepAlive: KeepAliveOptions, budget: { ratio: number; minConcurrent: number }) {
+    this.#keepAlive = keepAlive;
+    this.#budget = budget;
+  }
+
+  get(origin: string | URL): OriginState {
+    const key = typeof origin === 'string' ? new URL(origin).origin : origin.origin;
+    let state = this.#states.get(key);
+    if (state === undefined) {
+      state = new OriginState(key, this.#keepAlive, this.#budget);
+      this.#states.set(key, state);
+    }
+    return state;
+  }
+
+  has(origin: string): boolean {
+    return this.#states.has(new URL(origin).origin);
+  }
+}

@@ -1,0 +1,123 @@
+import type { Dispatcher } from 'undici';
+
+/**
+ * What the transport knew about an attempt when it failed. Recorded by
+ * `TrackedClient` on the error object, read by the replay and retry
+ * interceptors: only the transport sees the socket, only the interceptors
+ * decide.
+ */
+export interface AttemptFacts {
+  /** The request reached `onConnect`, i.e. undici started writing it to a socket. */
+  written: boolean;
+  /** The socket had carried a complete exchange before this request. */
+  reused: boolean;
+  /** At least one response byte arrived on the socket after the request was written. */
+  responseBytes: boolean;
+  /** How long the socket had been idle when the request was written, in ms. */
+  idleMs: number | undefined;
+}
+
+const factsByError = new WeakMap<object, AttemptFacts>();
+
+export function recordFacts(err: unknown, facts: AttemptFacts): void {
+  if (typeof err === 'object' && err !== null && !factsByError.has(err)) factsByError.set(err, facts);
+}
+
+export function factsOf(err: unknown): AttemptFacts | undefined {
+  return typeof err === 'object' && err !== null ? factsByError.get(err) : undefined;
+}
+
+/** Set on dispatch options by the replay interceptor: use a socket that has never carried a request. */
+export const FRESH_CONNECTION = Symbol('holdfast.freshConnection');
+/** Set on dispatch options by the deadline interceptor: the clock time by which every attempt must end. */
+export const DEADLINE_AT = Symbol('holdfast.deadlineAt');
+
+export type HoldfastDispatchOptions = Dispatcher.DispatchOptions & {
+  [FRESH_CONNECTION]?: boolean;
+  [DEADLINE_AT]?: number;
+};
+
+/** Methods that RFC 9110 §9.2.2 defines as idempotent, plus QUERY (draft-ietf-httpbis-safe-method-w-body). */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY']);
+
+/** Reads one header from any shape undici accepts: object, flat array or iterable of pairs. */
+export function headerValue(headers: Dispatcher.DispatchOptions['headers'], name: string): string | undefined {
+  if (headers == null) return undefined;
+  const wanted = name.toLowerCase();
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      if (String(headers[i]).toLowerCase() === wanted) return String(headers[i + 1]);
+    }
+    return undefined;
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const pair of headers as Iterable<[string, string | string[] | undefined]>) {
+      if (pair[0].toLowerCase() === wanted && pair[1] !== undefined) return String(pair[1]);
+    }
+    return undefined;
+  }
+  for (const [key, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {
+    if (key.toLowerCase() === wanted && value !== undefined) return String(value);
+  }
+  return undefined;
+}
+
+/**
+ * Whether sending the request twice is harmless: an idempotent method, or an
+ * `Idempotency-Key` header (draft-ietf-httpapi-idempotency-key-header), or the
+ * caller's explicit `holdfast.idempotent`.
+ */
+export function isRetrySafe(opts: Dispatcher.DispatchOptions): boolean {
+  const declared = opts.holdfast?.idempotent;
+  if (declared !== undefined) return declared;
+  return IDEMPOTENT_METHODS.has(opts.method.toUpperCase()) || headerValue(opts.headers, 'idempotency-key') !== undefined;
+}
+
+/** A body that can be sent again: nothing, or bytes held in memory. Streams are consumed by the first attempt. */
+export function hasReplayableBody(opts: Dispatcher.DispatchOptions): boolean {
+  const { body } = opts;
+  return body == null || typeof body === 'string' || body instanceof Uint8Array;
+}
+
+/** How a failed attempt failed, as far as retrying it is concerned. */
+export type FailureKind =
+  | 'connect' // nothing was written: safe to send again, whatever the method
+  | 'stale' // reused socket, request written, no response byte: the server closed an idle socket
+  | 'socket' // written, then the connection failed: outcome unknown
+  | 'timeout' // no headers or body data in time: outcome unknown
+  | 'tls'
+  | 'aborted'
+  | 'closed'
+  | 'invalid'
+  | 'other';
+
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ENETDOWN', 'EHOSTDOWN', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
+]);
+const SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'UND_ERR_SOCKET']);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+export function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function isTlsCode(code: string): boolean {
+  return code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code.includes('SIGNATURE');
+}
+
+export function classifyFailure(err: unknown): FailureKind {
+  const code = errorCode(err) ?? '';
+  const facts = factsOf(err);
+  if (code === 'UND_ERR_ABORTED' || (err as Error | null)?.name === 'AbortError') return 'aborted';
+  if (code === 'UND_ERR_DESTROYED' || (code === 'UND_ERR_CLOSED' && facts === undefined)) return 'closed';
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return 'invalid';
+  if (isTlsCode(code)) return 'tls';
+  if (TIMEOUT_CODES.has(code)) return 'timeout';
+  if (facts === undefined || !facts.written) return CONNECT_CODES.has(code) ? 'connect' : 'other';
+  if (SOCKET_CODES.has(code) || code === 'UND_ERR_CLOSED') {
+    return facts.reused && !facts.responseBytes ? 'stale' : 'socket';
+  }
+  return 'other';
+}

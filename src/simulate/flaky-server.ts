@@ -1,0 +1,264 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { z } from 'zod';
+import { InvalidOptionError } from '../errors.js';
+
+const faultSchema = z.strictObject({
+  /** Close a keep-alive connection after it has been idle this long; 0 never. */
+  idleCloseMs: z.number().int().nonnegative().default(0),
+  /** Send `Keep-Alive: timeout=⌊idleCloseMs/1000⌋` (as Node does); otherwise the close is unannounced (as nginx does). */
+  advertise: z.boolean().default(false),
+  /**
+   * Models a FIN and a request crossing on the wire: a request that arrives on
+   * a reused connection idle for at least `idleCloseMs − raceWindowMs` is
+   * dropped unanswered, as if the server had closed first. 0 leaves only the
+   * loopback race itself.
+   */
+  raceWindowMs: z.number().int().nonnegative().default(0),
+  /** How idle connections are closed: FIN, or a TCP reset. */
+  closeWith: z.enum(['fin', 'rst']).default('fin'),
+  /** Delay before each response, in ms. */
+  slowMs: z.number().int().nonnegative().default(0),
+  /** Of every `period` requests, the first `count` get `code` (with `Retry-After` when set). */
+  status: z.strictObject({
+    code: z.number().int().min(400).max(599),
+    count: z.number().int().positive(),
+    period: z.number().int().positive().optional(),
+    retryAfter: z.string().optional(),
+  }).optional(),
+  /** Refuse new connections for `forMs` out of every `everyMs` (the listener is closed and reopened). */
+  refuse: z.strictObject({ everyMs: z.number().int().positive(), forMs: z.number().int().positive() }).optional(),
+  /** The request header whose value identifies a logical request, to count duplicates. */
+  idHeader: z.string().min(1).default('x-request-id'),
+});
+
+export type FlakyFaults = z.input<typeof faultSchema>;
+export type FlakyOptions = FlakyFaults & { host?: string; port?: number };
+
+export interface FlakyStats {
+  connections: number;
+  /** Requests that reached the server, answered or not. */
+  received: number;
+  /** Requests dropped unanswered because their connection had idled out (the keep-alive race). */
+  dropped: number;
+  /** Requests answered 2xx, i.e. applied, by method. */
+  processedByMethod: Record<string, number>;
+  /** Requests answered 2xx, by id header value. */
+  processedById: Record<string, number>;
+  /** Requests answered with a fault status. */
+  faulted: number;
+  /** Times new connections were refused (listener closed). */
+  refusals: number;
+}
+
+interface Conn {
+  idleSince: number;
+  served: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const STATS_PATH = '/__flaky/stats';
+
+function parseFaults(input: unknown): z.output<typeof faultSchema> {
+  const parsed = faultSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidOptionError(issue?.path.join('.') || '(options)', issue?.message ?? 'invalid');
+  }
+  return parsed.data;
+}
+
+/**
+ * A fault-injecting HTTP/1.1 upstream for tests, benchmarks and users.
+ *
+ * @example
+ * const server = await FlakyServer.start({ idleCloseMs: 1000, closeWith: 'rst' });
+ * // … send requests to server.url …
+ * server.stats().dropped;
+ * await server.close();
+ */
+export class FlakyServer {
+  readonly #server: Server;
+  readonly #conns = new Map<Socket, Conn>();
+  #faults: z.output<typeof faultSchema>;
+  #stats: FlakyStats = FlakyServer.#emptyStats();
+  #host = '127.0.0.1';
+  #port = 0;
+  #refuseTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(faults: z.output<typeof faultSchema>) {
+    this.#faults = faults;
+    this.#server = createServer({ keepAliveTimeout: 0, requestTimeout: 0 }, (req, res) => this.#onRequest(req, res));
+    // Node's own idle timer is off (keepAliveTimeout 0): this server closes idle sockets itself, to the millisecond.
+    this.#server.keepAliveTimeout = 0;
+    this.#server.on('connection', (socket: Socket) => this.#onConnection(socket));
+  }
+
+  static async start(options: FlakyOptions = {}): Promise<FlakyServer> {
+    const { host = '127.0.0.1', port = 0, ...faults } = options;
+    const server = new FlakyServer(parseFaults(faults));
+    await server.#listen(host, port);
+    server.#scheduleRefusals();
+    return server;
+  }
+
+  static #emptyStats(): FlakyStats {
+    return { connections: 0, received: 0, dropped: 0, processedByMethod: {}, processedById: {}, faulted: 0, refusals: 0 };
+  }
+
+  get url(): string {
+    return `http://${this.#host.includes(':') ? `[${this.#host}]` : this.#host}:${this.#port}`;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Connections open right now. */
+  get openConnections(): number {
+    return this.#conns.size;
+  }
+
+  stats(): FlakyStats {
+    return structuredClone(this.#stats);
+  }
+
+  /** Ids that were processed more than once: duplicates. */
+  duplicates(): string[] {
+    return Object.entries(this.#stats.processedById).filter(([, n]) => n > 1).map(([id]) => id);
+  }
+
+  resetStats(): void {
+    this.#stats = FlakyServer.#emptyStats();
+  }
+
+  /** Changes faults at runtime; unspecified faults keep their values. */
+  configure(faults: FlakyFaults): void {
+    this.#faults = parseFaults({ ...this.#faults, ...faults });
+    clearTimeout(this.#refuseTimer);
+    this.#scheduleRefusals();
+  }
+
+  /** Stops listening for `ms` (connects get ECONNREFUSED) and drops idle connections, like a restarting server. */
+  async refuseFor(ms: number): Promise<void> {
+    this.#stats.refusals++;
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const [socket, conn] of this.#conns) if (conn.timer !== undefined) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    if (!this.#closed) await this.#listen(this.#host, this.#port);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#refuseTimer);
+    for (const socket of this.#conns.keys()) socket.destroy();
+    if (this.#server.listening) await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #listen(host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        const address = this.#server.address() as AddressInfo;
+        this.#host = host;
+        this.#port = address.port;
+        resolve();
+      });
+    });
+  }
+
+  #scheduleRefusals(): void {
+    const refuse = this.#faults.refuse;
+    if (refuse === undefined || this.#closed) return;
+    this.#refuseTimer = setTimeout(() => {
+      void this.refuseFor(refuse.forMs).then(() => this.#scheduleRefusals());
+    }, Math.max(0, refuse.everyMs - refuse.forMs));
+    this.#refuseTimer.unref();
+  }
+
+  #onConnection(socket: Socket): void {
+    socket.on('error', () => {}); // a client's reset is the client's business; never crash
+    this.#stats.connections++;
+    const conn: Conn = { idleSince: performance.now(), served: 0, timer: undefined };
+    this.#conns.set(socket, conn);
+    socket.once('close', () => {
+      clearTimeout(conn.timer);
+      this.#conns.delete(socket);
+    });
+    this.#armIdle(socket, conn);
+  }
+
+  #armIdle(socket: Socket, conn: Conn): void {
+    conn.idleSince = performance.now();
+    const { idleCloseMs } = this.#faults;
+    if (idleCloseMs > 0) conn.timer = setTimeout(() => this.#dropConnection(socket), idleCloseMs);
+  }
+
+  #dropConnection(socket: Socket): void {
+    if (this.#faults.closeWith === 'rst') socket.resetAndDestroy();
+    else socket.destroy();
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const conn = this.#conns.get(socket);
+    if (conn !== undefined) {
+      clearTimeout(conn.timer);
+      conn.timer = undefined;
+      // The race at the boundary: the server has already decided to close this idle
+      // connection when the request lands. It is dropped unanswered and unapplied.
+      const { idleCloseMs, raceWindowMs } = this.#faults;
+      const idleMs = performance.now() - conn.idleSince;
+      if (idleCloseMs > 0 && conn.served > 0 && idleMs >= idleCloseMs - raceWindowMs) {
+        this.#stats.received++;
+        this.#stats.dropped++;
+        this.#dropConnection(socket);
+        return;
+      }
+      res.once('finish', () => {
+        conn.served++;
+        if (!socket.destroyed) this.#armIdle(socket, conn);
+      });
+    }
+    if (req.url === STATS_PATH) {
+      this.#send(res, 200, this.stats());
+      return;
+    }
+    this.#stats.received++;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const respond = () => this.#answer(req, res, Buffer.concat(chunks).length);
+      if (this.#faults.slowMs > 0) setTimeout(respond, this.#faults.slowMs);
+      else respond();
+    });
+  }
+
+  #answer(req: IncomingMessage, res: ServerResponse, bodyBytes: number): void {
+    if (res.destroyed) return;
+    const { status } = this.#faults;
+    const n = this.#stats.received;
+    if (status !== undefined && ((n - 1) % (status.period ?? Number.MAX_SAFE_INTEGER)) < status.count) {
+      this.#stats.faulted++;
+      if (status.retryAfter !== undefined) res.setHeader('retry-after', status.retryAfter);
+      this.#send(res, status.code, { error: `injected ${status.code}` });
+      return;
+    }
+    const method = req.method ?? 'GET';
+    this.#stats.processedByMethod[method] = (this.#stats.processedByMethod[method] ?? 0) + 1;
+    const rawId = req.headers[this.#faults.idHeader.toLowerCase()];
+    const id = Array.isArray(rawId) ? rawId[0] : rawId;
+    if (id !== undefined) this.#stats.processedById[id] = (this.#stats.processedById[id] ?? 0) + 1;
+    this.#send(res, 200, { ok: true, method, id: id ?? null, bodyBytes });
+  }
+
+  #send(res: ServerResponse, statusCode: number, body: unknown): void {
+    const { idleCloseMs, advertise } = this.#faults;
+    if (advertise && idleCloseMs > 0) res.setHeader('keep-alive', `timeout=${Math.floor(idleCloseMs / 1000)}`);
+    const payload = JSON.stringify(body);
+    res.writeHead(statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+    res.end(payload);
+  }
+}
