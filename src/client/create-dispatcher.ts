@@ -33,6 +33,7 @@ export class HoldfastDispatcher extends Dispatcher {
   readonly #clock: Clock;
   readonly #dispatch: Dispatcher['dispatch'];
   #openSockets = 0;
+  #onAllClosed: (() => void)[] = [];
 
   constructor(options: DispatcherOptions = {}, { clock = systemClock }: { clock?: Clock } = {}) {
     super();
@@ -40,7 +41,12 @@ export class HoldfastDispatcher extends Dispatcher {
     this.options = resolved;
     this.#clock = clock;
     this.#origins = new OriginRegistry(resolved.keepAlive, resolved.retry.budget);
-    const sockets = { opened: () => { this.#openSockets++; }, closed: () => { this.#openSockets--; } };
+    const sockets = {
+      opened: () => { this.#openSockets++; },
+      closed: () => {
+        if (--this.#openSockets === 0) for (const resolve of this.#onAllClosed.splice(0)) resolve();
+      },
+    };
     this.#agent = new Agent({
       factory: (origin, opts) => new Pool(origin, {
         ...opts,
@@ -78,13 +84,22 @@ export class HoldfastDispatcher extends Dispatcher {
     return this.#dispatch(opts, handler);
   }
 
+  /** Resolves once every socket has closed: undici's own close resolves before idle sockets are gone. */
+  #allClosed(): Promise<void> {
+    if (this.#openSockets === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#onAllClosed.push(resolve));
+  }
+
+  /** Lets in-flight requests finish, then closes every socket. Resolves when the last one has closed. */
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
-    if (callback === undefined) return this.#agent.close();
-    this.#agent.close(callback);
+    const closed = this.#agent.close().then(() => this.#allClosed());
+    if (callback === undefined) return closed;
+    void closed.then(callback);
   }
 
+  /** Fails in-flight requests and closes every socket at once. */
   override destroy(): Promise<void>;
   override destroy(err: Error | null): Promise<void>;
   override destroy(callback: () => void): void;
@@ -92,8 +107,9 @@ export class HoldfastDispatcher extends Dispatcher {
   override destroy(errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
     const err = typeof errOrCallback === 'function' ? null : (errOrCallback ?? null);
     const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
-    if (cb === undefined) return this.#agent.destroy(err);
-    this.#agent.destroy(err, cb);
+    const destroyed = this.#agent.destroy(err).then(() => this.#allClosed());
+    if (cb === undefined) return destroyed;
+    void destroyed.then(cb);
   }
 
   /** Sockets currently open across all origins. Returns to 0 once the dispatcher is closed. */

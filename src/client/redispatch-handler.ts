@@ -35,7 +35,7 @@ type Headers = Record<string, string | string[] | undefined>;
  *              │   └─▶ failure ─▶ policy.onFailure ─┬─ give up ─▶ error       │
  *              └──────────── wait (delayMs) ◀──────┴──────────────────────────┘
  */
-export class RedispatchHandler {
+export class RedispatchHandler implements Dispatcher.DispatchController {
   readonly #dispatch: Dispatch;
   readonly #outer: Dispatcher.DispatchHandler;
   readonly #policy: RedispatchPolicy;
@@ -46,7 +46,6 @@ export class RedispatchHandler {
   #cancelWait: (() => void) | undefined;
   #attempts = 0;
   #reason: Error | null = null;
-  readonly controller: Dispatcher.DispatchController;
 
   constructor(dispatch: Dispatch, opts: Dispatcher.DispatchOptions, outer: Dispatcher.DispatchHandler, policy: RedispatchPolicy, clock: Clock) {
     this.#dispatch = dispatch;
@@ -54,15 +53,36 @@ export class RedispatchHandler {
     this.#outer = outer;
     this.#policy = policy;
     this.#clock = clock;
-    const self = this;
-    this.controller = {
-      get aborted() { return self.#reason !== null; },
-      get paused() { return self.#attempt?.controller?.paused ?? false; },
-      get reason() { return self.#reason; },
-      abort: (reason: Error) => this.#abort(reason),
-      pause: () => this.#attempt?.controller?.pause(),
-      resume: () => this.#attempt?.controller?.resume(),
-    };
+  }
+
+  // ── the caller's controller: one for the whole request, whatever attempt is current ──
+
+  get controller(): Dispatcher.DispatchController {
+    return this;
+  }
+
+  get aborted(): boolean {
+    return this.#reason !== null;
+  }
+
+  get paused(): boolean {
+    return this.#attempt?.controller?.paused ?? false;
+  }
+
+  get reason(): Error | null {
+    return this.#reason;
+  }
+
+  abort(reason: Error): void {
+    this.#abort(reason);
+  }
+
+  pause(): void {
+    this.#attempt?.controller?.pause();
+  }
+
+  resume(): void {
+    this.#attempt?.controller?.resume();
   }
 
   /** Starts the first attempt. The caller's `onRequestStart` runs first, so an early abort wins. */

@@ -55,7 +55,8 @@ export class TrackedClient extends Client {
 
   constructor(origin: string | URL, { state, clock, sockets, connect, ...options }: TrackedClientOptions) {
     const base = typeof connect === 'function' ? connect : buildConnector({ ...connect });
-    let self: TrackedClient | undefined;
+    // The connector is built before `this` exists; it reaches the client through this holder.
+    const owner: { client?: TrackedClient } = {};
     super(origin, {
       ...options,
       keepAliveTimeout: UNDICI_IDLE_CEILING_MS,
@@ -63,16 +64,16 @@ export class TrackedClient extends Client {
       keepAliveTimeoutThreshold: 1,
       connect(opts, callback) {
         base(opts, (err, socket) => {
-          if (socket !== null) {
+          if (socket != null) {
             sockets.opened();
             socket.once('close', () => sockets.closed());
-            if (self !== undefined) self.#adopt(socket);
+            if (owner.client !== undefined) owner.client.#adopt(socket);
           }
           (callback as (e: Error | null, s: Socket | null) => void)(err, socket);
         });
       },
     });
-    self = this;
+    owner.client = this;
     this.#state = state;
     this.#clock = clock;
   }

@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import { request } from 'undici';
+import { FlakyServer } from '../src/simulate/flaky-server.js';
+import { FakeClock } from './fake-clock.js';
+import { dispatcherFor } from './helpers.js';
+
+async function flaky(t: { after(fn: () => Promise<void>): void }, options: Parameters<typeof FlakyServer.start>[0]): Promise<FlakyServer> {
+  const server = await FlakyServer.start(options);
+  t.after(() => server.close());
+  return server;
+}
+
+function nextMessage(name: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    const listener = (message: unknown) => {
+      diagnosticsChannel.unsubscribe(name, listener);
+      resolve(message as Record<string, unknown>);
+    };
+    diagnosticsChannel.subscribe(name, listener);
+  });
+}
+
+test('the server hint sets the idle limit, and the socket is retired before the server would close it', async (t) => {
+  const server = await flaky(t, { idleCloseMs: 2000, advertise: true });
+  const clock = new FakeClock();
+  const dispatcher = dispatcherFor(t, { connections: 1 }, clock);
+  const res = await request(server.url, { dispatcher });
+  assert.equal(res.headers['keep-alive'], 'timeout=2');
+  await res.body.dump();
+
+  assert.deepEqual(dispatcher.keepAlive(server.url), { idleLimitMs: 1500, hintMs: 2000, learnedMs: undefined });
+  assert.equal(dispatcher.openSockets, 1);
+  const retired = nextMessage('holdfast:client:socket-retired');
+  clock.advance(1499);
+  assert.equal(dispatcher.openSockets, 1, 'still open just before the limit');
+  clock.advance(1);
+  assert.equal((await retired).reason, 'idle-limit');
+  await once(dispatcher, 'disconnect');
+  assert.equal(dispatcher.openSockets, 0, 'closed by the client, 500 ms before the server would have');
+});
+
+test('an unadvertised idle close is learned and the limit drops below it', async (t) => {
+  const server = await flaky(t, { idleCloseMs: 150 });
+  const dispatcher = dispatcherFor(t, { connections: 1 });
+  const learned = nextMessage('holdfast:client:idle-close-learned');
+  await (await request(server.url, { dispatcher })).body.dump();
+  assert.equal(dispatcher.keepAlive(server.url)?.idleLimitMs, 4000, 'the safe default, before anything is known');
+
+  const { idleMs, limitMs } = await learned;
+  assert.ok(typeof idleMs === 'number' && idleMs >= 140 && idleMs < 1000, `learned ${String(idleMs)} ms`);
+  assert.ok(typeof limitMs === 'number' && limitMs < idleMs);
+  assert.equal(dispatcher.keepAlive(server.url)?.learnedMs, idleMs);
+});
+
+test('a non-idempotent request is not written to a socket idle for more than half the limit', async (t) => {
+  const server = await flaky(t, {});
+  const clock = new FakeClock();
+  const dispatcher = dispatcherFor(t, { connections: 1 }, clock);
+  await (await request(server.url, { dispatcher })).body.dump();
+
+  clock.advance(1500); // limit 4000: a GET may reuse, and so may a POST (under 2000)
+  await (await request(server.url, { dispatcher, method: 'POST', body: 'a' })).body.dump();
+  assert.equal(server.stats().connections, 1);
+
+  clock.advance(2500); // 2500 > 2000: too idle for a POST, fine for a GET
+  await (await request(server.url, { dispatcher })).body.dump();
+  assert.equal(server.stats().connections, 1, 'the GET reused the socket');
+  clock.advance(2500);
+  const retired = nextMessage('holdfast:client:socket-retired');
+  await (await request(server.url, { dispatcher, method: 'POST', body: 'b' })).body.dump();
+  assert.equal((await retired).reason, 'unsafe-request');
+  assert.equal(server.stats().connections, 2, 'the POST went out on a new connection');
+});
+
+test('a socket past its limit is retired at dispatch even when its timer was late (event loop stall)', async (t) => {
+  const server = await flaky(t, {});
+  let stalled = false;
+  const clock = new FakeClock();
+  // A clock whose background timers never fire: what a blocked event loop looks like to them.
+  const stallingClock = { now: () => clock.now(), schedule: (fn: () => void, ms: number, o?: { ref?: boolean }) => (stalled ? () => {} : clock.schedule(fn, ms, o)) };
+  const dispatcher = dispatcherFor(t, { connections: 1 }, stallingClock);
+  stalled = true;
+  await (await request(server.url, { dispatcher })).body.dump();
+  clock.advance(5000);
+  const retired = nextMessage('holdfast:client:socket-retired');
+  await (await request(server.url, { dispatcher })).body.dump();
+  assert.equal((await retired).reason, 'idle-limit-late');
+  assert.equal(server.stats().connections, 2);
+});
+
+test('Keep-Alive: timeout=0 means the socket is not reused', async (t) => {
+  const server = await flaky(t, { idleCloseMs: 500, advertise: true });
+  const dispatcher = dispatcherFor(t, { connections: 1 });
+  await (await request(server.url, { dispatcher })).body.dump();
+  await (await request(server.url, { dispatcher })).body.dump();
+  assert.equal(dispatcher.keepAlive(server.url)?.idleLimitMs, 0);
+  assert.equal(server.stats().connections, 2);
+  assert.equal(server.stats().dropped, 0);
+});
