@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
 import { InvalidOptionError } from '../errors.js';
@@ -33,7 +34,12 @@ const faultSchema = z.strictObject({
 });
 
 export type FlakyFaults = z.input<typeof faultSchema>;
-export type FlakyOptions = FlakyFaults & { host?: string; port?: number };
+export type FlakyOptions = FlakyFaults & {
+  host?: string;
+  port?: number;
+  /** Serve https with this key and certificate (PEM). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+};
 
 export interface FlakyStats {
   connections: number;
@@ -87,17 +93,24 @@ export class FlakyServer {
   #refuseTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  private constructor(faults: z.output<typeof faultSchema>) {
+  readonly #protocol: 'http' | 'https';
+
+  private constructor(faults: z.output<typeof faultSchema>, tls: FlakyOptions['tls']) {
     this.#faults = faults;
-    this.#server = createServer({ keepAliveTimeout: 0, requestTimeout: 0 }, (req, res) => this.#onRequest(req, res));
+    const serverOptions = { keepAliveTimeout: 0, requestTimeout: 0 };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
+    this.#protocol = tls === undefined ? 'http' : 'https';
+    this.#server = tls === undefined ? createServer(serverOptions, onRequest) : createTlsServer({ ...serverOptions, ...tls }, onRequest);
     // Node's own idle timer is off (keepAliveTimeout 0): this server closes idle sockets itself, to the millisecond.
     this.#server.keepAliveTimeout = 0;
-    this.#server.on('connection', (socket: Socket) => this.#onConnection(socket));
+    // Over TLS, requests arrive on the TLS socket, so that is the one to track.
+    this.#server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => this.#onConnection(socket));
+    if (tls !== undefined) this.#server.on('tlsClientError', () => {});
   }
 
   static async start(options: FlakyOptions = {}): Promise<FlakyServer> {
-    const { host = '127.0.0.1', port = 0, ...faults } = options;
-    const server = new FlakyServer(parseFaults(faults));
+    const { host = '127.0.0.1', port = 0, tls, ...faults } = options;
+    const server = new FlakyServer(parseFaults(faults), tls);
     await server.#listen(host, port);
     server.#scheduleRefusals();
     return server;
@@ -108,7 +121,7 @@ export class FlakyServer {
   }
 
   get url(): string {
-    return `http://${this.#host.includes(':') ? `[${this.#host}]` : this.#host}:${this.#port}`;
+    return `${this.#protocol}://${this.#host.includes(':') ? `[${this.#host}]` : this.#host}:${this.#port}`;
   }
 
   get port(): number {
@@ -149,11 +162,16 @@ export class FlakyServer {
     if (!this.#closed) await this.#listen(this.#host, this.#port);
   }
 
+  /** Stops listening and closes every connection. Resolves once all of them have closed. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#refuseTimer);
-    for (const socket of this.#conns.keys()) socket.destroy();
-    if (this.#server.listening) await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closing = [...this.#conns.keys()].map((socket) => new Promise((resolve) => {
+      socket.once('close', resolve);
+      socket.destroy();
+    }));
+    if (this.#server.listening) closing.push(new Promise<void>((resolve) => this.#server.close(() => resolve())));
+    await Promise.all(closing);
   }
 
   #listen(host: string, port: number): Promise<void> {

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import { HoldfastError } from '../errors.js';
+import { UsageError } from './cli-error.js';
+import { runProbe } from './probe-command.js';
+import { runSimulateFlaky } from './simulate-flaky-command.js';
+
+const HELP = `Usage: holdfast <command> [options]
+
+Commands:
+  probe URL              measure a server's real keep-alive idle timeout
+  simulate flaky         run a fault-injecting HTTP upstream
+
+Run holdfast <command> --help for a command's options.`;
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '-h':
+    case '--help':
+      out(HELP);
+      return command === undefined ? 2 : 0;
+    case 'probe':
+      return runProbe(rest, out);
+    case 'simulate': {
+      const [what, ...args] = rest;
+      if (what === 'flaky') return runSimulateFlaky(args, out);
+      throw new UsageError(what === undefined ? 'simulate needs a target: flaky' : `unknown simulator "${what}" (known: flaky)`);
+    }
+    default:
+      throw new UsageError(`unknown command "${command}" (run holdfast --help)`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    const code = err instanceof HoldfastError ? ` [${err.code}]` : '';
+    process.stderr.write(`holdfast: ${message}${code}\n`);
+    // parseArgs reports unknown flags as TypeError with an ERR_PARSE_ARGS_* code: bad input too.
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
+      || (err instanceof HoldfastError && err.code === 'HF_ERR_INVALID_OPTION');
+    process.exitCode = usage ? 2 : 1;
+  },
+);

@@ -1,0 +1,25 @@
+// holdfast public API. Named exports only; type-level tests in test/public-api.test.ts pin the surface.
+
+// client
+export { createDispatcher, HoldfastDispatcher, type KeepAliveSnapshot } from './client/create-dispatcher.js';
+export type { DispatcherOptions, ResolvedDispatcherOptions } from './client/options.js';
+export type { RequestPolicy } from './client/request-policy.js';
+export { probeIdleTimeout, type ProbeOptions, type ProbeResult, type ProbeSample } from './client/probe-idle-timeout.js';
+export { CHANNELS, type ChannelName } from './client/channels.js';
+
+// policies (pure, usable on their own)
+export { fullJitterBackoff, type Backoff } from './policy/backoff.js';
+export { parseRetryAfter } from './policy/retry-after.js';
+export { RetryBudget } from './policy/retry-budget.js';
+export { KeepAliveAlignment, parseKeepAliveHint, safelyBelow, DEFAULT_IDLE_TIMEOUT_MS, type KeepAliveOptions } from './policy/keep-alive.js';
+export { systemClock, type Clock } from './clock.js';
+
+// simulators
+export { FlakyServer, type FlakyFaults, type FlakyOptions, type FlakyStats } from './simulate/flaky-server.js';
+
+// errors
+export {
+  HoldfastError, InvalidOptionError, ConnectError, StaleSocketError, SocketError, ResponseTimeoutError,
+  DeadlineExceededError, RequestAbortedError, RetryBudgetExhaustedError, TlsError, InvalidRequestError,
+  DispatcherClosedError, ProbeError, ERROR_CLASSES, isHoldfastError, type ErrorCode, type ErrorContext,
+} from './errors.js';
