@@ -73,9 +73,12 @@ export async function runSimulateFlaky(args: string[], out: (line: string) => vo
     out(FLAKY_HELP);
     return 0;
   }
+  // Signal handlers go in before readiness is announced: a supervisor may send SIGTERM
+  // the moment it reads the "listening" line.
+  const stopped = untilSignal();
   const server = await FlakyServer.start(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as FlakyOptions);
   out(`holdfast flaky upstream listening on ${server.url}`);
-  const signal = await untilSignal();
+  const signal = await stopped;
   await server.close();
   out(`stopped (${signal}); ${server.stats().received} requests received`);
   return 0;

@@ -1,0 +1,109 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { closedPort } from './helpers.js';
+
+// The CLI is tested as users run it: the built bin (npm test builds before testing).
+const BIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+async function cli(args: string[]): Promise<Run> {
+  assert.ok(existsSync(BIN), 'dist/ is built (run npm run build)');
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/** Starts a long-running CLI command and resolves with the URL it prints. */
+async function serve(t: { after(fn: () => Promise<void>): void }, args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'close');
+    }
+  });
+  // Plain 'data' events: leaving a readline iterator early would close the child's stdout.
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (\S+)/.exec(output);
+      if (match?.[1] !== undefined) resolve({ url: match[1], child });
+    };
+    child.stdout!.on('data', onData);
+    child.once('close', () => reject(new Error(`the command exited before listening: ${output}`)));
+  });
+}
+
+describe('holdfast CLI', { concurrency: true }, () => {
+  test('--help lists the commands; no command is a usage error', async () => {
+    const help = await cli(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /probe URL/);
+    assert.match(help.stdout, /simulate flaky/);
+    assert.equal((await cli([])).code, 2);
+  });
+
+  test('bad input exits 2 with a one-line reason', async () => {
+    for (const args of [['nope'], ['probe'], ['probe', '--connections', '0', 'http://127.0.0.1:1/'], ['probe', '--bogus', 'http://x/'],
+      ['simulate', 'flaky', '--status', '200'], ['simulate', 'flaky', '--refuse-for', '10'], ['simulate', 'nothing'], ['probe', 'ftp://x/']]) {
+      const run = await cli(args);
+      assert.equal(run.code, 2, args.join(' '));
+      assert.match(run.stderr, /^holdfast: .+\n$/, args.join(' '));
+    }
+  });
+
+  test('each command has --help', async () => {
+    for (const args of [['probe', '--help'], ['simulate', 'flaky', '--help']]) {
+      const run = await cli(args);
+      assert.equal(run.code, 0);
+      assert.match(run.stdout, /^Usage: holdfast /);
+    }
+  });
+
+  test('probe against simulate flaky --idle-close 3000 reports 3 s ± 10%, unadvertised and advertised', async (t) => {
+    const plain = await serve(t, ['simulate', 'flaky', '--idle-close', '3000']);
+    const advertised = await serve(t, ['simulate', 'flaky', '--idle-close', '3000', '--advertise']);
+    const [a, b] = await Promise.all([cli(['probe', plain.url, '--json']), cli(['probe', advertised.url, '--json'])]);
+    for (const [run, hint] of [[a, undefined], [b, 3000]] as const) {
+      assert.equal(run.code, 0, run.stderr);
+      const result = JSON.parse(run.stdout) as { advertisedMs?: number; observedIdleMs: number };
+      assert.equal(result.advertisedMs, hint);
+      assert.ok(Math.abs(result.observedIdleMs - 3000) <= 300, `observed ${result.observedIdleMs} ms`);
+    }
+  });
+
+  test('probe prints a readable report', async (t) => {
+    const { url } = await serve(t, ['simulate', 'flaky', '--idle-close', '1500', '--advertise']);
+    const run = await cli(['probe', url, '--connections', '2', '--max-wait', '3000']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /advertised Keep-Alive timeout: 1 s/);
+    assert.match(run.stdout, /observed idle close: +1\.\d\d s/);
+    assert.match(run.stdout, /recommended client idle: +0\.75 s/, 'below the hint, the smaller of the two');
+  });
+
+  test('probe of a refused port exits 1 with the reason', async () => {
+    const port = await closedPort();
+    const run = await cli(['probe', `http://127.0.0.1:${port}/`]);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr, `holdfast: connection refused by 127.0.0.1:${port} [HF_ERR_PROBE]\n`);
+  });
+
+  test('simulate flaky stops cleanly on SIGTERM and SIGINT', async (t) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const { child } = await serve(t, ['simulate', 'flaky']);
+      child.kill(signal);
+      const [code] = (await once(child, 'close')) as [number | null];
+      assert.equal(code, 0);
+    }
+  });
+});
