@@ -11,7 +11,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 300_000;
 export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
 export const DEFAULT_DEADLINE_MS = 60_000;
-export const DEFAULT_MAX_ATTEMPTS = 3;
+export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_RETRY_STATUSES = [429, 502, 503, 504] as const;
 export const DEFAULT_MAX_RETRY_AFTER_MS = 30_000;
 

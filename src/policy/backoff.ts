@@ -1,7 +1,7 @@
 /** Milliseconds to wait before retry number `retry` (1 for the first retry). */
 export type Backoff = (retry: number, random?: () => number) => number;
 
-export const DEFAULT_BACKOFF_BASE_MS = 100;
+export const DEFAULT_BACKOFF_BASE_MS = 200;
 export const DEFAULT_BACKOFF_MAX_MS = 10_000;
 
 /**

@@ -47,6 +47,8 @@ export interface FlakyStats {
   received: number;
   /** Requests dropped unanswered because their connection had idled out (the keep-alive race). */
   dropped: number;
+  /** Requests that reached the server, answered or not, by id header value. */
+  receivedById: Record<string, number>;
   /** Requests answered 2xx, i.e. applied, by method. */
   processedByMethod: Record<string, number>;
   /** Requests answered 2xx, by id header value. */
@@ -117,7 +119,7 @@ export class FlakyServer {
   }
 
   static #emptyStats(): FlakyStats {
-    return { connections: 0, received: 0, dropped: 0, processedByMethod: {}, processedById: {}, faulted: 0, refusals: 0 };
+    return { connections: 0, received: 0, dropped: 0, receivedById: {}, processedByMethod: {}, processedById: {}, faulted: 0, refusals: 0 };
   }
 
   get url(): string {
@@ -219,8 +221,15 @@ export class FlakyServer {
     else socket.destroy();
   }
 
+  #requestId(req: IncomingMessage): string | undefined {
+    const raw = req.headers[this.#faults.idHeader.toLowerCase()];
+    return Array.isArray(raw) ? raw[0] : raw;
+  }
+
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket;
+    const id = req.url === STATS_PATH ? undefined : this.#requestId(req);
+    if (id !== undefined) this.#stats.receivedById[id] = (this.#stats.receivedById[id] ?? 0) + 1;
     const conn = this.#conns.get(socket);
     if (conn !== undefined) {
       clearTimeout(conn.timer);
@@ -266,8 +275,7 @@ export class FlakyServer {
     }
     const method = req.method ?? 'GET';
     this.#stats.processedByMethod[method] = (this.#stats.processedByMethod[method] ?? 0) + 1;
-    const rawId = req.headers[this.#faults.idHeader.toLowerCase()];
-    const id = Array.isArray(rawId) ? rawId[0] : rawId;
+    const id = this.#requestId(req);
     if (id !== undefined) this.#stats.processedById[id] = (this.#stats.processedById[id] ?? 0) + 1;
     this.#send(res, 200, { ok: true, method, id: id ?? null, bodyBytes });
   }

@@ -1,0 +1,181 @@
+/**
+ * keepalive-race: the same schedule of GETs and POSTs, landing at the server's
+ * idle-close boundary with jitter, against each fault mode of the flaky
+ * upstream, for each client. Every client gets its own upstream, so their
+ * connections never meet. Reports what the caller saw and what the server saw.
+ *
+ *   npm run bench:keepalive-race                # full run (~6 min)
+ *   npm run bench:keepalive-race -- --quick     # seconds, for a look
+ *   options: --requests N --idle MS --race-window MS --seed N --modes a,b --clients "x,y" --json FILE
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FlakyServer, type FlakyFaults } from '../src/simulate/flaky-server.js';
+import { makeClients, type BenchRequest } from './clients.js';
+
+export interface RaceOptions {
+  requests: number;
+  idleMs: number;
+  /** FIN and request crossing in flight: one-way latency modelled by the upstream. */
+  raceWindowMs: number;
+  seed: number;
+  modes: string[];
+  clients?: string[];
+}
+
+export interface ClientResult {
+  client: string;
+  mode: string;
+  requests: number;
+  failedGets: number;
+  failedPostsNoKey: number;
+  failedPostsKeyed: number;
+  /** POSTs without a key that the caller saw fail although the server applied them. */
+  postsFailedButApplied: number;
+  /** POSTs without a key that reached the server more than once (sent twice, applied or not). */
+  postsSentTwice: number;
+  /** POSTs the server applied more than once. */
+  duplicatePosts: number;
+  /** Requests the server dropped unanswered (the race). */
+  serverDropped: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** Each fault mode of the flaky upstream, sized to the idle time `idleMs`. */
+export function faultModes(idleMs: number, raceWindowMs: number): Record<string, FlakyFaults> {
+  const idle = { idleCloseMs: idleMs, raceWindowMs };
+  return {
+    'idle-fin': { ...idle },
+    'idle-rst': { ...idle, closeWith: 'rst' },
+    'idle-advertised': { ...idle, advertise: true },
+    refuse: { refuse: { everyMs: idleMs * 3, forMs: Math.max(20, Math.round(idleMs / 4)) } },
+    slow: { slowMs: Math.round(idleMs / 5) },
+    '429-retry-after': { status: { code: 429, count: 1, period: 5, retryAfter: '1' } },
+    '503-burst': { status: { code: 503, count: 3, period: 20 } },
+  };
+}
+
+/** A small seeded PRNG (mulberry32), so that every client gets the same schedule. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+interface Step { gapMs: number; req: BenchRequest; kind: 'get' | 'post' | 'post-keyed' }
+
+export function schedule(options: RaceOptions): Step[] {
+  const random = prng(options.seed);
+  return Array.from({ length: options.requests }, (_, i) => {
+    const roll = random();
+    const kind = roll < 0.5 ? 'get' : roll < 0.75 ? 'post' : 'post-keyed';
+    const id = `r${i}`;
+    const headers: Record<string, string> = { 'x-request-id': id };
+    if (kind === 'post-keyed') headers['idempotency-key'] = id;
+    if (kind !== 'get') headers['content-type'] = 'application/json';
+    // Gaps of idle × [0.95, 1.05): half land before the server's close, some in the race window, some after.
+    const gapMs = Math.round(options.idleMs * (0.95 + random() * 0.1));
+    return { gapMs, kind, req: { method: kind === 'get' ? 'GET' : 'POST', path: `/items/${i}`, headers, body: kind === 'get' ? undefined : `{"n":${i}}` } };
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function runClient(name: string, mode: string, faults: FlakyFaults, steps: Step[]): Promise<ClientResult> {
+  const [client] = makeClients([name]);
+  const server = await FlakyServer.start(faults);
+  const failed = { get: 0, post: 0, 'post-keyed': 0 };
+  const failedPostIds: string[] = [];
+  const latencies: number[] = [];
+  try {
+    for (const step of steps) {
+      await sleep(step.gapMs);
+      const started = performance.now();
+      let ok = false;
+      try {
+        const status = await client!.send(server.url, step.req);
+        ok = status >= 200 && status < 300;
+      } catch {
+        ok = false;
+      }
+      latencies.push(performance.now() - started);
+      if (!ok) {
+        failed[step.kind]++;
+        if (step.kind === 'post') failedPostIds.push(step.req.headers['x-request-id']!);
+      }
+    }
+    const stats = server.stats();
+    latencies.sort((a, b) => a - b);
+    const postIds = new Set(steps.filter((s) => s.kind !== 'get').map((s) => s.req.headers['x-request-id']!));
+    return {
+      client: name, mode, requests: steps.length,
+      failedGets: failed.get, failedPostsNoKey: failed.post, failedPostsKeyed: failed['post-keyed'],
+      postsFailedButApplied: failedPostIds.filter((id) => (stats.processedById[id] ?? 0) > 0).length,
+      postsSentTwice: steps.filter((s) => s.kind === 'post' && (stats.receivedById[s.req.headers['x-request-id']!] ?? 0) > 1).length,
+      duplicatePosts: [...postIds].filter((id) => (stats.processedById[id] ?? 0) > 1).length,
+      serverDropped: stats.dropped,
+      p50Ms: Math.round(percentile(latencies, 50) * 10) / 10,
+      p99Ms: Math.round(percentile(latencies, 99) * 10) / 10,
+    };
+  } finally {
+    await client!.close();
+    await server.close();
+  }
+}
+
+/** Runs every mode; within a mode all clients run at once, each against its own upstream. */
+export async function runKeepaliveRace(options: RaceOptions, progress: (line: string) => void = () => {}): Promise<ClientResult[]> {
+  const steps = schedule(options);
+  const modes = faultModes(options.idleMs, options.raceWindowMs);
+  const clientNames = options.clients ?? makeClients().map((c) => c.name);
+  const results: ClientResult[] = [];
+  for (const mode of options.modes) {
+    const faults = modes[mode];
+    if (faults === undefined) throw new Error(`unknown mode ${mode}; known: ${Object.keys(modes).join(', ')}`);
+    progress(`mode ${mode}: ${steps.length} requests × ${clientNames.length} clients…`);
+    results.push(...await Promise.all(clientNames.map((name) => runClient(name, mode, faults, steps))));
+  }
+  return results;
+}
+
+export function formatTable(results: ClientResult[]): string {
+  const header = '| mode | client | failed GET | failed POST (no key) | failed POST (keyed) | POST failed but applied | POST (no key) sent twice | duplicate POSTs applied | server dropped | p50 ms | p99 ms |';
+  const rule = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const rows = results.map((r) => `| ${r.mode} | ${r.client} | ${r.failedGets} | ${r.failedPostsNoKey} | ${r.failedPostsKeyed} | ${r.postsFailedButApplied} | ${r.postsSentTwice} | ${r.duplicatePosts} | ${r.serverDropped} | ${r.p50Ms} | ${r.p99Ms} |`);
+  return [header, rule, ...rows].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' }, requests: { type: 'string' }, idle: { type: 'string' }, 'race-window': { type: 'string' },
+      seed: { type: 'string' }, modes: { type: 'string' }, clients: { type: 'string' }, json: { type: 'string' },
+    },
+  });
+  const quick = values.quick === true;
+  const idleMs = Number(values.idle ?? (quick ? 200 : 1000));
+  const options: RaceOptions = {
+    requests: Number(values.requests ?? (quick ? 12 : 40)),
+    idleMs,
+    raceWindowMs: Number(values['race-window'] ?? Math.round(idleMs / 40)),
+    seed: Number(values.seed ?? 1),
+    modes: values.modes?.split(',') ?? Object.keys(faultModes(idleMs, 0)),
+    clients: values.clients?.split(','),
+  };
+  console.log(`keepalive-race: ${JSON.stringify(options)}, node ${process.version}`);
+  const results = await runKeepaliveRace(options, (line) => console.log(line));
+  console.log(`\n${formatTable(results)}`);
+  if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify({ options, node: process.version, results }, null, 2)}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

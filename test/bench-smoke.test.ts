@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatTable, runKeepaliveRace } from '../bench/keepalive-race.js';
+import { runOverhead } from '../bench/overhead.js';
+
+// Tiny runs of the benchmarks, so that they never rot. Speed is not asserted here:
+// it is measured by hand, against a peer in the same run (see README).
+
+test('keepalive-race runs, and holdfast loses no GET and sends no POST twice', async () => {
+  const results = await runKeepaliveRace({
+    requests: 8, idleMs: 60, raceWindowMs: 15, seed: 7,
+    modes: ['idle-fin', 'idle-rst', '503-burst'], clients: ['undici Agent', 'holdfast'],
+  });
+  assert.equal(results.length, 6);
+  for (const r of results.filter((x) => x.client === 'holdfast')) {
+    assert.equal(r.failedGets, 0, `${r.mode}: failed GETs`);
+    assert.equal(r.duplicatePosts, 0, `${r.mode}: duplicate POSTs`);
+    assert.equal(r.postsSentTwice, 0, `${r.mode}: POSTs without a key sent twice`);
+    assert.equal(r.postsFailedButApplied, 0, `${r.mode}: POSTs reported failed but applied`);
+  }
+  assert.match(formatTable(results), /^\| mode \| client \|/);
+});
+
+test('overhead runs both clients against a server in its own process', async () => {
+  const result = await runOverhead({ durationMs: 200, rounds: 1, concurrency: 4 });
+  assert.equal(result.undiciPool.length, 1);
+  assert.ok(result.undiciMedian > 0 && result.holdfastMedian > 0);
+  assert.ok(result.ratio > 0);
+});
