@@ -2,6 +2,7 @@ import { Agent, Dispatcher, Pool } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import { fullJitterBackoff } from '../policy/backoff.js';
 import { deadlineInterceptor } from './deadline-interceptor.js';
+import { toHandler, type Dispatch, type Interceptor } from './handler.js';
 import { resolveDispatcherOptions, type DispatcherOptions, type ResolvedDispatcherOptions } from './options.js';
 import { OriginRegistry } from './origin-state.js';
 import { replayInterceptor } from './replay-interceptor.js';
@@ -31,7 +32,7 @@ export class HoldfastDispatcher extends Dispatcher {
   readonly #agent: Agent;
   readonly #origins: OriginRegistry;
   readonly #clock: Clock;
-  readonly #dispatch: Dispatcher['dispatch'];
+  readonly #dispatch: Dispatch;
   #openSockets = 0;
   #onAllClosed: (() => void)[] = [];
 
@@ -63,9 +64,9 @@ export class HoldfastDispatcher extends Dispatcher {
       bodyTimeout: resolved.bodyTimeoutMs,
     });
     const { retry } = resolved;
-    const interceptors: Dispatcher.DispatcherComposeInterceptor[] = resolved.replay ? [replayInterceptor(clock)] : [];
-    const composed = this.#agent.compose(
-      ...interceptors,
+    // Innermost first. Chained directly rather than with undici's compose(): see handler.ts.
+    const interceptors: Interceptor[] = [
+      ...(resolved.replay ? [replayInterceptor(clock)] : []),
       retryInterceptor({
         maxAttempts: retry.maxAttempts,
         backoff: fullJitterBackoff({ baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs }),
@@ -73,15 +74,16 @@ export class HoldfastDispatcher extends Dispatcher {
         maxRetryAfterMs: retry.maxRetryAfterMs,
       }, this.#origins, clock),
       deadlineInterceptor(resolved.deadlineMs, clock),
-    );
-    this.#dispatch = composed.dispatch;
+    ];
+    const agent = this.#agent;
+    this.#dispatch = interceptors.reduce<Dispatch>((next, interceptor) => interceptor(next), (opts, handler) => agent.dispatch(opts, handler as Dispatcher.DispatchHandler));
     for (const event of ['connect', 'disconnect', 'connectionError', 'drain']) {
       (this.#agent as NodeJS.EventEmitter).on(event, (...args: unknown[]) => (this as NodeJS.EventEmitter).emit(event, ...args));
     }
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return this.#dispatch(opts, handler);
+    return this.#dispatch(opts, toHandler(handler));
   }
 
   /** Resolves once every socket has closed: undici's own close resolves before idle sockets are gone. */

@@ -1,9 +1,9 @@
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { DeadlineExceededError } from '../errors.js';
+import type { Handler, Interceptor } from './handler.js';
 import { DEADLINE_AT, type HoldfastDispatchOptions } from './request-facts.js';
-
-type Headers = Record<string, string | string[] | undefined>;
 
 /**
  * One deadline over every attempt and every wait between them, until the
@@ -12,27 +12,27 @@ type Headers = Record<string, string | string[] | undefined>;
  * retry/timeout explosion". Inner interceptors read `DEADLINE_AT` so that they
  * never start a wait that would end past it.
  */
-export function deadlineInterceptor(defaultMs: number | undefined, clock: Clock): Dispatcher.DispatcherComposeInterceptor {
-  return (dispatch) => (opts: HoldfastDispatchOptions, handler) => {
+export function deadlineInterceptor(defaultMs: number | undefined, clock: Clock): Interceptor {
+  return (next) => (opts: HoldfastDispatchOptions, handler) => {
     const ms = opts.holdfast?.deadlineMs ?? defaultMs;
-    if (ms === undefined || ms <= 0) return dispatch(opts, handler);
-    const error = () => new DeadlineExceededError(ms, { origin: String(opts.origin), method: opts.method });
-    return dispatch({ ...opts, [DEADLINE_AT]: clock.now() + ms } as Dispatcher.DispatchOptions, new DeadlineHandler(handler, ms, clock, error));
+    if (ms === undefined || ms <= 0) return next(opts, handler);
+    const inner = { ...opts, [DEADLINE_AT]: clock.now() + ms } as Dispatcher.DispatchOptions;
+    return next(inner, new DeadlineHandler(handler, ms, clock, opts));
   };
 }
 
-class DeadlineHandler implements Dispatcher.DispatchHandler {
-  readonly #inner: Dispatcher.DispatchHandler;
+class DeadlineHandler implements Handler {
+  readonly #inner: Handler;
   readonly #ms: number;
   readonly #clock: Clock;
-  readonly #error: () => Error;
+  readonly #opts: Dispatcher.DispatchOptions;
   #cancel: (() => void) | undefined;
 
-  constructor(inner: Dispatcher.DispatchHandler, ms: number, clock: Clock, error: () => Error) {
+  constructor(inner: Handler, ms: number, clock: Clock, opts: Dispatcher.DispatchOptions) {
     this.#inner = inner;
     this.#ms = ms;
     this.#clock = clock;
-    this.#error = error;
+    this.#opts = opts;
   }
 
   #stop(): void {
@@ -40,33 +40,43 @@ class DeadlineHandler implements Dispatcher.DispatchHandler {
     this.#cancel = undefined;
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+  onConnect(abort: (err?: Error) => void, context?: object): void {
     this.#stop();
-    this.#cancel = this.#clock.schedule(() => controller.abort(this.#error()), this.#ms);
-    this.#inner.onRequestStart?.(controller, context);
+    this.#cancel = this.#clock.schedule(() => {
+      abort(new DeadlineExceededError(this.#ms, { origin: String(this.#opts.origin), method: this.#opts.method }));
+    }, this.#ms);
+    this.#inner.onConnect?.(abort, context);
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Headers, socket: import('node:stream').Duplex): void {
-    this.#stop();
-    this.#inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  onResponseStarted(): void {
+    this.#inner.onResponseStarted?.();
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Headers, statusMessage?: string): void {
-    this.#stop();
-    this.#inner.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode >= 200) this.#stop();
+    return this.#inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#inner.onResponseData?.(controller, chunk);
+  onData(chunk: Buffer): boolean {
+    return this.#inner.onData?.(chunk) ?? true;
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Headers): void {
-    this.#stop();
-    this.#inner.onResponseEnd?.(controller, trailers);
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    this.#inner.onBodySent?.(chunkSize, totalBytesSent);
   }
 
-  onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
+  onComplete(trailers: string[] | Buffer[] | null): void {
     this.#stop();
-    this.#inner.onResponseError?.(controller, err);
+    this.#inner.onComplete?.(trailers);
+  }
+
+  onError(err: Error): void {
+    this.#stop();
+    this.#inner.onError?.(err);
+  }
+
+  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+    this.#stop();
+    this.#inner.onUpgrade?.(statusCode, headers, socket);
   }
 }

@@ -25,13 +25,20 @@ export class OriginRegistry {
     this.#budget = budget;
   }
 
+  /** Keyed by the string the caller used as well, so the hot path skips URL parsing. */
+  readonly #byRaw = new Map<string, OriginState>();
+
   get(origin: string | URL): OriginState {
+    const raw = typeof origin === 'string' ? origin : origin.href;
+    const cached = this.#byRaw.get(raw);
+    if (cached !== undefined) return cached;
     const key = typeof origin === 'string' ? new URL(origin).origin : origin.origin;
     let state = this.#states.get(key);
     if (state === undefined) {
       state = new OriginState(key, this.#keepAlive, this.#budget);
       this.#states.set(key, state);
     }
+    if (this.#byRaw.size < 10_000) this.#byRaw.set(raw, state);
     return state;
   }
 

@@ -1,5 +1,7 @@
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
+import type { Dispatch, Handler } from './handler.js';
 
 /** Try again: after `delayMs`, with `opts` (or the original options). */
 export interface Redispatch {
@@ -13,31 +15,28 @@ export interface Redispatch {
 export interface RedispatchPolicy {
   /** An attempt failed before its response was delivered: send again, or give up with an error. */
   onFailure(err: Error, attempts: number): Redispatch | Error;
-  /** An attempt's response started: discard it and send again, or `undefined` to deliver it. */
-  onStatus?(statusCode: number, headers: Headers, attempts: number): Redispatch | undefined;
+  /** An attempt's final response started: discard it and send again, or `undefined` to deliver it. */
+  onStatus?(statusCode: number, headers: Buffer[], attempts: number): Redispatch | undefined;
   /** The error given to the caller for a failure after delivery began, or for an abort. */
   finalError?(err: Error, attempts: number, aborted: boolean): Error;
   /** The request is over, delivered or failed. Called once. */
   onSettled?(): void;
 }
 
-type Dispatch = Dispatcher['dispatch'];
-type Headers = Record<string, string | string[] | undefined>;
-
 /**
  * The one mechanism behind replay and retry. The caller's handler sees a single
- * request: one controller from start to end, even across attempts, so that an
- * abort (a signal, a deadline) reaches whichever attempt or wait is current at
- * once. Events of an abandoned attempt are ignored.
+ * request: one abort function from start to end, even across attempts, so that
+ * an abort (a signal, a deadline) reaches whichever attempt or wait is current
+ * at once. Events of an abandoned attempt are ignored.
  *
- *   start ─▶ attempt ─▶ response start ─▶ policy.onStatus ─┬─ deliver ─▶ end
- *              ▲   │                                        └─ discard body ─┐
- *              │   └─▶ failure ─▶ policy.onFailure ─┬─ give up ─▶ error       │
- *              └──────────── wait (delayMs) ◀──────┴──────────────────────────┘
+ *   start ─▶ attempt ─▶ headers ─▶ policy.onStatus ─┬─ deliver ─▶ complete
+ *              ▲   │                                 └─ discard body ─┐
+ *              │   └─▶ error ─▶ policy.onFailure ─┬─ give up ─▶ error  │
+ *              └──────────── wait (delayMs) ◀─────┴────────────────────┘
  */
-export class RedispatchHandler implements Dispatcher.DispatchController {
+export class RedispatchHandler {
   readonly #dispatch: Dispatch;
-  readonly #outer: Dispatcher.DispatchHandler;
+  readonly #outer: Handler;
   readonly #policy: RedispatchPolicy;
   readonly #clock: Clock;
   #opts: Dispatcher.DispatchOptions;
@@ -45,9 +44,9 @@ export class RedispatchHandler implements Dispatcher.DispatchController {
   #attempt: Attempt | undefined;
   #cancelWait: (() => void) | undefined;
   #attempts = 0;
-  #reason: Error | null = null;
+  reason: Error | null = null;
 
-  constructor(dispatch: Dispatch, opts: Dispatcher.DispatchOptions, outer: Dispatcher.DispatchHandler, policy: RedispatchPolicy, clock: Clock) {
+  constructor(dispatch: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, policy: RedispatchPolicy, clock: Clock) {
     this.#dispatch = dispatch;
     this.#opts = opts;
     this.#outer = outer;
@@ -55,39 +54,9 @@ export class RedispatchHandler implements Dispatcher.DispatchController {
     this.#clock = clock;
   }
 
-  // ── the caller's controller: one for the whole request, whatever attempt is current ──
-
-  get controller(): Dispatcher.DispatchController {
-    return this;
-  }
-
-  get aborted(): boolean {
-    return this.#reason !== null;
-  }
-
-  get paused(): boolean {
-    return this.#attempt?.controller?.paused ?? false;
-  }
-
-  get reason(): Error | null {
-    return this.#reason;
-  }
-
-  abort(reason: Error): void {
-    this.#abort(reason);
-  }
-
-  pause(): void {
-    this.#attempt?.controller?.pause();
-  }
-
-  resume(): void {
-    this.#attempt?.controller?.resume();
-  }
-
-  /** Starts the first attempt. The caller's `onRequestStart` runs first, so an early abort wins. */
+  /** Starts the first attempt. The caller's `onConnect` runs first, so an early abort wins. */
   start(): boolean {
-    this.#outer.onRequestStart?.(this.controller, {});
+    this.#outer.onConnect?.((reason?: Error) => this.#abort(reason ?? new Error('aborted')));
     if (this.#phase === 'done') return true;
     return this.#run(this.#opts);
   }
@@ -100,19 +69,19 @@ export class RedispatchHandler implements Dispatcher.DispatchController {
     try {
       return this.#dispatch(opts, attempt);
     } catch (err) {
-      attempt.onResponseError(undefined, err as Error);
+      attempt.onError(err as Error);
       return true;
     }
   }
 
   #abort(reason: Error): void {
     if (this.#phase === 'done') return;
-    this.#reason = reason;
+    this.reason = reason;
     this.#cancelWait?.();
     const attempt = this.#attempt;
     if (attempt !== undefined) {
       attempt.abandoned = true;
-      attempt.controller?.abort(reason);
+      attempt.abort?.(reason);
     }
     this.#fail(this.#policy.finalError?.(reason, this.#attempts, true) ?? reason);
   }
@@ -124,19 +93,18 @@ export class RedispatchHandler implements Dispatcher.DispatchController {
 
   #fail(err: Error): void {
     this.#settle();
-    this.#outer.onResponseError?.(this.controller, err);
+    this.#outer.onError?.(err);
   }
 
   #again(next: Redispatch): void {
     this.#attempt = undefined;
     const opts = next.opts ?? this.#opts;
     if (next.opts !== undefined && next.once !== true) this.#opts = next.opts;
+    this.#phase = 'waiting';
     if (next.delayMs <= 0) {
-      this.#phase = 'waiting';
       queueMicrotask(() => { if (this.#phase === 'waiting') this.#run(opts); });
       return;
     }
-    this.#phase = 'waiting';
     this.#cancelWait = this.#clock.schedule(() => {
       this.#cancelWait = undefined;
       if (this.#phase === 'waiting') this.#run(opts);
@@ -145,27 +113,27 @@ export class RedispatchHandler implements Dispatcher.DispatchController {
 
   // ── called by the current Attempt ─────────────────────────────────────────
 
-  status(statusCode: number, headers: Headers): Redispatch | undefined {
+  get outer(): Handler {
+    return this.#outer;
+  }
+
+  status(statusCode: number, headers: Buffer[]): Redispatch | undefined {
     return this.#policy.onStatus?.(statusCode, headers, this.#attempts);
   }
 
-  deliverStart(statusCode: number, headers: Headers, statusMessage?: string): void {
-    this.#phase = 'committed';
-    this.#outer.onResponseStart?.(this.controller, statusCode, headers, statusMessage);
+  deliverHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode >= 200) this.#phase = 'committed';
+    return this.#outer.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
   }
 
-  deliverUpgrade(statusCode: number, headers: Headers, socket: import('node:stream').Duplex): void {
+  deliverUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
     this.#settle();
-    this.#outer.onRequestUpgrade?.(this.controller, statusCode, headers, socket);
+    this.#outer.onUpgrade?.(statusCode, headers, socket);
   }
 
-  deliverData(chunk: Buffer): void {
-    this.#outer.onResponseData?.(this.controller, chunk);
-  }
-
-  deliverEnd(trailers: Headers): void {
+  deliverComplete(trailers: string[] | Buffer[] | null): void {
     this.#settle();
-    this.#outer.onResponseEnd?.(this.controller, trailers);
+    this.#outer.onComplete?.(trailers);
   }
 
   retryAfterDiscard(next: Redispatch): void {
@@ -184,9 +152,9 @@ export class RedispatchHandler implements Dispatcher.DispatchController {
 }
 
 /** One attempt's handler. It forwards to its parent until the parent abandons it. */
-class Attempt implements Dispatcher.DispatchHandler {
+class Attempt implements Handler {
   readonly #parent: RedispatchHandler;
-  controller: Dispatcher.DispatchController | undefined;
+  abort: ((err?: Error) => void) | undefined;
   abandoned = false;
   #discard: Redispatch | undefined;
 
@@ -194,33 +162,42 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.#parent = parent;
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.abandoned) controller.abort(this.#parent.controller.reason ?? new Error('abandoned'));
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.abandoned) abort(this.#parent.reason ?? new Error('abandoned'));
   }
 
-  onRequestUpgrade(_c: Dispatcher.DispatchController, statusCode: number, headers: Headers, socket: import('node:stream').Duplex): void {
+  onResponseStarted(): void {
+    if (!this.abandoned) this.#parent.outer.onResponseStarted?.();
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.abandoned) return true;
+    if (statusCode >= 200) this.#discard = this.#parent.status(statusCode, headers);
+    return this.#discard === undefined ? this.#parent.deliverHeaders(statusCode, headers, resume, statusText) : true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.abandoned || this.#discard !== undefined) return true;
+    return this.#parent.outer.onData?.(chunk) ?? true;
+  }
+
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    if (!this.abandoned) this.#parent.outer.onBodySent?.(chunkSize, totalBytesSent);
+  }
+
+  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
     if (!this.abandoned) this.#parent.deliverUpgrade(statusCode, headers, socket);
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Headers, statusMessage?: string): void {
-    if (this.abandoned) return;
-    this.#discard = this.#parent.status(statusCode, headers);
-    if (this.#discard === undefined) this.#parent.deliverStart(statusCode, headers, statusMessage);
-  }
-
-  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.abandoned && this.#discard === undefined) this.#parent.deliverData(chunk);
-  }
-
-  onResponseEnd(_c: Dispatcher.DispatchController, trailers: Headers): void {
+  onComplete(trailers: string[] | Buffer[] | null): void {
     if (this.abandoned) return;
     this.abandoned = true;
     if (this.#discard !== undefined) this.#parent.retryAfterDiscard(this.#discard);
-    else this.#parent.deliverEnd(trailers);
+    else this.#parent.deliverComplete(trailers);
   }
 
-  onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
+  onError(err: Error): void {
     if (this.abandoned) return;
     this.abandoned = true;
     this.#parent.failed(err);

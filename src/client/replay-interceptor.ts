@@ -1,7 +1,8 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { publish } from './channels.js';
-import { RedispatchHandler, type RedispatchPolicy } from './redispatch-handler.js';
+import type { Interceptor } from './handler.js';
+import { RedispatchHandler, type Redispatch, type RedispatchPolicy } from './redispatch-handler.js';
 import { classifyFailure, FRESH_CONNECTION, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
 
 /**
@@ -12,18 +13,26 @@ import { classifyFailure, FRESH_CONNECTION, hasReplayableBody, isRetrySafe, type
  * no backoff, because nothing is wrong with the server. A request that is not
  * safe to send twice is never replayed; the failure goes up as it is.
  */
-export function replayInterceptor(clock: Clock): Dispatcher.DispatcherComposeInterceptor {
-  return (dispatch) => (opts: HoldfastDispatchOptions, handler) => {
-    if (!isRetrySafe(opts) || !hasReplayableBody(opts)) return dispatch(opts, handler);
-    let replayed = false;
-    const policy: RedispatchPolicy = {
-      onFailure(err) {
-        if (replayed || classifyFailure(err) !== 'stale') return err;
-        replayed = true;
-        publish('replay', { origin: String(opts.origin), method: opts.method, path: opts.path });
-        return { delayMs: 0, opts: { ...opts, [FRESH_CONNECTION]: true } as Dispatcher.DispatchOptions, once: true };
-      },
-    };
-    return new RedispatchHandler(dispatch, opts, handler, policy, clock).start();
+export function replayInterceptor(clock: Clock): Interceptor {
+  return (next) => (opts: HoldfastDispatchOptions, handler) => {
+    if (!isRetrySafe(opts) || !hasReplayableBody(opts)) return next(opts, handler);
+    return new RedispatchHandler(next, opts, handler, new ReplayPolicy(opts), clock).start();
   };
+}
+
+class ReplayPolicy implements RedispatchPolicy {
+  readonly #opts: Dispatcher.DispatchOptions;
+  #replayed = false;
+
+  constructor(opts: Dispatcher.DispatchOptions) {
+    this.#opts = opts;
+  }
+
+  onFailure(err: Error): Redispatch | Error {
+    if (this.#replayed || classifyFailure(err) !== 'stale') return err;
+    this.#replayed = true;
+    const { origin, method, path } = this.#opts;
+    publish('replay', { origin: String(origin), method, path });
+    return { delayMs: 0, opts: { ...this.#opts, [FRESH_CONNECTION]: true } as Dispatcher.DispatchOptions, once: true };
+  }
 }

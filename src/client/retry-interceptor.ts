@@ -1,9 +1,10 @@
-import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
-import { RequestAbortedError, RetryBudgetExhaustedError, HoldfastError } from '../errors.js';
+import { HoldfastError, RequestAbortedError, RetryBudgetExhaustedError } from '../errors.js';
 import type { Backoff } from '../policy/backoff.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
+import type { RetryBudget } from '../policy/retry-budget.js';
 import { publish } from './channels.js';
+import { rawHeader, type Interceptor } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 import { RedispatchHandler, type Redispatch, type RedispatchPolicy } from './redispatch-handler.js';
 import { classifyFailure, DEADLINE_AT, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
@@ -23,57 +24,84 @@ export interface RetryConfig {
  * sent); failures whose outcome is unknown only for requests safe to repeat.
  * Every error it gives up with is a `HoldfastError`.
  */
-export function retryInterceptor(config: RetryConfig, origins: OriginRegistry, clock: Clock): Dispatcher.DispatcherComposeInterceptor {
-  return (dispatch) => (opts: HoldfastDispatchOptions, handler) => {
-    const origin = String(opts.origin);
-    const budget = origins.get(origin).retryBudget;
-    const enabled = opts.holdfast?.retry !== false;
-    const safe = isRetrySafe(opts) && hasReplayableBody(opts);
-    const context = (attempts: number, statusCode?: number) => ({ attempts, origin, method: opts.method, statusCode });
-    let holdsRetry = false;
-    const releaseRetry = () => { if (holdsRetry) budget.releaseRetry(); holdsRetry = false; };
-
-    const schedule = (attempts: number, reason: string, retryAfterMs: number | undefined): Redispatch | string => {
-      if (!enabled || attempts >= config.maxAttempts) return 'attempts';
-      const delayMs = retryAfterMs ?? config.backoff(attempts);
-      const deadlineAt = opts[DEADLINE_AT];
-      if (deadlineAt !== undefined && clock.now() + delayMs >= deadlineAt) return 'deadline';
-      releaseRetry();
-      if (!budget.tryAcquireRetry()) return 'budget';
-      holdsRetry = true;
-      publish('retry', { origin, method: opts.method, path: opts.path, attempt: attempts + 1, delayMs, reason });
-      return { delayMs };
-    };
-
-    const policy: RedispatchPolicy = {
-      onFailure(err, attempts) {
-        const kind = classifyFailure(err);
-        const retryable = kind === 'connect' || (safe && (kind === 'stale' || kind === 'socket' || kind === 'timeout'));
-        const mapped = toHoldfastError(err, context(attempts));
-        if (!retryable) return mapped;
-        const next = schedule(attempts, kind, undefined);
-        if (typeof next !== 'string') return next;
-        publish('retryDenied', { origin, method: opts.method, path: opts.path, reason: next });
-        return next === 'budget' ? new RetryBudgetExhaustedError({ ...context(attempts), cause: mapped }) : mapped;
-      },
-      onStatus(statusCode, headers, attempts) {
-        if (!safe || !config.statuses.has(statusCode)) return undefined;
-        const header = headers['retry-after'];
-        const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
-        if (retryAfterMs !== undefined && retryAfterMs > config.maxRetryAfterMs) return undefined;
-        const next = schedule(attempts, `status ${statusCode}`, retryAfterMs);
-        return typeof next === 'string' ? undefined : next;
-      },
-      finalError(err, attempts, aborted) {
-        if (aborted && !(err instanceof HoldfastError)) return new RequestAbortedError({ ...context(attempts), cause: err });
-        return toHoldfastError(err, context(attempts));
-      },
-      onSettled() {
-        releaseRetry();
-        budget.requestFinished();
-      },
-    };
-    budget.requestStarted();
-    return new RedispatchHandler(dispatch, opts, handler, policy, clock).start();
+export function retryInterceptor(config: RetryConfig, origins: OriginRegistry, clock: Clock): Interceptor {
+  return (next) => (opts: HoldfastDispatchOptions, handler) => {
+    const policy = new RetryPolicy(config, opts, origins.get(String(opts.origin)).retryBudget, clock);
+    return new RedispatchHandler(next, opts, handler, policy, clock).start();
   };
 }
+
+/** One request's retry decisions. */
+class RetryPolicy implements RedispatchPolicy {
+  readonly #config: RetryConfig;
+  readonly #opts: HoldfastDispatchOptions;
+  readonly #budget: RetryBudget;
+  readonly #clock: Clock;
+  readonly #safe: boolean;
+  readonly #enabled: boolean;
+  #holdsRetry = false;
+
+  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, budget: RetryBudget, clock: Clock) {
+    this.#config = config;
+    this.#opts = opts;
+    this.#budget = budget;
+    this.#clock = clock;
+    this.#safe = isRetrySafe(opts) && hasReplayableBody(opts);
+    this.#enabled = opts.holdfast?.retry !== false;
+    budget.requestStarted();
+  }
+
+  #context(attempts: number) {
+    return { attempts, origin: String(this.#opts.origin), method: this.#opts.method };
+  }
+
+  #release(): void {
+    if (this.#holdsRetry) this.#budget.releaseRetry();
+    this.#holdsRetry = false;
+  }
+
+  /** A retry after `retryAfterMs` or the backoff, or why not. */
+  #schedule(attempts: number, reason: string, retryAfterMs: number | undefined): Redispatch | 'attempts' | 'deadline' | 'budget' {
+    if (!this.#enabled || attempts >= this.#config.maxAttempts) return 'attempts';
+    const delayMs = retryAfterMs ?? this.#config.backoff(attempts);
+    const deadlineAt = this.#opts[DEADLINE_AT];
+    if (deadlineAt !== undefined && this.#clock.now() + delayMs >= deadlineAt) return 'deadline';
+    this.#release();
+    if (!this.#budget.tryAcquireRetry()) return 'budget';
+    this.#holdsRetry = true;
+    const { origin, method, path } = this.#opts;
+    publish('retry', { origin: String(origin), method, path, attempt: attempts + 1, delayMs, reason });
+    return { delayMs };
+  }
+
+  onFailure(err: Error, attempts: number): Redispatch | Error {
+    const kind = classifyFailure(err);
+    const retryable = kind === 'connect' || (this.#safe && (kind === 'stale' || kind === 'socket' || kind === 'timeout'));
+    const mapped = toHoldfastError(err, this.#context(attempts));
+    if (!retryable) return mapped;
+    const next = this.#schedule(attempts, kind, undefined);
+    if (typeof next !== 'string') return next;
+    const { origin, method, path } = this.#opts;
+    publish('retryDenied', { origin: String(origin), method, path, reason: next });
+    return next === 'budget' ? new RetryBudgetExhaustedError({ ...this.#context(attempts), cause: mapped }) : mapped;
+  }
+
+  onStatus(statusCode: number, headers: Buffer[], attempts: number): Redispatch | undefined {
+    if (!this.#safe || !this.#config.statuses.has(statusCode)) return undefined;
+    const retryAfterMs = parseRetryAfter(rawHeader(headers, 'retry-after'), Date.now());
+    if (retryAfterMs !== undefined && retryAfterMs > this.#config.maxRetryAfterMs) return undefined;
+    const next = this.#schedule(attempts, `status ${statusCode}`, retryAfterMs);
+    return typeof next === 'string' ? undefined : next;
+  }
+
+  finalError(err: Error, attempts: number, aborted: boolean): Error {
+    if (aborted && !(err instanceof HoldfastError)) return new RequestAbortedError({ ...this.#context(attempts), cause: err });
+    return toHoldfastError(err, this.#context(attempts));
+  }
+
+  onSettled(): void {
+    this.#release();
+    this.#budget.requestFinished();
+  }
+}
+

@@ -29,6 +29,8 @@ interface SocketRecord {
   /** The last response said `Connection: close`: the server closes this socket on purpose. */
   willClose: boolean;
   cancelIdleTimer: (() => void) | undefined;
+  /** Clock time the pending retirement timer fires. */
+  idleTimerDue: number;
 }
 
 export interface TrackedClientOptions extends Client.Options {
@@ -81,7 +83,7 @@ export class TrackedClient extends Client {
   #adopt(socket: Socket): void {
     const record: SocketRecord = {
       socket, served: 0, idleSince: undefined, idleAtWrite: undefined, bytesAtWrite: 0,
-      retiredByUs: false, peerClosed: false, willClose: false, cancelIdleTimer: undefined,
+      retiredByUs: false, peerClosed: false, willClose: false, cancelIdleTimer: undefined, idleTimerDue: 0,
     };
     this.#current = record;
     // Listeners attached in the tick the socket is handed over; undici has its own 'error' handler.
@@ -112,14 +114,30 @@ export class TrackedClient extends Client {
     record.socket.destroy();
   }
 
+  /**
+   * Marks the socket idle. A pending retirement timer is kept unless the limit now
+   * asks for an earlier one, so a busy socket does not create and clear a timer per
+   * request. When the timer fires it retires the socket if it has idled for the
+   * limit, or re-arms for the rest.
+   */
   #becameIdle(record: SocketRecord): void {
     const now = this.#clock.now();
     record.idleSince = now;
     const limit = this.#state.keepAlive.idleLimitMs(now);
+    if (record.cancelIdleTimer === undefined || record.idleTimerDue > now + limit) this.#armIdleTimer(record, limit);
+  }
+
+  #armIdleTimer(record: SocketRecord, ms: number): void {
     record.cancelIdleTimer?.();
+    record.idleTimerDue = this.#clock.now() + ms;
     record.cancelIdleTimer = this.#clock.schedule(() => {
-      if (record.idleSince !== undefined) this.#retire(record, 'idle-limit');
-    }, limit);
+      record.cancelIdleTimer = undefined;
+      if (record.idleSince === undefined || record.socket.destroyed) return;
+      const now = this.#clock.now();
+      const remaining = this.#state.keepAlive.idleLimitMs(now) - (now - record.idleSince);
+      if (remaining <= 0) this.#retire(record, 'idle-limit');
+      else this.#armIdleTimer(record, remaining);
+    }, ms);
   }
 
   /** Retires the current socket before `opts` is written to it, if it must not carry it. */
@@ -144,7 +162,6 @@ export class TrackedClient extends Client {
   attach(): SocketRecord | undefined {
     const record = this.#current;
     if (record !== undefined) {
-      record.cancelIdleTimer?.();
       record.idleAtWrite = record.idleSince === undefined ? undefined : this.#clock.now() - record.idleSince;
       record.idleSince = undefined;
       record.bytesAtWrite = record.socket.bytesRead;
@@ -163,6 +180,8 @@ export class TrackedClient extends Client {
   observeHeaders(record: SocketRecord | undefined, rawHeaders: Buffer[] | string[] | null): void {
     let hint: string | undefined;
     for (let i = 0; rawHeaders !== null && i + 1 < rawHeaders.length; i += 2) {
+      // Both names of interest are 10 bytes long: skip the rest without decoding them.
+      if (rawHeaders[i]!.length !== 10) continue;
       const name = String(rawHeaders[i]).toLowerCase();
       if (name === 'keep-alive') hint = String(rawHeaders[i + 1]);
       else if (name === 'connection' && record !== undefined && /\bclose\b/i.test(String(rawHeaders[i + 1]))) record.willClose = true;

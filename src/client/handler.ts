@@ -1,0 +1,107 @@
+import type { Duplex } from 'node:stream';
+import { util, type Dispatcher } from 'undici';
+
+/**
+ * The handler shape undici 7's Client runs on internally (raw header buffers,
+ * `false` to pause). holdfast's interceptors speak it end to end: with undici's
+ * `compose()`, every request would convert parsed headers back to buffers at
+ * the top and parse them again at the bottom, which alone costs 10-15% of
+ * loopback throughput (bench/overhead.ts). Handlers in undici's newer shape
+ * (`onRequestStart`…) are adapted once, at the entrance.
+ */
+export interface Handler {
+  onConnect?(abort: (err?: Error) => void, context?: object): void;
+  onResponseStarted?(): void;
+  onHeaders?(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean;
+  onData?(chunk: Buffer): boolean;
+  onComplete?(trailers: string[] | Buffer[] | null): void;
+  onError?(err: Error): void;
+  onUpgrade?(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void;
+  onBodySent?(chunkSize: number, totalBytesSent: number): void;
+}
+
+export type Dispatch = (opts: Dispatcher.DispatchOptions, handler: Handler) => boolean;
+export type Interceptor = (next: Dispatch) => Dispatch;
+
+/** One header's value from raw `[name, value, …]` buffers, or undefined. */
+export function rawHeader(headers: Buffer[] | string[] | null, name: string): string | undefined {
+  if (headers === null) return undefined;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const key = headers[i]!;
+    if (key.length === name.length && String(key).toLowerCase() === name) return String(headers[i + 1]);
+  }
+  return undefined;
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** Presents a new-style handler (`onRequestStart`, `onResponseStart`…) as a `Handler`; it is its controller too. */
+class NewStyleAdapter implements Handler, Dispatcher.DispatchController {
+  readonly #inner: Dispatcher.DispatchHandler;
+  #abort: ((err?: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
+  #paused = false;
+  #reason: Error | null = null;
+
+  constructor(inner: Dispatcher.DispatchHandler) {
+    this.#inner = inner;
+  }
+
+  get aborted(): boolean {
+    return this.#reason !== null;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get reason(): Error | null {
+    return this.#reason;
+  }
+
+  abort(reason: Error): void {
+    this.#reason = reason;
+    this.#abort?.(reason);
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#resume?.();
+  }
+
+  onConnect(abort: (err?: Error) => void, context?: object): void {
+    this.#abort = abort;
+    this.#inner.onRequestStart?.(this, context);
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    this.#resume = resume;
+    this.#inner.onResponseStart?.(this, statusCode, util.parseHeaders(headers) as Headers, statusText);
+    return !this.#paused;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.#inner.onResponseData?.(this, chunk);
+    return !this.#paused;
+  }
+
+  onComplete(trailers: string[] | Buffer[] | null): void {
+    this.#inner.onResponseEnd?.(this, util.parseHeaders(trailers ?? []) as Headers);
+  }
+
+  onError(err: Error): void {
+    this.#inner.onResponseError?.(this, err);
+  }
+
+  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+    this.#inner.onRequestUpgrade?.(this, statusCode, util.parseHeaders(headers ?? []) as Headers, socket);
+  }
+}
+
+export function toHandler(handler: Dispatcher.DispatchHandler): Handler {
+  return typeof handler.onRequestStart === 'function' ? new NewStyleAdapter(handler) : (handler as Handler);
+}
