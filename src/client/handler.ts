@@ -102,6 +102,9 @@ class NewStyleAdapter implements Handler, Dispatcher.DispatchController {
   }
 }
 
+/** A handler with any new-style method is new-style (undici checks `onRequestStart` alone). */
 export function toHandler(handler: Dispatcher.DispatchHandler): Handler {
-  return typeof handler.onRequestStart === 'function' ? new NewStyleAdapter(handler) : (handler as Handler);
+  const newStyle = typeof handler.onRequestStart === 'function' || typeof handler.onResponseStart === 'function'
+    || typeof handler.onResponseEnd === 'function' || typeof handler.onResponseError === 'function';
+  return newStyle ? new NewStyleAdapter(handler) : (handler as Handler);
 }
