@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { fetch, request } from 'undici';
 import { FlakyServer } from '../src/simulate/flaky-server.js';
 import { FakeClock } from './fake-clock.js';
@@ -120,4 +122,34 @@ test('without replay, a stale GET is still recovered by a retry, after a backoff
   await res.body.dump();
   assert.equal(clock.waits.length, 1, 'one backoff wait');
   assert.ok(clock.waits[0]! < 100);
+});
+
+test('attempts on the final error count the replay: stale socket, then the fresh connection refused', async (t) => {
+  // A raw server: answers the first request with keep-alive, then stops listening (new
+  // connections are refused) and drops the next request on the kept socket unanswered.
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    let requests = 0;
+    socket.on('data', () => {
+      if (++requests === 1) {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
+        server.close();
+      } else {
+        socket.destroy();
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  t.after(() => { for (const s of sockets) s.destroy(); });
+  const dispatcher = dispatcherFor(t, { connections: 1, retry: { maxAttempts: 1 } });
+  await (await request(`http://127.0.0.1:${port}/`, { dispatcher })).body.dump();
+  await assert.rejects(request(`http://127.0.0.1:${port}/`, { dispatcher }), (err: { code: string; attempts: number }) => {
+    assert.equal(err.code, 'HF_ERR_CONNECT');
+    assert.equal(err.attempts, 2, 'the stale attempt and its replay');
+    return true;
+  });
 });

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import { publish } from './channels.js';
 import type { Interceptor } from './handler.js';
 import { RedispatchHandler, type Redispatch, type RedispatchPolicy } from './redispatch-handler.js';
-import { classifyFailure, FRESH_CONNECTION, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
+import { classifyFailure, FRESH_CONNECTION, hasReplayableBody, isRetrySafe, markReplayed, type HoldfastDispatchOptions } from './request-facts.js';
 
 /**
  * Stale-socket replay. A request that failed on a *reused* keep-alive socket
@@ -29,7 +29,11 @@ class ReplayPolicy implements RedispatchPolicy {
   }
 
   onFailure(err: Error): Redispatch | Error {
-    if (this.#replayed || classifyFailure(err) !== 'stale') return err;
+    if (this.#replayed) {
+      markReplayed(err);
+      return err;
+    }
+    if (classifyFailure(err) !== 'stale') return err;
     this.#replayed = true;
     const { origin, method, path } = this.#opts;
     publish('replay', { origin: String(origin), method, path });

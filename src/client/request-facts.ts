@@ -27,6 +27,17 @@ export function factsOf(err: unknown): AttemptFacts | undefined {
   return typeof err === 'object' && err !== null ? factsByError.get(err) : undefined;
 }
 
+const replayedErrors = new WeakSet<object>();
+
+/** Marks an error that ended an attempt which had already been replayed once (one more network attempt). */
+export function markReplayed(err: unknown): void {
+  if (typeof err === 'object' && err !== null) replayedErrors.add(err);
+}
+
+export function wasReplayed(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && replayedErrors.has(err);
+}
+
 /** Set on dispatch options by the replay interceptor: use a socket that has never carried a request. */
 export const FRESH_CONNECTION = Symbol('holdfast.freshConnection');
 /** Set on dispatch options by the deadline interceptor: the clock time by which every attempt must end. */

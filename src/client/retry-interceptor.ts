@@ -7,7 +7,7 @@ import { publish } from './channels.js';
 import { rawHeader, type Interceptor } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 import { RedispatchHandler, type Redispatch, type RedispatchPolicy } from './redispatch-handler.js';
-import { classifyFailure, DEADLINE_AT, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
+import { classifyFailure, DEADLINE_AT, hasReplayableBody, isRetrySafe, wasReplayed, type HoldfastDispatchOptions } from './request-facts.js';
 import { toHoldfastError } from './to-holdfast-error.js';
 
 export interface RetryConfig {
@@ -40,6 +40,8 @@ class RetryPolicy implements RedispatchPolicy {
   readonly #safe: boolean;
   readonly #enabled: boolean;
   #holdsRetry = false;
+  /** Stale-socket replays made below this interceptor: network attempts it did not count. */
+  #replays = 0;
 
   constructor(config: RetryConfig, opts: HoldfastDispatchOptions, budget: RetryBudget, clock: Clock) {
     this.#config = config;
@@ -52,7 +54,7 @@ class RetryPolicy implements RedispatchPolicy {
   }
 
   #context(attempts: number) {
-    return { attempts, origin: String(this.#opts.origin), method: this.#opts.method };
+    return { attempts: attempts + this.#replays, origin: String(this.#opts.origin), method: this.#opts.method };
   }
 
   #release(): void {
@@ -75,6 +77,7 @@ class RetryPolicy implements RedispatchPolicy {
   }
 
   onFailure(err: Error, attempts: number): Redispatch | Error {
+    if (wasReplayed(err)) this.#replays++;
     const kind = classifyFailure(err);
     const retryable = kind === 'connect' || (this.#safe && (kind === 'stale' || kind === 'socket' || kind === 'timeout'));
     const mapped = toHoldfastError(err, this.#context(attempts));
