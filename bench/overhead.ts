@@ -4,7 +4,7 @@
  * the two so that machine noise hits both alike; the medians are compared.
  *
  *   npm run bench:overhead
- *   options: --seconds S (per round, default 5) --rounds N (per client, default 5) --concurrency C (default 50) --json FILE
+ *   options: --seconds S (per client per round, default 3) --rounds N (default 10) --concurrency C (default 50) --json FILE
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,12 +26,18 @@ export interface OverheadResult {
   holdfast: number[];
   undiciMedian: number;
   holdfastMedian: number;
-  /** holdfast's requests per second as a share of raw undici's. */
+  /** Client CPU time per request, median over rounds, in µs: steadier than throughput on a noisy machine. */
+  undiciCpuUs: number;
+  holdfastCpuUs: number;
+  /** holdfast's requests per second as a share of raw undici's: the median of the rounds' ratios. */
   ratio: number;
 }
 
-async function measure(url: string, dispatcher: Dispatcher, { durationMs, concurrency }: OverheadOptions): Promise<number> {
+interface Sample { rps: number; cpuUsPerRequest: number }
+
+async function measure(url: string, dispatcher: Dispatcher, { durationMs, concurrency }: OverheadOptions): Promise<Sample> {
   let done = 0;
+  const cpu = process.cpuUsage();
   const until = performance.now() + durationMs;
   const loop = async () => {
     while (performance.now() < until) {
@@ -42,7 +48,8 @@ async function measure(url: string, dispatcher: Dispatcher, { durationMs, concur
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, loop));
-  return done / ((performance.now() - started) / 1000);
+  const used = process.cpuUsage(cpu);
+  return { rps: done / ((performance.now() - started) / 1000), cpuUsPerRequest: (used.user + used.system) / done };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
@@ -53,20 +60,34 @@ export async function runOverhead(options: OverheadOptions, progress: (line: str
     const [{ port }] = (await once(server, 'message')) as [{ port: number }];
     const url = `http://127.0.0.1:${port}/`;
     const pool = new Pool(url, { connections: options.concurrency });
-    const holdfast = createDispatcher({ connections: options.concurrency });
+    const holdfast = createDispatcher({ connections: options.concurrency, replay: process.env.HF_REPLAY !== '0' });
     try {
       const warm = { ...options, durationMs: Math.min(1000, options.durationMs) };
       await measure(url, pool, warm);
       await measure(url, holdfast, warm);
       const result = { undiciPool: [] as number[], holdfast: [] as number[] };
+      const ratios: number[] = [];
+      const cpu = { u: [] as number[], h: [] as number[] };
       for (let round = 0; round < options.rounds; round++) {
-        result.undiciPool.push(Math.round(await measure(url, pool, options)));
-        result.holdfast.push(Math.round(await measure(url, holdfast, options)));
-        progress(`round ${round + 1}: undici Pool ${result.undiciPool.at(-1)} req/s, holdfast ${result.holdfast.at(-1)} req/s`);
+        // Each round measures both, back to back, in alternating order, so drift in the
+        // machine's speed hits both alike; the ratio of a round's pair is what counts.
+        const order = round % 2 === 0 ? [pool, holdfast] : [holdfast, pool];
+        const [first, second] = [await measure(url, order[0]!, options), await measure(url, order[1]!, options)];
+        const [u, h] = round % 2 === 0 ? [first, second] : [second, first];
+        result.undiciPool.push(Math.round(u.rps));
+        result.holdfast.push(Math.round(h.rps));
+        ratios.push(h.rps / u.rps);
+        cpu.u.push(u.cpuUsPerRequest);
+        cpu.h.push(h.cpuUsPerRequest);
+        progress(`round ${round + 1}: undici Pool ${Math.round(u.rps)} req/s ${u.cpuUsPerRequest.toFixed(1)} µs, holdfast ${Math.round(h.rps)} req/s ${h.cpuUsPerRequest.toFixed(1)} µs (${((h.rps / u.rps) * 100).toFixed(1)}%)`);
       }
       const undiciMedian = median(result.undiciPool);
       const holdfastMedian = median(result.holdfast);
-      return { options, ...result, undiciMedian, holdfastMedian, ratio: Math.round((holdfastMedian / undiciMedian) * 1000) / 1000 };
+      const round1 = (v: number) => Math.round(v * 10) / 10;
+      return {
+        options, ...result, undiciMedian, holdfastMedian, ratio: Math.round(median(ratios) * 1000) / 1000,
+        undiciCpuUs: round1(median(cpu.u)), holdfastCpuUs: round1(median(cpu.h)),
+      };
     } finally {
       await pool.close();
       await holdfast.close();
@@ -80,15 +101,15 @@ export async function runOverhead(options: OverheadOptions, progress: (line: str
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'string' } } });
   const options: OverheadOptions = {
-    durationMs: Number(values.seconds ?? 5) * 1000,
-    rounds: Number(values.rounds ?? 5),
+    durationMs: Number(values.seconds ?? 3) * 1000,
+    rounds: Number(values.rounds ?? 10),
     concurrency: Number(values.concurrency ?? 50),
   };
   console.log(`overhead: ${JSON.stringify(options)}, node ${process.version}`);
   const result = await runOverhead(options, (line) => console.log(line));
-  console.log('\n| client | median req/s | rounds |\n|---|---:|---|');
-  console.log(`| undici Pool (raw) | ${result.undiciMedian} | ${result.undiciPool.join(', ')} |`);
-  console.log(`| holdfast createDispatcher | ${result.holdfastMedian} | ${result.holdfast.join(', ')} |`);
+  console.log('\n| client | median req/s | client CPU per request | rounds (req/s) |\n|---|---:|---:|---|');
+  console.log(`| undici Pool (raw) | ${result.undiciMedian} | ${result.undiciCpuUs} µs | ${result.undiciPool.join(', ')} |`);
+  console.log(`| holdfast createDispatcher | ${result.holdfastMedian} | ${result.holdfastCpuUs} µs | ${result.holdfast.join(', ')} |`);
   console.log(`\nholdfast: ${(result.ratio * 100).toFixed(1)}% of raw undici's requests per second (cost ${((1 - result.ratio) * 100).toFixed(1)}%)`);
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify({ node: process.version, ...result }, null, 2)}\n`);
 }

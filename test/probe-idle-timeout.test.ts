@@ -49,7 +49,7 @@ describe('probeIdleTimeout', { concurrency: true }, () => {
     assert.deepEqual(result.samples.map((s) => s.outcome), ['alive', 'alive', 'failed', 'failed']);
     // Whatever the timer slop: a re-use that worked was under 600 ms idle, one that failed was not.
     const samples = JSON.stringify(result.samples);
-    assert.ok(result.keptAtLeastMs! >= 500 && result.keptAtLeastMs! < 600, samples);
+    assert.ok(result.keptAtLeastMs! >= 450 && result.keptAtLeastMs! < 600, samples);
     assert.ok(result.observedIdleMs! >= 600 && result.observedIdleMs! < 1500, samples);
   });
 

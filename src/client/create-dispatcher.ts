@@ -5,7 +5,6 @@ import { deadlineInterceptor } from './deadline-interceptor.js';
 import { toHandler, type Dispatch, type Interceptor } from './handler.js';
 import { resolveDispatcherOptions, type DispatcherOptions, type ResolvedDispatcherOptions } from './options.js';
 import { OriginRegistry } from './origin-state.js';
-import { replayInterceptor } from './replay-interceptor.js';
 import { retryInterceptor } from './retry-interceptor.js';
 import { TrackedClient } from './tracked-client.js';
 import './request-policy.js';
@@ -23,7 +22,7 @@ export interface KeepAliveSnapshot {
 /**
  * An undici `Dispatcher` with holdfast's interceptors over per-origin pools:
  *
- *   deadline → retry → stale-socket replay → Agent → Pool → TrackedClient (keep-alive alignment) → socket
+ *   deadline → retry (stale-socket replay first) → Agent → Pool → TrackedClient (keep-alive alignment) → socket
  *
  * Use it with `undici.request`, `fetch(url, { dispatcher })` or `setGlobalDispatcher`.
  */
@@ -66,12 +65,12 @@ export class HoldfastDispatcher extends Dispatcher {
     const { retry } = resolved;
     // Innermost first. Chained directly rather than with undici's compose(): see handler.ts.
     const interceptors: Interceptor[] = [
-      ...(resolved.replay ? [replayInterceptor(clock)] : []),
       retryInterceptor({
         maxAttempts: retry.maxAttempts,
         backoff: fullJitterBackoff({ baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs }),
         statuses: new Set(retry.statuses),
         maxRetryAfterMs: retry.maxRetryAfterMs,
+        replay: resolved.replay,
       }, this.#origins, clock),
       deadlineInterceptor(resolved.deadlineMs, clock),
     ];

@@ -18,6 +18,12 @@ export interface Handler {
   onError?(err: Error): void;
   onUpgrade?(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void;
   onBodySent?(chunkSize: number, totalBytesSent: number): void;
+  /**
+   * Set by the deadline interceptor on the handler it passes down: the clock time by
+   * which every attempt must end, so that inner interceptors never start a wait past it.
+   * (On the handler rather than on the options, to spare a copy of the options per request.)
+   */
+  readonly deadlineAt?: number;
 }
 
 export type Dispatch = (opts: Dispatcher.DispatchOptions, handler: Handler) => boolean;

@@ -27,25 +27,11 @@ export function factsOf(err: unknown): AttemptFacts | undefined {
   return typeof err === 'object' && err !== null ? factsByError.get(err) : undefined;
 }
 
-const replayedErrors = new WeakSet<object>();
-
-/** Marks an error that ended an attempt which had already been replayed once (one more network attempt). */
-export function markReplayed(err: unknown): void {
-  if (typeof err === 'object' && err !== null) replayedErrors.add(err);
-}
-
-export function wasReplayed(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && replayedErrors.has(err);
-}
-
-/** Set on dispatch options by the replay interceptor: use a socket that has never carried a request. */
+/** Set on dispatch options by stale-socket replay: use a socket that has never carried a request. */
 export const FRESH_CONNECTION = Symbol('holdfast.freshConnection');
-/** Set on dispatch options by the deadline interceptor: the clock time by which every attempt must end. */
-export const DEADLINE_AT = Symbol('holdfast.deadlineAt');
 
 export type HoldfastDispatchOptions = Dispatcher.DispatchOptions & {
   [FRESH_CONNECTION]?: boolean;
-  [DEADLINE_AT]?: number;
 };
 
 /** Methods that RFC 9110 §9.2.2 defines as idempotent, plus QUERY (draft-ietf-httpbis-safe-method-w-body). */
@@ -81,7 +67,9 @@ export function headerValue(headers: Dispatcher.DispatchOptions['headers'], name
 export function isRetrySafe(opts: Dispatcher.DispatchOptions): boolean {
   const declared = opts.holdfast?.idempotent;
   if (declared !== undefined) return declared;
-  return IDEMPOTENT_METHODS.has(opts.method.toUpperCase()) || headerValue(opts.headers, 'idempotency-key') !== undefined;
+  const { method } = opts;
+  if (method === 'GET' || method === 'HEAD') return true; // the common case, without allocating
+  return IDEMPOTENT_METHODS.has(method.toUpperCase()) || headerValue(opts.headers, 'idempotency-key') !== undefined;
 }
 
 /** A body that can be sent again: nothing, or bytes held in memory. Streams are consumed by the first attempt. */

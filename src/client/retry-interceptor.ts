@@ -7,7 +7,8 @@ import { publish } from './channels.js';
 import { rawHeader, type Interceptor } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 import { RedispatchHandler, type Redispatch, type RedispatchPolicy } from './redispatch-handler.js';
-import { classifyFailure, DEADLINE_AT, hasReplayableBody, isRetrySafe, wasReplayed, type HoldfastDispatchOptions } from './request-facts.js';
+import { classifyFailure, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
+import { ReplayPolicy } from './replay-policy.js';
 import { toHoldfastError } from './to-holdfast-error.js';
 
 export interface RetryConfig {
@@ -15,18 +16,21 @@ export interface RetryConfig {
   backoff: Backoff;
   statuses: ReadonlySet<number>;
   maxRetryAfterMs: number;
+  /** Stale-socket replay (replay-policy.ts) before any retry rule. */
+  replay: boolean;
 }
 
 /**
- * Retries what failed for a reason that a later attempt can fix, with
- * full-jitter backoff, `Retry-After`, the origin's retry budget and the
- * request's deadline. Connect failures are retried for any method (nothing was
- * sent); failures whose outcome is unknown only for requests safe to repeat.
- * Every error it gives up with is a `HoldfastError`.
+ * Sends again what failed for a reason that another attempt can fix. First rule:
+ * stale-socket replay, at once, on a fresh connection (replay-policy.ts). Then
+ * retries with full-jitter backoff, `Retry-After`, the origin's retry budget and
+ * the request's deadline: connect failures for any method (nothing was sent),
+ * failures whose outcome is unknown only for requests safe to repeat. Every error
+ * it gives up with is a `HoldfastError`, whose `attempts` counts replays too.
  */
 export function retryInterceptor(config: RetryConfig, origins: OriginRegistry, clock: Clock): Interceptor {
   return (next) => (opts: HoldfastDispatchOptions, handler) => {
-    const policy = new RetryPolicy(config, opts, origins.get(String(opts.origin)).retryBudget, clock);
+    const policy = new RetryPolicy(config, opts, origins.get(opts.origin!).retryBudget, clock, handler.deadlineAt);
     return new RedispatchHandler(next, opts, handler, policy, clock).start();
   };
 }
@@ -39,22 +43,24 @@ class RetryPolicy implements RedispatchPolicy {
   readonly #clock: Clock;
   readonly #safe: boolean;
   readonly #enabled: boolean;
+  readonly #deadlineAt: number | undefined;
+  readonly #replay: ReplayPolicy | undefined;
   #holdsRetry = false;
-  /** Stale-socket replays made below this interceptor: network attempts it did not count. */
-  #replays = 0;
 
-  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, budget: RetryBudget, clock: Clock) {
+  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, budget: RetryBudget, clock: Clock, deadlineAt: number | undefined) {
     this.#config = config;
+    this.#deadlineAt = deadlineAt;
     this.#opts = opts;
     this.#budget = budget;
     this.#clock = clock;
     this.#safe = isRetrySafe(opts) && hasReplayableBody(opts);
     this.#enabled = opts.holdfast?.retry !== false;
+    this.#replay = config.replay && this.#safe ? new ReplayPolicy(opts) : undefined;
     budget.requestStarted();
   }
 
   #context(attempts: number) {
-    return { attempts: attempts + this.#replays, origin: String(this.#opts.origin), method: this.#opts.method };
+    return { attempts, origin: String(this.#opts.origin), method: this.#opts.method };
   }
 
   #release(): void {
@@ -64,20 +70,22 @@ class RetryPolicy implements RedispatchPolicy {
 
   /** A retry after `retryAfterMs` or the backoff, or why not. */
   #schedule(attempts: number, reason: string, retryAfterMs: number | undefined): Redispatch | 'attempts' | 'deadline' | 'budget' {
-    if (!this.#enabled || attempts >= this.#config.maxAttempts) return 'attempts';
+    // Replays are network attempts but not retries: they do not count against the limit.
+    if (!this.#enabled || attempts - (this.#replay?.replays ?? 0) >= this.#config.maxAttempts) return 'attempts';
     const delayMs = retryAfterMs ?? this.#config.backoff(attempts);
-    const deadlineAt = this.#opts[DEADLINE_AT];
-    if (deadlineAt !== undefined && this.#clock.now() + delayMs >= deadlineAt) return 'deadline';
+    if (this.#deadlineAt !== undefined && this.#clock.now() + delayMs >= this.#deadlineAt) return 'deadline';
     this.#release();
     if (!this.#budget.tryAcquireRetry()) return 'budget';
     this.#holdsRetry = true;
+    this.#replay?.newAttempt();
     const { origin, method, path } = this.#opts;
     publish('retry', { origin: String(origin), method, path, attempt: attempts + 1, delayMs, reason });
     return { delayMs };
   }
 
   onFailure(err: Error, attempts: number): Redispatch | Error {
-    if (wasReplayed(err)) this.#replays++;
+    const replay = this.#replay?.onFailure(err);
+    if (replay !== undefined) return replay;
     const kind = classifyFailure(err);
     const retryable = kind === 'connect' || (this.#safe && (kind === 'stale' || kind === 'socket' || kind === 'timeout'));
     const mapped = toHoldfastError(err, this.#context(attempts));

@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import { buildConnector, Client, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
-import { parseKeepAliveHint } from '../policy/keep-alive.js';
 import { publish } from './channels.js';
 import type { OriginState } from './origin-state.js';
 import { FRESH_CONNECTION, isRetrySafe, recordFacts, type HoldfastDispatchOptions } from './request-facts.js';
@@ -177,17 +176,36 @@ export class TrackedClient extends Client {
     if (this.#inFlight === 0 && this.#current === record && !record.socket.destroyed && !record.willClose) this.#becameIdle(record);
   }
 
+  /**
+   * Reads `Keep-Alive` and `Connection` from every response, so it avoids decoding:
+   * both names are 10 bytes and differ in their first letter; the usual connection
+   * value, `keep-alive`, is also 10 bytes and is skipped without decoding.
+   */
   observeHeaders(record: SocketRecord | undefined, rawHeaders: Buffer[] | string[] | null): void {
-    let hint: string | undefined;
+    let hint: Buffer | string | undefined;
     for (let i = 0; rawHeaders !== null && i + 1 < rawHeaders.length; i += 2) {
-      // Both names of interest are 10 bytes long: skip the rest without decoding them.
-      if (rawHeaders[i]!.length !== 10) continue;
-      const name = String(rawHeaders[i]).toLowerCase();
-      if (name === 'keep-alive') hint = String(rawHeaders[i + 1]);
-      else if (name === 'connection' && record !== undefined && /\bclose\b/i.test(String(rawHeaders[i + 1]))) record.willClose = true;
+      const name = rawHeaders[i]!;
+      if (name.length !== 10) continue;
+      const first = (typeof name === 'string' ? name.charCodeAt(0) : name[0]!) | 0x20;
+      const value = rawHeaders[i + 1]!;
+      if (first === 0x6b /* k */ && asciiEqualsLower(name, 'keep-alive')) hint = value;
+      else if (first === 0x63 /* c */ && value.length !== 10 && record !== undefined && asciiEqualsLower(name, 'connection')
+        && /\bclose\b/i.test(String(value))) record.willClose = true;
     }
-    this.#state.keepAlive.observeHint(parseKeepAliveHint(hint));
+    this.#state.observeHintBytes(hint);
   }
+
+
+}
+
+/** Compares a raw header name to a lower-case ASCII name, case-insensitively, without decoding it. */
+function asciiEqualsLower(raw: Buffer | string, lower: string): boolean {
+  if (raw.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const code = typeof raw === 'string' ? raw.charCodeAt(i) : raw[i]!;
+    if ((code | 0x20) !== lower.charCodeAt(i) && code !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** Wraps one request's (legacy-shaped) handler to tell its client what happened on the socket. */
