@@ -3,15 +3,8 @@ import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { request } from 'undici';
-import { FlakyServer } from '../src/simulate/flaky-server.js';
 import { FakeClock } from './fake-clock.js';
-import { dispatcherFor } from './helpers.js';
-
-async function flaky(t: { after(fn: () => Promise<void>): void }, options: Parameters<typeof FlakyServer.start>[0]): Promise<FlakyServer> {
-  const server = await FlakyServer.start(options);
-  t.after(() => server.close());
-  return server;
-}
+import { dispatcherFor, flakyServer } from './helpers.js';
 
 function nextMessage(name: string): Promise<Record<string, unknown>> {
   return new Promise((resolve) => {
@@ -24,7 +17,7 @@ function nextMessage(name: string): Promise<Record<string, unknown>> {
 }
 
 test('the server hint sets the idle limit, and the socket is retired before the server would close it', async (t) => {
-  const server = await flaky(t, { idleCloseMs: 2000, advertise: true });
+  const server = await flakyServer(t, { idleCloseMs: 2000, advertise: true });
   const clock = new FakeClock();
   const dispatcher = dispatcherFor(t, { connections: 1 }, clock);
   const res = await request(server.url, { dispatcher });
@@ -43,7 +36,7 @@ test('the server hint sets the idle limit, and the socket is retired before the 
 });
 
 test('an unadvertised idle close is learned and the limit drops below it', async (t) => {
-  const server = await flaky(t, { idleCloseMs: 150 });
+  const server = await flakyServer(t, { idleCloseMs: 150 });
   const dispatcher = dispatcherFor(t, { connections: 1 });
   const learned = nextMessage('holdfast:client:idle-close-learned');
   await (await request(server.url, { dispatcher })).body.dump();
@@ -56,7 +49,7 @@ test('an unadvertised idle close is learned and the limit drops below it', async
 });
 
 test('a non-idempotent request is not written to a socket idle for more than half the limit', async (t) => {
-  const server = await flaky(t, {});
+  const server = await flakyServer(t, {});
   const clock = new FakeClock();
   const dispatcher = dispatcherFor(t, { connections: 1 }, clock);
   await (await request(server.url, { dispatcher })).body.dump();
@@ -76,7 +69,7 @@ test('a non-idempotent request is not written to a socket idle for more than hal
 });
 
 test('a socket past its limit is retired at dispatch even when its timer was late (event loop stall)', async (t) => {
-  const server = await flaky(t, {});
+  const server = await flakyServer(t, {});
   let stalled = false;
   const clock = new FakeClock();
   // A clock whose background timers never fire: what a blocked event loop looks like to them.
@@ -92,7 +85,7 @@ test('a socket past its limit is retired at dispatch even when its timer was lat
 });
 
 test('Keep-Alive: timeout=0 means the socket is not reused', async (t) => {
-  const server = await flaky(t, { idleCloseMs: 500, advertise: true });
+  const server = await flakyServer(t, { idleCloseMs: 500, advertise: true });
   const dispatcher = dispatcherFor(t, { connections: 1 });
   await (await request(server.url, { dispatcher })).body.dump();
   await (await request(server.url, { dispatcher })).body.dump();

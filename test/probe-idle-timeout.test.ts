@@ -2,25 +2,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { probeIdleTimeout } from '../src/client/probe-idle-timeout.js';
 import { safelyBelow } from '../src/policy/keep-alive.js';
-import { FlakyServer } from '../src/simulate/flaky-server.js';
-import { closedPort } from './helpers.js';
+import { closedPort, flakyServer } from './helpers.js';
 import { selfSignedCertificate } from './tls-fixtures.js';
-
-async function flaky(t: { after(fn: () => Promise<void>): void }, options: Parameters<typeof FlakyServer.start>[0]): Promise<FlakyServer> {
-  const server = await FlakyServer.start(options);
-  t.after(async () => {
-    await server.close();
-    assert.equal(server.openConnections, 0);
-  });
-  return server;
-}
 
 const within10Percent = (actual: number | undefined, expected: number) =>
   assert.ok(actual !== undefined && Math.abs(actual - expected) <= expected * 0.1, `${String(actual)} is not ${expected} ± 10%`);
 
 describe('probeIdleTimeout', { concurrency: true }, () => {
   test('measures an unadvertised 3 s idle close to within 10%', async (t) => {
-    const server = await flaky(t, { idleCloseMs: 3000 });
+    const server = await flakyServer(t, { idleCloseMs: 3000 });
     const result = await probeIdleTimeout(server.url, { maxWaitMs: 10_000 });
     assert.equal(result.advertisedMs, undefined);
     within10Percent(result.observedIdleMs, 3000);
@@ -29,7 +19,7 @@ describe('probeIdleTimeout', { concurrency: true }, () => {
   });
 
   test('reports an advertised 3 s timeout and the observed close', async (t) => {
-    const server = await flaky(t, { idleCloseMs: 3000, advertise: true });
+    const server = await flakyServer(t, { idleCloseMs: 3000, advertise: true });
     const result = await probeIdleTimeout(server.url, { maxWaitMs: 10_000 });
     assert.equal(result.advertisedMs, 3000);
     within10Percent(result.observedIdleMs, 3000);
@@ -37,14 +27,14 @@ describe('probeIdleTimeout', { concurrency: true }, () => {
   });
 
   test('sees RST closes as such', async (t) => {
-    const server = await flaky(t, { idleCloseMs: 300, closeWith: 'rst' });
+    const server = await flakyServer(t, { idleCloseMs: 300, closeWith: 'rst' });
     const result = await probeIdleTimeout(server.url, { connections: 2, maxWaitMs: 2000 });
     assert.deepEqual(result.samples.map((s) => s.outcome), ['rst', 'rst']);
   });
 
   test('detects a silent drop by re-using connections at staggered idle times', async (t) => {
     // Requests on connections idle 600 ms or more are dropped, and no FIN is ever sent while idle.
-    const server = await flaky(t, { idleCloseMs: 60_000, raceWindowMs: 59_400 });
+    const server = await flakyServer(t, { idleCloseMs: 60_000, raceWindowMs: 59_400 });
     const result = await probeIdleTimeout(server.url, { connections: 4, maxWaitMs: 1000 });
     assert.deepEqual(result.samples.map((s) => s.outcome), ['alive', 'alive', 'failed', 'failed']);
     // Whatever the timer slop: a re-use that worked was under 600 ms idle, one that failed was not.
@@ -55,7 +45,7 @@ describe('probeIdleTimeout', { concurrency: true }, () => {
 
   test('works over https with a trusted CA', async (t) => {
     const tls = selfSignedCertificate();
-    const server = await flaky(t, { idleCloseMs: 1000, advertise: true, tls });
+    const server = await flakyServer(t, { idleCloseMs: 1000, advertise: true, tls });
     assert.match(server.url, /^https:/);
     const result = await probeIdleTimeout(server.url, { ca: tls.cert, connections: 2, maxWaitMs: 3000 });
     assert.equal(result.advertisedMs, 1000);
@@ -63,7 +53,7 @@ describe('probeIdleTimeout', { concurrency: true }, () => {
   });
 
   test('a TLS failure is a clear ProbeError', async (t) => {
-    const server = await flaky(t, { tls: selfSignedCertificate() });
+    const server = await flakyServer(t, { tls: selfSignedCertificate() });
     await assert.rejects(probeIdleTimeout(server.url, { maxWaitMs: 1000 }), (err: Error & { code: string }) => {
       assert.equal(err.code, 'HF_ERR_PROBE');
       assert.match(err.message, /^TLS handshake with 127\.0\.0\.1:\d+ failed/);

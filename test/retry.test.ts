@@ -3,15 +3,8 @@ import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { request } from 'undici';
 import { createDispatcher } from '../src/client/create-dispatcher.js';
-import { FlakyServer } from '../src/simulate/flaky-server.js';
 import { FakeClock } from './fake-clock.js';
-import { closedPort, dispatcherFor } from './helpers.js';
-
-async function flaky(t: { after(fn: () => Promise<void>): void }, options: Parameters<typeof FlakyServer.start>[0]): Promise<FlakyServer> {
-  const server = await FlakyServer.start(options);
-  t.after(() => server.close());
-  return server;
-}
+import { closedPort, dispatcherFor, flakyServer } from './helpers.js';
 
 interface CodedError { code: string; attempts: number; cause: { code?: string; cause?: { code?: string } } }
 
@@ -31,7 +24,7 @@ test('connection refused is retried with capped, jittered backoff, for any metho
 });
 
 test('503 with Retry-After in seconds is waited for, then the request succeeds', async (t) => {
-  const server = await flaky(t, { status: { code: 503, count: 2, retryAfter: '2' } });
+  const server = await flakyServer(t, { status: { code: 503, count: 2, retryAfter: '2' } });
   const clock = new FakeClock({ autoAdvance: true });
   const dispatcher = dispatcherFor(t, {}, clock);
   const res = await request(server.url, { dispatcher });
@@ -43,7 +36,7 @@ test('503 with Retry-After in seconds is waited for, then the request succeeds',
 
 test('429 with Retry-After as an HTTP-date is honoured', async (t) => {
   const at = new Date(Date.now() + 3000).toUTCString();
-  const server = await flaky(t, { status: { code: 429, count: 1, retryAfter: at } });
+  const server = await flakyServer(t, { status: { code: 429, count: 1, retryAfter: at } });
   const clock = new FakeClock({ autoAdvance: true });
   const dispatcher = dispatcherFor(t, {}, clock);
   const res = await request(server.url, { dispatcher });
@@ -54,7 +47,7 @@ test('429 with Retry-After as an HTTP-date is honoured', async (t) => {
 });
 
 test('a Retry-After beyond the maximum is not waited for: the response goes to the caller', async (t) => {
-  const server = await flaky(t, { status: { code: 503, count: 1, retryAfter: '3600' } });
+  const server = await flakyServer(t, { status: { code: 503, count: 1, retryAfter: '3600' } });
   const clock = new FakeClock({ autoAdvance: true });
   const dispatcher = dispatcherFor(t, { retry: { maxRetryAfterMs: 60_000 } }, clock);
   const res = await request(server.url, { dispatcher });
@@ -65,7 +58,7 @@ test('a Retry-After beyond the maximum is not waited for: the response goes to t
 });
 
 test('a POST that gets 503 is not retried (the server may have acted on it)', async (t) => {
-  const server = await flaky(t, { status: { code: 503, count: 1 } });
+  const server = await flakyServer(t, { status: { code: 503, count: 1 } });
   const dispatcher = dispatcherFor(t, {}, new FakeClock({ autoAdvance: true }));
   const res = await request(server.url, { dispatcher, method: 'POST', body: 'x' });
   assert.equal(res.statusCode, 503);
@@ -74,7 +67,7 @@ test('a POST that gets 503 is not retried (the server may have acted on it)', as
 });
 
 test('statuses that run out of attempts reach the caller as the last response', async (t) => {
-  const server = await flaky(t, { status: { code: 502, count: 10 } });
+  const server = await flakyServer(t, { status: { code: 502, count: 10 } });
   const dispatcher = dispatcherFor(t, { retry: { maxAttempts: 3 } }, new FakeClock({ autoAdvance: true }));
   const res = await request(server.url, { dispatcher });
   assert.equal(res.statusCode, 502);
@@ -94,7 +87,7 @@ test('the retry budget refuses retries beyond its share, with HF_ERR_RETRY_BUDGE
 });
 
 test('under a storm, retries stay within the budget', async (t) => {
-  const server = await flaky(t, { status: { code: 503, count: 1_000_000 } });
+  const server = await flakyServer(t, { status: { code: 503, count: 1_000_000 } });
   const dispatcher = dispatcherFor(t, { retry: { maxAttempts: 5, budget: { ratio: 0.2, minConcurrent: 2 } } }, new FakeClock({ autoAdvance: true }));
   const responses = await Promise.all(Array.from({ length: 20 }, () => request(server.url, { dispatcher })));
   await Promise.all(responses.map((r) => r.body.dump()));
@@ -105,7 +98,7 @@ test('under a storm, retries stay within the budget', async (t) => {
 });
 
 test('the deadline covers every attempt and wait: HF_ERR_DEADLINE', async (t) => {
-  const server = await flaky(t, { slowMs: 5000 });
+  const server = await flakyServer(t, { slowMs: 5000 });
   const clock = new FakeClock();
   const dispatcher = dispatcherFor(t, { deadlineMs: 1000 }, clock);
   const pending = request(server.url, { dispatcher });
@@ -114,7 +107,7 @@ test('the deadline covers every attempt and wait: HF_ERR_DEADLINE', async (t) =>
 });
 
 test('a retry that would end past the deadline is not started', async (t) => {
-  const server = await flaky(t, { status: { code: 503, count: 1, retryAfter: '5' } });
+  const server = await flakyServer(t, { status: { code: 503, count: 1, retryAfter: '5' } });
   const clock = new FakeClock({ autoAdvance: true });
   const dispatcher = dispatcherFor(t, { deadlineMs: 2000 }, clock);
   const res = await request(server.url, { dispatcher });
@@ -140,7 +133,7 @@ test('an AbortSignal cancels a backoff wait at once, with HF_ERR_ABORTED', async
 });
 
 test('per-request holdfast options: retry off, and a declared-idempotent POST', async (t) => {
-  const server = await flaky(t, { status: { code: 503, count: 1 } });
+  const server = await flakyServer(t, { status: { code: 503, count: 1 } });
   const dispatcher = dispatcherFor(t, {}, new FakeClock({ autoAdvance: true }));
   const noRetry = await request(server.url, { dispatcher, holdfast: { retry: false } });
   assert.equal(noRetry.statusCode, 503);

@@ -4,9 +4,9 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { fetch, request } from 'undici';
-import { FlakyServer } from '../src/simulate/flaky-server.js';
+import type { FlakyServer } from '../src/simulate/flaky-server.js';
 import { FakeClock } from './fake-clock.js';
-import { dispatcherFor } from './helpers.js';
+import { dispatcherFor, flakyServer } from './helpers.js';
 
 /**
  * One connection per origin, so the second request surely reuses the first's socket
@@ -15,10 +15,8 @@ import { dispatcherFor } from './helpers.js';
  * server closes an idle keep-alive connection just as the request arrives.
  * Fresh connections are served normally.
  */
-async function staleServer(t: { after(fn: () => Promise<void>): void }): Promise<FlakyServer> {
-  const server = await FlakyServer.start({ idleCloseMs: 60_000, raceWindowMs: 60_000 });
-  t.after(() => server.close());
-  return server;
+function staleServer(t: { after(fn: () => Promise<void>): void }): Promise<FlakyServer> {
+  return flakyServer(t, { idleCloseMs: 60_000, raceWindowMs: 60_000 });
 }
 
 function recordChannel(t: { after(fn: () => void): void }, name: string): unknown[] {
@@ -95,8 +93,7 @@ test('a POST with an Idempotency-Key is replayed and applied exactly once', asyn
 });
 
 test('the same failure with RST instead of FIN is replayed too', async (t) => {
-  const server = await FlakyServer.start({ idleCloseMs: 60_000, raceWindowMs: 60_000, closeWith: 'rst' });
-  t.after(() => server.close());
+  const server = await flakyServer(t, { idleCloseMs: 60_000, raceWindowMs: 60_000, closeWith: 'rst' });
   const dispatcher = dispatcherFor(t, { connections: 1 });
   await (await request(server.url, { dispatcher })).body.dump();
   const res = await request(server.url, { dispatcher, method: 'DELETE' });
