@@ -155,6 +155,44 @@ export class ProbeError extends HoldfastError {
   }
 }
 
+/** The origin's circuit breaker is open (or isolated): rejected at once, nothing sent. Never retried. */
+export class CircuitOpenError extends HoldfastError {
+  static readonly code = 'HF_ERR_CIRCUIT_OPEN';
+  /** When the breaker will let a probe through, in ms (Infinity while isolated). */
+  readonly retryInMs: number;
+  constructor(retryInMs: number, context?: ErrorContext) {
+    super(CircuitOpenError.code, `circuit breaker for ${context?.origin ?? 'the origin'} is open`, context);
+    this.retryInMs = retryInMs;
+  }
+}
+
+/** The origin's request queue is full: rejected at once, nothing sent. */
+export class QueueFullError extends HoldfastError {
+  static readonly code = 'HF_ERR_QUEUE_FULL';
+  constructor(context?: ErrorContext) {
+    super(QueueFullError.code, `request queue for ${context?.origin ?? 'the origin'} is full`, context);
+  }
+}
+
+/** The request waited in the origin's queue longer than allowed; nothing was sent. */
+export class QueueTimeoutError extends HoldfastError {
+  static readonly code = 'HF_ERR_QUEUE_TIMEOUT';
+  constructor(waitedMs: number, context?: ErrorContext) {
+    super(QueueTimeoutError.code, `request waited ${waitedMs} ms in the queue for ${context?.origin ?? 'the origin'}`, context);
+  }
+}
+
+/** No rate-limit token was available within the allowed wait; nothing was sent. */
+export class RateLimitedError extends HoldfastError {
+  static readonly code = 'HF_ERR_RATE_LIMITED';
+  /** When a token will be available, in ms. */
+  readonly retryInMs: number;
+  constructor(retryInMs: number, context?: ErrorContext) {
+    super(RateLimitedError.code, `rate limit for ${context?.origin ?? 'the origin'} reached; next token in ${retryInMs} ms`, context);
+    this.retryInMs = retryInMs;
+  }
+}
+
 /** Every error class, keyed by its code. Used by the catalog test and the docs. */
 export const ERROR_CLASSES = {
   [InvalidOptionError.code]: InvalidOptionError,
@@ -169,6 +207,10 @@ export const ERROR_CLASSES = {
   [InvalidRequestError.code]: InvalidRequestError,
   [DispatcherClosedError.code]: DispatcherClosedError,
   [ProbeError.code]: ProbeError,
+  [CircuitOpenError.code]: CircuitOpenError,
+  [QueueFullError.code]: QueueFullError,
+  [QueueTimeoutError.code]: QueueTimeoutError,
+  [RateLimitedError.code]: RateLimitedError,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CLASSES;

@@ -1,7 +1,7 @@
 // holdfast public API. Named exports only; type-level tests in test/public-api.test.ts pin the surface.
 
 // client
-export { createDispatcher, HoldfastDispatcher, type KeepAliveSnapshot } from './client/create-dispatcher.js';
+export { createDispatcher, HoldfastDispatcher, type CircuitEvent, type KeepAliveSnapshot } from './client/create-dispatcher.js';
 export type { DispatcherOptions, ResolvedDispatcherOptions } from './client/options.js';
 export type { RequestPolicy } from './client/request-policy.js';
 export { probeIdleTimeout, type ProbeOptions, type ProbeResult, type ProbeSample } from './client/probe-idle-timeout.js';
@@ -11,6 +11,9 @@ export { CHANNELS, type ChannelName } from './client/channels.js';
 export { fullJitterBackoff, type Backoff } from './policy/backoff.js';
 export { parseRetryAfter } from './policy/retry-after.js';
 export { RetryBudget } from './policy/retry-budget.js';
+export { CircuitBreaker, type BreakerState, type BreakerStateName, type CircuitBreakerOptions, type Admission } from './policy/circuit-breaker.js';
+export { Bulkhead, type BulkheadRejection } from './policy/bulkhead.js';
+export { TokenBucket } from './policy/token-bucket.js';
 export { KeepAliveAlignment, parseKeepAliveHint, safelyBelow, DEFAULT_IDLE_TIMEOUT_MS, type KeepAliveOptions } from './policy/keep-alive.js';
 export { systemClock, type Clock } from './clock.js';
 
@@ -21,5 +24,5 @@ export { FlakyServer, type FlakyFaults, type FlakyOptions, type FlakyStats } fro
 export {
   HoldfastError, InvalidOptionError, ConnectError, StaleSocketError, SocketError, ResponseTimeoutError,
   DeadlineExceededError, RequestAbortedError, RetryBudgetExhaustedError, TlsError, InvalidRequestError,
-  DispatcherClosedError, ProbeError, ERROR_CLASSES, isHoldfastError, type ErrorCode, type ErrorContext,
+  DispatcherClosedError, ProbeError, CircuitOpenError, QueueFullError, QueueTimeoutError, RateLimitedError, ERROR_CLASSES, isHoldfastError, type ErrorCode, type ErrorContext,
 } from './errors.js';

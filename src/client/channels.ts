@@ -14,6 +14,8 @@ export const CHANNELS = {
   retryDenied: diagnosticsChannel.channel('holdfast:client:retry-denied'),
   /** `{ origin, reason, idleMs }`: holdfast closed a pooled socket before the server could. */
   socketRetired: diagnosticsChannel.channel('holdfast:client:socket-retired'),
+  /** `{ origin, from, to }`: an origin's circuit breaker changed state. */
+  breaker: diagnosticsChannel.channel('holdfast:client:breaker'),
   /** `{ origin, idleMs, limitMs }`: the server was seen closing a socket idle for `idleMs`. */
   idleCloseLearned: diagnosticsChannel.channel('holdfast:client:idle-close-learned'),
 } as const;

@@ -4,10 +4,22 @@ import { fullJitterBackoff } from '../policy/backoff.js';
 import { deadlineInterceptor } from './deadline-interceptor.js';
 import { toHandler, type Dispatch, type Interceptor } from './handler.js';
 import { resolveDispatcherOptions, type DispatcherOptions, type ResolvedDispatcherOptions } from './options.js';
-import { OriginRegistry } from './origin-state.js';
+import { OriginRegistry, OriginState } from './origin-state.js';
+import { breakerInterceptor } from './breaker-interceptor.js';
+import { limitInterceptor } from './limit-interceptor.js';
+import { publish } from './channels.js';
+import { DispatcherClosedError, InvalidOptionError } from '../errors.js';
+import type { BreakerState, BreakerStateName, CircuitBreaker } from '../policy/circuit-breaker.js';
 import { retryInterceptor } from './retry-interceptor.js';
 import { TrackedClient } from './tracked-client.js';
 import './request-policy.js';
+
+/** A circuit breaker transition. */
+export interface CircuitEvent {
+  origin: string;
+  from: BreakerStateName;
+  to: BreakerStateName;
+}
 
 /** What holdfast knows of one origin's keep-alive behaviour. */
 export interface KeepAliveSnapshot {
@@ -22,7 +34,8 @@ export interface KeepAliveSnapshot {
 /**
  * An undici `Dispatcher` with holdfast's interceptors over per-origin pools:
  *
- *   deadline → retry (stale-socket replay first) → Agent → Pool → TrackedClient (keep-alive alignment) → socket
+ *   deadline → retry (stale-socket replay first) → circuit breaker → limits (queue, tokens)
+ *     → Agent → Pool → TrackedClient (keep-alive alignment) → socket
  *
  * Use it with `undici.request`, `fetch(url, { dispatcher })` or `setGlobalDispatcher`.
  */
@@ -33,6 +46,7 @@ export class HoldfastDispatcher extends Dispatcher {
   readonly #clock: Clock;
   readonly #dispatch: Dispatch;
   #openSockets = 0;
+  #closing = false;
   #onAllClosed: (() => void)[] = [];
 
   constructor(options: DispatcherOptions = {}, { clock = systemClock }: { clock?: Clock } = {}) {
@@ -40,7 +54,11 @@ export class HoldfastDispatcher extends Dispatcher {
     const resolved = resolveDispatcherOptions(options);
     this.options = resolved;
     this.#clock = clock;
-    this.#origins = new OriginRegistry(resolved.keepAlive, resolved.retry.budget);
+    this.#origins = new OriginRegistry((origin) => new OriginState(origin, resolved, clock, (o: string, from: BreakerState, to: BreakerState) => {
+      const event: CircuitEvent = { origin: o, from: from.name, to: to.name };
+      publish('breaker', event);
+      (this as NodeJS.EventEmitter).emit('circuit', event);
+    }));
     const sockets = {
       opened: () => { this.#openSockets++; },
       closed: () => {
@@ -65,6 +83,8 @@ export class HoldfastDispatcher extends Dispatcher {
     const { retry } = resolved;
     // Innermost first. Chained directly rather than with undici's compose(): see handler.ts.
     const interceptors: Interceptor[] = [
+      limitInterceptor(this.#origins, clock, resolved.rateLimit?.maxWaitMs ?? 0),
+      breakerInterceptor(this.#origins, clock, new Set(resolved.breaker?.failureStatuses ?? [])),
       retryInterceptor({
         maxAttempts: retry.maxAttempts,
         backoff: fullJitterBackoff({ baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs }),
@@ -82,7 +102,45 @@ export class HoldfastDispatcher extends Dispatcher {
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (this.#closing) {
+      toHandler(handler).onError?.(new DispatcherClosedError({ origin: String(opts.origin), method: opts.method }));
+      return false;
+    }
     return this.#dispatch(opts, toHandler(handler));
+  }
+
+  /** The circuit breaker state of `origin`, or undefined when breakers are off or the origin is unseen. */
+  circuit(origin: string | URL): BreakerStateName | undefined {
+    const key = typeof origin === 'string' ? origin : origin.origin;
+    if (!this.#origins.has(key)) return undefined;
+    return this.#origins.get(key).breaker?.state(this.#clock.now()).name;
+  }
+
+  /**
+   * Calls `listener` on every breaker transition of any origin; returns a function that
+   * unsubscribes. (The same event is emitted as 'circuit' and published on the
+   * `holdfast:client:breaker` diagnostics channel.)
+   */
+  onCircuitChange(listener: (event: CircuitEvent) => void): () => void {
+    const emitter = this as NodeJS.EventEmitter;
+    emitter.on('circuit', listener);
+    return () => { emitter.off('circuit', listener); };
+  }
+
+  /** Opens `origin`'s breaker until `resetCircuit()`: every request to it is rejected at once. */
+  isolate(origin: string | URL): void {
+    this.#breakerOf(origin).isolate();
+  }
+
+  /** Closes `origin`'s breaker and forgets its history. */
+  resetCircuit(origin: string | URL): void {
+    this.#breakerOf(origin).reset(this.#clock.now());
+  }
+
+  #breakerOf(origin: string | URL): CircuitBreaker {
+    const breaker = this.#origins.get(typeof origin === 'string' ? origin : origin.origin).breaker;
+    if (breaker === undefined) throw new InvalidOptionError('breaker', 'circuit breakers are off; pass { breaker: true } to createDispatcher');
+    return breaker;
   }
 
   /** Resolves once every socket has closed: undici's own close resolves before idle sockets are gone. */
@@ -91,11 +149,17 @@ export class HoldfastDispatcher extends Dispatcher {
     return new Promise((resolve) => this.#onAllClosed.push(resolve));
   }
 
-  /** Lets in-flight requests finish, then closes every socket. Resolves when the last one has closed. */
+  /**
+   * Lets in-flight and queued requests finish, then closes every socket. Resolves
+   * when the last one has closed. Requests dispatched after close() fail with
+   * HF_ERR_CLOSED.
+   */
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
-    const closed = this.#agent.close().then(() => this.#allClosed());
+    this.#closing = true;
+    const queues = [...this.#origins.all()].map((state) => state.bulkhead?.whenIdle());
+    const closed = Promise.all(queues).then(() => this.#agent.close()).then(() => this.#allClosed());
     if (callback === undefined) return closed;
     void closed.then(callback);
   }
@@ -108,6 +172,8 @@ export class HoldfastDispatcher extends Dispatcher {
   override destroy(errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
     const err = typeof errOrCallback === 'function' ? null : (errOrCallback ?? null);
     const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
+    this.#closing = true;
+    for (const state of this.#origins.all()) state.bulkhead?.rejectQueued('closed');
     const destroyed = this.#agent.destroy(err).then(() => this.#allClosed());
     if (cb === undefined) return destroyed;
     void destroyed.then(cb);

@@ -5,6 +5,10 @@ import {
 } from '../policy/keep-alive.js';
 import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS } from '../policy/backoff.js';
 import { DEFAULT_RETRY_BUDGET_MIN_CONCURRENT, DEFAULT_RETRY_BUDGET_RATIO } from '../policy/retry-budget.js';
+import {
+  DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_FAILURE_RATIO, DEFAULT_HALF_OPEN_PROBES, DEFAULT_HALF_OPEN_SUCCESS_RATIO,
+  DEFAULT_MAX_OPEN_MS, DEFAULT_MINIMUM_VOLUME, DEFAULT_OPEN_MS, DEFAULT_RATIO_WINDOW_MS,
+} from '../policy/circuit-breaker.js';
 
 export const DEFAULT_CONNECTIONS_PER_ORIGIN = 64;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -17,6 +21,24 @@ export const DEFAULT_MAX_RETRY_AFTER_MS = 30_000;
 
 const ms = () => z.number().int().nonnegative();
 const ratio = () => z.number().min(0).max(1);
+
+export const DEFAULT_BREAKER_FAILURE_STATUSES = [500, 502, 503, 504] as const;
+export const DEFAULT_MAX_QUEUE = 1000;
+export const DEFAULT_QUEUE_TIMEOUT_MS = 30_000;
+export const DEFAULT_RATE_LIMIT_MAX_WAIT_MS = 1000;
+
+const breakerSchema = z.strictObject({
+  consecutiveFailures: z.number().int().positive().default(DEFAULT_CONSECUTIVE_FAILURES),
+  failureRatio: ratio().default(DEFAULT_FAILURE_RATIO),
+  ratioWindowMs: z.number().int().positive().default(DEFAULT_RATIO_WINDOW_MS),
+  minimumVolume: z.number().int().positive().default(DEFAULT_MINIMUM_VOLUME),
+  halfOpenProbes: z.number().int().positive().default(DEFAULT_HALF_OPEN_PROBES),
+  halfOpenSuccessRatio: ratio().default(DEFAULT_HALF_OPEN_SUCCESS_RATIO),
+  openMs: z.number().int().positive().default(DEFAULT_OPEN_MS),
+  maxOpenMs: z.number().int().positive().default(DEFAULT_MAX_OPEN_MS),
+  /** Responses with these statuses count as failures; transport failures always do. */
+  failureStatuses: z.array(z.number().int().min(100).max(599)).default([...DEFAULT_BREAKER_FAILURE_STATUSES]),
+});
 
 const schema = z.strictObject({
   /** Sockets per origin; requests beyond it wait in the pool's queue. */
@@ -35,6 +57,23 @@ const schema = z.strictObject({
   }).prefault({}),
   /** Stale-socket replay of requests that are safe to send twice. */
   replay: z.boolean().default(true),
+  /** Circuit breaker per origin: `true` or options to turn it on. Off by default. */
+  breaker: z.preprocess((v) => (v === true ? {} : v === false ? undefined : v), breakerSchema.optional()),
+  /** Concurrency limit per origin with a bounded FIFO queue. Off unless `maxConcurrent` is set. */
+  limit: z.strictObject({
+    maxConcurrent: z.number().int().positive(),
+    maxQueue: z.number().int().nonnegative().default(DEFAULT_MAX_QUEUE),
+    /** How long a request may wait in the queue; 0 = as long as it takes (the deadline still applies). */
+    queueTimeoutMs: ms().default(DEFAULT_QUEUE_TIMEOUT_MS),
+  }).optional(),
+  /** Token-bucket rate limit per origin. Off unless set. */
+  rateLimit: z.strictObject({
+    requestsPerSecond: z.number().positive(),
+    /** Tokens that may be spent at once; default: one second's worth. */
+    burst: z.number().int().positive().optional(),
+    /** How long a request may wait for a token; 0 = fail at once with HF_ERR_RATE_LIMITED. */
+    maxWaitMs: ms().default(DEFAULT_RATE_LIMIT_MAX_WAIT_MS),
+  }).optional(),
   retry: z.strictObject({
     /** Attempts in all, the first included; 1 turns retries off. */
     maxAttempts: z.number().int().min(1).default(DEFAULT_MAX_ATTEMPTS),

@@ -1,18 +1,35 @@
-import { KeepAliveAlignment, parseKeepAliveHint, type KeepAliveOptions } from '../policy/keep-alive.js';
+import type { Clock } from '../clock.js';
+import { Bulkhead } from '../policy/bulkhead.js';
+import { CircuitBreaker, type BreakerState } from '../policy/circuit-breaker.js';
+import { KeepAliveAlignment, parseKeepAliveHint } from '../policy/keep-alive.js';
 import { RetryBudget } from '../policy/retry-budget.js';
+import { TokenBucket } from '../policy/token-bucket.js';
+import type { ResolvedDispatcherOptions } from './options.js';
 
 /** Everything holdfast remembers about one origin, shared by its pool and its interceptors. */
 export class OriginState {
   readonly origin: string;
   readonly keepAlive: KeepAliveAlignment;
   readonly retryBudget: RetryBudget;
-
+  readonly breaker: CircuitBreaker | undefined;
+  readonly bulkhead: Bulkhead | undefined;
+  readonly bucket: TokenBucket | undefined;
   #lastHint: Buffer | string | undefined;
 
-  constructor(origin: string, keepAlive: KeepAliveOptions, budget: { ratio: number; minConcurrent: number }) {
+  constructor(
+    origin: string,
+    options: Pick<ResolvedDispatcherOptions, 'keepAlive' | 'retry' | 'breaker' | 'limit' | 'rateLimit'>,
+    clock: Clock,
+    onBreaker: (origin: string, from: BreakerState, to: BreakerState) => void = () => {},
+  ) {
     this.origin = origin;
-    this.keepAlive = new KeepAliveAlignment(keepAlive);
-    this.retryBudget = new RetryBudget(budget);
+    this.keepAlive = new KeepAliveAlignment(options.keepAlive);
+    this.retryBudget = new RetryBudget(options.retry.budget);
+    this.breaker = options.breaker === undefined ? undefined : new CircuitBreaker(options.breaker, (from, to) => onBreaker(origin, from, to));
+    this.bulkhead = options.limit === undefined ? undefined : new Bulkhead(options.limit, clock);
+    const rate = options.rateLimit;
+    this.bucket = rate === undefined ? undefined
+      : new TokenBucket({ capacity: rate.burst ?? Math.max(1, Math.ceil(rate.requestsPerSecond)), refillPerSecond: rate.requestsPerSecond });
   }
 
   /** Records a response's raw `Keep-Alive` value; parsed only when it differs from the last one. */
@@ -29,12 +46,15 @@ export class OriginState {
 /** Lazily creates one `OriginState` per origin. */
 export class OriginRegistry {
   readonly #states = new Map<string, OriginState>();
-  readonly #keepAlive: KeepAliveOptions;
-  readonly #budget: { ratio: number; minConcurrent: number };
+  readonly #create: (origin: string) => OriginState;
 
-  constructor(keepAlive: KeepAliveOptions, budget: { ratio: number; minConcurrent: number }) {
-    this.#keepAlive = keepAlive;
-    this.#budget = budget;
+  constructor(create: (origin: string) => OriginState) {
+    this.#create = create;
+  }
+
+  /** Every origin seen so far. */
+  all(): IterableIterator<OriginState> {
+    return this.#states.values();
   }
 
   /** Keyed by the string the caller used as well, so the hot path skips URL parsing. */
@@ -58,7 +78,7 @@ export class OriginRegistry {
     const key = typeof origin === 'string' ? new URL(origin).origin : origin.origin;
     let state = this.#states.get(key);
     if (state === undefined) {
-      state = new OriginState(key, this.#keepAlive, this.#budget);
+      state = this.#create(key);
       this.#states.set(key, state);
     }
     if (this.#byRaw.size < 10_000) this.#byRaw.set(raw, state);
