@@ -7,6 +7,7 @@ import { resolveDispatcherOptions, type DispatcherOptions, type ResolvedDispatch
 import { OriginRegistry, OriginState } from './origin-state.js';
 import { breakerInterceptor } from './breaker-interceptor.js';
 import { limitInterceptor } from './limit-interceptor.js';
+import { SharedRateLimit } from './shared-rate-limit.js';
 import { publish } from './channels.js';
 import { DispatcherClosedError, InvalidOptionError } from '../errors.js';
 import type { BreakerState, BreakerStateName, CircuitBreaker } from '../policy/circuit-breaker.js';
@@ -47,6 +48,7 @@ export class HoldfastDispatcher extends Dispatcher {
   readonly #dispatch: Dispatch;
   #openSockets = 0;
   #closing = false;
+  readonly #sharedTokens: SharedRateLimit | undefined;
   #onAllClosed: (() => void)[] = [];
 
   constructor(options: DispatcherOptions = {}, { clock = systemClock }: { clock?: Clock } = {}) {
@@ -54,11 +56,13 @@ export class HoldfastDispatcher extends Dispatcher {
     const resolved = resolveDispatcherOptions(options);
     this.options = resolved;
     this.#clock = clock;
+    const redis = resolved.rateLimit?.redis;
+    this.#sharedTokens = redis === undefined ? undefined : new SharedRateLimit({ requestsPerSecond: resolved.rateLimit!.requestsPerSecond, ...redis });
     this.#origins = new OriginRegistry((origin) => new OriginState(origin, resolved, clock, (o: string, from: BreakerState, to: BreakerState) => {
       const event: CircuitEvent = { origin: o, from: from.name, to: to.name };
       publish('breaker', event);
       (this as NodeJS.EventEmitter).emit('circuit', event);
-    }));
+    }, this.#sharedTokens));
     const sockets = {
       opened: () => { this.#openSockets++; },
       closed: () => {
@@ -159,7 +163,7 @@ export class HoldfastDispatcher extends Dispatcher {
   override close(callback?: () => void): Promise<void> | void {
     this.#closing = true;
     const queues = [...this.#origins.all()].map((state) => state.bulkhead?.whenIdle());
-    const closed = Promise.all(queues).then(() => this.#agent.close()).then(() => this.#allClosed());
+    const closed = Promise.all(queues).then(() => this.#agent.close()).then(() => this.#allClosed()).then(() => this.#sharedTokens?.close());
     if (callback === undefined) return closed;
     void closed.then(callback);
   }
@@ -174,7 +178,7 @@ export class HoldfastDispatcher extends Dispatcher {
     const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
     this.#closing = true;
     for (const state of this.#origins.all()) state.bulkhead?.rejectQueued('closed');
-    const destroyed = this.#agent.destroy(err).then(() => this.#allClosed());
+    const destroyed = this.#agent.destroy(err).then(() => this.#allClosed()).then(() => this.#sharedTokens?.close());
     if (cb === undefined) return destroyed;
     void destroyed.then(cb);
   }

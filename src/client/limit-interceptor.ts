@@ -15,7 +15,7 @@ import type { OriginRegistry, OriginState } from './origin-state.js';
 export function limitInterceptor(origins: OriginRegistry, clock: Clock, maxTokenWaitMs: number): Interceptor {
   return (next) => (opts, handler) => {
     const state = origins.get(opts.origin!);
-    if (state.bulkhead === undefined && state.bucket === undefined) return next(opts, handler);
+    if (state.bulkhead === undefined && state.tokens === undefined) return next(opts, handler);
     new Gate(next, opts, handler, state, clock, maxTokenWaitMs).start();
     return true;
   };
@@ -78,8 +78,14 @@ class Gate implements Handler {
   }
 
   #takeToken(): void {
-    const bucket = this.#state.bucket;
-    const waitMs = bucket === undefined ? 0 : bucket.take(this.#clock.now());
+    const tokens = this.#state.tokens;
+    const answer = tokens === undefined ? 0 : tokens.take(this.#state.origin, this.#clock.now());
+    if (typeof answer === 'number') this.#onToken(answer);
+    else answer.then((waitMs) => this.#onToken(waitMs), (err: unknown) => { if (this.#phase !== 'done') this.#fail(err as Error); });
+  }
+
+  #onToken(waitMs: number): void {
+    if (this.#phase === 'done') return; // aborted while a shared limit was asked
     if (waitMs === 0) {
       this.#dispatch();
     } else if (waitMs > this.#maxTokenWaitMs) {

@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { DEFAULT_SHARED_RATE_LIMIT_PREFIX } from './shared-rate-limit.js';
 import { InvalidOptionError } from '../errors.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LEARNED_TTL_MS, DEFAULT_MARGIN_RATIO, DEFAULT_MAX_MARGIN_MS, DEFAULT_UNSAFE_REUSE_RATIO,
@@ -73,6 +75,13 @@ const schema = z.strictObject({
     burst: z.number().int().positive().optional(),
     /** How long a request may wait for a token; 0 = fail at once with HF_ERR_RATE_LIMITED. */
     maxWaitMs: ms().default(DEFAULT_RATE_LIMIT_MAX_WAIT_MS),
+    /** Share the budget with every process using the same Redis and prefix (a fixed one-second window). */
+    redis: z.strictObject({
+      url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional(),
+      /** An ioredis client you own (holdfast will not close it). */
+      client: z.custom<Redis>((v) => v instanceof Redis, 'expected an ioredis client').optional(),
+      keyPrefix: z.string().min(1).default(DEFAULT_SHARED_RATE_LIMIT_PREFIX),
+    }).optional(),
   }).optional(),
   retry: z.strictObject({
     /** Attempts in all, the first included; 1 turns retries off. */
@@ -103,9 +112,11 @@ export function resolveDispatcherOptions(options: unknown): ResolvedDispatcherOp
   return deepFreeze(parsed.data);
 }
 
+/** Freezes plain objects and arrays, not class instances the caller passed in (a Redis client). */
 function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
+  const plain = Array.isArray(value) || (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype);
+  if (plain) {
+    for (const inner of Object.values(value as object)) deepFreeze(inner);
     Object.freeze(value);
   }
   return value;

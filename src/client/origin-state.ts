@@ -5,6 +5,7 @@ import { KeepAliveAlignment, parseKeepAliveHint } from '../policy/keep-alive.js'
 import { RetryBudget } from '../policy/retry-budget.js';
 import { TokenBucket } from '../policy/token-bucket.js';
 import type { ResolvedDispatcherOptions } from './options.js';
+import { LocalTokens, type TokenSource } from './shared-rate-limit.js';
 
 /** Everything holdfast remembers about one origin, shared by its pool and its interceptors. */
 export class OriginState {
@@ -13,7 +14,8 @@ export class OriginState {
   readonly retryBudget: RetryBudget;
   readonly breaker: CircuitBreaker | undefined;
   readonly bulkhead: Bulkhead | undefined;
-  readonly bucket: TokenBucket | undefined;
+  /** Rate-limit tokens: a local bucket per origin, or the dispatcher's shared Redis limit. */
+  readonly tokens: TokenSource | undefined;
   #lastHint: Buffer | string | undefined;
 
   constructor(
@@ -21,6 +23,7 @@ export class OriginState {
     options: Pick<ResolvedDispatcherOptions, 'keepAlive' | 'retry' | 'breaker' | 'limit' | 'rateLimit'>,
     clock: Clock,
     onBreaker: (origin: string, from: BreakerState, to: BreakerState) => void = () => {},
+    sharedTokens?: TokenSource,
   ) {
     this.origin = origin;
     this.keepAlive = new KeepAliveAlignment(options.keepAlive);
@@ -28,8 +31,12 @@ export class OriginState {
     this.breaker = options.breaker === undefined ? undefined : new CircuitBreaker(options.breaker, (from, to) => onBreaker(origin, from, to));
     this.bulkhead = options.limit === undefined ? undefined : new Bulkhead(options.limit, clock);
     const rate = options.rateLimit;
-    this.bucket = rate === undefined ? undefined
-      : new TokenBucket({ capacity: rate.burst ?? Math.max(1, Math.ceil(rate.requestsPerSecond)), refillPerSecond: rate.requestsPerSecond });
+    if (sharedTokens !== undefined || rate === undefined) {
+      this.tokens = sharedTokens;
+    } else {
+      const bucket = new TokenBucket({ capacity: rate.burst ?? Math.max(1, Math.ceil(rate.requestsPerSecond)), refillPerSecond: rate.requestsPerSecond });
+      this.tokens = new LocalTokens((now) => bucket.take(now));
+    }
   }
 
   /** Records a response's raw `Keep-Alive` value; parsed only when it differs from the last one. */
