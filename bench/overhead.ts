@@ -4,7 +4,8 @@
  * the two so that machine noise hits both alike; the medians are compared.
  *
  *   npm run bench:overhead
- *   options: --seconds S (per client per round, default 3) --rounds N (default 10) --concurrency C (default 50) --json FILE
+ *   options: --seconds S (per client per round, default 3) --rounds N (default 10) --concurrency C (default 50)
+ *            --all-policies (breaker, limits, rate limit and metrics on) --json FILE
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,6 +19,8 @@ export interface OverheadOptions {
   durationMs: number;
   rounds: number;
   concurrency: number;
+  /** Turn on every policy (breaker, limits, rate limit, metrics) to measure their cost too. */
+  allPolicies?: boolean;
 }
 
 export interface OverheadResult {
@@ -60,7 +63,13 @@ export async function runOverhead(options: OverheadOptions, progress: (line: str
     const [{ port }] = (await once(server, 'message')) as [{ port: number }];
     const url = `http://127.0.0.1:${port}/`;
     const pool = new Pool(url, { connections: options.concurrency });
-    const holdfast = createDispatcher({ connections: options.concurrency, replay: process.env.HF_REPLAY !== '0' });
+    const policies = options.allPolicies === true ? {
+      breaker: true,
+      limit: { maxConcurrent: options.concurrency * 2 },
+      rateLimit: { requestsPerSecond: 1_000_000, burst: 1_000_000 },
+      metrics: process.env.HF_NO_METRICS !== '1',
+    } : {};
+    const holdfast = createDispatcher({ connections: options.concurrency, ...policies });
     try {
       const warm = { ...options, durationMs: Math.min(1000, options.durationMs) };
       await measure(url, pool, warm);
@@ -99,11 +108,12 @@ export async function runOverhead(options: OverheadOptions, progress: (line: str
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'string' } } });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'string' }, 'all-policies': { type: 'boolean' } } });
   const options: OverheadOptions = {
     durationMs: Number(values.seconds ?? 3) * 1000,
     rounds: Number(values.rounds ?? 10),
     concurrency: Number(values.concurrency ?? 50),
+    allPolicies: values['all-policies'] === true,
   };
   console.log(`overhead: ${JSON.stringify(options)}, node ${process.version}`);
   const result = await runOverhead(options, (line) => console.log(line));

@@ -22,7 +22,7 @@ test('keepalive-race runs, and holdfast loses no GET and sends no POST twice', a
 });
 
 test('overhead runs both clients against a server in its own process', async () => {
-  const result = await runOverhead({ durationMs: 200, rounds: 1, concurrency: 4 });
+  const result = await runOverhead({ durationMs: 200, rounds: 1, concurrency: 4, allPolicies: true });
   assert.equal(result.undiciPool.length, 1);
   assert.ok(result.undiciMedian > 0 && result.holdfastMedian > 0);
   assert.ok(result.ratio > 0);

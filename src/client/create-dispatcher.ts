@@ -8,7 +8,10 @@ import { OriginRegistry, OriginState } from './origin-state.js';
 import { breakerInterceptor } from './breaker-interceptor.js';
 import { limitInterceptor } from './limit-interceptor.js';
 import { SharedRateLimit } from './shared-rate-limit.js';
-import { publish } from './channels.js';
+import { Registry } from 'prom-client';
+import { ClientMetrics, type OriginSnapshot } from '../observe/client-metrics.js';
+import { observeInterceptor } from './observe-interceptor.js';
+import { Telemetry } from './telemetry.js';
 import { DispatcherClosedError, InvalidOptionError } from '../errors.js';
 import type { BreakerState, BreakerStateName, CircuitBreaker } from '../policy/circuit-breaker.js';
 import { retryInterceptor } from './retry-interceptor.js';
@@ -48,6 +51,7 @@ export class HoldfastDispatcher extends Dispatcher {
   readonly #dispatch: Dispatch;
   #openSockets = 0;
   #closing = false;
+  readonly #registry: Registry | undefined;
   readonly #sharedTokens: SharedRateLimit | undefined;
   #onAllClosed: (() => void)[] = [];
 
@@ -58,11 +62,20 @@ export class HoldfastDispatcher extends Dispatcher {
     this.#clock = clock;
     const redis = resolved.rateLimit?.redis;
     this.#sharedTokens = redis === undefined ? undefined : new SharedRateLimit({ requestsPerSecond: resolved.rateLimit!.requestsPerSecond, ...redis });
-    this.#origins = new OriginRegistry((origin) => new OriginState(origin, resolved, clock, (o: string, from: BreakerState, to: BreakerState) => {
-      const event: CircuitEvent = { origin: o, from: from.name, to: to.name };
-      publish('breaker', event);
-      (this as NodeJS.EventEmitter).emit('circuit', event);
-    }, this.#sharedTokens));
+    const registry = resolved.metrics === false ? undefined : resolved.metrics === true ? new Registry() : resolved.metrics.registry;
+    const metrics = registry === undefined ? undefined : new ClientMetrics(registry, () => this.#snapshot());
+    this.#registry = registry;
+    const telemetry = new Telemetry(metrics, resolved.logger);
+    this.#origins = new OriginRegistry((origin) => new OriginState(origin, resolved, {
+      clock,
+      telemetry,
+      sharedTokens: this.#sharedTokens,
+      onBreaker: (o: string, from: BreakerState, to: BreakerState) => {
+        const event: CircuitEvent = { origin: o, from: from.name, to: to.name };
+        telemetry.breaker(event);
+        (this as NodeJS.EventEmitter).emit('circuit', event);
+      },
+    }));
     const sockets = {
       opened: () => { this.#openSockets++; },
       closed: () => {
@@ -97,6 +110,7 @@ export class HoldfastDispatcher extends Dispatcher {
         replay: resolved.replay,
       }, this.#origins, clock),
       deadlineInterceptor(resolved.deadlineMs, clock),
+      ...(metrics !== undefined || resolved.logger !== undefined ? [observeInterceptor(telemetry, clock, resolved.slowRequestMs)] : []),
     ];
     const agent = this.#agent;
     this.#dispatch = interceptors.reduce<Dispatch>((next, interceptor) => interceptor(next), (opts, handler) => agent.dispatch(opts, handler as Dispatcher.DispatchHandler));
@@ -181,6 +195,23 @@ export class HoldfastDispatcher extends Dispatcher {
     const destroyed = this.#agent.destroy(err).then(() => this.#allClosed()).then(() => this.#sharedTokens?.close());
     if (cb === undefined) return destroyed;
     void destroyed.then(cb);
+  }
+
+  /** The prom-client registry holding this dispatcher's `holdfast_client_*` metrics, when metrics are on. */
+  get metricsRegistry(): Registry | undefined {
+    return this.#registry;
+  }
+
+  #snapshot(): OriginSnapshot[] {
+    const now = this.#clock.now();
+    return [...this.#origins.all()].map((state) => ({
+      origin: state.origin,
+      socketsOpen: state.socketsOpen,
+      socketsIdle: state.socketsIdle,
+      queueDepth: state.bulkhead?.queued ?? 0,
+      breakerState: state.breaker?.state(now).name,
+      idleLimitMs: state.keepAlive.idleLimitMs(now),
+    }));
   }
 
   /** Sockets currently open across all origins. Returns to 0 once the dispatcher is closed. */

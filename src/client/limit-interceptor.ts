@@ -15,6 +15,7 @@ import type { OriginRegistry, OriginState } from './origin-state.js';
 export function limitInterceptor(origins: OriginRegistry, clock: Clock, maxTokenWaitMs: number): Interceptor {
   return (next) => (opts, handler) => {
     const state = origins.get(opts.origin!);
+    state.telemetry.attempt(state.origin);
     if (state.bulkhead === undefined && state.tokens === undefined) return next(opts, handler);
     new Gate(next, opts, handler, state, clock, maxTokenWaitMs).start();
     return true;
@@ -88,7 +89,10 @@ class Gate implements Handler {
     if (this.#phase === 'done') return; // aborted while a shared limit was asked
     if (waitMs === 0) {
       this.#dispatch();
-    } else if (waitMs > this.#maxTokenWaitMs) {
+      return;
+    }
+    this.#state.telemetry.tokenDenied(this.#state.origin);
+    if (waitMs > this.#maxTokenWaitMs) {
       this.#fail(new RateLimitedError(waitMs, this.#context()));
     } else {
       this.#phase = 'waiting-token';

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { DEFAULT_SHARED_RATE_LIMIT_PREFIX } from './shared-rate-limit.js';
 import { InvalidOptionError } from '../errors.js';
@@ -26,6 +28,7 @@ const ratio = () => z.number().min(0).max(1);
 
 export const DEFAULT_BREAKER_FAILURE_STATUSES = [500, 502, 503, 504] as const;
 export const DEFAULT_MAX_QUEUE = 1000;
+export const DEFAULT_SLOW_REQUEST_MS = 5000;
 export const DEFAULT_QUEUE_TIMEOUT_MS = 30_000;
 export const DEFAULT_RATE_LIMIT_MAX_WAIT_MS = 1000;
 
@@ -83,6 +86,12 @@ const schema = z.strictObject({
       keyPrefix: z.string().min(1).default(DEFAULT_SHARED_RATE_LIMIT_PREFIX),
     }).optional(),
   }).optional(),
+  /** Prometheus metrics: `true` for a registry of the dispatcher's own, or `{ registry }` to add them to yours. */
+  metrics: z.union([z.boolean(), z.strictObject({ registry: z.custom<Registry>((v) => v instanceof Registry, 'expected a prom-client Registry') })]).default(false),
+  /** A pino logger: warnings for slow requests and opened breakers. Headers are never logged. */
+  logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'expected a pino logger').optional(),
+  /** A request slower than this, retries included, is logged as a warning. */
+  slowRequestMs: ms().default(DEFAULT_SLOW_REQUEST_MS),
   retry: z.strictObject({
     /** Attempts in all, the first included; 1 turns retries off. */
     maxAttempts: z.number().int().min(1).default(DEFAULT_MAX_ATTEMPTS),

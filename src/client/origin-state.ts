@@ -6,6 +6,7 @@ import { RetryBudget } from '../policy/retry-budget.js';
 import { TokenBucket } from '../policy/token-bucket.js';
 import type { ResolvedDispatcherOptions } from './options.js';
 import { LocalTokens, type TokenSource } from './shared-rate-limit.js';
+import { Telemetry } from './telemetry.js';
 
 /** Everything holdfast remembers about one origin, shared by its pool and its interceptors. */
 export class OriginState {
@@ -16,20 +17,29 @@ export class OriginState {
   readonly bulkhead: Bulkhead | undefined;
   /** Rate-limit tokens: a local bucket per origin, or the dispatcher's shared Redis limit. */
   readonly tokens: TokenSource | undefined;
+  readonly telemetry: Telemetry;
+  /** Sockets open to this origin, and how many of them are idle; kept by TrackedClient. */
+  socketsOpen = 0;
+  socketsIdle = 0;
   #lastHint: Buffer | string | undefined;
 
   constructor(
     origin: string,
     options: Pick<ResolvedDispatcherOptions, 'keepAlive' | 'retry' | 'breaker' | 'limit' | 'rateLimit'>,
-    clock: Clock,
-    onBreaker: (origin: string, from: BreakerState, to: BreakerState) => void = () => {},
-    sharedTokens?: TokenSource,
+    { clock, telemetry = new Telemetry(), onBreaker = () => {}, sharedTokens }: {
+      clock: Clock;
+      telemetry?: Telemetry;
+      onBreaker?: (origin: string, from: BreakerState, to: BreakerState) => void;
+      sharedTokens?: TokenSource;
+    },
   ) {
     this.origin = origin;
+    this.telemetry = telemetry;
     this.keepAlive = new KeepAliveAlignment(options.keepAlive);
     this.retryBudget = new RetryBudget(options.retry.budget);
     this.breaker = options.breaker === undefined ? undefined : new CircuitBreaker(options.breaker, (from, to) => onBreaker(origin, from, to));
     this.bulkhead = options.limit === undefined ? undefined : new Bulkhead(options.limit, clock);
+    if (this.bulkhead !== undefined) this.bulkhead.onWait = (waitedMs) => telemetry.queueWait(origin, waitedMs);
     const rate = options.rateLimit;
     if (sharedTokens !== undefined || rate === undefined) {
       this.tokens = sharedTokens;

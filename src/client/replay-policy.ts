@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { publish } from './channels.js';
+import type { Telemetry } from './telemetry.js';
 import type { Redispatch } from './redispatch-handler.js';
 import { classifyFailure, FRESH_CONNECTION } from './request-facts.js';
 
@@ -18,12 +18,14 @@ import { classifyFailure, FRESH_CONNECTION } from './request-facts.js';
  */
 export class ReplayPolicy {
   readonly #opts: Dispatcher.DispatchOptions;
+  readonly #telemetry: Telemetry;
   #replayedThisAttempt = false;
   /** Replays made so far: network attempts that are not retries. */
   replays = 0;
 
-  constructor(opts: Dispatcher.DispatchOptions) {
+  constructor(opts: Dispatcher.DispatchOptions, telemetry: Telemetry) {
     this.#opts = opts;
+    this.#telemetry = telemetry;
   }
 
   /** A replay on a fresh connection, or undefined when the failure is not a stale socket or one was made already. */
@@ -32,7 +34,7 @@ export class ReplayPolicy {
     this.#replayedThisAttempt = true;
     this.replays++;
     const { origin, method, path } = this.#opts;
-    publish('replay', { origin: String(origin), method, path });
+    this.#telemetry.replay(String(origin), method, path);
     return { delayMs: 0, opts: { ...this.#opts, [FRESH_CONNECTION]: true } as Dispatcher.DispatchOptions, once: true };
   }
 

@@ -3,7 +3,7 @@ import { HoldfastError, RequestAbortedError, RetryBudgetExhaustedError } from '.
 import type { Backoff } from '../policy/backoff.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
-import { publish } from './channels.js';
+import type { Telemetry } from './telemetry.js';
 import { rawHeader, type Interceptor } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 import { RedispatchHandler, type Redispatch, type RedispatchPolicy } from './redispatch-handler.js';
@@ -30,7 +30,8 @@ export interface RetryConfig {
  */
 export function retryInterceptor(config: RetryConfig, origins: OriginRegistry, clock: Clock): Interceptor {
   return (next) => (opts: HoldfastDispatchOptions, handler) => {
-    const policy = new RetryPolicy(config, opts, origins.get(opts.origin!).retryBudget, clock, handler.deadlineAt);
+    const state = origins.get(opts.origin!);
+    const policy = new RetryPolicy(config, opts, state.retryBudget, state.telemetry, clock, handler.deadlineAt);
     return new RedispatchHandler(next, opts, handler, policy, clock).start();
   };
 }
@@ -40,6 +41,7 @@ class RetryPolicy implements RedispatchPolicy {
   readonly #config: RetryConfig;
   readonly #opts: HoldfastDispatchOptions;
   readonly #budget: RetryBudget;
+  readonly #telemetry: Telemetry;
   readonly #clock: Clock;
   readonly #safe: boolean;
   readonly #enabled: boolean;
@@ -47,15 +49,16 @@ class RetryPolicy implements RedispatchPolicy {
   readonly #replay: ReplayPolicy | undefined;
   #holdsRetry = false;
 
-  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, budget: RetryBudget, clock: Clock, deadlineAt: number | undefined) {
+  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, budget: RetryBudget, telemetry: Telemetry, clock: Clock, deadlineAt: number | undefined) {
     this.#config = config;
+    this.#telemetry = telemetry;
     this.#deadlineAt = deadlineAt;
     this.#opts = opts;
     this.#budget = budget;
     this.#clock = clock;
     this.#safe = isRetrySafe(opts) && hasReplayableBody(opts);
     this.#enabled = opts.holdfast?.retry !== false;
-    this.#replay = config.replay && this.#safe ? new ReplayPolicy(opts) : undefined;
+    this.#replay = config.replay && this.#safe ? new ReplayPolicy(opts, telemetry) : undefined;
     budget.requestStarted();
   }
 
@@ -79,7 +82,7 @@ class RetryPolicy implements RedispatchPolicy {
     this.#holdsRetry = true;
     this.#replay?.newAttempt();
     const { origin, method, path } = this.#opts;
-    publish('retry', { origin: String(origin), method, path, attempt: attempts + 1, delayMs, reason });
+    this.#telemetry.retry({ origin: String(origin), method, path, attempt: attempts + 1, delayMs, reason });
     return { delayMs };
   }
 
@@ -93,7 +96,7 @@ class RetryPolicy implements RedispatchPolicy {
     const next = this.#schedule(attempts, kind, undefined);
     if (typeof next !== 'string') return next;
     const { origin, method, path } = this.#opts;
-    publish('retryDenied', { origin: String(origin), method, path, reason: next });
+    this.#telemetry.retryDenied({ origin: String(origin), method, path, reason: next });
     return next === 'budget' ? new RetryBudgetExhaustedError({ ...this.#context(attempts), cause: mapped }) : mapped;
   }
 

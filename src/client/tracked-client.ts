@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import { buildConnector, Client, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
-import { publish } from './channels.js';
 import type { OriginState } from './origin-state.js';
 import { FRESH_CONNECTION, isRetrySafe, recordFacts, type HoldfastDispatchOptions } from './request-facts.js';
 
@@ -85,6 +84,7 @@ export class TrackedClient extends Client {
       retiredByUs: false, peerClosed: false, willClose: false, cancelIdleTimer: undefined, idleTimerDue: 0,
     };
     this.#current = record;
+    this.#state.socketsOpen++;
     // Listeners attached in the tick the socket is handed over; undici has its own 'error' handler.
     socket.once('end', () => { record.peerClosed = true; });
     socket.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET') record.peerClosed = true; });
@@ -93,6 +93,8 @@ export class TrackedClient extends Client {
 
   #onClose(record: SocketRecord): void {
     record.cancelIdleTimer?.();
+    this.#state.socketsOpen--;
+    if (record.idleSince !== undefined) this.#state.socketsIdle--;
     if (this.#current === record) this.#current = undefined;
     if (record.retiredByUs || !record.peerClosed || record.willClose || record.served === 0) return;
     const now = this.#clock.now();
@@ -102,14 +104,14 @@ export class TrackedClient extends Client {
       : record.socket.bytesRead === record.bytesAtWrite ? record.idleAtWrite : undefined;
     if (idleMs === undefined) return;
     this.#state.keepAlive.observeIdleClose(idleMs, now);
-    publish('idleCloseLearned', { origin: this.#state.origin, idleMs, limitMs: this.#state.keepAlive.idleLimitMs(now) });
+    this.#state.telemetry.idleCloseLearned({ origin: this.#state.origin, idleMs, limitMs: this.#state.keepAlive.idleLimitMs(now) });
   }
 
   #retire(record: SocketRecord, reason: string): void {
     if (record.retiredByUs || record.socket.destroyed) return;
     record.retiredByUs = true;
     record.cancelIdleTimer?.();
-    publish('socketRetired', { origin: this.#state.origin, reason, idleMs: record.idleSince === undefined ? 0 : this.#clock.now() - record.idleSince });
+    this.#state.telemetry.socketRetired({ origin: this.#state.origin, reason, idleMs: record.idleSince === undefined ? 0 : this.#clock.now() - record.idleSince });
     record.socket.destroy();
   }
 
@@ -121,6 +123,7 @@ export class TrackedClient extends Client {
    */
   #becameIdle(record: SocketRecord): void {
     const now = this.#clock.now();
+    if (record.idleSince === undefined) this.#state.socketsIdle++;
     record.idleSince = now;
     const limit = this.#state.keepAlive.idleLimitMs(now);
     if (record.cancelIdleTimer === undefined || record.idleTimerDue > now + limit) this.#armIdleTimer(record, limit);
@@ -162,6 +165,7 @@ export class TrackedClient extends Client {
     const record = this.#current;
     if (record !== undefined) {
       record.idleAtWrite = record.idleSince === undefined ? undefined : this.#clock.now() - record.idleSince;
+      if (record.idleSince !== undefined) this.#state.socketsIdle--;
       record.idleSince = undefined;
       record.bytesAtWrite = record.socket.bytesRead;
     }

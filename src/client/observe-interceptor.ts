@@ -1,0 +1,89 @@
+import type { Duplex } from 'node:stream';
+import type { Clock } from '../clock.js';
+import type { Handler, Interceptor } from './handler.js';
+import { errorCode } from './request-facts.js';
+import type { Telemetry } from './telemetry.js';
+
+/**
+ * Outermost when metrics or a logger are configured: counts each request's
+ * outcome, observes its latency (retries included), and warns about slow ones.
+ * It logs origin, method, status and the path without its query string, never
+ * headers: credentials travel in those.
+ */
+export function observeInterceptor(telemetry: Telemetry, clock: Clock, slowRequestMs: number): Interceptor {
+  return (next) => (opts, handler) => {
+    const path = opts.path.split('?', 1)[0] ?? '';
+    return next(opts, new ObserveHandler(handler, telemetry, clock, String(opts.origin), opts.method, path, slowRequestMs));
+  };
+}
+
+class ObserveHandler implements Handler {
+  readonly #inner: Handler;
+  readonly #telemetry: Telemetry;
+  readonly #clock: Clock;
+  readonly #origin: string;
+  readonly #method: string;
+  readonly #path: string;
+  readonly #slowMs: number;
+  readonly #started: number;
+  #statusCode = 0;
+  #done = false;
+
+  constructor(inner: Handler, telemetry: Telemetry, clock: Clock, origin: string, method: string, path: string, slowMs: number) {
+    this.#inner = inner;
+    this.#telemetry = telemetry;
+    this.#clock = clock;
+    this.#origin = origin;
+    this.#method = method;
+    this.#path = path;
+    this.#slowMs = slowMs;
+    this.#started = clock.now();
+  }
+
+  #finish(outcome: 'ok' | 'status' | 'error', code: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    const ms = this.#clock.now() - this.#started;
+    const { metrics, logger } = this.#telemetry;
+    metrics?.requestDone(this.#origin, this.#method, outcome, code, ms / 1000);
+    if (logger !== undefined && ms >= this.#slowMs) {
+      logger.warn({ origin: this.#origin, method: this.#method, path: this.#path, outcome, code, durationMs: Math.round(ms) }, 'slow request');
+    }
+  }
+
+  onConnect(abort: (err?: Error) => void, context?: object): void {
+    this.#inner.onConnect?.(abort, context);
+  }
+
+  onResponseStarted(): void {
+    this.#inner.onResponseStarted?.();
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode >= 200) this.#statusCode = statusCode;
+    return this.#inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.#inner.onData?.(chunk) ?? true;
+  }
+
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    this.#inner.onBodySent?.(chunkSize, totalBytesSent);
+  }
+
+  onComplete(trailers: string[] | Buffer[] | null): void {
+    this.#finish(this.#statusCode < 400 ? 'ok' : 'status', String(this.#statusCode));
+    this.#inner.onComplete?.(trailers);
+  }
+
+  onError(err: Error): void {
+    this.#finish('error', errorCode(err) ?? err.name);
+    this.#inner.onError?.(err);
+  }
+
+  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+    this.#finish('ok', String(statusCode));
+    this.#inner.onUpgrade?.(statusCode, headers, socket);
+  }
+}

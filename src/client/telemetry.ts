@@ -1,0 +1,62 @@
+import type { Logger } from 'pino';
+import type { ClientMetrics } from '../observe/client-metrics.js';
+import { publish } from './channels.js';
+
+/**
+ * One dispatcher's voice: every event goes to its diagnostics channel (global,
+ * documented in docs/client.md) and, when they are on, to this dispatcher's own
+ * metrics and logger. Components call it instead of publishing directly, so two
+ * dispatchers in one process never mix their metrics.
+ */
+export class Telemetry {
+  readonly metrics: ClientMetrics | undefined;
+  readonly logger: Logger | undefined;
+
+  constructor(metrics?: ClientMetrics, logger?: Logger) {
+    this.metrics = metrics;
+    this.logger = logger;
+  }
+
+  attempt(origin: string): void {
+    this.metrics?.attempt(origin);
+  }
+
+  replay(origin: string, method: string, path: string): void {
+    publish('replay', { origin, method, path });
+    this.metrics?.replays.inc({ origin });
+  }
+
+  retry(message: { origin: string; method: string; path: string; attempt: number; delayMs: number; reason: string }): void {
+    publish('retry', message);
+    this.metrics?.retries.inc({ origin: message.origin, reason: message.reason });
+  }
+
+  retryDenied(message: { origin: string; method: string; path: string; reason: string }): void {
+    publish('retryDenied', message);
+  }
+
+  socketRetired(message: { origin: string; reason: string; idleMs: number }): void {
+    publish('socketRetired', message);
+    this.metrics?.socketsRetired.inc({ origin: message.origin, reason: message.reason });
+  }
+
+  idleCloseLearned(message: { origin: string; idleMs: number; limitMs: number }): void {
+    publish('idleCloseLearned', message);
+    this.logger?.info(message, 'server closed an idle connection; idle limit lowered');
+  }
+
+  breaker(event: { origin: string; from: string; to: string }): void {
+    publish('breaker', event);
+    this.metrics?.breakerTransitions.inc(event);
+    if (event.to === 'open' || event.to === 'isolated') this.logger?.warn(event, 'circuit breaker opened');
+    else this.logger?.info(event, 'circuit breaker changed state');
+  }
+
+  queueWait(origin: string, waitedMs: number): void {
+    this.metrics?.queueWait.observe({ origin }, waitedMs / 1000);
+  }
+
+  tokenDenied(origin: string): void {
+    this.metrics?.tokensDenied.inc({ origin });
+  }
+}
