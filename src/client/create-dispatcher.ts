@@ -110,7 +110,7 @@ export class HoldfastDispatcher extends Dispatcher {
         replay: resolved.replay,
       }, this.#origins, clock),
       deadlineInterceptor(resolved.deadlineMs, clock),
-      ...(metrics !== undefined || resolved.logger !== undefined ? [observeInterceptor(telemetry, clock, resolved.slowRequestMs)] : []),
+      ...(metrics !== undefined || resolved.logger !== undefined ? [observeInterceptor(telemetry, this.#origins, clock, resolved.slowRequestMs)] : []),
     ];
     const agent = this.#agent;
     this.#dispatch = interceptors.reduce<Dispatch>((next, interceptor) => interceptor(next), (opts, handler) => agent.dispatch(opts, handler as Dispatcher.DispatchHandler));

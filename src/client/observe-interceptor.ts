@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Clock } from '../clock.js';
 import type { Handler, Interceptor } from './handler.js';
 import { errorCode } from './request-facts.js';
+import type { OriginRegistry, OriginState } from './origin-state.js';
 import type { Telemetry } from './telemetry.js';
 
 /**
@@ -10,10 +11,9 @@ import type { Telemetry } from './telemetry.js';
  * It logs origin, method, status and the path without its query string, never
  * headers: credentials travel in those.
  */
-export function observeInterceptor(telemetry: Telemetry, clock: Clock, slowRequestMs: number): Interceptor {
+export function observeInterceptor(telemetry: Telemetry, origins: OriginRegistry, clock: Clock, slowRequestMs: number): Interceptor {
   return (next) => (opts, handler) => {
-    const path = opts.path.split('?', 1)[0] ?? '';
-    return next(opts, new ObserveHandler(handler, telemetry, clock, String(opts.origin), opts.method, path, slowRequestMs));
+    return next(opts, new ObserveHandler(handler, telemetry, clock, origins.get(opts.origin!), opts.method, opts.path, slowRequestMs));
   };
 }
 
@@ -21,7 +21,7 @@ class ObserveHandler implements Handler {
   readonly #inner: Handler;
   readonly #telemetry: Telemetry;
   readonly #clock: Clock;
-  readonly #origin: string;
+  readonly #state: OriginState;
   readonly #method: string;
   readonly #path: string;
   readonly #slowMs: number;
@@ -29,11 +29,11 @@ class ObserveHandler implements Handler {
   #statusCode = 0;
   #done = false;
 
-  constructor(inner: Handler, telemetry: Telemetry, clock: Clock, origin: string, method: string, path: string, slowMs: number) {
+  constructor(inner: Handler, telemetry: Telemetry, clock: Clock, state: OriginState, method: string, path: string, slowMs: number) {
     this.#inner = inner;
     this.#telemetry = telemetry;
     this.#clock = clock;
-    this.#origin = origin;
+    this.#state = state;
     this.#method = method;
     this.#path = path;
     this.#slowMs = slowMs;
@@ -45,9 +45,12 @@ class ObserveHandler implements Handler {
     this.#done = true;
     const ms = this.#clock.now() - this.#started;
     const { metrics, logger } = this.#telemetry;
-    metrics?.requestDone(this.#origin, this.#method, outcome, code, ms / 1000);
+    const { origin } = this.#state;
+    metrics?.requestDone(this.#state.requestSeries, origin, this.#method, outcome, code, ms / 1000);
     if (logger !== undefined && ms >= this.#slowMs) {
-      logger.warn({ origin: this.#origin, method: this.#method, path: this.#path, outcome, code, durationMs: Math.round(ms) }, 'slow request');
+      // The path without its query string: secrets travel there too.
+      const path = this.#path.split('?', 1)[0];
+      logger.warn({ origin, method: this.#method, path, outcome, code, durationMs: Math.round(ms) }, 'slow request');
     }
   }
 

@@ -7,6 +7,7 @@ import { TokenBucket } from '../policy/token-bucket.js';
 import type { ResolvedDispatcherOptions } from './options.js';
 import { LocalTokens, type TokenSource } from './shared-rate-limit.js';
 import { Telemetry } from './telemetry.js';
+import type { RequestSeries } from '../observe/client-metrics.js';
 
 /** Everything holdfast remembers about one origin, shared by its pool and its interceptors. */
 export class OriginState {
@@ -21,6 +22,8 @@ export class OriginState {
   /** Sockets open to this origin, and how many of them are idle; kept by TrackedClient. */
   socketsOpen = 0;
   socketsIdle = 0;
+  /** Metric series of this origin's requests, by method and code (see ClientMetrics.requestDone). */
+  readonly requestSeries = new Map<string, RequestSeries>();
   #lastHint: Buffer | string | undefined;
 
   constructor(

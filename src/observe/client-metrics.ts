@@ -1,6 +1,12 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
 
+/** The series one origin's requests with one method and code update, kept by the origin. */
+export interface RequestSeries {
+  count: { value: number };
+  duration: { buckets: Float64Array; sum: number; count: number };
+}
+
 /** What the pool and policies can tell about one origin when metrics are collected. */
 export interface OriginSnapshot {
   origin: string;
@@ -50,11 +56,22 @@ export class ClientMetrics {
     this.#registerGauges(registry, snapshot);
   }
 
-  /** One finished request: its outcome counted, its duration observed. */
-  requestDone(origin: string, method: string, outcome: 'ok' | 'status' | 'error', code: string, seconds: number): void {
-    const series = `${origin} ${method} ${outcome}`;
-    this.requests.inc(`${series} ${code}`, () => ({ origin, method, outcome, code }));
-    this.duration.observe(series, () => ({ origin, method, outcome }), seconds);
+  /**
+   * One finished request: its outcome counted, its duration observed. `cache` is the
+   * origin's own map (short keys, no hashing of the origin string per request).
+   */
+  requestDone(cache: Map<string, RequestSeries>, origin: string, method: string, outcome: 'ok' | 'status' | 'error', code: string, seconds: number): void {
+    const key = `${method} ${code}`;
+    let series = cache.get(key);
+    if (series === undefined) {
+      series = {
+        count: this.requests.stateFor(`${origin} ${key}`, () => ({ origin, method, outcome, code })),
+        duration: this.duration.stateFor(`${origin} ${method} ${outcome}`, () => ({ origin, method, outcome })),
+      };
+      cache.set(key, series);
+    }
+    series.count.value++;
+    this.duration.record(series.duration, seconds);
   }
 
   attempt(origin: string): void {

@@ -19,8 +19,8 @@ abstract class FastMetric<S> {
     registry.registerMetric(this as unknown as Metric);
   }
 
-  /** The series for `labels`, made on first use and kept under `key`. */
-  protected stateFor(key: string, labels: () => Labels): S {
+  /** The series for `labels`, made on first use and kept under `key`. Callers may keep it and update it directly. */
+  stateFor(key: string, labels: () => Labels): S {
     let entry = this.series.get(key);
     if (entry === undefined) {
       entry = { labels: labels(), state: this.newState() };
@@ -47,6 +47,10 @@ export class FastCounter extends FastMetric<{ value: number }> {
     this.stateFor(key, labels).value += by;
   }
 
+  static add(state: { value: number }, by = 1): void {
+    state.value += by;
+  }
+
   async get() {
     const values = [...this.series.values()].map(({ labels, state }) => ({ labels, value: state.value }));
     return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
@@ -67,7 +71,11 @@ export class FastHistogram extends FastMetric<{ buckets: Float64Array; sum: numb
   }
 
   observe(key: string, labels: () => Labels, value: number): void {
-    const state = this.stateFor(key, labels);
+    this.record(this.stateFor(key, labels), value);
+  }
+
+  /** Records into a series obtained from `stateFor`. */
+  record(state: { buckets: Float64Array; sum: number; count: number }, value: number): void {
     const bounds = this.#bounds;
     for (let i = 0; i < bounds.length; i++) {
       if (value <= bounds[i]!) {
