@@ -3,13 +3,24 @@ import axios, { type AxiosInstance } from 'axios';
 import axiosRetry from 'axios-retry';
 import got from 'got';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
-import { createDispatcher } from '../src/index.js';
+import { createAgent, createDispatcher, withAxios } from '../src/index.js';
 
 export interface BenchRequest {
   method: 'GET' | 'POST';
   path: string;
   headers: Record<string, string>;
   body?: string;
+}
+
+function gotClient(name: string, instance: typeof got): BenchClient {
+  return {
+    name,
+    async send(url, req) {
+      const res = await instance(new URL(req.path, url), { method: req.method, headers: req.headers, body: req.body });
+      return res.statusCode;
+    },
+    close: async () => {},
+  };
 }
 
 /** One HTTP client under test, as a new user would set it up. */
@@ -20,8 +31,7 @@ export interface BenchClient {
   close(): Promise<void>;
 }
 
-function nodeHttp(): BenchClient {
-  const agent = new http.Agent({ keepAlive: true });
+function nodeHttp(agent: http.Agent = new http.Agent({ keepAlive: true })): BenchClient {
   return {
     name: 'node http.Agent',
     send: (url, req) => new Promise((resolve, reject) => {
@@ -60,12 +70,15 @@ function axiosClient(name: string, instance: AxiosInstance): BenchClient {
   };
 }
 
-export const CLIENT_NAMES = ['node http.Agent', 'undici Agent', 'undici + retry', 'axios', 'axios + axios-retry', 'got', 'holdfast'] as const;
+export const CLIENT_NAMES = [
+  'node http.Agent', 'undici Agent', 'undici + retry', 'axios', 'axios + axios-retry', 'got',
+  'holdfast', 'got + holdfast createAgent', 'holdfast withAxios',
+] as const;
 
 /** Fresh instances of every client, each with its own pool. */
 export function makeClients(only?: readonly string[]): BenchClient[] {
   const factories: Record<(typeof CLIENT_NAMES)[number], () => BenchClient> = {
-    'node http.Agent': nodeHttp,
+    'node http.Agent': () => nodeHttp(),
     'undici Agent': () => {
       const agent = new Agent();
       return undiciClient('undici Agent', agent, () => agent.close());
@@ -81,20 +94,19 @@ export function makeClients(only?: readonly string[]): BenchClient[] {
       axiosRetry(instance);
       return axiosClient('axios + axios-retry', instance);
     },
-    got: () => {
-      const instance = got.extend({ throwHttpErrors: false });
-      return {
-        name: 'got',
-        async send(url, req) {
-          const res = await instance(new URL(req.path, url), { method: req.method, headers: req.headers, body: req.body });
-          return res.statusCode;
-        },
-        close: async () => {},
-      };
-    },
+    got: () => gotClient('got', got.extend({ throwHttpErrors: false })),
     holdfast: () => {
       const dispatcher = createDispatcher();
       return undiciClient('holdfast', dispatcher, () => dispatcher.close());
+    },
+    // holdfast's agent under a client that has a retry layer of its own.
+    'got + holdfast createAgent': () => {
+      const agent = createAgent();
+      return { ...gotClient('got + holdfast createAgent', got.extend({ throwHttpErrors: false, agent: { http: agent } })), close: async () => agent.destroy() };
+    },
+    'holdfast withAxios': () => {
+      const instance = withAxios(axios.create({ validateStatus: () => true }));
+      return { ...axiosClient('holdfast withAxios', instance), close: async () => { instance.agents.http.destroy(); instance.agents.https.destroy(); } };
     },
   };
   return CLIENT_NAMES.filter((name) => only === undefined || only.includes(name)).map((name) => factories[name]());

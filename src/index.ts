@@ -6,6 +6,8 @@ export type { DispatcherOptions, ResolvedDispatcherOptions } from './client/opti
 export type { RequestPolicy } from './client/request-policy.js';
 export { probeIdleTimeout, type ProbeOptions, type ProbeResult, type ProbeSample } from './client/probe-idle-timeout.js';
 export { CHANNELS, type ChannelName } from './client/channels.js';
+export { createAgent, type AgentOptions, type HoldfastAgent } from './client/create-agent.js';
+export { withAxios, type WithAxiosOptions } from './client/with-axios.js';
 
 // policies (pure, usable on their own)
 export { fullJitterBackoff, type Backoff } from './policy/backoff.js';

@@ -19,6 +19,7 @@ export class FakeClock implements Clock {
   #timers: Timer[] = [];
   readonly waits: number[] = [];
   readonly #auto: boolean;
+  #waitListeners: ((ms: number) => void)[] = [];
 
   constructor({ autoAdvance = false } = {}) {
     this.#auto = autoAdvance;
@@ -30,7 +31,10 @@ export class FakeClock implements Clock {
 
   schedule(fn: () => void, ms: number, options?: { ref?: boolean }): () => void {
     const timer: Timer = { at: this.#now + ms, fn, ref: options?.ref === true, cancelled: false };
-    if (timer.ref) this.waits.push(ms);
+    if (timer.ref) {
+      this.waits.push(ms);
+      for (const listener of this.#waitListeners.splice(0)) listener(ms);
+    }
     if (this.#auto && timer.ref) {
       setImmediate(() => {
         if (timer.cancelled) return;
@@ -41,6 +45,11 @@ export class FakeClock implements Clock {
       this.#timers.push(timer);
     }
     return () => { timer.cancelled = true; };
+  }
+
+  /** Resolves when the next wait that a caller awaits (`{ ref: true }`) is scheduled, with its length. */
+  nextWait(): Promise<number> {
+    return new Promise((resolve) => this.#waitListeners.push(resolve));
   }
 
   /** Timers not yet run or cancelled. */

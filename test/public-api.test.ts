@@ -7,7 +7,7 @@ import type { DispatcherOptions, HoldfastError, ProbeResult, RequestPolicy } fro
 // The runtime surface: adding or removing an export is a deliberate change to this list.
 const EXPECTED = [
   'Bulkhead', 'CircuitBreaker', 'CircuitOpenError', 'QueueFullError', 'QueueTimeoutError', 'RateLimitedError', 'TokenBucket',
-  'CHANNELS', 'ConnectError', 'DEFAULT_IDLE_TIMEOUT_MS', 'DeadlineExceededError', 'DispatcherClosedError', 'ERROR_CLASSES',
+  'CHANNELS', 'createAgent', 'withAxios', 'ConnectError', 'DEFAULT_IDLE_TIMEOUT_MS', 'DeadlineExceededError', 'DispatcherClosedError', 'ERROR_CLASSES',
   'FlakyServer', 'HoldfastDispatcher', 'HoldfastError', 'InvalidOptionError', 'InvalidRequestError', 'KeepAliveAlignment',
   'ProbeError', 'RequestAbortedError', 'ResponseTimeoutError', 'RetryBudget', 'RetryBudgetExhaustedError', 'SocketError',
   'StaleSocketError', 'TlsError', 'createDispatcher', 'fullJitterBackoff', 'isHoldfastError', 'parseKeepAliveHint',
