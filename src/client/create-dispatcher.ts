@@ -7,6 +7,7 @@ import { resolveDispatcherOptions, type DispatcherOptions, type ResolvedDispatch
 import { OriginRegistry, OriginState } from './origin-state.js';
 import { breakerInterceptor } from './breaker-interceptor.js';
 import { limitInterceptor } from './limit-interceptor.js';
+import { adaptiveTimeoutInterceptor } from './adaptive-timeout-interceptor.js';
 import { SharedRateLimit } from './shared-rate-limit.js';
 import { Registry } from 'prom-client';
 import { ClientMetrics, type OriginSnapshot } from '../observe/client-metrics.js';
@@ -38,7 +39,7 @@ export interface KeepAliveSnapshot {
 /**
  * An undici `Dispatcher` with holdfast's interceptors over per-origin pools:
  *
- *   deadline → retry (stale-socket replay first) → circuit breaker → limits (queue, tokens)
+ *   deadline → retry (stale-socket replay first) → adaptive timeout → circuit breaker → limits (queue, tokens)
  *     → Agent → Pool → TrackedClient (keep-alive alignment) → socket
  *
  * Use it with `undici.request`, `fetch(url, { dispatcher })` or `setGlobalDispatcher`.
@@ -102,6 +103,7 @@ export class HoldfastDispatcher extends Dispatcher {
     const interceptors: Interceptor[] = [
       limitInterceptor(this.#origins, clock, resolved.rateLimit?.maxWaitMs ?? 0),
       breakerInterceptor(this.#origins, clock, new Set(resolved.breaker?.failureStatuses ?? [])),
+      ...(resolved.adaptiveTimeout === undefined ? [] : [adaptiveTimeoutInterceptor(this.#origins, clock, resolved.adaptiveTimeout)]),
       retryInterceptor({
         maxAttempts: retry.maxAttempts,
         backoff: fullJitterBackoff({ baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs }),

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { DEFAULT_SHARED_RATE_LIMIT_PREFIX } from './shared-rate-limit.js';
+import { DEFAULT_LATENCY_MIN_SAMPLES, DEFAULT_LATENCY_QUANTILE, DEFAULT_LATENCY_WINDOW } from '../policy/latency-estimator.js';
 import { InvalidOptionError } from '../errors.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LEARNED_TTL_MS, DEFAULT_MARGIN_RATIO, DEFAULT_MAX_MARGIN_MS, DEFAULT_UNSAFE_REUSE_RATIO,
@@ -29,6 +30,9 @@ const ratio = () => z.number().min(0).max(1);
 export const DEFAULT_BREAKER_FAILURE_STATUSES = [500, 502, 503, 504] as const;
 export const DEFAULT_MAX_QUEUE = 1000;
 export const DEFAULT_SLOW_REQUEST_MS = 5000;
+export const DEFAULT_ADAPTIVE_MULTIPLIER = 3;
+export const DEFAULT_ADAPTIVE_MIN_MS = 100;
+export const DEFAULT_ADAPTIVE_MAX_MS = 30_000;
 export const DEFAULT_QUEUE_TIMEOUT_MS = 30_000;
 export const DEFAULT_RATE_LIMIT_MAX_WAIT_MS = 1000;
 
@@ -86,6 +90,19 @@ const schema = z.strictObject({
       keyPrefix: z.string().min(1).default(DEFAULT_SHARED_RATE_LIMIT_PREFIX),
     }).optional(),
   }).optional(),
+  /** Adaptive per-attempt timeout from the origin's recent latency: `true` or settings. Off by default. */
+  adaptiveTimeout: z.preprocess((v) => (v === true ? {} : v === false ? undefined : v), z.strictObject({
+    /** The attempt may take this many times the latency quantile… */
+    multiplier: z.number().min(1).default(DEFAULT_ADAPTIVE_MULTIPLIER),
+    /** …but never less than this… */
+    minMs: z.number().int().positive().default(DEFAULT_ADAPTIVE_MIN_MS),
+    /** …nor more than this (also the timeout before there is an estimate). */
+    maxMs: z.number().int().positive().default(DEFAULT_ADAPTIVE_MAX_MS),
+    quantile: z.number().min(0.5).max(1).default(DEFAULT_LATENCY_QUANTILE),
+    /** Recent samples the quantile is taken over. */
+    window: z.number().int().min(10).default(DEFAULT_LATENCY_WINDOW),
+    minSamples: z.number().int().positive().default(DEFAULT_LATENCY_MIN_SAMPLES),
+  }).optional()),
   /** Prometheus metrics: `true` for a registry of the dispatcher's own, or `{ registry }` to add them to yours. */
   metrics: z.union([z.boolean(), z.strictObject({ registry: z.custom<Registry>((v) => v instanceof Registry, 'expected a prom-client Registry') })]).default(false),
   /** A pino logger: warnings for slow requests and opened breakers. Headers are never logged. */

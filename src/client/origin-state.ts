@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { Bulkhead } from '../policy/bulkhead.js';
 import { CircuitBreaker, type BreakerState } from '../policy/circuit-breaker.js';
 import { KeepAliveAlignment, parseKeepAliveHint } from '../policy/keep-alive.js';
+import { LatencyEstimator } from '../policy/latency-estimator.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { TokenBucket } from '../policy/token-bucket.js';
 import type { ResolvedDispatcherOptions } from './options.js';
@@ -19,6 +20,8 @@ export class OriginState {
   /** Rate-limit tokens: a local bucket per origin, or the dispatcher's shared Redis limit. */
   readonly tokens: TokenSource | undefined;
   readonly telemetry: Telemetry;
+  /** Recent latency, for the adaptive per-attempt timeout (when on). */
+  readonly latency: LatencyEstimator | undefined;
   /** Sockets open to this origin, and how many of them are idle; kept by TrackedClient. */
   socketsOpen = 0;
   socketsIdle = 0;
@@ -28,7 +31,7 @@ export class OriginState {
 
   constructor(
     origin: string,
-    options: Pick<ResolvedDispatcherOptions, 'keepAlive' | 'retry' | 'breaker' | 'limit' | 'rateLimit'>,
+    options: Pick<ResolvedDispatcherOptions, 'keepAlive' | 'retry' | 'breaker' | 'limit' | 'rateLimit'> & Partial<Pick<ResolvedDispatcherOptions, 'adaptiveTimeout'>>,
     { clock, telemetry = new Telemetry(), onBreaker = () => {}, sharedTokens }: {
       clock: Clock;
       telemetry?: Telemetry;
@@ -41,6 +44,7 @@ export class OriginState {
     this.keepAlive = new KeepAliveAlignment(options.keepAlive);
     this.retryBudget = new RetryBudget(options.retry.budget);
     this.breaker = options.breaker === undefined ? undefined : new CircuitBreaker(options.breaker, (from, to) => onBreaker(origin, from, to));
+    this.latency = options.adaptiveTimeout === undefined ? undefined : new LatencyEstimator(options.adaptiveTimeout);
     this.bulkhead = options.limit === undefined ? undefined : new Bulkhead(options.limit, clock);
     if (this.bulkhead !== undefined) this.bulkhead.onWait = (waitedMs) => telemetry.queueWait(origin, waitedMs);
     const rate = options.rateLimit;

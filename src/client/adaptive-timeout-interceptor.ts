@@ -1,0 +1,91 @@
+import type { Duplex } from 'node:stream';
+import type { Clock } from '../clock.js';
+import { ResponseTimeoutError } from '../errors.js';
+import { adaptiveTimeoutMs, type LatencyEstimator } from '../policy/latency-estimator.js';
+import type { Handler, Interceptor } from './handler.js';
+import type { OriginRegistry } from './origin-state.js';
+
+/**
+ * Adaptive per-attempt timeout (below retry, so every attempt gets one): the time
+ * allowed for response headers is `multiplier ×` the origin's recent latency
+ * quantile, clamped to `[minMs, maxMs]`, counted from the moment the request is
+ * written. A timed-out attempt is aborted with HF_ERR_RESPONSE_TIMEOUT, which retry
+ * sends again when the request is safe to repeat. It keeps its own timer: undici's
+ * headers timeout ticks about once a second, far too coarse for a 50 ms limit.
+ */
+export function adaptiveTimeoutInterceptor(origins: OriginRegistry, clock: Clock, bounds: { multiplier: number; minMs: number; maxMs: number }): Interceptor {
+  return (next) => (opts, handler) => {
+    const latency = origins.get(opts.origin!).latency;
+    if (latency === undefined) return next(opts, handler);
+    const timeoutMs = adaptiveTimeoutMs(latency.estimate(), bounds);
+    const context = { origin: String(opts.origin), method: opts.method };
+    return next(opts, new LatencyHandler(handler, latency, clock, timeoutMs, context));
+  };
+}
+
+class LatencyHandler implements Handler {
+  readonly #inner: Handler;
+  readonly #latency: LatencyEstimator;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
+  readonly #context: { origin: string; method: string };
+  #writtenAt: number | undefined;
+  #cancel: (() => void) | undefined;
+
+  constructor(inner: Handler, latency: LatencyEstimator, clock: Clock, timeoutMs: number, context: { origin: string; method: string }) {
+    this.#inner = inner;
+    this.#latency = latency;
+    this.#clock = clock;
+    this.#timeoutMs = timeoutMs;
+    this.#context = context;
+  }
+
+  #stop(): void {
+    this.#cancel?.();
+    this.#cancel = undefined;
+  }
+
+  onConnect(abort: (err?: Error) => void, context?: object): void {
+    this.#writtenAt = this.#clock.now();
+    this.#stop();
+    this.#cancel = this.#clock.schedule(() => {
+      abort(new ResponseTimeoutError(`no response headers within ${this.#timeoutMs} ms (adaptive timeout)`, this.#context));
+    }, this.#timeoutMs);
+    this.#inner.onConnect?.(abort, context);
+  }
+
+  onResponseStarted(): void {
+    this.#inner.onResponseStarted?.();
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode >= 200) this.#stop();
+    if (statusCode >= 200 && this.#writtenAt !== undefined) {
+      this.#latency.record(this.#clock.now() - this.#writtenAt);
+      this.#writtenAt = undefined;
+    }
+    return this.#inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.#inner.onData?.(chunk) ?? true;
+  }
+
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    this.#inner.onBodySent?.(chunkSize, totalBytesSent);
+  }
+
+  onComplete(trailers: string[] | Buffer[] | null): void {
+    this.#inner.onComplete?.(trailers);
+  }
+
+  onError(err: Error): void {
+    this.#stop();
+    this.#inner.onError?.(err);
+  }
+
+  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+    this.#stop();
+    this.#inner.onUpgrade?.(statusCode, headers, socket);
+  }
+}

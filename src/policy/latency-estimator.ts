@@ -1,0 +1,54 @@
+export const DEFAULT_LATENCY_WINDOW = 256;
+export const DEFAULT_LATENCY_QUANTILE = 0.99;
+export const DEFAULT_LATENCY_MIN_SAMPLES = 20;
+/** The quantile is recomputed after this many new samples, not on every read. */
+const RECOMPUTE_EVERY = 16;
+
+/**
+ * A streaming latency quantile over the last `window` samples (a ring buffer),
+ * recomputed every few samples. Pure: no clock, no I/O.
+ *
+ * @example
+ * const latency = new LatencyEstimator({ quantile: 0.99 });
+ * latency.record(12.5);
+ * latency.estimate(); // undefined until `minSamples` are in
+ */
+export class LatencyEstimator {
+  readonly quantile: number;
+  readonly minSamples: number;
+  readonly #samples: Float64Array;
+  #count = 0;
+  #next = 0;
+  #sinceCompute = 0;
+  #cached: number | undefined;
+
+  constructor({ window = DEFAULT_LATENCY_WINDOW, quantile = DEFAULT_LATENCY_QUANTILE, minSamples = DEFAULT_LATENCY_MIN_SAMPLES } = {}) {
+    this.#samples = new Float64Array(window);
+    this.quantile = quantile;
+    this.minSamples = minSamples;
+  }
+
+  record(ms: number): void {
+    this.#samples[this.#next] = ms;
+    this.#next = (this.#next + 1) % this.#samples.length;
+    this.#count = Math.min(this.#count + 1, this.#samples.length);
+    this.#sinceCompute++;
+  }
+
+  /** The quantile of the recent samples in ms, or undefined while there are too few. */
+  estimate(): number | undefined {
+    if (this.#count < this.minSamples) return undefined;
+    if (this.#cached === undefined || this.#sinceCompute >= RECOMPUTE_EVERY) {
+      const sorted = this.#samples.slice(0, this.#count).sort();
+      this.#cached = sorted[Math.min(this.#count - 1, Math.floor(this.quantile * this.#count))];
+      this.#sinceCompute = 0;
+    }
+    return this.#cached;
+  }
+}
+
+/** The per-attempt timeout: `multiplier × estimate`, clamped; `maxMs` until the estimate exists. */
+export function adaptiveTimeoutMs(estimate: number | undefined, { multiplier, minMs, maxMs }: { multiplier: number; minMs: number; maxMs: number }): number {
+  if (estimate === undefined) return maxMs;
+  return Math.round(Math.min(maxMs, Math.max(minMs, estimate * multiplier)));
+}
