@@ -8,6 +8,7 @@ import { OriginRegistry, OriginState } from './origin-state.js';
 import { breakerInterceptor } from './breaker-interceptor.js';
 import { limitInterceptor } from './limit-interceptor.js';
 import { adaptiveTimeoutInterceptor } from './adaptive-timeout-interceptor.js';
+import { hedgeInterceptor } from './hedge-interceptor.js';
 import { SharedRateLimit } from './shared-rate-limit.js';
 import { Registry } from 'prom-client';
 import { ClientMetrics, type OriginSnapshot } from '../observe/client-metrics.js';
@@ -39,7 +40,7 @@ export interface KeepAliveSnapshot {
 /**
  * An undici `Dispatcher` with holdfast's interceptors over per-origin pools:
  *
- *   deadline → retry (stale-socket replay first) → adaptive timeout → circuit breaker → limits (queue, tokens)
+ *   deadline → retry (stale-socket replay first) → hedge → adaptive timeout → circuit breaker → limits
  *     → Agent → Pool → TrackedClient (keep-alive alignment) → socket
  *
  * Use it with `undici.request`, `fetch(url, { dispatcher })` or `setGlobalDispatcher`.
@@ -104,6 +105,7 @@ export class HoldfastDispatcher extends Dispatcher {
       limitInterceptor(this.#origins, clock, resolved.rateLimit?.maxWaitMs ?? 0),
       breakerInterceptor(this.#origins, clock, new Set(resolved.breaker?.failureStatuses ?? [])),
       ...(resolved.adaptiveTimeout === undefined ? [] : [adaptiveTimeoutInterceptor(this.#origins, clock, resolved.adaptiveTimeout)]),
+      ...(resolved.hedge === undefined ? [] : [hedgeInterceptor(this.#origins, clock, resolved.hedge.minDelayMs)]),
       retryInterceptor({
         maxAttempts: retry.maxAttempts,
         backoff: fullJitterBackoff({ baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs }),

@@ -31,6 +31,8 @@ export const DEFAULT_BREAKER_FAILURE_STATUSES = [500, 502, 503, 504] as const;
 export const DEFAULT_MAX_QUEUE = 1000;
 export const DEFAULT_SLOW_REQUEST_MS = 5000;
 export const DEFAULT_ADAPTIVE_MULTIPLIER = 3;
+export const DEFAULT_HEDGE_QUANTILE = 0.95;
+export const DEFAULT_HEDGE_MIN_DELAY_MS = 10;
 export const DEFAULT_ADAPTIVE_MIN_MS = 100;
 export const DEFAULT_ADAPTIVE_MAX_MS = 30_000;
 export const DEFAULT_QUEUE_TIMEOUT_MS = 30_000;
@@ -102,6 +104,18 @@ const schema = z.strictObject({
     /** Recent samples the quantile is taken over. */
     window: z.number().int().min(10).default(DEFAULT_LATENCY_WINDOW),
     minSamples: z.number().int().positive().default(DEFAULT_LATENCY_MIN_SAMPLES),
+  }).optional()),
+  /**
+   * Hedging for requests safe to repeat: `true` or settings. When no response headers
+   * arrived after the origin's latency `quantile`, a second attempt goes out; the first
+   * answer wins. Off by default: it trades extra requests for a shorter tail.
+   */
+  hedge: z.preprocess((v) => (v === true ? {} : v === false ? undefined : v), z.strictObject({
+    quantile: z.number().min(0.5).max(1).default(DEFAULT_HEDGE_QUANTILE),
+    window: z.number().int().min(10).default(DEFAULT_LATENCY_WINDOW),
+    minSamples: z.number().int().positive().default(DEFAULT_LATENCY_MIN_SAMPLES),
+    /** Never hedge sooner than this. */
+    minDelayMs: z.number().int().nonnegative().default(DEFAULT_HEDGE_MIN_DELAY_MS),
   }).optional()),
   /** Prometheus metrics: `true` for a registry of the dispatcher's own, or `{ registry }` to add them to yours. */
   metrics: z.union([z.boolean(), z.strictObject({ registry: z.custom<Registry>((v) => v instanceof Registry, 'expected a prom-client Registry') })]).default(false),

@@ -22,6 +22,8 @@ export class OriginState {
   readonly telemetry: Telemetry;
   /** Recent latency, for the adaptive per-attempt timeout (when on). */
   readonly latency: LatencyEstimator | undefined;
+  /** Recent latency of won attempts, for the hedge delay (when hedging is on). */
+  readonly hedgeLatency: LatencyEstimator | undefined;
   /** Sockets open to this origin, and how many of them are idle; kept by TrackedClient. */
   socketsOpen = 0;
   socketsIdle = 0;
@@ -31,7 +33,7 @@ export class OriginState {
 
   constructor(
     origin: string,
-    options: Pick<ResolvedDispatcherOptions, 'keepAlive' | 'retry' | 'breaker' | 'limit' | 'rateLimit'> & Partial<Pick<ResolvedDispatcherOptions, 'adaptiveTimeout'>>,
+    options: Pick<ResolvedDispatcherOptions, 'keepAlive' | 'retry' | 'breaker' | 'limit' | 'rateLimit'> & Partial<Pick<ResolvedDispatcherOptions, 'adaptiveTimeout' | 'hedge'>>,
     { clock, telemetry = new Telemetry(), onBreaker = () => {}, sharedTokens }: {
       clock: Clock;
       telemetry?: Telemetry;
@@ -45,6 +47,7 @@ export class OriginState {
     this.retryBudget = new RetryBudget(options.retry.budget);
     this.breaker = options.breaker === undefined ? undefined : new CircuitBreaker(options.breaker, (from, to) => onBreaker(origin, from, to));
     this.latency = options.adaptiveTimeout === undefined ? undefined : new LatencyEstimator(options.adaptiveTimeout);
+    this.hedgeLatency = options.hedge === undefined ? undefined : new LatencyEstimator(options.hedge);
     this.bulkhead = options.limit === undefined ? undefined : new Bulkhead(options.limit, clock);
     if (this.bulkhead !== undefined) this.bulkhead.onWait = (waitedMs) => telemetry.queueWait(origin, waitedMs);
     const rate = options.rateLimit;

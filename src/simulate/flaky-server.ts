@@ -20,6 +20,8 @@ const faultSchema = z.strictObject({
   closeWith: z.enum(['fin', 'rst']).default('fin'),
   /** Delay before each response, in ms. */
   slowMs: z.number().int().nonnegative().default(0),
+  /** A slow tail: every `every`-th request (by arrival) is delayed a further `ms`. */
+  slowTail: z.strictObject({ every: z.number().int().positive(), ms: z.number().int().positive() }).optional(),
   /** Of every `period` requests, the first `count` get `code` (with `Retry-After` when set). */
   status: z.strictObject({
     code: z.number().int().min(400).max(599),
@@ -256,9 +258,12 @@ export class FlakyServer {
     this.#stats.received++;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const n = this.#stats.received;
     req.on('end', () => {
       const respond = () => this.#answer(req, res, Buffer.concat(chunks).length);
-      if (this.#faults.slowMs > 0) setTimeout(respond, this.#faults.slowMs);
+      const { slowMs, slowTail } = this.#faults;
+      const delay = slowMs + (slowTail !== undefined && n % slowTail.every === 0 ? slowTail.ms : 0);
+      if (delay > 0) setTimeout(respond, delay);
       else respond();
     });
   }
