@@ -37,3 +37,13 @@ test('a POST without a key is never hedged', async (t) => {
   await res.body.dump();
   assert.equal(server.stats().receivedById.once, 1);
 });
+
+// Regression: losing attempts were aborted with a plain Error, which the breaker counted
+// as a server failure, so hedging against a healthy slow-tail upstream opened the breaker.
+test('a hedge that loses the race is not a breaker failure', async (t) => {
+  const server = await flakyServer(t, { slowTail: { every: 2, ms: 100 } });
+  const dispatcher = dispatcherFor(t, { breaker: { consecutiveFailures: 1000, failureRatio: 0.2, minimumVolume: 10 }, hedge: { quantile: 0.5, minSamples: 3, minDelayMs: 5 } });
+  await latencies(server.url, dispatcher, 20);
+  assert.ok(server.stats().received > 20, 'hedges went out');
+  assert.equal(dispatcher.circuit(server.url), 'closed');
+});

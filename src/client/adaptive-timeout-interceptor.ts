@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Clock } from '../clock.js';
 import { ResponseTimeoutError } from '../errors.js';
 import { adaptiveTimeoutMs, type LatencyEstimator } from '../policy/latency-estimator.js';
+import { DeadlineQueue, type DeadlineEntry } from './deadline-queue.js';
 import type { Handler, Interceptor } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 
@@ -14,43 +15,53 @@ import type { OriginRegistry } from './origin-state.js';
  * headers timeout ticks about once a second, far too coarse for a 50 ms limit.
  */
 export function adaptiveTimeoutInterceptor(origins: OriginRegistry, clock: Clock, bounds: { multiplier: number; minMs: number; maxMs: number }): Interceptor {
+  const queue = new DeadlineQueue(clock); // one timer for every attempt's timeout
   return (next) => (opts, handler) => {
     const latency = origins.get(opts.origin!).latency;
     if (latency === undefined) return next(opts, handler);
     const timeoutMs = adaptiveTimeoutMs(latency.estimate(), bounds);
     const context = { origin: String(opts.origin), method: opts.method };
-    return next(opts, new LatencyHandler(handler, latency, clock, timeoutMs, context));
+    return next(opts, new LatencyHandler(handler, latency, clock, timeoutMs, context, queue));
   };
 }
 
-class LatencyHandler implements Handler {
+class LatencyHandler implements Handler, DeadlineEntry {
   readonly #inner: Handler;
   readonly #latency: LatencyEstimator;
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #context: { origin: string; method: string };
+  readonly #queue: DeadlineQueue;
   #writtenAt: number | undefined;
-  #cancel: (() => void) | undefined;
+  #abort: ((err?: Error) => void) | undefined;
+  deadlineAt = 0;
+  prevDeadline: DeadlineEntry | undefined;
+  nextDeadline: DeadlineEntry | undefined;
+  queued = false;
 
-  constructor(inner: Handler, latency: LatencyEstimator, clock: Clock, timeoutMs: number, context: { origin: string; method: string }) {
+  constructor(inner: Handler, latency: LatencyEstimator, clock: Clock, timeoutMs: number, context: { origin: string; method: string }, queue: DeadlineQueue) {
     this.#inner = inner;
     this.#latency = latency;
     this.#clock = clock;
     this.#timeoutMs = timeoutMs;
     this.#context = context;
+    this.#queue = queue;
   }
 
   #stop(): void {
-    this.#cancel?.();
-    this.#cancel = undefined;
+    this.#queue.remove(this);
+  }
+
+  expire(): void {
+    this.#abort?.(new ResponseTimeoutError(`no response headers within ${this.#timeoutMs} ms (adaptive timeout)`, this.#context));
   }
 
   onConnect(abort: (err?: Error) => void, context?: object): void {
     this.#writtenAt = this.#clock.now();
+    this.#abort = abort;
     this.#stop();
-    this.#cancel = this.#clock.schedule(() => {
-      abort(new ResponseTimeoutError(`no response headers within ${this.#timeoutMs} ms (adaptive timeout)`, this.#context));
-    }, this.#timeoutMs);
+    this.deadlineAt = this.#writtenAt + this.#timeoutMs;
+    this.#queue.add(this);
     this.#inner.onConnect?.(abort, context);
   }
 

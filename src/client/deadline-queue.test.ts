@@ -57,3 +57,18 @@ test('re-arms after draining and accepts new entries', () => {
   clock.advance(20);
   assert.deepEqual(fired, [10, 30]);
 });
+
+test('entries added out of order expire in deadline order, and an earlier one re-arms the timer', () => {
+  const clock = manualClock();
+  const queue = new DeadlineQueue(clock);
+  const fired: number[] = [];
+  queue.add(entry(300, fired));
+  queue.add(entry(100, fired));
+  queue.add(entry(200, fired));
+  clock.advance(100);
+  assert.deepEqual(fired, [100], 'not held back behind the 300');
+  clock.advance(100);
+  assert.deepEqual(fired, [100, 200]);
+  clock.advance(100);
+  assert.deepEqual(fired, [100, 200, 300]);
+});

@@ -11,16 +11,18 @@ export interface DeadlineEntry {
 }
 
 /**
- * Deadlines of one fixed duration on a monotonic clock expire in the order they
- * were added, so a FIFO list with one timer serves them all: O(1) add and remove,
- * instead of a timer created and cleared per request. Entries must be added in
- * non-decreasing `deadlineAt` order; other durations use their own timer.
+ * Deadlines kept in a list sorted by `deadlineAt`, with one timer for the earliest:
+ * instead of a timer created and cleared per request. Deadlines of one duration
+ * arrive in order, so an insert scanning back from the tail is O(1) in practice
+ * (adaptive timeouts and hedge delays drift slowly, so nearly so); removal is O(1).
  */
 export class DeadlineQueue {
   readonly #clock: Clock;
   #head: DeadlineEntry | undefined;
   #tail: DeadlineEntry | undefined;
-  #armed = false;
+  /** When the armed timer fires, or Infinity; a timer whose generation is stale does nothing. */
+  #armedAt = Number.POSITIVE_INFINITY;
+  #generation = 0;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -28,12 +30,15 @@ export class DeadlineQueue {
 
   add(entry: DeadlineEntry): void {
     entry.queued = true;
-    entry.prevDeadline = this.#tail;
-    entry.nextDeadline = undefined;
-    if (this.#tail === undefined) this.#head = entry;
-    else this.#tail.nextDeadline = entry;
-    this.#tail = entry;
-    if (!this.#armed) this.#arm(entry.deadlineAt);
+    let after = this.#tail;
+    while (after !== undefined && after.deadlineAt > entry.deadlineAt) after = after.prevDeadline;
+    entry.prevDeadline = after;
+    entry.nextDeadline = after === undefined ? this.#head : after.nextDeadline;
+    if (after === undefined) this.#head = entry;
+    else after.nextDeadline = entry;
+    if (entry.nextDeadline === undefined) this.#tail = entry;
+    else entry.nextDeadline.prevDeadline = entry;
+    if (entry.deadlineAt < this.#armedAt) this.#arm(entry.deadlineAt);
   }
 
   remove(entry: DeadlineEntry): void {
@@ -48,12 +53,13 @@ export class DeadlineQueue {
   }
 
   #arm(at: number): void {
-    this.#armed = true;
-    this.#clock.schedule(() => this.#fire(), Math.max(0, at - this.#clock.now()));
+    const generation = ++this.#generation;
+    this.#armedAt = at;
+    this.#clock.schedule(() => { if (generation === this.#generation) this.#fire(); }, Math.max(0, at - this.#clock.now()));
   }
 
   #fire(): void {
-    this.#armed = false;
+    this.#armedAt = Number.POSITIVE_INFINITY;
     const now = this.#clock.now();
     while (this.#head !== undefined && this.#head.deadlineAt <= now) {
       const entry = this.#head;

@@ -1,7 +1,9 @@
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
+import { RequestAbortedError } from '../errors.js';
 import type { LatencyEstimator } from '../policy/latency-estimator.js';
+import { DeadlineQueue, type DeadlineEntry } from './deadline-queue.js';
 import type { Dispatch, Handler, Interceptor } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 import { hasReplayableBody, isRetrySafe } from './request-facts.js';
@@ -13,12 +15,13 @@ import { hasReplayableBody, isRetrySafe } from './request-facts.js';
  * still win; if both fail, the last failure goes up (to retry).
  */
 export function hedgeInterceptor(origins: OriginRegistry, clock: Clock, minDelayMs: number): Interceptor {
+  const queue = new DeadlineQueue(clock); // one timer for every pending hedge
   return (next) => (opts, handler) => {
     const latency = origins.get(opts.origin!).hedgeLatency;
     if (latency === undefined || !isRetrySafe(opts) || !hasReplayableBody(opts)) return next(opts, handler);
     const estimate = latency.estimate();
     if (estimate === undefined) return next(opts, new Recorder(handler, latency, clock));
-    new Hedge(next, opts, handler, latency, clock, Math.max(minDelayMs, estimate)).start();
+    new Hedge(next, opts, handler, latency, clock, Math.max(minDelayMs, estimate), queue).start();
     return true;
   };
 }
@@ -49,38 +52,44 @@ class Recorder implements Handler {
   onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void { this.#inner.onUpgrade?.(statusCode, headers, socket); }
 }
 
-class Hedge {
+class Hedge implements DeadlineEntry {
   readonly #next: Dispatch;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #outer: Handler;
   readonly #latency: LatencyEstimator;
   readonly #clock: Clock;
-  readonly #delayMs: number;
   readonly #started: number;
   readonly #attempts: HedgeAttempt[] = [];
   #winner: HedgeAttempt | undefined;
-  #cancelTimer: (() => void) | undefined;
+  readonly #queue: DeadlineQueue;
   #failed = 0;
   #done = false;
+  readonly deadlineAt: number;
+  prevDeadline: DeadlineEntry | undefined;
+  nextDeadline: DeadlineEntry | undefined;
+  queued = false;
 
-  constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, latency: LatencyEstimator, clock: Clock, delayMs: number) {
+  constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, latency: LatencyEstimator, clock: Clock, delayMs: number, queue: DeadlineQueue) {
     this.#next = next;
     this.#opts = opts;
     this.#outer = outer;
     this.#latency = latency;
     this.#clock = clock;
-    this.#delayMs = delayMs;
     this.#started = clock.now();
+    this.deadlineAt = this.#started + delayMs;
+    this.#queue = queue;
   }
 
   start(): void {
     this.#outer.onConnect?.((reason?: Error) => this.#abortAll(reason ?? new Error('aborted')));
     if (this.#done) return;
     this.#launch();
-    this.#cancelTimer = this.#clock.schedule(() => {
-      this.#cancelTimer = undefined;
-      if (this.#winner === undefined && !this.#done) this.#launch();
-    }, this.#delayMs, { ref: true });
+    if (!this.#done && this.#winner === undefined) this.#queue.add(this);
+  }
+
+  /** The hedge delay passed with no answer: the second attempt goes out. */
+  expire(): void {
+    if (this.#winner === undefined && !this.#done) this.#launch();
   }
 
   #launch(): void {
@@ -102,8 +111,7 @@ class Hedge {
 
   #finish(): void {
     this.#done = true;
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
+    this.#queue.remove(this);
   }
 
   get outer(): Handler {
@@ -115,10 +123,10 @@ class Hedge {
     if (this.#winner !== undefined) return this.#winner === attempt;
     if (this.#done) return false;
     this.#winner = attempt;
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
+    this.#queue.remove(this);
     this.#latency.record(this.#clock.now() - this.#started);
-    for (const other of this.#attempts) if (other !== attempt) other.abandon(new Error('hedged attempt lost the race'));
+    // An abort, not a failure: the breaker must not count a lost race against the server.
+    for (const other of this.#attempts) if (other !== attempt) other.abandon(new RequestAbortedError({ cause: 'hedged attempt lost the race' }));
     return true;
   }
 
@@ -161,7 +169,7 @@ class HedgeAttempt implements Handler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
-    if (this.#abandoned) abort(new Error('hedged attempt abandoned'));
+    if (this.#abandoned) abort(new RequestAbortedError({ cause: 'hedged attempt abandoned' }));
   }
 
   onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {

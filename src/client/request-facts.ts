@@ -109,7 +109,7 @@ function isTlsCode(code: string): boolean {
 export function classifyFailure(err: unknown): FailureKind {
   const code = errorCode(err) ?? '';
   const facts = factsOf(err);
-  if (code === 'UND_ERR_ABORTED' || (err as Error | null)?.name === 'AbortError') return 'aborted';
+  if (code === 'UND_ERR_ABORTED' || code === 'HF_ERR_ABORTED' || (err as Error | null)?.name === 'AbortError') return 'aborted';
   if (code === 'UND_ERR_DESTROYED' || (code === 'UND_ERR_CLOSED' && facts === undefined)) return 'closed';
   if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return 'invalid';
   if (isTlsCode(code)) return 'tls';

@@ -1,8 +1,8 @@
 export const DEFAULT_LATENCY_WINDOW = 256;
 export const DEFAULT_LATENCY_QUANTILE = 0.99;
 export const DEFAULT_LATENCY_MIN_SAMPLES = 20;
-/** The quantile is recomputed after this many new samples, not on every read. */
-const RECOMPUTE_EVERY = 16;
+/** The quantile is recomputed after a quarter of the window in new samples (at most this many), not on every read. */
+const MAX_RECOMPUTE_EVERY = 64;
 
 /**
  * A streaming latency quantile over the last `window` samples (a ring buffer),
@@ -21,11 +21,13 @@ export class LatencyEstimator {
   #next = 0;
   #sinceCompute = 0;
   #cached: number | undefined;
+  readonly #recomputeEvery: number;
 
   constructor({ window = DEFAULT_LATENCY_WINDOW, quantile = DEFAULT_LATENCY_QUANTILE, minSamples = DEFAULT_LATENCY_MIN_SAMPLES } = {}) {
     this.#samples = new Float64Array(window);
     this.quantile = quantile;
     this.minSamples = minSamples;
+    this.#recomputeEvery = Math.max(1, Math.min(MAX_RECOMPUTE_EVERY, Math.floor(window / 4)));
   }
 
   record(ms: number): void {
@@ -38,7 +40,7 @@ export class LatencyEstimator {
   /** The quantile of the recent samples in ms, or undefined while there are too few. */
   estimate(): number | undefined {
     if (this.#count < this.minSamples) return undefined;
-    if (this.#cached === undefined || this.#sinceCompute >= RECOMPUTE_EVERY) {
+    if (this.#cached === undefined || this.#sinceCompute >= this.#recomputeEvery) {
       const sorted = this.#samples.slice(0, this.#count).sort();
       this.#cached = sorted[Math.min(this.#count - 1, Math.floor(this.quantile * this.#count))];
       this.#sinceCompute = 0;
