@@ -5,7 +5,8 @@
  *
  *   npm run bench:overhead
  *   options: --seconds S (per client per round, default 3) --rounds N (default 10) --concurrency C (default 50)
- *            --all-policies (breaker, limits, rate limit, adaptive timeout, hedging and metrics on) --json FILE
+ *            --all-policies (breaker, limits, rate limit, adaptive timeout, hedging and metrics on)
+ *            --no-hedge (with --all-policies: all but hedging) --json FILE
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,6 +22,8 @@ export interface OverheadOptions {
   concurrency: number;
   /** Turn on every policy (breaker, limits, rate limit, adaptive timeout, hedging, metrics) to measure their cost too. */
   allPolicies?: boolean;
+  /** With allPolicies: leave hedging off. */
+  noHedge?: boolean;
 }
 
 export interface OverheadResult {
@@ -68,8 +71,8 @@ export async function runOverhead(options: OverheadOptions, progress: (line: str
       limit: { maxConcurrent: options.concurrency * 2 },
       rateLimit: { requestsPerSecond: 1_000_000, burst: 1_000_000 },
       // A floor of 1 s: at full CPU saturation 3 × p99 is legitimately exceeded, and this bench measures cost.
-      adaptiveTimeout: process.env.HF_NO_ADAPTIVE === '1' ? undefined : { minMs: 1000 },
-      hedge: process.env.HF_NO_HEDGE !== '1',
+      adaptiveTimeout: { minMs: 1000 },
+      hedge: options.noHedge !== true,
       metrics: true,
     } : {};
     const holdfast = createDispatcher({ connections: options.concurrency, ...policies });
@@ -111,12 +114,13 @@ export async function runOverhead(options: OverheadOptions, progress: (line: str
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'string' }, 'all-policies': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'string' }, 'all-policies': { type: 'boolean' }, 'no-hedge': { type: 'boolean' } } });
   const options: OverheadOptions = {
     durationMs: Number(values.seconds ?? 3) * 1000,
     rounds: Number(values.rounds ?? 10),
     concurrency: Number(values.concurrency ?? 50),
     allPolicies: values['all-policies'] === true,
+    noHedge: values['no-hedge'] === true,
   };
   console.log(`overhead: ${JSON.stringify(options)}, node ${process.version}`);
   const result = await runOverhead(options, (line) => console.log(line));

@@ -6,7 +6,7 @@ import { toHandler, type Dispatch, type Interceptor } from './handler.js';
 import { resolveDispatcherOptions, type DispatcherOptions, type ResolvedDispatcherOptions } from './options.js';
 import { OriginRegistry, OriginState } from './origin-state.js';
 import { breakerInterceptor } from './breaker-interceptor.js';
-import { limitInterceptor } from './limit-interceptor.js';
+import { attemptsInterceptor, limitInterceptor } from './limit-interceptor.js';
 import { adaptiveTimeoutInterceptor } from './adaptive-timeout-interceptor.js';
 import { hedgeInterceptor } from './hedge-interceptor.js';
 import { SharedRateLimit } from './shared-rate-limit.js';
@@ -101,9 +101,11 @@ export class HoldfastDispatcher extends Dispatcher {
     });
     const { retry } = resolved;
     // Innermost first. Chained directly rather than with undici's compose(): see handler.ts.
+    // Each policy's interceptor is installed only when the policy is on: an idle layer still costs.
     const interceptors: Interceptor[] = [
-      limitInterceptor(this.#origins, clock, resolved.rateLimit?.maxWaitMs ?? 0),
-      breakerInterceptor(this.#origins, clock, new Set(resolved.breaker?.failureStatuses ?? [])),
+      ...(metrics === undefined ? [] : [attemptsInterceptor(this.#origins)]),
+      ...(resolved.limit === undefined && resolved.rateLimit === undefined ? [] : [limitInterceptor(this.#origins, clock, resolved.rateLimit?.maxWaitMs ?? 0)]),
+      ...(resolved.breaker === undefined ? [] : [breakerInterceptor(this.#origins, clock, new Set(resolved.breaker.failureStatuses))]),
       ...(resolved.adaptiveTimeout === undefined ? [] : [adaptiveTimeoutInterceptor(this.#origins, clock, resolved.adaptiveTimeout)]),
       ...(resolved.hedge === undefined ? [] : [hedgeInterceptor(this.#origins, clock, resolved.hedge.minDelayMs)]),
       retryInterceptor({
@@ -116,6 +118,7 @@ export class HoldfastDispatcher extends Dispatcher {
       deadlineInterceptor(resolved.deadlineMs, clock),
       ...(metrics !== undefined || resolved.logger !== undefined ? [observeInterceptor(telemetry, this.#origins, clock, resolved.slowRequestMs)] : []),
     ];
+
     const agent = this.#agent;
     this.#dispatch = interceptors.reduce<Dispatch>((next, interceptor) => interceptor(next), (opts, handler) => agent.dispatch(opts, handler as Dispatcher.DispatchHandler));
     for (const event of ['connect', 'disconnect', 'connectionError', 'drain']) {

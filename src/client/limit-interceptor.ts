@@ -15,10 +15,18 @@ import type { OriginRegistry, OriginState } from './origin-state.js';
 export function limitInterceptor(origins: OriginRegistry, clock: Clock, maxTokenWaitMs: number): Interceptor {
   return (next) => (opts, handler) => {
     const state = origins.get(opts.origin!);
-    state.telemetry.attempt(state.origin);
     if (state.bulkhead === undefined && state.tokens === undefined) return next(opts, handler);
     new Gate(next, opts, handler, state, clock, maxTokenWaitMs).start();
     return true;
+  };
+}
+
+/** Counts network attempts per origin (innermost, when metrics are on): everything that reaches the pool. */
+export function attemptsInterceptor(origins: OriginRegistry): Interceptor {
+  return (next) => (opts, handler) => {
+    const state = origins.get(opts.origin!);
+    state.telemetry.attempt(state.origin);
+    return next(opts, handler);
   };
 }
 

@@ -27,3 +27,13 @@ test('the timeout is multiplier × estimate, clamped; the maximum before any est
   assert.equal(adaptiveTimeoutMs(1, bounds), 50);
   assert.equal(adaptiveTimeoutMs(9000, bounds), 10_000);
 });
+
+test('the selected quantile matches a full sort on random data', () => {
+  for (let round = 0; round < 50; round++) {
+    const latency = new LatencyEstimator({ window: 97, quantile: 0.9, minSamples: 1 });
+    const values = Array.from({ length: 97 }, () => Math.round(Math.random() * 1000));
+    for (const v of values) latency.record(v);
+    const sorted = [...values].sort((a, b) => a - b);
+    assert.equal(latency.estimate(), sorted[Math.floor(0.9 * 97)]);
+  }
+});

@@ -17,6 +17,8 @@ export class LatencyEstimator {
   readonly quantile: number;
   readonly minSamples: number;
   readonly #samples: Float64Array;
+  /** Reused for selection, so a recompute allocates nothing. */
+  readonly #scratch: Float64Array;
   #count = 0;
   #next = 0;
   #sinceCompute = 0;
@@ -25,6 +27,7 @@ export class LatencyEstimator {
 
   constructor({ window = DEFAULT_LATENCY_WINDOW, quantile = DEFAULT_LATENCY_QUANTILE, minSamples = DEFAULT_LATENCY_MIN_SAMPLES } = {}) {
     this.#samples = new Float64Array(window);
+    this.#scratch = new Float64Array(window);
     this.quantile = quantile;
     this.minSamples = minSamples;
     this.#recomputeEvery = Math.max(1, Math.min(MAX_RECOMPUTE_EVERY, Math.floor(window / 4)));
@@ -41,12 +44,38 @@ export class LatencyEstimator {
   estimate(): number | undefined {
     if (this.#count < this.minSamples) return undefined;
     if (this.#cached === undefined || this.#sinceCompute >= this.#recomputeEvery) {
-      const sorted = this.#samples.slice(0, this.#count).sort();
-      this.#cached = sorted[Math.min(this.#count - 1, Math.floor(this.quantile * this.#count))];
+      this.#scratch.set(this.#samples.subarray(0, this.#count));
+      this.#cached = select(this.#scratch, this.#count, Math.min(this.#count - 1, Math.floor(this.quantile * this.#count)));
       this.#sinceCompute = 0;
     }
     return this.#cached;
   }
+}
+
+/** The k-th smallest of the first `n` values (Hoare's quickselect, in place): O(n) on average, no full sort. */
+function select(values: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i]! < pivot) i++;
+      while (values[j]! > pivot) j--;
+      if (i <= j) {
+        const swap = values[i]!;
+        values[i] = values[j]!;
+        values[j] = swap;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return values[k]!;
 }
 
 /** The per-attempt timeout: `multiplier × estimate`, clamped; `maxMs` until the estimate exists. */
