@@ -37,6 +37,8 @@ export interface OverheadResult {
   holdfastCpuUs: number;
   /** holdfast's requests per second as a share of raw undici's: the median of the rounds' ratios. */
   ratio: number;
+  /** With metrics on: network attempts beyond one per request (hedges, retries), from holdfast's own counters. */
+  extraAttempts?: { requests: number; attempts: number };
 }
 
 interface Sample { rps: number; cpuUsPerRequest: number }
@@ -56,6 +58,14 @@ async function measure(url: string, dispatcher: Dispatcher, { durationMs, concur
   await Promise.all(Array.from({ length: concurrency }, loop));
   const used = process.cpuUsage(cpu);
   return { rps: done / ((performance.now() - started) / 1000), cpuUsPerRequest: (used.user + used.system) / done };
+}
+
+/** Sums holdfast's requests and attempts counters, when metrics are on. */
+async function countAttempts(registry: { getMetricsAsJSON(): Promise<{ name: string; values: { value: number }[] }[]> } | undefined) {
+  if (registry === undefined) return undefined;
+  const metrics = await registry.getMetricsAsJSON();
+  const sum = (name: string) => metrics.find((m) => m.name === name)?.values.reduce((total, v) => total + v.value, 0) ?? 0;
+  return { requests: sum('holdfast_client_requests_total'), attempts: sum('holdfast_client_attempts_total') };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
@@ -102,6 +112,7 @@ export async function runOverhead(options: OverheadOptions, progress: (line: str
       return {
         options, ...result, undiciMedian, holdfastMedian, ratio: Math.round(median(ratios) * 1000) / 1000,
         undiciCpuUs: round1(median(cpu.u)), holdfastCpuUs: round1(median(cpu.h)),
+        extraAttempts: await countAttempts(holdfast.metricsRegistry),
       };
     } finally {
       await pool.close();
@@ -128,6 +139,10 @@ async function main(): Promise<void> {
   console.log(`| undici Pool (raw) | ${result.undiciMedian} | ${result.undiciCpuUs} µs | ${result.undiciPool.join(', ')} |`);
   console.log(`| holdfast createDispatcher | ${result.holdfastMedian} | ${result.holdfastCpuUs} µs | ${result.holdfast.join(', ')} |`);
   console.log(`\nholdfast: ${(result.ratio * 100).toFixed(1)}% of raw undici's requests per second (cost ${((1 - result.ratio) * 100).toFixed(1)}%)`);
+  if (result.extraAttempts !== undefined) {
+    const { requests, attempts } = result.extraAttempts;
+    console.log(`holdfast sent ${attempts - requests} attempts beyond one per request, over ${requests} requests (hedges and retries)`);
+  }
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify({ node: process.version, ...result }, null, 2)}\n`);
 }
 
