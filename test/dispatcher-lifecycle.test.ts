@@ -61,3 +61,11 @@ test('dispatch() accepts new-style handlers (onRequestStart…): response, then 
   });
   assert.equal((failure as Error & { code: string }).code, 'HF_ERR_CONNECT');
 });
+
+// The flaky upstream's option errors name the option, unknown keys included (it used to say "(options)").
+test('option errors name the option, in every validated entry point', async () => {
+  await assert.rejects(FlakyServer.start({ bogus: 1 } as never), { code: 'HF_ERR_INVALID_OPTION', option: 'bogus' });
+  await assert.rejects(FlakyServer.start({ idleCloseMs: -1 }), { option: 'idleCloseMs' });
+  const { createAgent } = await import('../src/client/create-agent.js');
+  assert.throws(() => createAgent({ keepAlive: { defaultIdleMs: -5 } }), { option: 'keepAlive.defaultIdleMs' });
+});

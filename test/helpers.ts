@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import assert from 'node:assert/strict';
-import type { Dispatcher } from 'undici';
 import { HoldfastDispatcher } from '../src/client/create-dispatcher.js';
 import type { DispatcherOptions } from '../src/client/options.js';
 import type { Clock } from '../src/clock.js';
@@ -26,10 +25,6 @@ export async function closedPort(): Promise<number> {
   server.close();
   await once(server, 'close');
   return port;
-}
-
-export async function readBody(data: Dispatcher.ResponseData): Promise<unknown> {
-  return data.body.json();
 }
 
 /** Creates a dispatcher and checks, at the end of the test, that closing it leaves no socket open. */

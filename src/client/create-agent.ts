@@ -4,11 +4,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
-import { InvalidOptionError } from '../errors.js';
-import {
-  DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LEARNED_TTL_MS, DEFAULT_MARGIN_RATIO, DEFAULT_MAX_MARGIN_MS, DEFAULT_UNSAFE_REUSE_RATIO,
-  KeepAliveAlignment, parseKeepAliveHint,
-} from '../policy/keep-alive.js';
+import { parseOptions } from '../parse-options.js';
+import { KeepAliveAlignment, parseKeepAliveHint } from '../policy/keep-alive.js';
+import { keepAliveSchema } from './options.js';
 
 export const DEFAULT_AGENT_MAX_SOCKETS = 64;
 export const DEFAULT_AGENT_MAX_FREE_SOCKETS = 64;
@@ -20,13 +18,7 @@ const agentSchema = z.strictObject({
   maxTotalSockets: z.number().int().positive().optional(),
   /** 'fifo' spreads requests over the pool; 'lifo' reuses the most recent socket. */
   scheduling: z.enum(['fifo', 'lifo']).default('fifo'),
-  keepAlive: z.strictObject({
-    defaultIdleMs: z.number().int().nonnegative().default(DEFAULT_IDLE_TIMEOUT_MS),
-    marginRatio: z.number().min(0).max(1).default(DEFAULT_MARGIN_RATIO),
-    maxMarginMs: z.number().int().nonnegative().default(DEFAULT_MAX_MARGIN_MS),
-    unsafeReuseRatio: z.number().min(0).max(1).default(DEFAULT_UNSAFE_REUSE_RATIO),
-    learnedTtlMs: z.number().int().nonnegative().default(DEFAULT_LEARNED_TTL_MS),
-  }).prefault({}),
+  keepAlive: keepAliveSchema.prefault({}),
   /** TLS options for the https agent (ca, rejectUnauthorized, …), passed through. */
   tls: z.record(z.string(), z.unknown()).optional(),
 });
@@ -34,13 +26,7 @@ const agentSchema = z.strictObject({
 export type AgentOptions = z.input<typeof agentSchema>;
 
 function resolveAgentOptions(options: unknown): z.output<typeof agentSchema> {
-  const parsed = agentSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(options)');
-    throw new InvalidOptionError(path, issue?.message ?? 'invalid');
-  }
-  return parsed.data;
+  return parseOptions(agentSchema, options);
 }
 
 /** When a free socket went idle; only sockets in the agent's free list have one. */
@@ -98,7 +84,7 @@ function align<A extends http.Agent>(agent: A, keepAlive: z.output<typeof agentS
     baseReuse(socket, request);
   };
   return Object.assign(agent, {
-    idleLimitMs: (host: string) => (states.get(host) ?? stateOf(host)).idleLimitMs(clock.now()),
+    idleLimitMs: (host: string) => stateOf(host).idleLimitMs(clock.now()),
   });
 }
 

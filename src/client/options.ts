@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { DEFAULT_SHARED_RATE_LIMIT_PREFIX } from './shared-rate-limit.js';
 import { DEFAULT_LATENCY_MIN_SAMPLES, DEFAULT_LATENCY_QUANTILE, DEFAULT_LATENCY_WINDOW } from '../policy/latency-estimator.js';
-import { InvalidOptionError } from '../errors.js';
+import { parseOptions } from '../parse-options.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LEARNED_TTL_MS, DEFAULT_MARGIN_RATIO, DEFAULT_MAX_MARGIN_MS, DEFAULT_UNSAFE_REUSE_RATIO,
 } from '../policy/keep-alive.js';
@@ -38,6 +38,15 @@ export const DEFAULT_ADAPTIVE_MAX_MS = 30_000;
 export const DEFAULT_QUEUE_TIMEOUT_MS = 30_000;
 export const DEFAULT_RATE_LIMIT_MAX_WAIT_MS = 1000;
 
+/** Keep-alive alignment settings, shared by createDispatcher and createAgent. */
+export const keepAliveSchema = z.strictObject({
+  defaultIdleMs: ms().default(DEFAULT_IDLE_TIMEOUT_MS),
+  marginRatio: ratio().default(DEFAULT_MARGIN_RATIO),
+  maxMarginMs: ms().default(DEFAULT_MAX_MARGIN_MS),
+  unsafeReuseRatio: ratio().default(DEFAULT_UNSAFE_REUSE_RATIO),
+  learnedTtlMs: ms().default(DEFAULT_LEARNED_TTL_MS),
+});
+
 const breakerSchema = z.strictObject({
   consecutiveFailures: z.number().int().positive().default(DEFAULT_CONSECUTIVE_FAILURES),
   failureRatio: ratio().default(DEFAULT_FAILURE_RATIO),
@@ -59,13 +68,7 @@ const schema = z.strictObject({
   bodyTimeoutMs: ms().default(DEFAULT_BODY_TIMEOUT_MS),
   /** Overall deadline of a request until its response starts; 0 turns it off. */
   deadlineMs: ms().default(DEFAULT_DEADLINE_MS),
-  keepAlive: z.strictObject({
-    defaultIdleMs: ms().default(DEFAULT_IDLE_TIMEOUT_MS),
-    marginRatio: ratio().default(DEFAULT_MARGIN_RATIO),
-    maxMarginMs: ms().default(DEFAULT_MAX_MARGIN_MS),
-    unsafeReuseRatio: ratio().default(DEFAULT_UNSAFE_REUSE_RATIO),
-    learnedTtlMs: ms().default(DEFAULT_LEARNED_TTL_MS),
-  }).prefault({}),
+  keepAlive: keepAliveSchema.prefault({}),
   /** Stale-socket replay of requests that are safe to send twice. */
   replay: z.boolean().default(true),
   /** Circuit breaker per origin: `true` or options to turn it on. Off by default. */
@@ -143,13 +146,7 @@ export type ResolvedDispatcherOptions = Readonly<z.output<typeof schema>>;
 
 /** Validates options once, naming the offending option, and returns a frozen, fully defaulted copy. */
 export function resolveDispatcherOptions(options: unknown): ResolvedDispatcherOptions {
-  const parsed = schema.safeParse(options ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(options)');
-    throw new InvalidOptionError(path, issue?.message ?? 'invalid');
-  }
-  return deepFreeze(parsed.data);
+  return deepFreeze(parseOptions(schema, options));
 }
 
 /** Freezes plain objects and arrays, not class instances the caller passed in (a Redis client). */

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
-import { InvalidOptionError } from '../errors.js';
+import { parseOptions } from '../parse-options.js';
 
 const faultSchema = z.strictObject({
   /** Close a keep-alive connection after it has been idle this long; 0 never. */
@@ -70,12 +70,7 @@ interface Conn {
 const STATS_PATH = '/__flaky/stats';
 
 function parseFaults(input: unknown): z.output<typeof faultSchema> {
-  const parsed = faultSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidOptionError(issue?.path.join('.') || '(options)', issue?.message ?? 'invalid');
-  }
-  return parsed.data;
+  return parseOptions(faultSchema, input);
 }
 
 /**

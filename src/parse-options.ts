@@ -1,0 +1,15 @@
+import type { z } from 'zod';
+import { InvalidOptionError } from './errors.js';
+
+/**
+ * Validates `input` against `schema` once, at the boundary. On failure it throws
+ * an InvalidOptionError naming the offending option by its dotted path (or the
+ * unknown key, for a strict object), so the caller sees which setting to fix.
+ */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(options)');
+  throw new InvalidOptionError(path, issue?.message ?? 'invalid');
+}
