@@ -1,4 +1,8 @@
-import { test } from 'node:test';
+import { fork } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { request, type Dispatcher } from 'undici';
 import { dispatcherFor, flakyServer } from './helpers.js';
@@ -46,4 +50,61 @@ test('a hedge that loses the race is not a breaker failure', async (t) => {
   await latencies(server.url, dispatcher, 20);
   assert.ok(server.stats().received > 20, 'hedges went out');
   assert.equal(dispatcher.circuit(server.url), 'closed');
+});
+
+/** An upstream in its own process, so that it answers while this process's event loop is blocked. */
+async function upstreamInOtherProcess(t: TestContext): Promise<string> {
+  const child = fork(fileURLToPath(new URL('../bench/hello-server.mjs', import.meta.url)), { stdio: 'inherit' });
+  t.after(async () => {
+    child.disconnect();
+    await once(child, 'exit');
+  });
+  const [{ port }] = (await once(child, 'message')) as [{ port: number }];
+  return `http://127.0.0.1:${port}/`;
+}
+
+/** Resolves once undici has written the headers of `n` more requests. */
+function requestsWritten(n: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const onSend = () => {
+      if (++seen < n) return;
+      diagnostics.unsubscribe('undici:client:sendHeaders', onSend);
+      resolve();
+    };
+    diagnostics.subscribe('undici:client:sendHeaders', onSend);
+  });
+}
+
+/** Blocks the event loop, as a long GC pause or a CPU-bound callback does. */
+function stall(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+// Regression: when the event loop was blocked for longer than the hedge delay, the hedge
+// timer ran (timers come first in a loop turn) before the answer already waiting in the
+// socket was read, so every request in flight was hedged and its loser killed a pooled
+// socket. Under load this fired hedges by the thousand and cost a quarter of the throughput.
+test('a hedge delay that passes while the event loop is blocked does not hedge an answer already received', async (t) => {
+  const url = await upstreamInOtherProcess(t);
+  const dispatcher = dispatcherFor(t, { connections: 4, metrics: true, hedge: { quantile: 0.5, minSamples: 5, minDelayMs: 5 } });
+  const metrics = async () => {
+    const all = await dispatcher.metricsRegistry!.getMetricsAsJSON();
+    const sum = (name: string) => all.find((m) => m.name === name)!.values.reduce((total, v) => total + v.value, 0);
+    return { requests: sum('holdfast_client_requests_total'), attempts: sum('holdfast_client_attempts_total') };
+  };
+  // Three sockets open, and the estimate exists: hedges go out after 5 ms.
+  for (let round = 0; round < 4; round++) await Promise.all([0, 1, 2].map(() => latencies(url, dispatcher, 1)));
+  const before = await metrics();
+  for (let round = 0; round < 3; round++) {
+    const written = requestsWritten(3);
+    const pending = Promise.all([0, 1, 2].map(async () => (await request(url, { dispatcher })).body.text()));
+    await written;
+    stall(100); // meanwhile the upstream answers
+    assert.deepEqual(await pending, ['hello world', 'hello world', 'hello world']);
+  }
+  const after = await metrics();
+  assert.equal(after.requests - before.requests, 9);
+  assert.equal(after.attempts - before.attempts, 9, 'no attempt beyond one per request');
 });

@@ -15,7 +15,7 @@ import type { OriginRegistry } from './origin-state.js';
  * headers timeout ticks about once a second, far too coarse for a 50 ms limit.
  */
 export function adaptiveTimeoutInterceptor(origins: OriginRegistry, clock: Clock, bounds: { multiplier: number; minMs: number; maxMs: number }): Interceptor {
-  const queue = new DeadlineQueue(clock); // one timer for every attempt's timeout
+  const queue = new DeadlineQueue(clock, { afterPendingIo: true }); // one timer for every attempt's timeout
   return (next) => (opts, handler) => {
     const latency = origins.get(opts.origin!).latency;
     if (latency === undefined) return next(opts, handler);

@@ -15,6 +15,13 @@ export interface DeadlineEntry {
  * instead of a timer created and cleared per request. Deadlines of one duration
  * arrive in order, so an insert scanning back from the tail is O(1) in practice
  * (adaptive timeouts and hedge delays drift slowly, so nearly so); removal is O(1).
+ *
+ * With `afterPendingIo`, due entries expire only after the I/O that was already
+ * waiting has been read (in a `setImmediate`, which runs after the loop's poll
+ * phase). Timers run first in a loop turn: after the loop was blocked (a GC pause,
+ * a CPU-bound callback) every deadline that passed meanwhile would otherwise fire
+ * before the answers sitting in the sockets were seen, and hedge or time out
+ * requests that had in fact been answered in time.
  */
 export class DeadlineQueue {
   readonly #clock: Clock;
@@ -24,8 +31,11 @@ export class DeadlineQueue {
   #armedAt = Number.POSITIVE_INFINITY;
   #generation = 0;
 
-  constructor(clock: Clock) {
+  readonly #afterPendingIo: boolean;
+
+  constructor(clock: Clock, { afterPendingIo = false }: { afterPendingIo?: boolean } = {}) {
     this.#clock = clock;
+    this.#afterPendingIo = afterPendingIo;
   }
 
   add(entry: DeadlineEntry): void {
@@ -55,7 +65,8 @@ export class DeadlineQueue {
   #arm(at: number): void {
     const generation = ++this.#generation;
     this.#armedAt = at;
-    this.#clock.schedule(() => { if (generation === this.#generation) this.#fire(); }, Math.max(0, at - this.#clock.now()));
+    const fire = () => { if (generation === this.#generation) this.#fire(); };
+    this.#clock.schedule(this.#afterPendingIo ? () => setImmediate(fire) : fire, Math.max(0, at - this.#clock.now()));
   }
 
   #fire(): void {

@@ -15,7 +15,7 @@ import { hasReplayableBody, isRetrySafe } from './request-facts.js';
  * still win; if both fail, the last failure goes up (to retry).
  */
 export function hedgeInterceptor(origins: OriginRegistry, clock: Clock, minDelayMs: number): Interceptor {
-  const queue = new DeadlineQueue(clock); // one timer for every pending hedge
+  const queue = new DeadlineQueue(clock, { afterPendingIo: true }); // one timer for every pending hedge
   return (next) => (opts, handler) => {
     const latency = origins.get(opts.origin!).hedgeLatency;
     if (latency === undefined || !isRetrySafe(opts) || !hasReplayableBody(opts)) return next(opts, handler);
