@@ -1,0 +1,67 @@
+import { glideDateTime, type InstanceData } from './instance-data.js';
+import { CHANGE_TASK_STATES, HOLD_REASONS, INCIDENT_STATES, SC_TASK_STATES } from './tables.js';
+
+const STATES: Record<string, string[]> = {
+  incident: Object.keys(INCIDENT_STATES),
+  change_task: Object.keys(CHANGE_TASK_STATES),
+  sc_task: Object.keys(SC_TASK_STATES),
+};
+const TABLES = Object.keys(STATES);
+const TICK_MS = 100;
+
+/**
+ * Live activity on the task tables: `perSecond` writes, 70% updates (a new
+ * state, and a hold reason for an on-hold incident), 20% creates and 10%
+ * deletes (each recorded in sys_audit_delete), applied every 100 ms.
+ */
+export class Churn {
+  readonly #data: InstanceData;
+  readonly #random: () => number;
+  readonly #timer: NodeJS.Timeout;
+  #owed = 0;
+  /** Writes made so far, by kind. */
+  readonly counts = { updated: 0, created: 0, deleted: 0 };
+
+  constructor(data: InstanceData, perSecond: number, random: () => number, _epochMs?: number) {
+    this.#data = data;
+    this.#random = random;
+    this.#timer = setInterval(() => {
+      this.#owed += (perSecond * TICK_MS) / 1000;
+      for (; this.#owed >= 1; this.#owed--) this.step();
+    }, TICK_MS);
+    this.#timer.unref();
+  }
+
+  /** One write. */
+  step(): void {
+    const name = TABLES[Math.floor(this.#random() * TABLES.length)]!;
+    const table = this.#data.table(name)!;
+    const rows = table.byUpdated();
+    const roll = this.#random();
+    const pick = () => rows[Math.floor(this.#random() * rows.length)];
+    if (roll < 0.2 || rows.length === 0) {
+      const template = pick();
+      this.#data.create(table, { short_description: template?.short_description ?? 'Created by churn', assignment_group: template?.assignment_group ?? '', state: STATES[name]![0], priority: '4' }, 'churn');
+      this.counts.created++;
+    } else if (roll < 0.3) {
+      this.#data.delete(table, pick()!, 'churn');
+      this.counts.deleted++;
+    } else {
+      const states = STATES[name]!;
+      const state = states[Math.floor(this.#random() * states.length)]!;
+      const changes: Record<string, string> = { state };
+      if (name === 'incident') {
+        const reasons = Object.keys(HOLD_REASONS);
+        changes.incident_state = state;
+        changes.hold_reason = state === '3' ? reasons[Math.floor(this.#random() * reasons.length)]! : '';
+      }
+      if (changes.state === '7' || changes.state === '3' || changes.state === '4') changes.closed_at = glideDateTime(Date.now());
+      this.#data.update(table, pick()!, changes, 'churn');
+      this.counts.updated++;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}

@@ -1,0 +1,75 @@
+import type { QueryEngine } from './query-engine.js';
+import type { TableStore } from './table-store.js';
+import type { FieldDef, SnRecord } from './tables.js';
+
+export type DisplayValue = 'false' | 'true' | 'all';
+
+export interface RenderOptions {
+  /** `sysparm_fields`, already split; undefined for every field. */
+  fields: string[] | undefined;
+  display: DisplayValue;
+  excludeReferenceLink: boolean;
+  /** `https://instance` as the caller reached it, for reference links. */
+  baseUrl: string;
+}
+
+type Cell = (record: SnRecord) => unknown;
+
+/**
+ * Renders records as the Table API does (see the matrix in docs/simulator.md):
+ * every value a string; an empty reference `""` in every mode; a reference as
+ * `{link, value}`, its display value or `{display_value, link, value}`; a choice
+ * as its code, its label or both. Dot-walked fields keep their dotted key.
+ * The plan is built once per request, then applied to each row.
+ */
+export class RecordRenderer {
+  readonly #cells: [string, Cell][];
+
+  constructor(engine: QueryEngine, tables: ReadonlyMap<string, TableStore>, table: TableStore, options: RenderOptions) {
+    const names = options.fields ?? Object.keys(table.def.fields);
+    this.#cells = [];
+    for (const name of names) {
+      const field = engine.field(table, name);
+      if (field !== undefined) this.#cells.push([name, cell(field.get, field.def, tables, options)]);
+    }
+  }
+
+  /** Fields that `sysparm_fields` named but the table lacks (ignored, as on a real instance). */
+  static unknownFields(engine: QueryEngine, table: TableStore, fields: string[]): string[] {
+    return fields.filter((name) => engine.field(table, name) === undefined);
+  }
+
+  render(record: SnRecord): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [name, get] of this.#cells) out[name] = get(record);
+    return out;
+  }
+}
+
+function cell(get: (r: SnRecord) => string, def: FieldDef, tables: ReadonlyMap<string, TableStore>, { display, excludeReferenceLink, baseUrl }: RenderOptions): Cell {
+  if (def.type === 'reference') {
+    const target = tables.get(def.reference!)!;
+    const link = (value: string) => `${baseUrl}/api/now/table/${target.def.name}/${value}`;
+    const shown = (value: string) => target.get(value)?.[target.def.displayField] ?? '';
+    const render = referenceCell(display, excludeReferenceLink, link, shown);
+    return (r) => {
+      const value = get(r);
+      return value === '' ? '' : render(value);
+    };
+  }
+  if (display === 'false') return get;
+  const label = def.choices === undefined ? (v: string) => v : (v: string) => def.choices![v] ?? v;
+  if (display === 'true') return (r) => label(get(r));
+  return (r) => {
+    const value = get(r);
+    return { display_value: label(value), value };
+  };
+}
+
+function referenceCell(display: DisplayValue, noLink: boolean, link: (v: string) => string, shown: (v: string) => string): (value: string) => unknown {
+  switch (display) {
+    case 'false': return noLink ? (value) => value : (value) => ({ link: link(value), value });
+    case 'true': return noLink ? shown : (value) => ({ display_value: shown(value), link: link(value) });
+    case 'all': return noLink ? (value) => ({ display_value: shown(value), value }) : (value) => ({ display_value: shown(value), link: link(value), value });
+  }
+}

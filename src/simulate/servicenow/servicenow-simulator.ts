@@ -1,0 +1,267 @@
+import type { AddressInfo, Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { SimAuth } from './auth.js';
+import { InstanceData } from './instance-data.js';
+import { resolveSimulatorOptions, type Faults, type ResolvedSimulatorOptions, type SimulatorOptions } from './options.js';
+import { RateLimitRules } from './rate-limit-rules.js';
+import { seededRandom, seedInstance } from './seed.js';
+import { failure, TableApi, type ApiAnswer, type Query } from './table-api.js';
+import { startAdmin } from './admin-api.js';
+import { Churn } from './churn.js';
+import { InboundQueue } from './inbound-queue.js';
+
+export interface SimulatorStats {
+  requests: number;
+  byStatus: Record<string, number>;
+  connections: number;
+  resets: number;
+  truncated: number;
+  cancelled: number;
+  queueRejected: number;
+  refusals: number;
+}
+
+const TABLE_ROUTE = /^\/api\/now(?:\/(v1|v2))?\/table\/([^/?]+)(?:\/([^/?]+))?\/?$/;
+const CANCELLED = 'Transaction cancelled: maximum execution time exceeded';
+
+/**
+ * A local ServiceNow instance's REST Table API and OAuth endpoint, with the
+ * throttles real instances apply and faults on demand. See docs/simulator.md for
+ * what is faithful and what is not.
+ *
+ * @example
+ * const sim = await ServiceNowSimulator.start({ records: 10_000 });
+ * // GET `${sim.url}/api/now/table/incident?sysparm_limit=10` with Basic admin:admin
+ * await sim.close();
+ */
+export class ServiceNowSimulator {
+  readonly options: ResolvedSimulatorOptions;
+  readonly data: InstanceData;
+  readonly auth: SimAuth;
+  faults: Faults;
+  readonly #app: FastifyInstance;
+  readonly #api: TableApi;
+  readonly #rates: RateLimitRules;
+  readonly #queue: InboundQueue;
+  readonly #random: () => number;
+  readonly #sockets = new Set<Socket>();
+  readonly #stats: SimulatorStats = { requests: 0, byStatus: {}, connections: 0, resets: 0, truncated: 0, cancelled: 0, queueRejected: 0, refusals: 0 };
+  #admin: FastifyInstance | undefined;
+  #churn: Churn | undefined;
+  #refuseTimer: NodeJS.Timeout | undefined;
+  #statusCount = 0;
+  #port = 0;
+  #closed = false;
+
+  private constructor(options: ResolvedSimulatorOptions) {
+    this.options = options;
+    this.faults = options.faults;
+    this.data = new InstanceData({ caseSensitive: options.caseSensitive, strict: options.strict });
+    this.auth = new SimAuth(options);
+    this.#api = new TableApi(this.data, options);
+    this.#rates = new RateLimitRules(options.rateLimits);
+    this.#queue = new InboundQueue(options.workers, options.queueDepth);
+    this.#random = seededRandom(options.seed ^ 0x5eed);
+    this.#app = Fastify({ keepAliveTimeout: options.keepAliveTimeoutS * 1000, forceCloseConnections: true, bodyLimit: 10 * 1024 * 1024 });
+    this.#routes();
+  }
+
+  static async start(input: SimulatorOptions = {}): Promise<ServiceNowSimulator> {
+    const sim = new ServiceNowSimulator(resolveSimulatorOptions(input));
+    await sim.#init();
+    return sim;
+  }
+
+  get url(): string {
+    return `http://${this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host}:${this.#port}`;
+  }
+
+  get adminUrl(): string {
+    return `http://${this.options.adminHost}:${(this.#admin!.server.address() as AddressInfo).port}`;
+  }
+
+  stats(): SimulatorStats {
+    return structuredClone(this.#stats);
+  }
+
+  async #init(): Promise<void> {
+    const o = this.options;
+    if (o.load !== undefined) await this.data.load(o.load);
+    else seedInstance(this.data, { seed: o.seed, records: o.records, epochMs: o.epochMs ?? Math.floor(Date.now() / 86_400_000) * 86_400_000 });
+    const server = this.#app.server;
+    server.on('connection', (socket: Socket) => this.#track(socket));
+    await this.#app.listen({ host: o.host, port: o.port });
+    this.#port = (server.address() as AddressInfo).port;
+    this.#admin = await startAdmin(this, o.adminHost, o.adminPort);
+    if (o.churnPerSecond > 0) this.#churn = new Churn(this.data, o.churnPerSecond, seededRandom(o.seed ^ 0xc4), o.epochMs);
+    this.#scheduleRefusals();
+  }
+
+  /** Every connection: counted, and dropped by the load balancer after lbIdleMs idle. */
+  #track(socket: Socket): void {
+    this.#stats.connections++;
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+    const idleMs = this.options.lbIdleMs;
+    if (idleMs > 0) socket.setTimeout(idleMs, () => socket.destroy());
+  }
+
+  #routes(): void {
+    const app = this.#app;
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, new URLSearchParams(body as string)));
+    app.setErrorHandler((err: { statusCode?: number; message: string }, request, reply) => {
+      const status = err.statusCode !== undefined && err.statusCode < 500 ? 400 : 500;
+      this.#send(request, reply, failure(status, status === 400 ? 'Exception while reading request' : 'Internal server error', err.message));
+    });
+    app.setNotFoundHandler((request, reply) => this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null)));
+    app.addHook('onRequest', (request, reply, done) => {
+      this.#stats.requests++;
+      if (this.#random() < this.faults.rstRate) {
+        this.#stats.resets++;
+        reply.hijack();
+        request.raw.socket.resetAndDestroy();
+        return;
+      }
+      const burst = this.faults.status;
+      if (burst !== undefined && this.#statusCount++ % burst.period < burst.count) {
+        this.#send(request, reply, failure(burst.code, burst.code === 503 ? 'Service Unavailable' : 'Internal Server Error', null));
+        return;
+      }
+      done();
+    });
+    app.post('/oauth_token.do', async (request, reply) => {
+      if (!(request.body instanceof URLSearchParams)) {
+        return reply.code(400).send({ error_description: 'Content-Type must be application/x-www-form-urlencoded', error: 'invalid_request' });
+      }
+      const answer = this.auth.token(request.body);
+      return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
+    });
+    app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/api/now/*', handler: (request, reply) => this.#table(request, reply) });
+  }
+
+  async #table(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const arrived = performance.now();
+    const path = request.url.split('?', 1)[0]!;
+    const match = TABLE_ROUTE.exec(path);
+    if (match === null) return this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null));
+    const user = this.auth.authenticate(request.headers.authorization);
+    if (user === undefined) {
+      return this.#send(request, reply, failure(401, 'User Not Authenticated', 'Required to provide Auth information', { 'www-authenticate': 'BASIC realm="Service-now"', connection: 'close' }));
+    }
+    const [, version, tableName = '', sysId] = match;
+    const rate = this.#rates.check(user, tableName, request.method);
+    const rateHeaders: Record<string, string> = rate.matched ? { 'x-ratelimit-limit': String(rate.limit), 'x-ratelimit-reset': String(rate.resetS), 'x-ratelimit-rule': rate.ruleId } : {};
+    if (rate.matched && !rate.allowed) {
+      return this.#send(request, reply, failure(429, 'Rate limit exceeded', `Rate limit of ${rate.limit} requests per hour for Table API exceeded`, { ...rateHeaders, 'retry-after': String(rate.retryAfterS) }));
+    }
+    const slot = await this.#queue.enter();
+    if (slot === undefined) {
+      this.#stats.queueRejected++;
+      return this.#send(request, reply, failure(429, 'Too Many Requests', 'The API_INT semaphore queue is full', rateHeaders));
+    }
+    try {
+      const waitedMs = performance.now() - arrived;
+      if (waitedMs >= this.options.maxTransactionMs) {
+        this.#stats.cancelled++;
+        return this.#send(request, reply, failure(500, CANCELLED, null));
+      }
+      const table = this.data.table(tableName);
+      const answer = table === undefined ? failure(400, `Invalid table ${tableName}`, null) : this.#answer(request, table, sysId, version, path, user);
+      Object.assign(answer.headers, rateHeaders, { 'server-timing': `sem_wait;dur=${Math.round(waitedMs)}, sesh_wait;dur=0` });
+      await this.#work(request, reply, answer, waitedMs);
+    } finally {
+      slot();
+    }
+  }
+
+  #answer(request: FastifyRequest, table: NonNullable<ReturnType<InstanceData['table']>>, sysId: string | undefined, version: string | undefined, path: string, user: string): ApiAnswer {
+    const query = request.query as Query;
+    const baseUrl = `${request.protocol}://${request.headers.host ?? `127.0.0.1:${this.#port}`}`;
+    const readOnly = this.options.users.find((u) => u.user_name === user)?.readOnly === true || table.def.name === 'sys_audit_delete';
+    if (request.method !== 'GET' && readOnly) return failure(403, 'Operation Failed', 'ACL Exception Update Failed due to security constraints');
+    switch (request.method) {
+      case 'GET': return sysId === undefined ? this.#api.list(table, query, { baseUrl, path, version }) : this.#api.read(table, sysId, query, baseUrl);
+      case 'POST': return sysId === undefined ? this.#api.create(table, request.body, user, query, baseUrl) : failure(405, 'Method not Supported', null);
+      case 'PUT':
+      case 'PATCH': return sysId === undefined ? failure(405, 'Method not Supported', null) : this.#api.update(table, sysId, request.body, user, query, baseUrl);
+      default: return sysId === undefined ? failure(405, 'Method not Supported', null) : this.#api.delete(table, sysId, user);
+    }
+  }
+
+  /** Holds the answer for its simulated work time; past the transaction quota it is cancelled. */
+  async #work(request: FastifyRequest, reply: FastifyReply, answer: ApiAnswer, waitedMs: number): Promise<void> {
+    const workMs = this.faults.slowMs + ((answer.rows ?? 0) * this.options.rowCostUs) / 1000;
+    const budgetMs = this.options.maxTransactionMs - waitedMs;
+    if (workMs <= budgetMs) {
+      if (workMs > 0) await delay(workMs);
+      return this.#send(request, reply, answer);
+    }
+    await delay(budgetMs);
+    this.#stats.cancelled++;
+    if (this.options.onTransactionTimeout === '500' || answer.status !== 200) return this.#send(request, reply, failure(500, CANCELLED, null));
+    // KB1297438: the error object is appended to the body, which was cut off mid-way.
+    const full = JSON.stringify(answer.body);
+    const cut = full.slice(0, Math.floor(full.length * Math.max(0, budgetMs / workMs)));
+    const error = JSON.stringify({ error: { message: CANCELLED, detail: `${CANCELLED} Check logs for error trace or enable glide.rest.debug property to verify REST request processing` }, status: 'failure' });
+    return this.#send(request, reply, { ...answer, body: undefined }, cut + error);
+  }
+
+  /** Sends an answer with an instance's headers, or cuts its body off (the truncate fault). */
+  #send(request: FastifyRequest, reply: FastifyReply, answer: ApiAnswer, raw?: string): void {
+    this.#stats.byStatus[answer.status] = (this.#stats.byStatus[answer.status] ?? 0) + 1;
+    const body = raw ?? (answer.body === undefined ? '' : JSON.stringify(answer.body));
+    const headers: Record<string, string> = {
+      'content-type': 'application/json;charset=UTF-8', server: 'ServiceNow', 'x-is-logged-in': String(answer.status !== 401),
+      'x-transaction-id': randomBytes(6).toString('hex'), pragma: 'no-store,no-cache', 'cache-control': 'no-cache,no-store,must-revalidate,max-age=-1', expires: '0',
+      ...answer.headers,
+    };
+    if (this.options.lbIdleMs > 0 && this.options.lbAdvertise) headers['keep-alive'] = `timeout=${Math.floor(this.options.lbIdleMs / 1000)}`;
+    if (answer.status === 204 || request.method === 'HEAD' || (body !== '' && request.headers['x-no-response-body'] === 'true' && request.method !== 'GET')) {
+      void reply.code(answer.status).headers(headers).send();
+      return;
+    }
+    if (body.length > 2 && this.#random() < this.faults.truncateRate) {
+      this.#stats.truncated++;
+      reply.hijack();
+      const bytes = Buffer.from(body);
+      request.raw.socket.on('error', () => {});
+      reply.raw.writeHead(answer.status, { ...headers, 'content-length': bytes.length });
+      reply.raw.write(bytes.subarray(0, bytes.length >> 1), () => request.raw.socket.destroy());
+      return;
+    }
+    void reply.code(answer.status).headers(headers).send(body);
+  }
+
+  /** Stops listening for `ms` (connects get ECONNREFUSED), then listens on the same port again. */
+  async refuseFor(ms: number): Promise<void> {
+    if (this.#closed) return;
+    this.#stats.refusals++;
+    const server = this.#app.server;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await delay(ms);
+    if (this.#closed) return;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#port, this.options.host, () => { server.off('error', reject); resolve(); });
+    });
+  }
+
+  #scheduleRefusals(): void {
+    const refuse = this.options.refuse;
+    if (refuse === undefined || this.#closed) return;
+    this.#refuseTimer = setTimeout(() => void this.refuseFor(refuse.forMs).then(() => this.#scheduleRefusals()), Math.max(0, refuse.everyMs - refuse.forMs));
+    this.#refuseTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#refuseTimer);
+    this.#churn?.stop();
+    this.#queue.close();
+    for (const socket of this.#sockets) socket.destroy();
+    await Promise.all([this.#app.close(), this.#admin?.close()]);
+  }
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
