@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatTable, runKeepaliveRace } from '../bench/keepalive-race.js';
 import { runOverhead } from '../bench/overhead.js';
+import { runPaging } from '../bench/servicenow-paging.js';
 
 // Tiny runs of the benchmarks, so that they never rot. Speed is not asserted here:
 // it is measured by hand, against a peer in the same run (see README).
@@ -26,4 +27,11 @@ test('overhead runs both clients against a server in its own process', async () 
   assert.equal(result.undiciPool.length, 1);
   assert.ok(result.undiciMedian > 0 && result.holdfastMedian > 0);
   assert.ok(result.ratio > 0);
+});
+
+test('servicenow-paging pages through every incident in sys_updated_on, sys_id order', async () => {
+  const result = await runPaging({ records: 600, pageSize: 50 });
+  assert.equal(result.incidents, 300);
+  assert.equal(result.pages, 6);
+  assert.ok(result.recordsPerSecond > 0);
 });

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { closedPort } from './helpers.js';
 
@@ -63,11 +63,35 @@ describe('holdfast CLI', { concurrency: true }, () => {
   });
 
   test('each command has --help', async () => {
-    for (const args of [['probe', '--help'], ['simulate', 'flaky', '--help']]) {
+    for (const args of [['probe', '--help'], ['simulate', 'flaky', '--help'], ['simulate', 'servicenow', '--help']]) {
       const run = await cli(args);
       assert.equal(run.code, 0);
       assert.match(run.stdout, /^Usage: holdfast /);
     }
+  });
+
+  test('simulate servicenow --help documents every flag it accepts', async () => {
+    const source = readFileSync(fileURLToPath(new URL('../src/cli/simulate-servicenow-command.ts', import.meta.url)), 'utf8');
+    const declared = /options: \{([\s\S]*?)\n    \},\n  \}\);/.exec(source)![1]!;
+    const flags = [...declared.matchAll(/'?([a-z][a-z-]*)'?: [{sb]/g)].map((m) => m[1]!);
+    assert.ok(flags.length > 25, `found ${flags.length} flags`);
+    const help = (await cli(['simulate', 'servicenow', '--help'])).stdout;
+    for (const flag of flags) assert.match(help, new RegExp(`--${flag}\\b`), `--${flag} is documented`);
+  });
+
+  test('simulate servicenow: bad flags exit 2 naming the flag; it serves the Table API and stops on SIGTERM', async (t) => {
+    for (const [args, named] of [[['--rst-rate', '2'], /--rst-rate/], [['--on-timeout', 'never'], /--on-timeout/], [['--user', 'nopassword'], /--user/], [['--records', '-1'], /--records/]] as const) {
+      const run = await cli(['simulate', 'servicenow', ...args]);
+      assert.equal(run.code, 2, args.join(' '));
+      assert.match(run.stderr, named);
+    }
+    const { url, child } = await serve(t, ['simulate', 'servicenow', '--records', '40', '--user', 'svc:secret']);
+    const res = await fetch(`${url}/api/now/table/incident?sysparm_limit=1`, { headers: { authorization: `Basic ${Buffer.from('svc:secret').toString('base64')}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-total-count'), '20');
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'close')) as [number | null];
+    assert.equal(code, 0);
   });
 
   test('probe against simulate flaky --idle-close 3000 reports 3 s ± 10%, unadvertised and advertised', async (t) => {

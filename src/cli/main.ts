@@ -3,12 +3,14 @@ import { HoldfastError } from '../errors.js';
 import { UsageError } from './cli-error.js';
 import { runProbe } from './probe-command.js';
 import { runSimulateFlaky } from './simulate-flaky-command.js';
+import { runSimulateServiceNow } from './simulate-servicenow-command.js';
 
 const HELP = `Usage: holdfast <command> [options]
 
 Commands:
   probe URL              measure a server's real keep-alive idle timeout
   simulate flaky         run a fault-injecting HTTP upstream
+  simulate servicenow    run a local ServiceNow Table API with fault injection
 
 Run holdfast <command> --help for a command's options.`;
 
@@ -27,7 +29,8 @@ async function run(argv: string[]): Promise<number> {
     case 'simulate': {
       const [what, ...args] = rest;
       if (what === 'flaky') return runSimulateFlaky(args, out);
-      throw new UsageError(what === undefined ? 'simulate needs a target: flaky' : `unknown simulator "${what}" (known: flaky)`);
+      if (what === 'servicenow') return runSimulateServiceNow(args, out);
+      throw new UsageError(what === undefined ? 'simulate needs a target: flaky or servicenow' : `unknown simulator "${what}" (known: flaky, servicenow)`);
     }
     default:
       throw new UsageError(`unknown command "${command}" (run holdfast --help)`);
