@@ -72,7 +72,7 @@ describe('holdfast CLI', { concurrency: true }, () => {
 
   test('simulate servicenow --help documents every flag it accepts', async () => {
     const source = readFileSync(fileURLToPath(new URL('../src/cli/simulate-servicenow-command.ts', import.meta.url)), 'utf8');
-    const declared = /options: \{([\s\S]*?)\n    \},\n  \}\);/.exec(source)![1]!;
+    const declared = /options: \{([\s\S]*?)\n {4}\},\n {2}\}\);/.exec(source)![1]!;
     const flags = [...declared.matchAll(/'?([a-z][a-z-]*)'?: [{sb]/g)].map((m) => m[1]!);
     assert.ok(flags.length > 25, `found ${flags.length} flags`);
     const help = (await cli(['simulate', 'servicenow', '--help'])).stdout;

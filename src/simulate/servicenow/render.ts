@@ -24,9 +24,13 @@ type Cell = (record: SnRecord) => unknown;
  */
 export class RecordRenderer {
   readonly #cells: [string, Cell][];
+  /** Every field, raw, no links: the stored record is already the answer, so it is serialised as is. */
+  readonly #identity: boolean;
 
   constructor(engine: QueryEngine, tables: ReadonlyMap<string, TableStore>, table: TableStore, options: RenderOptions) {
     const names = options.fields ?? Object.keys(table.def.fields);
+    this.#identity = options.fields === undefined && options.display === 'false'
+      && (options.excludeReferenceLink || Object.values(table.def.fields).every((f) => f.type !== 'reference'));
     this.#cells = [];
     for (const name of names) {
       const field = engine.field(table, name);
@@ -40,6 +44,7 @@ export class RecordRenderer {
   }
 
   render(record: SnRecord): Record<string, unknown> {
+    if (this.#identity) return record;
     const out: Record<string, unknown> = {};
     for (const [name, get] of this.#cells) out[name] = get(record);
     return out;
