@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlakyServer, type FlakyFaults } from '../src/simulate/flaky-server.js';
+import { seededRandom } from '../src/simulate/seeded-random.js';
 import { makeClients, type BenchRequest } from './clients.js';
 
 export interface RaceOptions {
@@ -57,22 +58,10 @@ export function faultModes(idleMs: number, raceWindowMs: number): Record<string,
   };
 }
 
-/** A small seeded PRNG (mulberry32), so that every client gets the same schedule. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 interface Step { gapMs: number; req: BenchRequest; kind: 'get' | 'post' | 'post-keyed' }
 
 export function schedule(options: RaceOptions): Step[] {
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed); // every client gets the same schedule
   return Array.from({ length: options.requests }, (_, i) => {
     const roll = random();
     const kind = roll < 0.5 ? 'get' : roll < 0.75 ? 'post' : 'post-keyed';
