@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { z } from 'zod';
 import { parseOptions } from '../parse-options.js';
+import { listen, RefusalWindows } from './refusal-windows.js';
 
 const faultSchema = z.strictObject({
   /** Close a keep-alive connection after it has been idle this long; 0 never. */
@@ -89,8 +90,7 @@ export class FlakyServer {
   #stats: FlakyStats = FlakyServer.#emptyStats();
   #host = '127.0.0.1';
   #port = 0;
-  #refuseTimer: NodeJS.Timeout | undefined;
-  #closed = false;
+  readonly #refusals: RefusalWindows;
 
   readonly #protocol: 'http' | 'https';
 
@@ -105,13 +105,17 @@ export class FlakyServer {
     // Over TLS, requests arrive on the TLS socket, so that is the one to track.
     this.#server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => this.#onConnection(socket));
     if (tls !== undefined) this.#server.on('tlsClientError', () => {});
+    this.#refusals = new RefusalWindows(this.#server, () => ({ host: this.#host, port: this.#port }), () => {
+      this.#stats.refusals++;
+      for (const [socket, conn] of this.#conns) if (conn.timer !== undefined) socket.destroy();
+    });
   }
 
   static async start(options: FlakyOptions = {}): Promise<FlakyServer> {
     const { host = '127.0.0.1', port = 0, tls, ...faults } = options;
     const server = new FlakyServer(parseFaults(faults), tls);
     await server.#listen(host, port);
-    server.#scheduleRefusals();
+    server.#refusals.schedule(server.#faults.refuse);
     return server;
   }
 
@@ -148,23 +152,17 @@ export class FlakyServer {
   /** Changes faults at runtime; unspecified faults keep their values. */
   configure(faults: FlakyFaults): void {
     this.#faults = parseFaults({ ...this.#faults, ...faults });
-    clearTimeout(this.#refuseTimer);
-    this.#scheduleRefusals();
+    this.#refusals.schedule(this.#faults.refuse);
   }
 
   /** Stops listening for `ms` (connects get ECONNREFUSED) and drops idle connections, like a restarting server. */
-  async refuseFor(ms: number): Promise<void> {
-    this.#stats.refusals++;
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const [socket, conn] of this.#conns) if (conn.timer !== undefined) socket.destroy();
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    if (!this.#closed) await this.#listen(this.#host, this.#port);
+  refuseFor(ms: number): Promise<void> {
+    return this.#refusals.refuseFor(ms);
   }
 
   /** Stops listening and closes every connection. Resolves once all of them have closed. */
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#refuseTimer);
+    this.#refusals.stop();
     const closing = [...this.#conns.keys()].map((socket) => new Promise((resolve) => {
       socket.once('close', resolve);
       socket.destroy();
@@ -173,26 +171,10 @@ export class FlakyServer {
     await Promise.all(closing);
   }
 
-  #listen(host: string, port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        const address = this.#server.address() as AddressInfo;
-        this.#host = host;
-        this.#port = address.port;
-        resolve();
-      });
-    });
-  }
-
-  #scheduleRefusals(): void {
-    const refuse = this.#faults.refuse;
-    if (refuse === undefined || this.#closed) return;
-    this.#refuseTimer = setTimeout(() => {
-      void this.refuseFor(refuse.forMs).then(() => this.#scheduleRefusals());
-    }, Math.max(0, refuse.everyMs - refuse.forMs));
-    this.#refuseTimer.unref();
+  async #listen(host: string, port: number): Promise<void> {
+    const address = await listen(this.#server, host, port);
+    this.#host = host;
+    this.#port = address.port;
   }
 
   #onConnection(socket: Socket): void {

@@ -11,6 +11,7 @@ import { failure, TableApi, type ApiAnswer, type Query } from './table-api.js';
 import { startAdmin } from './admin-api.js';
 import { Churn } from './churn.js';
 import { InboundQueue } from './inbound-queue.js';
+import { RefusalWindows } from '../refusal-windows.js';
 
 export interface SimulatorStats {
   requests: number;
@@ -50,10 +51,9 @@ export class ServiceNowSimulator {
   readonly #stats: SimulatorStats = { requests: 0, byStatus: {}, connections: 0, resets: 0, truncated: 0, cancelled: 0, queueRejected: 0, refusals: 0 };
   #admin: FastifyInstance | undefined;
   #churn: Churn | undefined;
-  #refuseTimer: NodeJS.Timeout | undefined;
+  readonly #refusals: RefusalWindows;
   #statusCount = 0;
   #port = 0;
-  #closed = false;
 
   private constructor(options: ResolvedSimulatorOptions) {
     this.options = options;
@@ -66,6 +66,7 @@ export class ServiceNowSimulator {
     this.#random = seededRandom(options.seed ^ 0x5eed);
     this.#app = Fastify({ keepAliveTimeout: options.keepAliveTimeoutS * 1000, forceCloseConnections: true, bodyLimit: 10 * 1024 * 1024 });
     this.#routes();
+    this.#refusals = new RefusalWindows(this.#app.server, () => ({ host: options.host, port: this.#port }), () => { this.#stats.refusals++; });
   }
 
   static async start(input: SimulatorOptions = {}): Promise<ServiceNowSimulator> {
@@ -96,7 +97,7 @@ export class ServiceNowSimulator {
     this.#port = (server.address() as AddressInfo).port;
     this.#admin = await startAdmin(this, o.adminHost, o.adminPort);
     if (o.churnPerSecond > 0) this.#churn = new Churn(this.data, o.churnPerSecond, seededRandom(o.seed ^ 0xc4), o.epochMs);
-    this.#scheduleRefusals();
+    this.#refusals.schedule(o.refuse);
   }
 
   /** Every connection: counted, and dropped by the load balancer after lbIdleMs idle. */
@@ -235,29 +236,12 @@ export class ServiceNowSimulator {
   }
 
   /** Stops listening for `ms` (connects get ECONNREFUSED), then listens on the same port again. */
-  async refuseFor(ms: number): Promise<void> {
-    if (this.#closed) return;
-    this.#stats.refusals++;
-    const server = this.#app.server;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await delay(ms);
-    if (this.#closed) return;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#port, this.options.host, () => { server.off('error', reject); resolve(); });
-    });
-  }
-
-  #scheduleRefusals(): void {
-    const refuse = this.options.refuse;
-    if (refuse === undefined || this.#closed) return;
-    this.#refuseTimer = setTimeout(() => void this.refuseFor(refuse.forMs).then(() => this.#scheduleRefusals()), Math.max(0, refuse.everyMs - refuse.forMs));
-    this.#refuseTimer.unref();
+  refuseFor(ms: number): Promise<void> {
+    return this.#refusals.refuseFor(ms);
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#refuseTimer);
+    this.#refusals.stop();
     this.#churn?.stop();
     this.#queue.close();
     for (const socket of this.#sockets) socket.destroy();
