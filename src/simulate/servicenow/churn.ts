@@ -22,7 +22,7 @@ export class Churn {
   /** Writes made so far, by kind. */
   readonly counts = { updated: 0, created: 0, deleted: 0 };
 
-  constructor(data: InstanceData, perSecond: number, random: () => number, _epochMs?: number) {
+  constructor(data: InstanceData, perSecond: number, random: () => number) {
     this.#data = data;
     this.#random = random;
     this.#timer = setInterval(() => {

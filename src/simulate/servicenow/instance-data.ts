@@ -70,7 +70,8 @@ export class InstanceData {
     });
     if (table.def.numberPrefix !== undefined && record.number === '') record.number = this.nextNumber(table);
     if ('opened_at' in record && record.opened_at === '') record.opened_at = now;
-    syncActive(table.def.name, record);
+    const active = activeFor(table.def.name, record.state);
+    if (active !== undefined) record.active = active;
     table.insert(record);
     return record;
   }
@@ -82,10 +83,8 @@ export class InstanceData {
       if (name in table.def.fields && !name.startsWith('sys_')) changes[name] = stringValue(value);
     }
     Object.assign(changes, { sys_updated_on: glideDateTime(this.#now()), sys_updated_by: user, sys_mod_count: String(Number(record.sys_mod_count ?? 0) + 1) });
-    const next = { ...record, ...changes };
-    syncActive(table.def.name, next);
-    changes.active = next.active ?? '';
-    if (!('active' in table.def.fields)) delete changes.active;
+    const active = activeFor(table.def.name, changes.state ?? record.state);
+    if (active !== undefined) changes.active = active;
     table.update(record, changes);
     return record;
   }
@@ -122,8 +121,9 @@ function stringValue(value: unknown): string {
   return String(value);
 }
 
-/** The business rule: a record in a closed state is inactive. */
-function syncActive(table: string, record: SnRecord): void {
+/** The business rule: a task in a closed state is inactive. Undefined for a table without states. */
+function activeFor(table: string, state: string | undefined): string | undefined {
   const inactive = INACTIVE_STATES[table];
-  if (inactive !== undefined && record.state !== undefined) record.active = inactive.includes(record.state) ? 'false' : 'true';
+  if (inactive === undefined || state === undefined) return undefined;
+  return inactive.includes(state) ? 'false' : 'true';
 }

@@ -54,7 +54,7 @@ export const simulatorSchema = z.strictObject({
   refuse: z.strictObject({ everyMs: z.number().int().positive(), forMs: z.number().int().positive() }).optional(),
   /** Updates, creates and deletes per second on the task tables (0: none). */
   churnPerSecond: z.number().nonnegative().default(0),
-  faults: faultsSchema.default({ rstRate: 0, slowMs: 0, truncateRate: 0 }),
+  faults: faultsSchema.prefault({}),
 });
 
 export type SimulatorOptions = z.input<typeof simulatorSchema>;

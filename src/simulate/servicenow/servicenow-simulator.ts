@@ -96,7 +96,7 @@ export class ServiceNowSimulator {
     await this.#app.listen({ host: o.host, port: o.port });
     this.#port = (server.address() as AddressInfo).port;
     this.#admin = await startAdmin(this, o.adminHost, o.adminPort);
-    if (o.churnPerSecond > 0) this.#churn = new Churn(this.data, o.churnPerSecond, seededRandom(o.seed ^ 0xc4), o.epochMs);
+    if (o.churnPerSecond > 0) this.#churn = new Churn(this.data, o.churnPerSecond, seededRandom(o.seed ^ 0xc4));
     this.#refusals.schedule(o.refuse);
   }
 
