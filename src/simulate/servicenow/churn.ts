@@ -1,5 +1,5 @@
 import { glideDateTime, type InstanceData } from './instance-data.js';
-import { CHANGE_TASK_STATES, HOLD_REASONS, INCIDENT_STATES, SC_TASK_STATES } from './tables.js';
+import { CHANGE_TASK_STATES, HOLD_REASONS, INACTIVE_STATES, INCIDENT_STATES, SC_TASK_STATES } from './tables.js';
 
 const STATES: Record<string, string[]> = {
   incident: Object.keys(INCIDENT_STATES),
@@ -55,7 +55,7 @@ export class Churn {
         changes.incident_state = state;
         changes.hold_reason = state === '3' ? reasons[Math.floor(this.#random() * reasons.length)]! : '';
       }
-      if (changes.state === '7' || changes.state === '3' || changes.state === '4') changes.closed_at = glideDateTime(Date.now());
+      if (INACTIVE_STATES[name]!.includes(state)) changes.closed_at = glideDateTime(Date.now());
       this.#data.update(table, pick()!, changes, 'churn');
       this.counts.updated++;
     }
