@@ -1,8 +1,7 @@
-import { fork } from 'node:child_process';
 import diagnostics from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
 import { request, type Dispatcher } from 'undici';
 import { dispatcherFor, flakyServer } from './helpers.js';
@@ -52,15 +51,39 @@ test('a hedge that loses the race is not a breaker failure', async (t) => {
   assert.equal(dispatcher.circuit(server.url), 'closed');
 });
 
-/** An upstream in its own process, so that it answers while this process's event loop is blocked. */
-async function upstreamInOtherProcess(t: TestContext): Promise<string> {
-  const child = fork(fileURLToPath(new URL('../bench/hello-server.mjs', import.meta.url)), { stdio: 'inherit' });
+/**
+ * An upstream on a worker thread, so that it answers while this thread's event loop is
+ * blocked. It counts the answers it has handed to the kernel in shared memory, so that a
+ * blocked main thread can wait for them (Atomics.wait) instead of guessing a duration.
+ */
+async function upstreamOnWorker(t: TestContext): Promise<{ url: string; answered: Int32Array }> {
+  const answered = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(`
+    const { createServer } = require('node:http');
+    const { parentPort, workerData: answered } = require('node:worker_threads');
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('hello world', () => { Atomics.add(answered, 0, 1); Atomics.notify(answered, 0); }));
+    });
+    server.keepAliveTimeout = 60000;
+    server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
+    parentPort.on('message', () => server.close(() => process.exit(0)));
+  `, { eval: true, workerData: answered });
   t.after(async () => {
-    child.disconnect();
-    await once(child, 'exit');
+    worker.postMessage('stop');
+    await once(worker, 'exit');
   });
-  const [{ port }] = (await once(child, 'message')) as [{ port: number }];
-  return `http://127.0.0.1:${port}/`;
+  const [port] = (await once(worker, 'message')) as [number];
+  return { url: `http://127.0.0.1:${port}/`, answered };
+}
+
+/** Blocks this thread, as a long GC pause does, until the upstream has answered `count` requests in all. */
+function blockUntilAnswered(answered: Int32Array, count: number): void {
+  const until = performance.now() + 10_000;
+  for (let seen = Atomics.load(answered, 0); seen < count; seen = Atomics.load(answered, 0)) {
+    assert.ok(performance.now() < until, `the upstream answered ${seen} of ${count} requests within 10 s`);
+    Atomics.wait(answered, 0, seen, 100);
+  }
 }
 
 /** Resolves once undici has written the headers of `n` more requests. */
@@ -76,7 +99,7 @@ function requestsWritten(n: number): Promise<void> {
   });
 }
 
-/** Blocks the event loop, as a long GC pause or a CPU-bound callback does. */
+/** Blocks the event loop for `ms` more (so that the 5 ms hedge delay has surely passed). */
 function stall(ms: number): void {
   const until = performance.now() + ms;
   while (performance.now() < until);
@@ -87,7 +110,7 @@ function stall(ms: number): void {
 // socket was read, so every request in flight was hedged and its loser killed a pooled
 // socket. Under load this fired hedges by the thousand and cost a quarter of the throughput.
 test('a hedge delay that passes while the event loop is blocked does not hedge an answer already received', async (t) => {
-  const url = await upstreamInOtherProcess(t);
+  const { url, answered } = await upstreamOnWorker(t);
   const dispatcher = dispatcherFor(t, { connections: 4, metrics: true, hedge: { quantile: 0.5, minSamples: 5, minDelayMs: 5 } });
   const metrics = async () => {
     const all = await dispatcher.metricsRegistry!.getMetricsAsJSON();
@@ -100,8 +123,10 @@ test('a hedge delay that passes while the event loop is blocked does not hedge a
   for (let round = 0; round < 3; round++) {
     const written = requestsWritten(3);
     const pending = Promise.all([0, 1, 2].map(async () => (await request(url, { dispatcher })).body.text()));
+    const target = Atomics.load(answered, 0) + 3;
     await written;
-    stall(400); // meanwhile the upstream answers (generously: under a loaded CI machine it is slow)
+    blockUntilAnswered(answered, target); // the answers are in this process's socket buffers, unread
+    stall(20);
     assert.deepEqual(await pending, ['hello world', 'hello world', 'hello world']);
   }
   const after = await metrics();
