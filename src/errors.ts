@@ -193,6 +193,31 @@ export class RateLimitedError extends HoldfastError {
   }
 }
 
+/** The ServiceNow instance refused the credentials (a 401 after a fresh token, or a refused OAuth grant). */
+export class ServiceNowAuthError extends HoldfastError {
+  static readonly code = 'HF_ERR_SERVICENOW_AUTH';
+  constructor(message: string, context?: ErrorContext) {
+    super(ServiceNowAuthError.code, message, context);
+  }
+}
+
+/**
+ * A Table API answer could not be used: a non-2xx status, or a 200 whose body was cut
+ * off or carried an `error` object (the transaction quota's cut-off). `retryable` says
+ * whether the same request may succeed later.
+ */
+export class ServiceNowResponseError extends HoldfastError {
+  static readonly code = 'HF_ERR_SERVICENOW_RESPONSE';
+  readonly retryable: boolean;
+  /** `Retry-After` of the answer, in ms, when it had one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, context: ErrorContext & { retryable: boolean; retryAfterMs?: number }) {
+    super(ServiceNowResponseError.code, message, context);
+    this.retryable = context.retryable;
+    this.retryAfterMs = context.retryAfterMs;
+  }
+}
+
 /** Every error class, keyed by its code. Used by the catalog test and the docs. */
 export const ERROR_CLASSES = {
   [InvalidOptionError.code]: InvalidOptionError,
@@ -211,6 +236,8 @@ export const ERROR_CLASSES = {
   [QueueFullError.code]: QueueFullError,
   [QueueTimeoutError.code]: QueueTimeoutError,
   [RateLimitedError.code]: RateLimitedError,
+  [ServiceNowAuthError.code]: ServiceNowAuthError,
+  [ServiceNowResponseError.code]: ServiceNowResponseError,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CLASSES;

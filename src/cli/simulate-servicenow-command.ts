@@ -45,7 +45,8 @@ Throttling:
 Faults (also at runtime: PUT /faults on the admin endpoint):
   --rst-rate F             fraction of requests answered with a TCP reset (0..1)
   --slow MS                delay every response by MS
-  --status CODE            answer CODE (500..599) to the first --status-count of
+  --status CODE            answer CODE (429 or 500..599; a 429 carries Retry-After: 1)
+                           to the first --status-count of
   --status-count N         every --status-period requests
   --status-period N
   --truncate-rate F        fraction of responses cut off mid-body (0..1)
@@ -87,7 +88,8 @@ export async function parseServiceNowArgs(args: string[]): Promise<{ options: Si
   const file = values.config === undefined ? {} : (parseYaml(await readFile(values.config, 'utf8')) as Record<string, unknown> | null) ?? {};
   const onTimeout = values['on-timeout'];
   if (onTimeout !== undefined && onTimeout !== 'truncate' && onTimeout !== '500') throw new UsageError(`--on-timeout expects truncate or 500, got "${onTimeout}"`);
-  const code = intFlag(values, 'status', { min: 500, max: 599 });
+  const code = intFlag(values, 'status', { min: 429, max: 599 });
+  if (code !== undefined && code !== 429 && code < 500) throw new UsageError(`--status expects 429 or 500..599, got ${code}`);
   if (code === undefined && (values['status-count'] ?? values['status-period']) !== undefined) throw new UsageError('--status-count and --status-period need --status');
   const refuseEvery = intFlag(values, 'refuse-every', { min: 1 });
   const refuseFor = intFlag(values, 'refuse-for', { min: 1 });

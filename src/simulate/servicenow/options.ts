@@ -9,8 +9,8 @@ export const faultsSchema = z.strictObject({
   rstRate: z.number().min(0).max(1).default(0),
   /** Delay added to every response, in ms (counts toward the transaction time). */
   slowMs: ms().default(0),
-  /** Of every `period` requests, the first `count` get `code` (500 or 503 bursts). */
-  status: z.strictObject({ code: z.number().int().min(500).max(599), count: z.number().int().positive(), period: z.number().int().positive() }).optional(),
+  /** Of every `period` requests, the first `count` get `code`: 500/503 bursts, or 429 with `Retry-After: 1`. */
+  status: z.strictObject({ code: z.number().int().refine((c) => c === 429 || (c >= 500 && c <= 599), 'expected 429 or 500..599'), count: z.number().int().positive(), period: z.number().int().positive() }).optional(),
   /** Fraction of responses whose body is cut off mid-way (the connection is destroyed). */
   truncateRate: z.number().min(0).max(1).default(0),
 });

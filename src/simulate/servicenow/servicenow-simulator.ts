@@ -22,6 +22,10 @@ export interface SimulatorStats {
   cancelled: number;
   queueRejected: number;
   refusals: number;
+  /** The most requests that arrived within one wall-clock second. */
+  peakRequestsPerSecond: number;
+  /** The most requests in progress at once. */
+  peakInFlight: number;
 }
 
 const TABLE_ROUTE = /^\/api\/now(?:\/(v1|v2))?\/table\/([^/?]+)(?:\/([^/?]+))?\/?$/;
@@ -48,7 +52,10 @@ export class ServiceNowSimulator {
   readonly #queue: InboundQueue;
   readonly #random: () => number;
   readonly #sockets = new Set<Socket>();
-  readonly #stats: SimulatorStats = { requests: 0, byStatus: {}, connections: 0, resets: 0, truncated: 0, cancelled: 0, queueRejected: 0, refusals: 0 };
+  readonly #stats: SimulatorStats = { requests: 0, byStatus: {}, connections: 0, resets: 0, truncated: 0, cancelled: 0, queueRejected: 0, refusals: 0, peakRequestsPerSecond: 0, peakInFlight: 0 };
+  #second = 0;
+  #inSecond = 0;
+  #inFlight = 0;
   #admin: FastifyInstance | undefined;
   #churn: Churn | undefined;
   readonly #refusals: RefusalWindows;
@@ -109,6 +116,20 @@ export class ServiceNowSimulator {
     if (idleMs > 0) socket.setTimeout(idleMs, () => socket.destroy());
   }
 
+  /** Counts a request toward the totals, the per-second peak and the in-flight peak. */
+  #count(reply: FastifyReply): void {
+    const stats = this.#stats;
+    stats.requests++;
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.#second) {
+      this.#second = second;
+      this.#inSecond = 0;
+    }
+    stats.peakRequestsPerSecond = Math.max(stats.peakRequestsPerSecond, ++this.#inSecond);
+    stats.peakInFlight = Math.max(stats.peakInFlight, ++this.#inFlight);
+    reply.raw.once('close', () => { this.#inFlight--; });
+  }
+
   #routes(): void {
     const app = this.#app;
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, new URLSearchParams(body as string)));
@@ -118,7 +139,7 @@ export class ServiceNowSimulator {
     });
     app.setNotFoundHandler((request, reply) => this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null)));
     app.addHook('onRequest', (request, reply, done) => {
-      this.#stats.requests++;
+      this.#count(reply);
       if (this.#random() < this.faults.rstRate) {
         this.#stats.resets++;
         reply.hijack();
@@ -127,7 +148,8 @@ export class ServiceNowSimulator {
       }
       const burst = this.faults.status;
       if (burst !== undefined && this.#statusCount++ % burst.period < burst.count) {
-        this.#send(request, reply, failure(burst.code, burst.code === 503 ? 'Service Unavailable' : 'Internal Server Error', null));
+        const title = burst.code === 429 ? 'Too Many Requests' : burst.code === 503 ? 'Service Unavailable' : 'Internal Server Error';
+        this.#send(request, reply, failure(burst.code, title, null, burst.code === 429 ? { 'retry-after': '1' } : {}));
         return;
       }
       done();
@@ -233,6 +255,12 @@ export class ServiceNowSimulator {
       return;
     }
     void reply.code(answer.status).headers(headers).send(body);
+  }
+
+  /** Changes the live activity to `perSecond` writes a second (0 stops it). */
+  setChurn(perSecond: number): void {
+    this.#churn?.stop();
+    this.#churn = perSecond > 0 ? new Churn(this.data, perSecond, seededRandom(this.options.seed ^ 0xc4 ^ Date.now())) : undefined;
   }
 
   /** Stops listening for `ms` (connects get ECONNREFUSED), then listens on the same port again. */

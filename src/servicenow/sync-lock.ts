@@ -1,0 +1,63 @@
+import type { Redis } from 'ioredis';
+import { Mutex } from 'redis-semaphore';
+
+export const DEFAULT_LOCK_TTL_MS = 15_000;
+
+/** Who may talk to the instance now: one sync at a time, across every replica sharing the lock. */
+export interface SyncLock {
+  /**
+   * Runs `work` holding the lock and returns its result, or returns `undefined` at once
+   * when another holder has it. `work`'s signal aborts if the lock is lost.
+   */
+  tryRun<T>(work: (signal: AbortSignal) => Promise<T>): Promise<{ value: T } | undefined>;
+}
+
+/** One process: the embedded deployment. */
+export class LocalLock implements SyncLock {
+  #held = false;
+
+  async tryRun<T>(work: (signal: AbortSignal) => Promise<T>): Promise<{ value: T } | undefined> {
+    if (this.#held) return undefined;
+    this.#held = true;
+    try {
+      return { value: await work(new AbortController().signal) };
+    } finally {
+      this.#held = false;
+    }
+  }
+}
+
+/**
+ * A Redis mutex (redis-semaphore: atomic Lua acquire, refresh and release) with a TTL.
+ * The holder refreshes it every ttl/3; a holder that dies stops refreshing, and the
+ * lock expires after at most `ttlMs`, for another replica to take.
+ */
+export class RedisLock implements SyncLock {
+  readonly #redis: Redis;
+  readonly #key: string;
+  readonly #ttlMs: number;
+
+  constructor(redis: Redis, key: string, ttlMs = DEFAULT_LOCK_TTL_MS) {
+    this.#redis = redis;
+    this.#key = key;
+    this.#ttlMs = ttlMs;
+  }
+
+  async tryRun<T>(work: (signal: AbortSignal) => Promise<T>): Promise<{ value: T } | undefined> {
+    const lost = new AbortController();
+    const mutex = new Mutex(this.#redis, this.#key, {
+      lockTimeout: this.#ttlMs,
+      acquireAttemptsLimit: 1,
+      refreshInterval: Math.max(100, Math.floor(this.#ttlMs / 3)),
+      // Not a throw (the library's default, an unhandled error): stop the work; its progress is saved per page.
+      onLockLost: (err) => lost.abort(err),
+    });
+    if (!(await mutex.tryAcquire())) return undefined;
+    try {
+      return { value: await work(lost.signal) };
+    } finally {
+      mutex.stopRefresh();
+      await mutex.release().catch(() => {}); // expired or Redis away: the TTL frees it
+    }
+  }
+}
