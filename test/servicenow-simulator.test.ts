@@ -206,3 +206,25 @@ test('Keep-Alive: timeout=20 is advertised by default', async (t) => {
   const { call } = await simulator(t);
   assert.equal((await call('/api/now/table/incident?sysparm_limit=1')).headers['keep-alive'], 'timeout=20');
 });
+
+test('regression: close() during a refusal window leaves no timer behind (a 60 s window kept the test process alive for 60 s)', { timeout: 5000 }, async () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const sim = await ServiceNowSimulator.start({ records: 10 });
+  const before = timers();
+  const window = sim.refuseFor(60_000);
+  await sim.close();
+  await window;
+  assert.ok(timers() < before + 1, `timers: ${before} before the window, ${timers()} after close`);
+});
+
+test('429 bursts carry Retry-After: 1; the stats keep the peak rate and the peak in flight', async (t) => {
+  const { sim, call } = await simulator(t, { faults: { status: { code: 429, count: 1, period: 2 } } });
+  const first = await call('/api/now/table/incident?sysparm_limit=1');
+  assert.equal(first.status, 429);
+  assert.equal(first.headers['retry-after'], '1');
+  assert.equal((await call('/api/now/table/incident?sysparm_limit=1')).status, 200);
+  await Promise.all([1, 2, 3].map(() => call('/api/now/table/incident?sysparm_limit=1')));
+  const stats = sim.stats();
+  assert.ok(stats.peakRequestsPerSecond >= 2 && stats.peakRequestsPerSecond <= 5, `peak per second ${stats.peakRequestsPerSecond}`);
+  assert.ok(stats.peakInFlight >= 1 && stats.peakInFlight <= 3, `peak in flight ${stats.peakInFlight}`);
+});

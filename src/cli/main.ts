@@ -4,11 +4,14 @@ import { UsageError } from './cli-error.js';
 import { runProbe } from './probe-command.js';
 import { runSimulateFlaky } from './simulate-flaky-command.js';
 import { runSimulateServiceNow } from './simulate-servicenow-command.js';
+import { runServiceNow } from './servicenow-command.js';
 
 const HELP = `Usage: holdfast <command> [options]
 
 Commands:
   probe URL              measure a server's real keep-alive idle timeout
+  servicenow             mirror a ServiceNow instance's waiting work and serve a
+                         live dashboard (--simulate: against the built-in simulator)
   simulate flaky         run a fault-injecting HTTP upstream
   simulate servicenow    run a local ServiceNow Table API with fault injection
 
@@ -26,6 +29,8 @@ async function run(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     case 'probe':
       return runProbe(rest, out);
+    case 'servicenow':
+      return runServiceNow(rest, out);
     case 'simulate': {
       const [what, ...args] = rest;
       if (what === 'flaky') return runSimulateFlaky(args, out);

@@ -23,6 +23,8 @@ export class RefusalWindows {
   readonly #onRefuse: () => void;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** Cancels the wait of a window in progress, so that a stopped server leaves no timer behind. */
+  readonly #stop = new AbortController();
 
   /** `onRefuse` runs each time the listener has closed (to count, or to drop idle connections). */
   constructor(server: Server, address: () => { host: string; port: number }, onRefuse: () => void) {
@@ -35,7 +37,7 @@ export class RefusalWindows {
     if (this.#stopped) return;
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#onRefuse();
-    await delay(ms);
+    await delay(ms, undefined, { signal: this.#stop.signal }).catch(() => {});
     if (this.#stopped) return;
     const { host, port } = this.#address();
     await listen(this.#server, host, port);
@@ -53,5 +55,6 @@ export class RefusalWindows {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#stop.abort();
   }
 }

@@ -1,0 +1,48 @@
+import type { ServerResponse } from 'node:http';
+
+export const HEARTBEAT_MS = 15_000;
+
+/**
+ * Server-sent events to every open dashboard. A client that goes away is dropped on
+ * its 'close'; a slow one whose buffer is full misses updates rather than growing
+ * the server's memory (the next update carries the whole state anyway).
+ */
+export class EventStream {
+  readonly #clients = new Set<ServerResponse>();
+  readonly #heartbeat: NodeJS.Timeout;
+
+  constructor() {
+    this.#heartbeat = setInterval(() => { for (const res of this.#clients) res.write(': keep-alive\n\n'); }, HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  /** Takes over `res` as an event stream and sends it `initial` events. */
+  add(res: ServerResponse, initial: [event: string, data: unknown][]): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.on('error', () => this.#clients.delete(res));
+    res.on('close', () => this.#clients.delete(res));
+    this.#clients.add(res);
+    res.write('retry: 2000\n\n');
+    for (const [event, data] of initial) this.#write(res, event, JSON.stringify(data));
+  }
+
+  send(event: string, data: unknown): void {
+    if (this.#clients.size === 0) return;
+    const json = JSON.stringify(data);
+    for (const res of this.#clients) if (!res.writableNeedDrain) this.#write(res, event, json);
+  }
+
+  #write(res: ServerResponse, event: string, json: string): void {
+    res.write(`event: ${event}\ndata: ${json}\n\n`);
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat);
+    for (const res of this.#clients) res.end();
+    this.#clients.clear();
+  }
+}
