@@ -1,3 +1,6 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
 export const TEST_REDIS_URL = process.env.HOLDFAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -27,4 +30,46 @@ export async function redisOrSkip(t: { skip(message: string): void }): Promise<s
 /** A key prefix no other test or process uses. */
 export function uniquePrefix(name: string): string {
   return `holdfast-test:${name}:${process.pid}:${Date.now()}:${Math.random().toString(36).slice(2)}`;
+}
+
+/** A private redis-server on a free port, which a test may kill and restart. */
+export interface PrivateRedis {
+  url: string;
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts a redis-server of the test's own on a free loopback port (no persistence), or
+ * skips with a notice naming what to install (a failure under HOLDFAST_REQUIRE_ALL=1).
+ */
+export async function privateRedisOrSkip(t: { skip(message: string): void; after(fn: () => Promise<void>): void }): Promise<PrivateRedis | undefined> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    const message = 'needs redis-server (install it: apt-get install redis-server)';
+    if (process.env.HOLDFAST_REQUIRE_ALL === '1') throw new Error(`${message}; HOLDFAST_REQUIRE_ALL=1 makes this a failure`);
+    t.skip(message);
+    return undefined;
+  }
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  let child: ReturnType<typeof spawn> | undefined;
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child!.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); if (out.includes('Ready to accept connections')) resolve(); });
+      child!.once('close', () => reject(new Error(`redis-server exited: ${out}`)));
+    });
+    child.stdout!.resume();
+  };
+  const kill = async () => {
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await once(child, 'close');
+  };
+  await start();
+  t.after(kill);
+  return { url: `redis://127.0.0.1:${port}`, kill, restart: start };
 }
