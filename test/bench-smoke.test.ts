@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { formatTable, runKeepaliveRace } from '../bench/keepalive-race.js';
 import { runOverhead } from '../bench/overhead.js';
 import { runPaging } from '../bench/servicenow-paging.js';
+import { runFullLoad } from '../bench/servicenow-full-load.js';
+import { runDashboard } from '../bench/servicenow-dashboard.js';
 
 // Tiny runs of the benchmarks, so that they never rot. Speed is not asserted here:
 // it is measured by hand, against a peer in the same run (see README).
@@ -34,4 +36,19 @@ test('servicenow-paging pages through every incident in sys_updated_on, sys_id o
   assert.equal(result.incidents, 300);
   assert.equal(result.pages, 6);
   assert.ok(result.recordsPerSecond > 0);
+});
+
+test('servicenow-full-load loads every incident and counts the upstream requests', { timeout: 60_000 }, async () => {
+  const result = await runFullLoad({ records: 400, pageSize: 50, rate: 500 });
+  assert.equal(result.incidents, 200);
+  assert.ok(result.upstreamRequests >= 5, `${result.upstreamRequests} requests`);
+});
+
+test('servicenow-dashboard loads both routes while sync cycles run', { timeout: 60_000 }, async () => {
+  const results = await runDashboard({ records: 200, churn: 20, connections: 2, seconds: 1 });
+  assert.deepEqual(results.map((r) => r.route), ['/dashboard', '/api/summary']);
+  for (const r of results) {
+    assert.ok(r.requestsPerSecond > 0);
+    assert.equal(r.non2xx, 0);
+  }
 });
