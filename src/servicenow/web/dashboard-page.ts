@@ -46,7 +46,7 @@ export function renderDashboard({ instance, state }: { instance: string; state: 
     <h2 id="upstream-title">Upstream connection</h2>
     <div class="charts">
       <figure><figcaption>requests/s</figcaption><svg id="chart-rps" viewBox="0 0 300 60" preserveAspectRatio="none"></svg><span class="now" id="now-rps"></span></figure>
-      <figure><figcaption>p99 latency (ms)</figcaption><svg id="chart-p99" viewBox="0 0 300 60" preserveAspectRatio="none"></svg><span class="now" id="now-p99"></span></figure>
+      <figure><figcaption>p99 latency, rate-limit wait included (ms)</figcaption><svg id="chart-p99" viewBox="0 0 300 60" preserveAspectRatio="none"></svg><span class="now" id="now-p99"></span></figure>
       <figure><figcaption>retries and replays absorbed</figcaption><svg id="chart-absorbed" viewBox="0 0 300 60" preserveAspectRatio="none"></svg><span class="now" id="now-absorbed"></span></figure>
       <figure><figcaption>circuit breaker</figcaption><svg id="chart-breaker" viewBox="0 0 300 60" preserveAspectRatio="none"></svg><span class="now" id="now-breaker"></span></figure>
     </div>
