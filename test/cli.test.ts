@@ -94,6 +94,53 @@ describe('holdfast CLI', { concurrency: true }, () => {
     assert.equal(code, 0);
   });
 
+  test('servicenow --help documents every flag it accepts', async () => {
+    const source = readFileSync(fileURLToPath(new URL('../src/cli/servicenow-command.ts', import.meta.url)), 'utf8');
+    const declared = /options: \{([\s\S]*?)\n {4}\},\n {2}\}\);/.exec(source)![1]!;
+    const flags = [...declared.matchAll(/'?([a-z][a-z-]*)'?: [{sb]/g)].map((m) => m[1]!);
+    assert.ok(flags.length > 15, `found ${flags.length} flags`);
+    const help = await cli(['servicenow', '--help']);
+    assert.equal(help.code, 0);
+    for (const flag of flags) assert.match(help.stdout, new RegExp(`--${flag}\\b`), `--${flag} is documented`);
+  });
+
+  test('servicenow: bad input exits 2 with a one-line reason naming the problem', async () => {
+    for (const [args, named] of [
+      [[], /--instance URL/], [['--simulate', '--instance', 'http://127.0.0.1:1'], /exclude each other/], [['--simulate', '--rate', '0'], /--rate/],
+      [['--instance', 'http://127.0.0.1:1'], /SERVICENOW_USER/], [['--simulate', '--page-size', '20000'], /--page-size/], [['--instance', 'http://127.0.0.1:1', '--records', '5'], /--records/],
+    ] as const) {
+      const run = await cli(['servicenow', ...args]);
+      assert.equal(run.code, 2, args.join(' '));
+      assert.match(run.stderr, /^holdfast: .+\n$/);
+      assert.match(run.stderr, named, args.join(' '));
+    }
+  });
+
+  test('servicenow --simulate: logs the first load (no TTY), serves the dashboard, stops cleanly on SIGTERM', async (t) => {
+    const child = spawn(process.execPath, [BIN, 'servicenow', '--simulate', '--records', '400', '--port', '0', '--interval', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(async () => { if (child.exitCode === null) { child.kill('SIGKILL'); await once(child, 'close'); } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    const seen = (pattern: RegExp) => new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => { const m = pattern.exec(output); if (m !== null) { child.stdout.off('data', onData); resolve(m); } };
+      const onData = () => check();
+      child.stdout.on('data', onData);
+      child.once('close', () => reject(new Error(`exited before ${pattern}: ${output}`)));
+      check();
+    });
+    const [, url] = await seen(/dashboard listening on (\S+)/);
+    await seen(/sync cycle \d+: complete/);
+    assert.match(output, /first load of incident: \d+ of \d+ \(100%\)/);
+    assert.match(output, /cache warmed: \d+ critical groups/);
+    const page = await fetch(url!);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /Waiting work/);
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'close')) as [number | null];
+    assert.equal(code, 0);
+    assert.match(output, /SIGTERM: stopping/);
+  });
+
   test('probe against simulate flaky --idle-close 3000 reports 3 s ± 10%, unadvertised and advertised', async (t) => {
     const plain = await serve(t, ['simulate', 'flaky', '--idle-close', '3000']);
     const advertised = await serve(t, ['simulate', 'flaky', '--idle-close', '3000', '--advertise']);
