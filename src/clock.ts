@@ -20,3 +20,16 @@ export const systemClock: Clock = {
     return () => clearTimeout(timer);
   },
 };
+
+/**
+ * Waits `ms` on `clock` (a ref'd timer: the caller is awaiting it); rejects with the
+ * signal's reason as soon as `signal` aborts, and cancels the timer.
+ */
+export function delay(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted === true) return reject(signal.reason as Error);
+    const onAbort = () => { cancel(); reject(signal!.reason as Error); };
+    const cancel = clock.schedule(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms, { ref: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

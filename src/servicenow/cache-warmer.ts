@@ -1,8 +1,8 @@
-import { systemClock, type Clock } from '../clock.js';
+import { delay, systemClock, type Clock } from '../clock.js';
 import { EncodedQuery } from './encoded-query.js';
 import { keysetPages } from './keyset-pager.js';
 import type { MirrorStore } from './store.js';
-import type { SyncEngine, TableSpec } from './sync-engine.js';
+import { KEY_FIELDS, type SyncEngine, type TableSpec } from './sync-engine.js';
 import type { TableClient } from './table-client.js';
 import { waitingQuery, type WaitingDefinition } from './waiting.js';
 
@@ -30,12 +30,6 @@ export interface CacheWarmerOptions {
   onProgress?: (progress: WarmProgress) => void;
 }
 
-const pause = (clock: Clock, ms: number, signal: AbortSignal) => new Promise<void>((resolve, reject) => {
-  const cancel = clock.schedule(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms, { ref: true });
-  const onAbort = () => { cancel(); reject(signal.reason as Error); };
-  signal.addEventListener('abort', onAbort, { once: true });
-});
-
 /**
  * Fills the store with the waiting records of the critical groups before the full
  * load, so that the dashboard is right for them within seconds. The seed's version
@@ -59,7 +53,7 @@ export async function warmCache(o: CacheWarmerOptions, signal: AbortSignal): Pro
   for (const [i, group] of wanted.entries()) {
     for (const table of tables) {
       const filter = new EncodedQuery().where('assignment_group', '=', group.sys_id!).and(waitingQuery(o.waiting[table.name]!));
-      const fields = [...new Set(['sys_id', 'sys_updated_on', 'sys_mod_count', ...table.fields])];
+      const fields = [...new Set([...KEY_FIELDS, ...table.fields])];
       for await (const page of keysetPages(o.client, table.name, { filter: filter.toString(), fields, pageSize: o.pageSize, signal })) {
         if (page.serverTime !== undefined) await o.engine.markStart(table.name, page.serverTime);
         signal.throwIfAborted();
@@ -67,7 +61,7 @@ export async function warmCache(o: CacheWarmerOptions, signal: AbortSignal): Pro
       }
     }
     o.onProgress?.({ done: i + 1, total: wanted.length, group: group.name ?? group.sys_id! });
-    if (i < wanted.length - 1 && (o.pauseMs ?? DEFAULT_WARM_PAUSE_MS) > 0) await pause(clock, o.pauseMs ?? DEFAULT_WARM_PAUSE_MS, signal);
+    if (i < wanted.length - 1 && (o.pauseMs ?? DEFAULT_WARM_PAUSE_MS) > 0) await delay(clock, o.pauseMs ?? DEFAULT_WARM_PAUSE_MS, signal);
   }
   await o.store.setMeta(WARMED_META, JSON.stringify({ at: Date.now(), groups: wanted.length }));
 }

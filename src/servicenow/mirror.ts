@@ -71,6 +71,8 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
   readonly engine: SyncEngine;
   readonly health: UpstreamHealth;
   readonly #lock: SyncLock;
+  /** The mirrored tables with the fields read: the configured ones and those the waiting rules need. */
+  readonly #tables: readonly TableSpec[];
   readonly #metrics: SyncMetrics;
   readonly #logger: Logger | undefined;
   readonly #stop = new AbortController();
@@ -116,9 +118,9 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
       instance: o.instance, auth, dispatcher: this.dispatcher,
       onSample: (s) => { this.#metrics.request(s); this.health.sample(s); if (typeof s.outcome === 'number' && s.outcome < 500) this.#lastContact = Date.now(); },
     });
-    const tables: TableSpec[] = o.tables.map((name) => ({ name, fields: [...o.fields[name]!, ...bucketFields(o, name)] }));
+    this.#tables = o.tables.map((name) => ({ name, fields: [...o.fields[name]!, ...bucketFields(o, name)] }));
     this.engine = new SyncEngine({
-      client: this.client, store: this.store, tables, pageSize: o.pageSize, overlapS: o.overlapS, fullCheckEveryMs: o.fullCheckEveryS * 1000,
+      client: this.client, store: this.store, tables: this.#tables, pageSize: o.pageSize, overlapS: o.overlapS, fullCheckEveryMs: o.fullCheckEveryS * 1000,
       onEvent: (e) => { this.#metrics.event(e); this.emit('event', e); },
     });
     this.#status = this.#emptyStatus();
@@ -232,7 +234,7 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
     const o = this.options;
     await warmCache({
       client: this.client, store: this.store, engine: this.engine, waiting: o.waiting, groups: o.criticalGroups, pauseMs: o.warmPauseMs, pageSize: o.pageSize,
-      tables: o.tables.map((name) => ({ name, fields: [...o.fields[name]!, ...bucketFields(o, name)] })),
+      tables: this.#tables,
       onProgress: (progress) => {
         this.#warm = progress;
         this.#metrics.warm(progress.done / progress.total);

@@ -5,7 +5,7 @@ import type { TableClient } from './table-client.js';
 export const DEFAULT_OVERLAP_S = 60;
 export const DEFAULT_FULL_CHECK_EVERY_MS = 3_600_000;
 /** Fields every synced table needs, whatever else it reads. */
-const KEY_FIELDS = ['sys_id', 'sys_updated_on', 'sys_mod_count'];
+export const KEY_FIELDS = ['sys_id', 'sys_updated_on', 'sys_mod_count'];
 
 export interface TableSpec {
   name: string;

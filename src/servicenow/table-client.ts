@@ -1,5 +1,5 @@
 import { request, type Dispatcher } from 'undici';
-import { systemClock, type Clock } from '../clock.js';
+import { delay, systemClock, type Clock } from '../clock.js';
 import { fullJitterBackoff, type Backoff } from '../policy/backoff.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
 import { HoldfastError, ServiceNowAuthError, ServiceNowResponseError } from '../errors.js';
@@ -48,13 +48,6 @@ export interface TableClientOptions {
   backoff?: Backoff;
   onSample?: (sample: RequestSample) => void;
 }
-
-const wait = (clock: Clock, ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
-  signal?.throwIfAborted();
-  const onAbort = () => { cancel(); reject(signal!.reason as Error); };
-  const cancel = clock.schedule(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms, { ref: true });
-  signal?.addEventListener('abort', onAbort, { once: true });
-});
 
 /**
  * Reads tables through the Table API (research/servicenow.md §8.2): JSON, raw values,
@@ -111,7 +104,7 @@ export class TableClient {
           continue;
         }
         if (!(err instanceof ServiceNowResponseError) || !err.retryable || attempt >= this.#attempts || (err.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) throw err;
-        await wait(this.#clock, err.retryAfterMs ?? this.#backoff(attempt), options.signal);
+        await delay(this.#clock, err.retryAfterMs ?? this.#backoff(attempt), options.signal);
       }
     }
   }
