@@ -24,3 +24,30 @@ export function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The bytes a real Node TLS client sends first (its ClientHello records), captured by a
+ * plain TCP server on 127.0.0.1 that never answers.
+ */
+export async function captureClientHello(options: { servername?: string; ALPNProtocols?: string[] } = {}): Promise<Buffer> {
+  const { createServer } = await import('node:net');
+  const { connect } = await import('node:tls');
+  const { once } = await import('node:events');
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  const captured = once(server, 'connection').then(async ([socket]: [import('node:net').Socket]) => {
+    const [chunk] = (await once(socket, 'data')) as [Buffer];
+    socket.destroy();
+    return chunk;
+  });
+  const client = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options });
+  client.on('error', () => {}); // the capturing server hangs up on it
+  try {
+    return await captured;
+  } finally {
+    client.destroy();
+    server.close();
+  }
+}
