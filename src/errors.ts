@@ -218,6 +218,23 @@ export class ServiceNowResponseError extends HoldfastError {
   }
 }
 
+/**
+ * A proxy config file is invalid. The message is one line: the file, the field's path
+ * (`routes[0].action.targets[1]`) and what was expected.
+ */
+export class ProxyConfigError extends HoldfastError {
+  static readonly code = 'HF_ERR_PROXY_CONFIG';
+  /** The file or source the config came from. */
+  readonly source: string;
+  /** The offending field's path, e.g. `listeners[0].port`. */
+  readonly field: string;
+  constructor(source: string, field: string, message: string) {
+    super(ProxyConfigError.code, `${source}: ${field}: ${message}`);
+    this.source = source;
+    this.field = field;
+  }
+}
+
 /** Every error class, keyed by its code. Used by the catalog test and the docs. */
 export const ERROR_CLASSES = {
   [InvalidOptionError.code]: InvalidOptionError,
@@ -238,6 +255,7 @@ export const ERROR_CLASSES = {
   [RateLimitedError.code]: RateLimitedError,
   [ServiceNowAuthError.code]: ServiceNowAuthError,
   [ServiceNowResponseError.code]: ServiceNowResponseError,
+  [ProxyConfigError.code]: ProxyConfigError,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CLASSES;

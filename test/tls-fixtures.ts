@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
+import { connect } from 'node:tls';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,14 +33,12 @@ export function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
  * plain TCP server on 127.0.0.1 that never answers.
  */
 export async function captureClientHello(options: { servername?: string; ALPNProtocols?: string[] } = {}): Promise<Buffer> {
-  const { createServer } = await import('node:net');
-  const { connect } = await import('node:tls');
-  const { once } = await import('node:events');
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
-  const captured = once(server, 'connection').then(async ([socket]: [import('node:net').Socket]) => {
+  const captured = once(server, 'connection').then(async ([socket]) => {
+    if (!isSocket(socket)) throw new Error('no socket');
     const [chunk] = (await once(socket, 'data')) as [Buffer];
     socket.destroy();
     return chunk;
@@ -50,4 +51,8 @@ export async function captureClientHello(options: { servername?: string; ALPNPro
     client.destroy();
     server.close();
   }
+}
+
+function isSocket(value: unknown): value is Socket {
+  return typeof (value as Socket | undefined)?.destroy === 'function';
 }

@@ -2,6 +2,7 @@
 import { HoldfastError } from '../errors.js';
 import { UsageError } from './cli-error.js';
 import { runProbe } from './probe-command.js';
+import { runProxy } from './proxy-command.js';
 import { runSimulateFlaky } from './simulate-flaky-command.js';
 import { runSimulateServiceNow } from './simulate-servicenow-command.js';
 import { runServiceNow } from './servicenow-command.js';
@@ -10,6 +11,8 @@ const HELP = `Usage: holdfast <command> [options]
 
 Commands:
   probe URL              measure a server's real keep-alive idle timeout
+  proxy --config FILE    run the socket-safe proxy (TCP forwarding, TLS passthrough
+                         by SNI, connection tracking, limits, admin API)
   servicenow             mirror a ServiceNow instance's waiting work and serve a
                          live dashboard (--simulate: against the built-in simulator)
   simulate flaky         run a fault-injecting HTTP upstream
@@ -29,6 +32,8 @@ async function run(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     case 'probe':
       return runProbe(rest, out);
+    case 'proxy':
+      return runProxy(rest, out);
     case 'servicenow':
       return runServiceNow(rest, out);
     case 'simulate': {
@@ -50,7 +55,7 @@ run(process.argv.slice(2)).then(
     process.stderr.write(`holdfast: ${message}${code}\n`);
     // parseArgs reports unknown flags as TypeError with an ERR_PARSE_ARGS_* code: bad input too.
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
-      || (err instanceof HoldfastError && err.code === 'HF_ERR_INVALID_OPTION');
+      || (err instanceof HoldfastError && (err.code === 'HF_ERR_INVALID_OPTION' || err.code === 'HF_ERR_PROXY_CONFIG'));
     process.exitCode = usage ? 2 : 1;
   },
 );

@@ -1,0 +1,151 @@
+import type { Socket } from 'node:net';
+import type { CloseReason } from './connection-tracker.js';
+
+export interface SpliceTimeouts {
+  /** No byte either way for this long ends the pair (0: never). */
+  idleMs: number;
+  /** After the first FIN, the other direction has this long to finish (0: no bound). */
+  halfCloseMs: number;
+  /** The pair's age limit, counted from now (0: none). */
+  lifetimeMs: number;
+}
+
+export interface SpliceEvents {
+  /** One side sent FIN; the other direction still flows. */
+  onHalfClose(): void;
+  /** Both sockets have closed (their file descriptors are released). Called once. */
+  onEnd(reason: CloseReason): void;
+}
+
+/**
+ * Forwards bytes both ways between two connected sockets, with backpressure, until both
+ * have closed, and tells why it ended.
+ *
+ * - Half-close is carried through: a FIN from one side ends only the other side's writable
+ *   half (both sockets are `allowHalfOpen`), and the other direction keeps flowing for up to
+ *   `halfCloseMs`. Killing both on the first FIN breaks protocols that send their last
+ *   request and then read (SmartProxy's "bilateral cleanup" bug).
+ * - A socket that fails (RST, error) destroys the other side at once.
+ * - One idle timer serves both directions: the client socket's own inactivity timer, which
+ *   Node refreshes on reads from and writes to it, and every forwarded byte is one or the other.
+ * - Bytes are not counted per chunk: the sockets' `bytesRead` / `bytesWritten` already are.
+ *
+ * The caller has attached `'error'` listeners to both sockets before this; errors are also
+ * observed here, to name the reason.
+ */
+export class Splice {
+  readonly #client: Socket;
+  readonly #backend: Socket;
+  readonly #timeouts: SpliceTimeouts;
+  readonly #events: SpliceEvents;
+  #reason: CloseReason | undefined;
+  #open = 2;
+  #ended = false;
+  #halfClosed = false;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #lifetimeTimer: NodeJS.Timeout | undefined;
+
+  constructor(client: Socket, backend: Socket, timeouts: SpliceTimeouts, events: SpliceEvents) {
+    this.#client = client;
+    this.#backend = backend;
+    this.#timeouts = timeouts;
+    this.#events = events;
+  }
+
+  /** Starts forwarding. `first` is written to the backend before anything read from now on. */
+  start(first: readonly Buffer[]): void {
+    const client = this.#client;
+    const backend = this.#backend;
+    for (const chunk of first) backend.write(chunk);
+    client.on('data', this.#onClientData);
+    backend.on('data', this.#onBackendData);
+    client.on('drain', this.#onClientDrain);
+    backend.on('drain', this.#onBackendDrain);
+    client.on('end', this.#onClientEnd);
+    backend.on('end', this.#onBackendEnd);
+    client.on('error', this.#onClientError);
+    backend.on('error', this.#onBackendError);
+    client.on('close', this.#onClose);
+    backend.on('close', this.#onClose);
+    client.on('timeout', this.#onIdle);
+    client.setTimeout(this.#timeouts.idleMs);
+    if (this.#timeouts.lifetimeMs > 0) this.#lifetimeTimer = setTimeout(this.#onLifetime, this.#timeouts.lifetimeMs).unref();
+    client.resume();
+    backend.resume();
+    // A paused socket still emits 'end' when a FIN arrives with nothing buffered: a client
+    // may have sent its last byte and FIN while the backend was being dialled.
+    if (client.readableEnded) this.#onClientEnd();
+    if (backend.readableEnded) this.#onBackendEnd();
+    // Either side may already be gone (closed while the other was connecting): its 'close'
+    // has been emitted, or will be.
+    for (const socket of [client, backend]) {
+      if (!socket.destroyed) continue;
+      this.#fail(socket === client ? 'client-reset' : 'backend-reset');
+      if (socket.closed) this.#onClose(true);
+    }
+  }
+
+  /** Ends the pair now, with `reason` unless another was seen first. */
+  destroy(reason: CloseReason): void {
+    this.#fail(reason);
+  }
+
+  readonly #onClientData = (chunk: Buffer): void => {
+    if (!this.#backend.write(chunk)) this.#client.pause();
+  };
+
+  readonly #onBackendData = (chunk: Buffer): void => {
+    if (!this.#client.write(chunk)) this.#backend.pause();
+  };
+
+  readonly #onClientDrain = (): void => { this.#backend.resume(); };
+  readonly #onBackendDrain = (): void => { this.#client.resume(); };
+
+  readonly #onClientEnd = (): void => {
+    this.#reason ??= 'client-closed';
+    if (!this.#backend.destroyed) this.#backend.end();
+    this.#halfClose();
+  };
+
+  readonly #onBackendEnd = (): void => {
+    this.#reason ??= 'backend-closed';
+    if (!this.#client.destroyed) this.#client.end();
+    this.#halfClose();
+  };
+
+  readonly #onClientError = (): void => { this.#fail('client-reset'); };
+  readonly #onBackendError = (): void => { this.#fail('backend-reset'); };
+  readonly #onIdle = (): void => { this.#fail('idle-timeout'); };
+  readonly #onLifetime = (): void => { this.#fail('max-lifetime'); };
+  readonly #onGrace = (): void => { this.#fail('half-close-timeout'); };
+
+  /**
+   * A socket closed. A clean close comes after its FIN both ways; any other close (an error,
+   * a destroy) takes the other side down too.
+   */
+  readonly #onClose = (hadError: boolean): void => {
+    if (hadError || !this.#halfClosed) this.#fail(this.#client.destroyed ? 'client-reset' : 'backend-reset');
+    if (--this.#open === 0) this.#finish();
+  };
+
+  #halfClose(): void {
+    if (this.#halfClosed) return;
+    this.#halfClosed = true;
+    if (this.#timeouts.halfCloseMs > 0) this.#graceTimer = setTimeout(this.#onGrace, this.#timeouts.halfCloseMs).unref();
+    this.#events.onHalfClose();
+  }
+
+  #fail(reason: CloseReason): void {
+    this.#reason ??= reason;
+    this.#client.destroy();
+    this.#backend.destroy();
+  }
+
+  #finish(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#graceTimer);
+    clearTimeout(this.#lifetimeTimer);
+    this.#events.onEnd(this.#reason ?? 'client-closed');
+  }
+}

@@ -1,0 +1,46 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { redactConfig } from './config.js';
+import type { ProxyServer } from './proxy-server.js';
+
+const MAX_LIST = 10_000;
+
+/**
+ * The proxy's admin API. It binds to loopback unless the config says otherwise, and with a
+ * token every route but /healthz wants `Authorization: Bearer <token>`.
+ *
+ *   GET /healthz        liveness: 200 while the proxy runs, 503 once it is shutting down
+ *   GET /metrics        Prometheus text, holdfast_proxy_*
+ *   GET /connections    { active, byState, byRoute, connections: [{ id, listener, client, route,
+ *                       target, state, ageMs, bytesIn, bytesOut }] } (?limit=N, default 1000)
+ *   GET /config         the active config, the token replaced by "[redacted]"
+ */
+export function buildAdminApp(proxy: ProxyServer, { token, isStopping }: { token?: string; isStopping: () => boolean }): FastifyInstance {
+  // Idle admin connections are kept longer than common client pools keep theirs (holdfast's own rule).
+  const app = Fastify({ logger: false, forceCloseConnections: true, keepAliveTimeout: 65_000 });
+  const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`);
+  app.addHook('onRequest', (req, reply, done) => {
+    if (expected === undefined || req.url === '/healthz') return done();
+    const given = Buffer.from(req.headers.authorization ?? '');
+    // Compared in constant time: the token is a secret.
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return done();
+    void reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'a bearer token is required' });
+  });
+  app.get('/healthz', (_req, reply) => (isStopping() ? reply.code(503).send({ status: 'stopping' }) : reply.send({ status: 'ok', active: proxy.tracker.active })));
+  app.get('/metrics', async (_req, reply) => reply.type(proxy.metrics.registry.contentType).send(await proxy.metrics.registry.metrics()));
+  app.get<{ Querystring: { limit?: string } }>('/connections', (req) => {
+    const limit = Math.min(MAX_LIST, Math.max(0, Number(req.query.limit ?? 1000) || 0));
+    const all = proxy.connections();
+    const byState: Record<string, number> = {};
+    const byRoute: Record<string, number> = {};
+    for (const c of all) {
+      byState[c.state] = (byState[c.state] ?? 0) + 1;
+      const route = c.route ?? 'none';
+      byRoute[route] = (byRoute[route] ?? 0) + 1;
+    }
+    all.sort((a, b) => b.ageMs - a.ageMs);
+    return { active: all.length, byState, byRoute, ips: proxy.tracker.trackedIps, connections: all.slice(0, limit) };
+  });
+  app.get('/config', () => redactConfig(proxy.config));
+  return app;
+}

@@ -1,0 +1,78 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ProxyConfigError } from '../errors.js';
+import { proxyConfigSchema, type ProxyConfig } from './config.js';
+
+/**
+ * Reads and validates a proxy config file (YAML, or JSON, which is YAML too). Throws a
+ * ProxyConfigError whose message is one line naming the file, the field and what was
+ * expected: `proxy.yaml: routes[0].action.targets[1]: expected "host:port"…`.
+ */
+export async function loadConfigFile(file: string): Promise<ProxyConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ProxyConfigError(file, '(file)', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    const at = (err as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+    const where = at === undefined ? '(syntax)' : `(syntax, line ${at.line} column ${at.col})`;
+    throw new ProxyConfigError(file, where, (err as Error).message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'not YAML or JSON');
+  }
+  return parseConfig(raw, file);
+}
+
+/** Validates an already parsed config; `source` names it in errors. */
+export function parseConfig(raw: unknown, source = 'config'): ProxyConfig {
+  const parsed = proxyConfigSchema.safeParse(raw ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new ProxyConfigError(source, fieldOf(issue), messageOf(issue));
+}
+
+/** `routes[0].action.targets[1]`, from zod's path. */
+function fieldOf(issue: z.core.$ZodIssue): string {
+  const path = issue.path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out === '' ? String(part) : `${out}.${String(part)}`), '');
+  if (issue.code === 'unrecognized_keys') return path === '' ? issue.keys.join(', ') : `${path}.${issue.keys.join(', ')}`;
+  return path === '' ? '(top level)' : path;
+}
+
+function messageOf(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return 'unknown field (check its spelling; docs/proxy.md lists every field)';
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return issue.message.startsWith('Invalid input') ? `missing: expected ${issue.expected}` : `missing: ${issue.message}`;
+  }
+  return issue.message;
+}
+
+/**
+ * Watches a config file and reports each change after a short settling delay. It watches
+ * the file's directory rather than the file, because editors and config managers replace a
+ * file by renaming a new one over it, and a watch on the old inode would go quiet.
+ */
+export class ConfigWatcher {
+  readonly #watcher: FSWatcher;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(file: string, onChange: () => void, settleMs = 100) {
+    const name = basename(file);
+    this.#watcher = watch(dirname(file), (_event, changed) => {
+      if (changed !== null && changed !== name) return;
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(onChange, settleMs);
+    });
+    this.#watcher.on('error', () => {}); // the directory went away: reload still works on SIGHUP
+  }
+
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#watcher.close();
+  }
+}

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { isCidr } from '../net/address.js';
+
+/**
+ * The proxy's configuration file (YAML or JSON), validated here once. docs/proxy.md is its
+ * reference and examples/proxy.yaml a commented example; every default below is in both.
+ */
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Time for a client to send its first bytes when a route needs them (SNI) or a PROXY header is expected. */
+export const DEFAULT_FIRST_DATA_TIMEOUT_MS = 10_000;
+/** No byte either way for this long closes the connection. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
+/** 0: no limit on a connection's age. */
+export const DEFAULT_MAX_LIFETIME_MS = 0;
+/** After one side sends FIN, the other has this long to finish (SmartProxy uses 30 s plain). */
+export const DEFAULT_HALF_CLOSE_GRACE_MS = 30_000;
+export const DEFAULT_DRAIN_MS = 30_000;
+
+const port = z.number({ error: 'expected a port number' }).int('expected a whole port number').min(0, 'expected a port 0-65535').max(65535, 'expected a port 0-65535');
+const ms = (what: string) => z.number({ error: `expected ${what} in milliseconds` }).int().min(0, `expected ${what} >= 0 ms`).max(2 ** 31 - 1, `expected ${what} under 2^31 ms`);
+const positive = (what: string) => z.number({ error: `expected ${what} as a number` }).int(`expected ${what} as a whole number`).min(1, `expected ${what} >= 1`);
+const name = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected a name of letters, digits, _ . : - (at most 64)');
+const cidr = z.string().refine(isCidr, 'expected an IP address or CIDR such as 10.0.0.0/8 or ::1/128');
+
+/** `host:port` or `[v6]:port`, parsed into its parts. */
+const target = z.string().transform((text, ctx) => {
+  const parsed = parseTarget(text);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected "host:port" (or "[v6]:port"), got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** A host name, `*.` wildcard (any depth below it, as nginx's server_name), lower-cased. */
+const sniPattern = z.string().regex(/^(\*\.)?([a-z0-9_]([a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/i, 'expected a host name or *.wildcard such as *.example.test')
+  .transform((s) => s.toLowerCase());
+
+const timeoutsSchema = z.strictObject({
+  connectMs: ms('connectMs').optional(),
+  firstDataMs: ms('firstDataMs').optional(),
+  idleMs: ms('idleMs').optional(),
+  lifetimeMs: ms('lifetimeMs').optional(),
+  halfCloseMs: ms('halfCloseMs').optional(),
+});
+
+const forwardAction = z.strictObject({
+  type: z.enum(['forward', 'passthrough']),
+  targets: z.array(target).min(1, 'expected at least one target'),
+  balance: z.enum(['round-robin', 'least-connections', 'random']).default('round-robin'),
+  /** Send a PROXY protocol header to the target first. */
+  proxyProtocol: z.enum(['v1', 'v2']).optional(),
+});
+const rejectAction = z.strictObject({ type: z.literal('reject') });
+
+const routeSchema = z.strictObject({
+  name,
+  match: z.strictObject({
+    ports: z.array(port).min(1).optional(),
+    sni: z.array(sniPattern).min(1).optional(),
+    clientCidrs: z.array(cidr).min(1).optional(),
+  }).default({}),
+  action: z.discriminatedUnion('type', [forwardAction, rejectAction], { error: 'expected action.type forward, passthrough or reject' }),
+  timeouts: timeoutsSchema.optional(),
+  maxConnections: positive('maxConnections').optional(),
+});
+
+const listenerSchema = z.strictObject({
+  name: name.optional(),
+  host: z.string().min(1).default('0.0.0.0'),
+  port,
+  /** Accept a PROXY protocol header (v1 or v2) from these peers only; others are refused. */
+  proxyProtocol: z.strictObject({ trusted: z.array(cidr).min(1) }).optional(),
+  backlog: positive('backlog').optional(),
+});
+
+export const proxyConfigSchema = z.strictObject({
+  listeners: z.array(listenerSchema).min(1, 'expected at least one listener'),
+  routes: z.array(routeSchema).min(1, 'expected at least one route'),
+  timeouts: timeoutsSchema.default({}),
+  limits: z.strictObject({
+    maxConnections: positive('maxConnections').default(50_000),
+    perIp: positive('perIp').default(1_000),
+    perRoute: positive('perRoute').default(20_000),
+    newPerSecondPerIp: positive('newPerSecondPerIp').default(200),
+  }).default({ maxConnections: 50_000, perIp: 1_000, perRoute: 20_000, newPerSecondPerIp: 200 }),
+  tls: z.strictObject({ maxHelloBytes: positive('maxHelloBytes').max(65_536).default(16_384) }).default({ maxHelloBytes: 16_384 }),
+  admin: z.strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(9901),
+    /** A bearer token: prefer tokenEnv, so that the secret stays out of the file. */
+    token: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+    tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional(),
+  }).optional(),
+  shutdown: z.strictObject({ drainMs: ms('drainMs').default(DEFAULT_DRAIN_MS) }).default({ drainMs: DEFAULT_DRAIN_MS }),
+}).superRefine((config, ctx) => {
+  const seen = new Map<string, number>();
+  config.routes.forEach((route, i) => {
+    if (seen.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `route name ${route.name} is already used by routes[${seen.get(route.name)!}]` });
+    seen.set(route.name, i);
+  });
+  const bound = new Set<string>();
+  config.listeners.forEach((listener, i) => {
+    const key = `${listener.host}:${listener.port}`;
+    if (listener.port !== 0 && bound.has(key)) ctx.addIssue({ code: 'custom', path: ['listeners', i, 'port'], message: `${key} is already a listener` });
+    bound.add(key);
+  });
+});
+
+export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
+export type ProxyConfig = z.output<typeof proxyConfigSchema>;
+export type RouteConfig = ProxyConfig['routes'][number];
+export type ListenerConfig = ProxyConfig['listeners'][number];
+export type Target = { host: string; port: number };
+
+/** Every timeout, with the route's overrides over the global ones over the defaults. */
+export interface Timeouts {
+  connectMs: number;
+  firstDataMs: number;
+  idleMs: number;
+  lifetimeMs: number;
+  halfCloseMs: number;
+}
+
+export function timeoutsFor(config: ProxyConfig, route: RouteConfig | undefined): Timeouts {
+  return {
+    connectMs: DEFAULT_CONNECT_TIMEOUT_MS,
+    firstDataMs: DEFAULT_FIRST_DATA_TIMEOUT_MS,
+    idleMs: DEFAULT_IDLE_TIMEOUT_MS,
+    lifetimeMs: DEFAULT_MAX_LIFETIME_MS,
+    halfCloseMs: DEFAULT_HALF_CLOSE_GRACE_MS,
+    ...withoutUndefined(config.timeouts),
+    ...withoutUndefined(route?.timeouts ?? {}),
+  };
+}
+
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function parseTarget(text: string): Target | undefined {
+  const match = /^(?:\[([0-9a-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/i.exec(text);
+  if (match === null) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+/** A listener's name: its own, or `host:port`. */
+export function listenerName(listener: ListenerConfig): string {
+  return listener.name ?? `${listener.host}:${listener.port}`;
+}
+
+/** The config as /config shows it: secrets replaced. */
+export function redactConfig(config: ProxyConfig): unknown {
+  return { ...config, admin: config.admin === undefined ? undefined : { ...config.admin, token: config.admin.token === undefined ? undefined : '[redacted]' } };
+}

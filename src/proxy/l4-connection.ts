@@ -1,0 +1,263 @@
+import type { Socket } from 'node:net';
+import { normalizeAddress, type CidrSet } from '../net/address.js';
+import { ClientHelloReader } from '../net/client-hello.js';
+import type { CloseReason, ConnectionRecord, ConnectionTracker } from '../net/connection-tracker.js';
+import { dial, type DialFailure } from '../net/dial.js';
+import { encodeProxyV1, encodeProxyV2, readProxyHeader, type ProxiedAddresses } from '../net/proxy-protocol.js';
+import { Splice } from '../net/splice.js';
+import type { Timeouts } from './config.js';
+import type { CompiledRoute, Router } from './router.js';
+
+/** What a connection reads from the proxy's current generation of config, fixed at accept. */
+export interface Generation {
+  readonly router: Router;
+  /** Timeouts before a route is chosen (the global ones). */
+  readonly timeouts: Timeouts;
+  readonly maxHelloBytes: number;
+}
+
+export interface ListenerContext {
+  readonly name: string;
+  readonly port: number;
+  /** Peers that must send a PROXY protocol header; undefined: the listener accepts none. */
+  readonly trusted: CidrSet | undefined;
+}
+
+export interface ConnectionHooks {
+  connectFailed(route: string, target: string, failure: DialFailure): void;
+  closed(record: ConnectionRecord): void;
+}
+
+/** TLS alert, fatal unrecognized_name (RFC 6066 §3): the answer to an SNI no route serves. */
+const UNRECOGNIZED_NAME_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]);
+
+/**
+ * One client connection through the layer-4 proxy:
+ *
+ *   accept → [PROXY header, trusted peers only] → admit (per-IP limits) → route
+ *     → [ClientHello, when a route needs SNI] → per-route limit → dial targets in order
+ *     → splice both ways → closed, once, with a reason
+ *
+ * The client socket's `'error'` listener is attached in the constructor, the tick the socket
+ * is accepted, and stays for the socket's life. Until the splice starts, this object owns the
+ * client's close; after, the splice does. The record is closed only once every socket it
+ * opened has closed, so "active connections: 0" also means "no file descriptors left".
+ */
+export class L4Connection {
+  readonly #client: Socket;
+  readonly #listener: ListenerContext;
+  readonly #generation: Generation;
+  readonly #tracker: ConnectionTracker;
+  readonly #hooks: ConnectionHooks;
+  readonly #record: ConnectionRecord;
+  /** Bytes read before the backend was connected, replayed to it in order. */
+  #pending: Buffer[] = [];
+  #proxied: ProxiedAddresses | undefined;
+  #reason: CloseReason | undefined;
+  #abandonDial: ((onClosed: () => void) => void) | undefined;
+  #dialing = false;
+  #clientClosed = false;
+  #splice: Splice | undefined;
+
+  /**
+   * Takes an accepted socket: call it first thing in the server's `'connection'` listener.
+   * Returns undefined when the total limit refuses the connection (the socket is destroyed).
+   */
+  static accept(client: Socket, listener: ListenerContext, generation: Generation, tracker: ConnectionTracker, hooks: ConnectionHooks): L4Connection | undefined {
+    client.on('error', onSocketError); // first: nothing may fail before this listener exists
+    const record = tracker.open(client, listener.name, normalizeAddress(client.remoteAddress));
+    if (typeof record !== 'string') return new L4Connection(client, record, listener, generation, tracker, hooks);
+    client.destroy(); // refused before a byte is read
+    return undefined;
+  }
+
+  private constructor(client: Socket, record: ConnectionRecord, listener: ListenerContext, generation: Generation, tracker: ConnectionTracker, hooks: ConnectionHooks) {
+    this.#client = client;
+    this.#record = record;
+    this.#listener = listener;
+    this.#generation = generation;
+    this.#tracker = tracker;
+    this.#hooks = hooks;
+    record.abort = (reason) => this.destroy(reason);
+    client.on('close', this.#onClientClose);
+    client.on('timeout', this.#onFirstDataTimeout);
+    client.on('end', this.#onClientEnd);
+    if (listener.trusted?.has(record.clientIp) === true) this.#readProxyHeader();
+    else this.#admit();
+  }
+
+  /** Ends the connection now (shutdown), whatever its state. */
+  destroy(reason: CloseReason): void {
+    if (this.#splice !== undefined) this.#splice.destroy(reason);
+    else this.#abort(reason);
+  }
+
+  #readProxyHeader(): void {
+    this.#client.setTimeout(this.#generation.timeouts.firstDataMs);
+    let received = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const header = readProxyHeader(received);
+      if (header.kind === 'incomplete') return;
+      this.#client.removeListener('data', onData);
+      if (header.kind === 'rejected') return this.#abort('bad-proxy-header');
+      this.#client.pause();
+      if (header.addresses !== undefined) {
+        this.#proxied = header.addresses;
+        this.#record.clientIp = normalizeAddress(header.addresses.sourceAddress);
+      }
+      if (received.length > header.length) this.#pending.push(received.subarray(header.length));
+      this.#admit();
+    };
+    this.#client.on('data', onData);
+  }
+
+  #admit(): void {
+    if (this.#tracker.admit(this.#record) !== undefined) return this.#abort('limit');
+    const route = this.#generation.router.select(this.#listener.port, this.#record.clientIp);
+    if (route === 'need-hello') this.#readHello();
+    else this.#route(route);
+  }
+
+  #readHello(): void {
+    const reader = new ClientHelloReader({ maxBytes: this.#generation.maxHelloBytes });
+    this.#client.setTimeout(this.#generation.timeouts.firstDataMs);
+    const consider = (chunk: Buffer): boolean => {
+      const result = reader.push(chunk);
+      if (result.kind === 'incomplete') return false;
+      this.#client.removeListener('data', onData);
+      this.#client.pause();
+      if (result.kind === 'rejected') {
+        this.#abort('bad-hello');
+        return true;
+      }
+      const route = this.#generation.router.select(this.#listener.port, this.#record.clientIp, { serverName: result.serverName });
+      if (route === undefined || route === 'need-hello') this.#refuseServerName();
+      else this.#route(route);
+      return true;
+    };
+    const onData = (chunk: Buffer) => {
+      this.#pending.push(chunk);
+      consider(chunk);
+    };
+    // Bytes that came with the PROXY header are the hello's first bytes.
+    for (const chunk of this.#pending) if (consider(chunk)) return;
+    this.#client.on('data', onData);
+    this.#client.resume();
+  }
+
+  #refuseServerName(): void {
+    this.#reason = 'no-route';
+    this.#client.write(UNRECOGNIZED_NAME_ALERT, () => this.#client.destroy());
+  }
+
+  #route(route: CompiledRoute | undefined): void {
+    if (route === undefined) return this.#abort('no-route');
+    if (this.#tracker.assignRoute(this.#record, route.name, route.maxConnections) !== undefined) return this.#abort('limit');
+    if (route.balancer === undefined) return this.#abort('rejected');
+    this.#client.pause(); // the client's bytes wait in the kernel until the backend is there
+    this.#client.setTimeout(0);
+    this.#tracker.setState(this.#record, 'connecting');
+    this.#dial(route, route.balancer.order(), 0);
+  }
+
+  #dial(route: CompiledRoute, order: number[], attempt: number): void {
+    const index = order[attempt]!;
+    const target = route.balancer!.targets[index]!;
+    this.#dialing = true;
+    this.#abandonDial = dial(target.host, target.port, route.timeouts.connectMs, {
+      onConnect: (backend) => {
+        this.#abandonDial = undefined;
+        this.#dialing = false;
+        this.#established(route, index, backend);
+      },
+      onFail: (failure) => {
+        this.#abandonDial = undefined;
+        this.#dialing = false;
+        this.#hooks.connectFailed(route.name, `${target.host}:${target.port}`, failure);
+        if (this.#clientClosed) return this.#finish();
+        // Nothing was forwarded yet: the next target may take the connection.
+        if (attempt + 1 < order.length) this.#dial(route, order, attempt + 1);
+        else this.#abort('connect-failed');
+      },
+    });
+  }
+
+  #established(route: CompiledRoute, index: number, backend: Socket): void {
+    backend.on('error', onSocketError); // the tick dial hands it over
+    const record = this.#record;
+    record.backend = backend;
+    record.target = `${route.balancer!.targets[index]!.host}:${route.balancer!.targets[index]!.port}`;
+    route.balancer!.acquire(index);
+    this.#client.removeListener('close', this.#onClientClose);
+    this.#client.removeListener('timeout', this.#onFirstDataTimeout);
+    this.#client.removeListener('end', this.#onClientEnd);
+    const first = this.#pending;
+    this.#pending = [];
+    const mode = route.config.action.type === 'reject' ? undefined : route.config.action.proxyProtocol;
+    if (mode !== undefined) first.unshift(mode === 'v1' ? encodeProxyV1(this.#addresses()) : encodeProxyV2(this.#addresses()));
+    this.#tracker.setState(record, 'established');
+    this.#splice = new Splice(this.#client, backend, route.timeouts, {
+      onHalfClose: () => this.#tracker.setState(record, 'half-closed'),
+      onEnd: (reason) => {
+        route.balancer!.release(index);
+        this.#reason = reason;
+        this.#finish();
+      },
+    });
+    this.#splice.start(first);
+  }
+
+  /** The client as the next hop should see it: the PROXY header's source, or the socket's. */
+  #addresses(): ProxiedAddresses | undefined {
+    if (this.#proxied !== undefined) return this.#proxied;
+    const { remoteAddress, remotePort, localAddress, localPort } = this.#client;
+    if (remoteAddress === undefined || localAddress === undefined) return undefined;
+    const source = normalizeAddress(remoteAddress);
+    const destination = normalizeAddress(localAddress);
+    const v4 = !source.includes(':') && !destination.includes(':');
+    return {
+      family: v4 ? 'IPv4' : 'IPv6',
+      sourceAddress: v4 || source.includes(':') ? source : `::ffff:${source}`,
+      destinationAddress: v4 || destination.includes(':') ? destination : `::ffff:${destination}`,
+      sourcePort: remotePort ?? 0,
+      destinationPort: localPort ?? 0,
+    };
+  }
+
+  readonly #onFirstDataTimeout = (): void => { this.#abort('first-data-timeout'); };
+
+  /**
+   * The client's FIN before the splice. While its first bytes are awaited (a PROXY header,
+   * a ClientHello) they will never complete: the connection ends. While the backend is
+   * dialled, the FIN is carried through once the splice starts (it sees `readableEnded`).
+   */
+  readonly #onClientEnd = (): void => {
+    if (!this.#dialing) this.#abort('client-closed');
+  };
+
+  /** Before the splice: the client went away, or was destroyed by #abort. */
+  readonly #onClientClose = (hadError: boolean): void => {
+    this.#clientClosed = true;
+    this.#reason ??= hadError ? 'client-reset' : 'client-closed';
+    if (this.#abandonDial !== undefined) {
+      const abandon = this.#abandonDial;
+      this.#abandonDial = undefined;
+      abandon(() => { this.#dialing = false; this.#finish(); });
+      return;
+    }
+    if (!this.#dialing) this.#finish();
+  };
+
+  #abort(reason: CloseReason): void {
+    this.#reason ??= reason;
+    this.#client.destroy();
+  }
+
+  #finish(): void {
+    if (this.#tracker.close(this.#record, this.#reason ?? 'client-closed')) this.#hooks.closed(this.#record);
+  }
+}
+
+/** Errors are read from the close that follows them (`hadError`); this only keeps them handled. */
+function onSocketError(): void {}

@@ -1,0 +1,209 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:net';
+import type { Logger } from 'pino';
+import { CidrSet } from '../net/address.js';
+import { ConnectionTracker, type ConnectionRecord } from '../net/connection-tracker.js';
+import { listenerName, timeoutsFor, type ListenerConfig, type ProxyConfig } from './config.js';
+import { L4Connection, type Generation, type ListenerContext } from './l4-connection.js';
+import { ProxyMetrics } from './proxy-metrics.js';
+import { Router } from './router.js';
+
+/** A bound listener: `port` is the real one (a configured 0 becomes the port the OS chose). */
+export interface BoundListener {
+  name: string;
+  host: string;
+  port: number;
+}
+
+interface LiveListener {
+  key: string;
+  config: ListenerConfig;
+  server: Server;
+  context: ListenerContext;
+}
+
+/**
+ * The layer-4 proxy: its listeners, the current generation of routes, the connection
+ * tracker and the metrics. `reload()` swaps the generation for new connections; a
+ * connection keeps the generation it was accepted under, so established ones are untouched.
+ *
+ * @example
+ * const proxy = await ProxyServer.start(loadConfigFile('proxy.yaml'));
+ * process.on('SIGTERM', () => void proxy.shutdown());
+ */
+export class ProxyServer {
+  readonly tracker: ConnectionTracker;
+  readonly metrics: ProxyMetrics;
+  readonly #logger: Logger | undefined;
+  #config: ProxyConfig;
+  #generation: Generation;
+  readonly #listeners = new Map<string, LiveListener>();
+  #stopping = false;
+
+  private constructor(config: ProxyConfig, logger: Logger | undefined) {
+    this.#config = config;
+    this.#logger = logger;
+    this.#generation = generationOf(config);
+    this.tracker = new ConnectionTracker(config.limits);
+    this.metrics = new ProxyMetrics(this.tracker);
+    this.tracker.on('refused', (limit, listener) => this.#logger?.debug({ limit, listener }, 'connection refused by a limit'));
+  }
+
+  static async start(config: ProxyConfig, { logger }: { logger?: Logger } = {}): Promise<ProxyServer> {
+    const proxy = new ProxyServer(config, logger);
+    try {
+      for (const listener of config.listeners) await proxy.#listen(listener);
+    } catch (err) {
+      await proxy.#closeListeners([...proxy.#listeners.values()]);
+      proxy.tracker.stop();
+      throw err;
+    }
+    return proxy;
+  }
+
+  get config(): ProxyConfig {
+    return this.#config;
+  }
+
+  get listeners(): BoundListener[] {
+    return [...this.#listeners.values()].map(({ context, config }) => ({ name: context.name, host: config.host, port: context.port }));
+  }
+
+  /**
+   * Applies a new config: new connections use its routes, timeouts and limits; listeners
+   * it no longer has stop accepting (their connections go on); new ones start. If a new
+   * listener cannot bind, the error is thrown and nothing else changes.
+   */
+  async reload(config: ProxyConfig): Promise<void> {
+    const wanted = new Map(config.listeners.map((listener) => [keyOf(listener), listener]));
+    const added: LiveListener[] = [];
+    try {
+      for (const [key, listener] of wanted) if (!this.#listeners.has(key)) added.push(await this.#listen(listener));
+    } catch (err) {
+      await this.#closeListeners(added);
+      throw err;
+    }
+    const removed = [...this.#listeners.values()].filter((live) => !wanted.has(live.key));
+    await this.#closeListeners(removed);
+    // Kept listeners take the new listener settings (trusted PROXY peers) for new connections.
+    for (const live of this.#listeners.values()) {
+      const listener = wanted.get(live.key)!;
+      live.config = listener;
+      live.context = contextOf(listener, live.context.port);
+    }
+    this.#config = config;
+    this.#generation = generationOf(config);
+    this.tracker.setLimits(config.limits);
+  }
+
+  /**
+   * Stops accepting, lets open connections finish for up to `drainMs`, then ends the rest.
+   * Resolves once every connection is closed.
+   */
+  async shutdown(drainMs = this.#config.shutdown.drainMs): Promise<{ drained: boolean; destroyed: number }> {
+    this.#stopping = true;
+    await this.#closeListeners([...this.#listeners.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), drainMs); });
+    const drained = await Promise.race([this.tracker.whenIdle().then(() => true as const), deadline]);
+    clearTimeout(timer);
+    let destroyed = 0;
+    if (!drained) {
+      for (const record of [...this.tracker.records()]) {
+        destroyed++;
+        record.abort?.('shutdown');
+      }
+      await this.tracker.whenIdle();
+    }
+    this.tracker.stop();
+    return { drained, destroyed };
+  }
+
+  /** Open connections, oldest first, for the admin API. */
+  connections(now = performance.now()): ConnectionSummary[] {
+    return [...this.tracker.records()].map((record) => summarize(record, now));
+  }
+
+  async #listen(listener: ListenerConfig): Promise<LiveListener> {
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true });
+    const live: LiveListener = { key: keyOf(listener), config: listener, server, context: contextOf(listener, listener.port) };
+    server.on('connection', (socket) => {
+      const connection = L4Connection.accept(socket, live.context, this.#generation, this.tracker, this.#hooks);
+      if (connection === undefined) return;
+      this.metrics.opened(live.context.name);
+      this.#logger?.debug({ listener: live.context.name, client: socket.remoteAddress, clientPort: socket.remotePort, active: this.tracker.active }, 'connection opened');
+    });
+    // A listener error after binding (EMFILE on accept, say) is logged; the process stays up.
+    server.on('error', (err) => this.#logger?.error({ err, listener: live.context.name }, 'listener error'));
+    server.listen({ host: listener.host, port: listener.port, backlog: listener.backlog });
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => { throw err as Error; })]);
+    const port = (server.address() as { port: number }).port;
+    live.context = contextOf(listener, port);
+    this.#listeners.set(live.key, live);
+    this.#logger?.info({ listener: live.context.name, host: listener.host, port }, 'listening');
+    return live;
+  }
+
+  async #closeListeners(lives: LiveListener[]): Promise<void> {
+    await Promise.all(lives.map(async (live) => {
+      this.#listeners.delete(live.key);
+      if (!live.server.listening) return;
+      const closed = once(live.server, 'close');
+      live.server.close(); // stops accepting; its open connections are not touched
+      await closed;
+      this.#logger?.info({ listener: live.context.name }, 'listener closed');
+    }));
+  }
+
+  readonly #hooks = {
+    connectFailed: (route: string, target: string, failure: string) => {
+      this.metrics.connectFailed(route, target, failure);
+      this.#logger?.warn({ route, target, failure }, 'backend connect failed');
+    },
+    closed: (record: ConnectionRecord) => {
+      this.#logger?.debug({ id: record.id, route: record.route, reason: record.reason, active: this.tracker.active, stopping: this.#stopping }, 'connection closed');
+    },
+  };
+}
+
+export interface ConnectionSummary {
+  id: number;
+  listener: string;
+  client: string;
+  route: string | undefined;
+  target: string | undefined;
+  state: string;
+  ageMs: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+function summarize(record: ConnectionRecord, now: number): ConnectionSummary {
+  return {
+    id: record.id,
+    listener: record.listener,
+    client: record.clientIp,
+    route: record.route,
+    target: record.target,
+    state: record.state,
+    ageMs: Math.round(now - record.openedAt),
+    bytesIn: record.client.bytesRead,
+    bytesOut: record.client.bytesWritten,
+  };
+}
+
+function keyOf(listener: ListenerConfig): string {
+  return `${listener.host}:${listener.port}`;
+}
+
+function contextOf(listener: ListenerConfig, port: number): ListenerContext {
+  return {
+    name: listenerName(listener),
+    port,
+    trusted: listener.proxyProtocol === undefined ? undefined : new CidrSet(listener.proxyProtocol.trusted),
+  };
+}
+
+function generationOf(config: ProxyConfig): Generation {
+  return { router: new Router(config), timeouts: timeoutsFor(config, undefined), maxHelloBytes: config.tls.maxHelloBytes };
+}

@@ -1,0 +1,107 @@
+import { CidrSet } from '../net/address.js';
+import { timeoutsFor, type ProxyConfig, type RouteConfig, type Target, type Timeouts } from './config.js';
+
+/** A route, compiled once per config: sets for matching, its balancer, its resolved timeouts. */
+export interface CompiledRoute {
+  readonly name: string;
+  readonly config: RouteConfig;
+  readonly timeouts: Timeouts;
+  readonly maxConnections: number;
+  /** The route needs the ClientHello: it matches on SNI, or passes TLS through. */
+  readonly needsHello: boolean;
+  /** Undefined for `reject`. */
+  readonly balancer: Balancer | undefined;
+  matches(port: number, clientIp: string): boolean;
+  matchesServerName(serverName: string | undefined): boolean;
+}
+
+/**
+ * Routes in file order; the first that matches wins. Matching is in two steps so that
+ * routes that need no SNI never wait for the client to speak (a server-speaks-first
+ * protocol such as SMTP or MySQL would deadlock on a sniff):
+ *
+ *   select(port, ip)               → a route, 'need-hello', or undefined (no route)
+ *   select(port, ip, serverName)   → after the hello was read
+ */
+export class Router {
+  readonly routes: readonly CompiledRoute[];
+
+  constructor(config: ProxyConfig) {
+    this.routes = config.routes.map((route) => compileRoute(config, route));
+  }
+
+  select(port: number, clientIp: string, hello?: { serverName: string | undefined }): CompiledRoute | 'need-hello' | undefined {
+    for (const route of this.routes) {
+      if (!route.matches(port, clientIp)) continue;
+      if (route.needsHello && hello === undefined) return 'need-hello';
+      if (route.config.match.sni === undefined || route.matchesServerName(hello?.serverName)) return route;
+    }
+    return undefined;
+  }
+}
+
+function compileRoute(config: ProxyConfig, route: RouteConfig): CompiledRoute {
+  const ports = route.match.ports === undefined ? undefined : new Set(route.match.ports);
+  const cidrs = route.match.clientCidrs === undefined ? undefined : new CidrSet(route.match.clientCidrs);
+  const exact = new Set<string>();
+  const suffixes: string[] = [];
+  for (const pattern of route.match.sni ?? []) {
+    if (pattern.startsWith('*.')) suffixes.push(pattern.slice(1)); // "*.example.test" → ".example.test"
+    else exact.add(pattern);
+  }
+  const action = route.action;
+  return {
+    name: route.name,
+    config: route,
+    timeouts: timeoutsFor(config, route),
+    maxConnections: route.maxConnections ?? config.limits.perRoute,
+    needsHello: route.match.sni !== undefined || action.type === 'passthrough',
+    balancer: action.type === 'reject' ? undefined : new Balancer(action.targets, action.balance),
+    matches: (port, clientIp) => (ports === undefined || ports.has(port)) && (cidrs === undefined || cidrs.has(clientIp)),
+    // A wildcard matches any depth below its suffix, as nginx's server_name does, but not the bare suffix.
+    matchesServerName: (name) => name !== undefined && (exact.has(name) || suffixes.some((suffix) => name.endsWith(suffix))),
+  };
+}
+
+export type BalanceStrategy = 'round-robin' | 'least-connections' | 'random';
+
+/**
+ * Orders a route's targets for one connection: the chosen one first, then the others as
+ * fallbacks for a connect that fails before any byte is forwarded.
+ */
+export class Balancer {
+  readonly targets: readonly Target[];
+  readonly #strategy: BalanceStrategy;
+  readonly #active: number[];
+  #next = 0;
+
+  constructor(targets: readonly Target[], strategy: BalanceStrategy) {
+    this.targets = targets;
+    this.#strategy = strategy;
+    this.#active = targets.map(() => 0);
+  }
+
+  /** Target indexes, best first. */
+  order(): number[] {
+    const n = this.targets.length;
+    let first: number;
+    if (this.#strategy === 'random') first = Math.floor(Math.random() * n);
+    else if (this.#strategy === 'least-connections') first = this.#active.indexOf(Math.min(...this.#active));
+    else first = this.#next++ % n;
+    return Array.from({ length: n }, (_, i) => (first + i) % n);
+  }
+
+  /** A connection to target `index` is established (least-connections counts it). */
+  acquire(index: number): void {
+    this.#active[index]!++;
+  }
+
+  release(index: number): void {
+    this.#active[index]!--;
+  }
+
+  /** Established connections per target, in target order. */
+  get active(): readonly number[] {
+    return this.#active;
+  }
+}
