@@ -55,15 +55,33 @@ describe('holdfast CLI', { concurrency: true }, () => {
 
   test('bad input exits 2 with a one-line reason', async () => {
     for (const args of [['nope'], ['probe'], ['probe', '--connections', '0', 'http://127.0.0.1:1/'], ['probe', '--bogus', 'http://x/'],
-      ['simulate', 'flaky', '--status', '200'], ['simulate', 'flaky', '--refuse-for', '10'], ['simulate', 'nothing'], ['probe', 'ftp://x/']]) {
+      ['simulate', 'flaky', '--status', '200'], ['simulate', 'flaky', '--refuse-for', '10'], ['simulate', 'nothing'], ['probe', 'ftp://x/'],
+      ['proxy'], ['proxy', '--config', '/nonexistent/proxy.yaml'], ['proxy', '--config', 'examples/proxy.yaml', '--log-level', 'loud']]) {
       const run = await cli(args);
       assert.equal(run.code, 2, args.join(' '));
       assert.match(run.stderr, /^holdfast: .+\n$/, args.join(' '));
     }
   });
 
+  test('proxy: a wrong config file is one line naming the field, exit 2; --check validates the example', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/holdfast-cli-');
+    try {
+      const file = `${dir}/bad.yaml`;
+      writeFileSync(file, 'listeners: [{ port: 8443 }]\nroutes:\n  - name: a\n    action: { type: forward, targets: ["10.0.0.1:443", "nope"] }\n');
+      const run = await cli(['proxy', '--config', file]);
+      assert.equal(run.code, 2);
+      assert.equal(run.stderr, `holdfast: ${file}: routes[0].action.targets[1]: expected "host:port" (or "[v6]:port"), got "nope" [HF_ERR_PROXY_CONFIG]\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const check = await cli(['proxy', '--config', 'examples/proxy.yaml', '--check']);
+    assert.equal(check.code, 0);
+    assert.match(check.stdout, /valid: 2 listener\(s\), 4 route\(s\)/);
+  });
+
   test('each command has --help', async () => {
-    for (const args of [['probe', '--help'], ['simulate', 'flaky', '--help'], ['simulate', 'servicenow', '--help']]) {
+    for (const args of [['probe', '--help'], ['proxy', '--help'], ['simulate', 'flaky', '--help'], ['simulate', 'servicenow', '--help']]) {
       const run = await cli(args);
       assert.equal(run.code, 0);
       assert.match(run.stdout, /^Usage: holdfast /);

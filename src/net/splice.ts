@@ -39,6 +39,8 @@ export class Splice {
   readonly #timeouts: SpliceTimeouts;
   readonly #events: SpliceEvents;
   #reason: CloseReason | undefined;
+  /** Who sent the first FIN: the reason, unless a failure or a timeout ends the pair first. */
+  #finReason: CloseReason | undefined;
   #open = 2;
   #ended = false;
   #halfClosed = false;
@@ -102,13 +104,13 @@ export class Splice {
   readonly #onBackendDrain = (): void => { this.#client.resume(); };
 
   readonly #onClientEnd = (): void => {
-    this.#reason ??= 'client-closed';
+    this.#finReason ??= 'client-closed';
     if (!this.#backend.destroyed) this.#backend.end();
     this.#halfClose();
   };
 
   readonly #onBackendEnd = (): void => {
-    this.#reason ??= 'backend-closed';
+    this.#finReason ??= 'backend-closed';
     if (!this.#client.destroyed) this.#client.end();
     this.#halfClose();
   };
@@ -146,6 +148,6 @@ export class Splice {
     this.#ended = true;
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#lifetimeTimer);
-    this.#events.onEnd(this.#reason ?? 'client-closed');
+    this.#events.onEnd(this.#reason ?? this.#finReason ?? 'client-closed');
   }
 }

@@ -144,15 +144,19 @@ export class ProxyServer {
     return live;
   }
 
+  /**
+   * Stops accepting on each listener. Not awaiting the server's 'close' event: Node emits it
+   * only once every connection the server accepted has ended, and those are the tracker's
+   * to drain, or to leave running on a reload.
+   */
   async #closeListeners(lives: LiveListener[]): Promise<void> {
-    await Promise.all(lives.map(async (live) => {
+    for (const live of lives) {
       this.#listeners.delete(live.key);
-      if (!live.server.listening) return;
-      const closed = once(live.server, 'close');
-      live.server.close(); // stops accepting; its open connections are not touched
-      await closed;
+      if (!live.server.listening) continue;
+      live.server.close();
       this.#logger?.info({ listener: live.context.name }, 'listener closed');
-    }));
+    }
+    await new Promise((resolve) => setImmediate(resolve)); // the listening sockets' handles close on this turn
   }
 
   readonly #hooks = {

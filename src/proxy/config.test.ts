@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProxyConfigError } from '../errors.js';
+import { parseConfig } from './config-loader.js';
+import { parseTarget, redactConfig, timeoutsFor } from './config.js';
+import { Router } from './router.js';
+
+const minimal = { listeners: [{ port: 8443 }], routes: [{ name: 'a', action: { type: 'forward', targets: ['127.0.0.1:9000'] } }] };
+
+function fieldOf(raw: unknown): string {
+  try {
+    parseConfig(raw, 'test.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ProxyConfigError);
+    assert.equal(err.code, 'HF_ERR_PROXY_CONFIG');
+    assert.doesNotMatch(err.message, /\n/, 'one line');
+    return err.field;
+  }
+  throw new Error('expected a ProxyConfigError');
+}
+
+test('a minimal config gets every default', () => {
+  const config = parseConfig(minimal);
+  assert.equal(config.listeners[0]!.host, '0.0.0.0');
+  assert.equal(config.limits.perIp, 1_000);
+  assert.equal(config.shutdown.drainMs, 30_000);
+  assert.deepEqual(timeoutsFor(config, config.routes[0]), { connectMs: 5_000, firstDataMs: 10_000, idleMs: 600_000, lifetimeMs: 0, halfCloseMs: 30_000 });
+});
+
+test('each error names the field by its path', () => {
+  const route = (action: object, extra: object = {}) => ({ ...minimal, routes: [{ name: 'a', action, ...extra }] });
+  assert.equal(fieldOf({ ...minimal, listeners: [{ port: 70_000 }] }), 'listeners[0].port');
+  assert.equal(fieldOf({ ...minimal, listeners: [{ port: 1, prot: 2 }] }), 'listeners[0].prot');
+  assert.equal(fieldOf(route({ type: 'forward', targets: ['127.0.0.1:1', 'nohost'] })), 'routes[0].action.targets[1]');
+  assert.equal(fieldOf(route({ type: 'teleport' })), 'routes[0].action.type');
+  assert.equal(fieldOf(route({ type: 'reject' }, { match: { sni: ['bad name'] } })), 'routes[0].match.sni[0]');
+  assert.equal(fieldOf(route({ type: 'reject' }, { match: { clientCidrs: ['10.0.0.0/33'] } })), 'routes[0].match.clientCidrs[0]');
+  assert.equal(fieldOf(route({ type: 'reject' }, { timeouts: { idleMs: -1 } })), 'routes[0].timeouts.idleMs');
+  assert.equal(fieldOf({ ...minimal, routes: [minimal.routes[0], minimal.routes[0]] }), 'routes[1].name');
+  assert.equal(fieldOf({ listeners: [{ port: 1 }, { port: 1 }], routes: minimal.routes }), 'listeners[1].port');
+  assert.equal(fieldOf({ ...minimal, admin: { token: 'short' } }), 'admin.token');
+  assert.equal(fieldOf({ listeners: [] , routes: minimal.routes }), 'listeners');
+});
+
+test('targets: host:port and [v6]:port', () => {
+  assert.deepEqual(parseTarget('db.internal:5432'), { host: 'db.internal', port: 5432 });
+  assert.deepEqual(parseTarget('[::1]:443'), { host: '::1', port: 443 });
+  for (const bad of ['::1:443', 'host', 'host:0', 'host:70000', ' host:1']) assert.equal(parseTarget(bad), undefined, bad);
+});
+
+test('/config hides the admin token', () => {
+  const config = parseConfig({ ...minimal, admin: { token: 'a-very-secret-token-value' } });
+  assert.doesNotMatch(JSON.stringify(redactConfig(config)), /a-very-secret/);
+});
+
+test('routing: first match in order; SNI routes wait for the hello, others do not', () => {
+  const router = new Router(parseConfig({
+    listeners: [{ port: 1 }, { port: 2 }],
+    routes: [
+      { name: 'office', match: { ports: [2], clientCidrs: ['10.0.0.0/8'] }, action: { type: 'forward', targets: ['h:1'] } },
+      { name: 'db', match: { ports: [2] }, action: { type: 'reject' } },
+      { name: 'exact', match: { sni: ['app.example.test'] }, action: { type: 'passthrough', targets: ['h:1'] } },
+      { name: 'wild', match: { sni: ['*.example.test'] }, action: { type: 'passthrough', targets: ['h:1'] } },
+      { name: 'rest', action: { type: 'forward', targets: ['h:1'] } },
+    ],
+  }));
+  const name = (r: ReturnType<Router['select']>) => (typeof r === 'object' ? r.name : r);
+  assert.equal(name(router.select(2, '::ffff:10.1.2.3')), 'office', 'an IPv4-mapped client matches an IPv4 CIDR');
+  assert.equal(name(router.select(2, '192.168.0.1')), 'db');
+  assert.equal(name(router.select(1, '10.0.0.1')), 'need-hello');
+  assert.equal(name(router.select(1, '10.0.0.1', { serverName: 'app.example.test' })), 'exact');
+  assert.equal(name(router.select(1, '10.0.0.1', { serverName: 'a.b.example.test' })), 'wild', 'a wildcard matches any depth');
+  assert.equal(name(router.select(1, '10.0.0.1', { serverName: 'example.test' })), 'rest', 'but not the bare suffix');
+  assert.equal(name(router.select(1, '10.0.0.1', { serverName: undefined })), 'rest');
+});
+
+test('balancing: round-robin rotates, least-connections picks the least loaded; the rest follow as fallbacks', () => {
+  const router = new Router(parseConfig({
+    listeners: [{ port: 1 }],
+    routes: [
+      { name: 'rr', match: { ports: [1] }, action: { type: 'forward', targets: ['a:1', 'b:1', 'c:1'] } },
+      { name: 'lc', action: { type: 'forward', targets: ['a:1', 'b:1', 'c:1'], balance: 'least-connections' } },
+    ],
+  }));
+  const rr = router.routes[0]!.balancer!;
+  assert.deepEqual([rr.order(), rr.order(), rr.order(), rr.order()], [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 1, 2]]);
+  const lc = router.routes[1]!.balancer!;
+  lc.acquire(0);
+  lc.acquire(1);
+  assert.deepEqual(lc.order(), [2, 0, 1]);
+  lc.release(0);
+  assert.equal(lc.order()[0], 0);
+});
