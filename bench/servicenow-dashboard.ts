@@ -9,11 +9,10 @@
  *   options: --records N (default 20000) --churn N (writes/s, default 100)
  *            --connections N (default 20) --seconds N (per route, default 10) --json FILE
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { autocannon } from './autocannon.js';
 import { Mirror } from '../src/servicenow/mirror.js';
 import { buildWebApp } from '../src/servicenow/web/app.js';
 import { startSimulatorProcess } from './simulator-process.js';
@@ -27,19 +26,6 @@ export interface RouteResult {
   errors: number;
   cyclesDuring: number;
   recordsAppliedDuring: number;
-}
-
-const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
-
-function autocannon(url: string, connections: number, seconds: number): Promise<{ requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AUTOCANNON, '-c', String(connections), '-d', String(seconds), '-j', url], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
-    child.once('close', (code) => {
-      try { resolve(JSON.parse(out) as never); } catch { reject(new Error(`autocannon exited ${code}: ${out.slice(0, 200)}`)); }
-    });
-  });
 }
 
 export async function runDashboard({ records, churn, connections, seconds }: { records: number; churn: number; connections: number; seconds: number }, progress: (line: string) => void = () => {}): Promise<RouteResult[]> {

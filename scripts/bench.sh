@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 name="$1"; shift
 npx tsc -p tsconfig.bench.json
-cp bench/hello-server.mjs .bench-build/bench/
+cp bench/*.mjs .bench-build/bench/
 cp -r assets .bench-build/
 exec node ".bench-build/bench/${name}.js" "$@"

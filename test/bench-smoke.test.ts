@@ -5,6 +5,9 @@ import { runOverhead } from '../bench/overhead.js';
 import { runPaging } from '../bench/servicenow-paging.js';
 import { runFullLoad } from '../bench/servicenow-full-load.js';
 import { runDashboard } from '../bench/servicenow-dashboard.js';
+import { formatL4, runProxyL4 } from '../bench/proxy-l4.js';
+import { runProxyMemory } from '../bench/proxy-memory.js';
+import { runProxySoak } from '../bench/proxy-soak.js';
 
 // Tiny runs of the benchmarks, so that they never rot. Speed is not asserted here:
 // it is measured by hand, against a peer in the same run (see README).
@@ -51,4 +54,27 @@ test('servicenow-dashboard loads both routes while sync cycles run', { timeout: 
     assert.ok(r.requestsPerSecond > 0);
     assert.equal(r.non2xx, 0);
   }
+});
+
+test('proxy-l4 runs holdfast and the naive pipe (and HAProxy, when installed) through one backend', { timeout: 60_000 }, async () => {
+  const result = await runProxyL4({ seconds: 1, rounds: 1, connections: 4 });
+  assert.deepEqual(result.rows.slice(0, 2).map((r) => r.name), ['holdfast proxy', 'naive net pipe']);
+  for (const row of result.rows) {
+    assert.equal(row.errors, 0, row.name);
+    assert.ok(row.medianRps > 0 && row.medianCpuUs > 0, row.name);
+  }
+  assert.match(formatL4(result), /holdfast's CPU per request: [\d.]+× the naive pipe's/);
+});
+
+test('proxy-memory measures the RSS of idle proxied connections', { timeout: 60_000 }, async () => {
+  const result = await runProxyMemory(200);
+  assert.equal(result.connections, 200);
+  assert.ok(result.rssAfterBytes > 0 && Number.isFinite(result.bytesPerConnection));
+});
+
+test('proxy-soak runs chaos and load together and ends with no connection open', { timeout: 60_000 }, async () => {
+  const result = await runProxySoak(3);
+  assert.equal(result.activeAtEnd, 0);
+  assert.ok(result.roundTrips > 0 && result.chaosConnections > 0);
+  assert.ok(result.samples.length >= 2);
 });

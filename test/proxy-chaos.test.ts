@@ -1,11 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { closedPort } from './helpers.js';
-import { echo, startProxy, tcpServer, type ProxyProcess } from './proxy-harness.js';
+import { dialProxy as dialHalfOpen, echo, startProxy, tcpServer, type ProxyProcess } from './proxy-harness.js';
 import { selfSignedCertificate } from './tls-fixtures.js';
 
 /**
@@ -19,13 +19,8 @@ type Hooks = { after(fn: () => Promise<void> | void): void };
 const cleanups: (() => Promise<void> | void)[] = [];
 const suite: Hooks = { after: (fn) => { cleanups.push(fn); } };
 
-/** Connects to 127.0.0.1:port with 'error' handled; resolves once connected. */
-async function dialProxy(port: number): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  return socket;
-}
+/** The chaos cases drive each half of a connection themselves. */
+const dialProxy = (port: number) => dialHalfOpen(port, { allowHalfOpen: true });
 
 /** Everything the socket receives until it closes, and how it ended; it answers the peer's FIN with its own. */
 function collect(socket: Socket): Promise<{ data: string; ended: boolean; error: string | undefined }> {
@@ -57,6 +52,11 @@ async function unansweredBackend(): Promise<{ port: number; child: ChildProcess;
   for (let i = 0; i < 2; i++) fillers.push(await dialProxy(port));
   return { port, child, fillers };
 }
+
+const backedUp = new EventEmitter();
+
+/** 8 MiB that is not one repeated byte, so that a reordered or overwritten chunk shows. */
+const BULK = Buffer.from(Array.from({ length: 8 * 1024 * 1024 }, (_, i) => (i * 7919 + (i >> 13)) & 0xff));
 
 describe('proxy chaos: the proxy survives, and every connection and descriptor is released', () => {
   let proxy: ProxyProcess;
@@ -90,6 +90,26 @@ describe('proxy chaos: the proxy survives, and every connection and descriptor i
       socket.end('220 hello, then FIN\r\n');
       socket.on('data', (chunk: Buffer) => { socket.emit('client-data', chunk); });
     }, { allowHalfOpen: true });
+    const bulk = await tcpServer(suite, (socket) => { socket.end(BULK); });
+    // Writes BULK in 1,000-byte segments, one per event-loop turn, and reports when its own
+    // writes back up: by then the proxy's writes to the (not yet reading) client have queued.
+    const trickle = await tcpServer(suite, (socket) => {
+      let at = 0;
+      const next = () => {
+        while (at < BULK.length) {
+          const ok = socket.write(BULK.subarray(at, at + 1000));
+          at += 1000;
+          if (!ok) {
+            backedUp.emit('full');
+            socket.once('drain', next);
+            return;
+          }
+          if (at % 16_000 === 0) return void setImmediate(next);
+        }
+        socket.end();
+      };
+      next();
+    });
     const tlsServer = createTlsServer({ cert, key }, (socket) => {
       socket.on('error', () => {});
       socket.end(`tls:${(socket as unknown as { servername?: string }).servername ?? ''}`);
@@ -99,7 +119,7 @@ describe('proxy chaos: the proxy survives, and every connection and descriptor i
     suite.after(() => { tlsServer.close(); });
     const tlsPort = (tlsServer.address() as { port: number }).port;
 
-    for (const name of ['echo', 'refused', 'blackhole', 'rst', 'halfclose', 'first', 'tls']) port[name] = await closedPort();
+    for (const name of ['echo', 'refused', 'blackhole', 'rst', 'halfclose', 'first', 'tls', 'bulk', 'trickle']) port[name] = await closedPort();
     const at = (p: number) => `127.0.0.1:${p}`;
     proxy = await startProxy(suite, {
       listeners: Object.entries(port).map(([name, p]) => ({ name, host: '127.0.0.1', port: p })),
@@ -109,6 +129,8 @@ describe('proxy chaos: the proxy survives, and every connection and descriptor i
         { name: 'blackhole', match: { ports: [port.blackhole!] }, action: { type: 'forward', targets: [at(blackhole.port), at(blackhole.port)] }, timeouts: { connectMs: 200 } },
         { name: 'rst', match: { ports: [port.rst!] }, action: { type: 'forward', targets: [at(rst.port)] } },
         { name: 'halfclose', match: { ports: [port.halfclose!] }, action: { type: 'forward', targets: [at(halfClose.port)] }, timeouts: { halfCloseMs: 5000 } },
+        { name: 'bulk', match: { ports: [port.bulk!] }, action: { type: 'forward', targets: [at(bulk.port)] } },
+        { name: 'trickle', match: { ports: [port.trickle!] }, action: { type: 'forward', targets: [at(trickle.port)] } },
         { name: 'first', match: { ports: [port.first!] }, action: { type: 'forward', targets: [at(speaksFirst.port)] } },
         { name: 'app', match: { ports: [port.tls!], sni: ['app.example.test', '*.wild.test'] }, action: { type: 'passthrough', targets: [at(tlsPort)] } },
       ],
@@ -219,6 +241,31 @@ describe('proxy chaos: the proxy survives, and every connection and descriptor i
     }));
     for (const outcome of outcomes) assert.deepEqual(outcome, { data: 'last words', ended: true, error: undefined });
     await settled('echo');
+  });
+
+  test('8 MiB to a slow reader arrive intact and in order (backpressure through the direct reads)', async () => {
+    const socket = await dialProxy(port.bulk!);
+    const chunks: Buffer[] = [];
+    // A slow reader: it yields to the event loop after every chunk, so that its receive
+    // buffer fills and the proxy's writes to it queue (and the proxy must pause the backend).
+    for await (const chunk of socket) {
+      chunks.push(chunk as Buffer);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    socket.end();
+    assert.ok(Buffer.concat(chunks).equals(BULK), 'the bytes arrive in order and unaltered');
+    await settled('bulk');
+  });
+
+  test('small segments backed up behind a client that does not read yet arrive intact and in order', async () => {
+    const socket = await dialProxy(port.trickle!);
+    socket.pause();
+    await once(backedUp, 'full'); // the whole chain is backed up: the proxy holds queued writes to us
+    const chunks: Buffer[] = [];
+    for await (const chunk of socket) chunks.push(chunk as Buffer);
+    socket.end();
+    assert.ok(Buffer.concat(chunks).equals(BULK), 'the bytes arrive in order and unaltered');
+    await settled('trickle');
   });
 
   test('a client that sends nothing is closed at the first-data timeout', async () => {

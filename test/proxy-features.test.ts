@@ -4,14 +4,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { encodeProxyV1, readProxyHeader } from '../src/net/proxy-protocol.js';
 import { closedPort } from './helpers.js';
-import { echo, startProxy, tcpServer } from './proxy-harness.js';
-
-async function dialProxy(port: number): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port });
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  return socket;
-}
+import { closed, dialProxy, echo, startProxy, tcpServer } from './proxy-harness.js';
 
 /** Writes `text` and resolves with the first chunk that comes back. */
 async function roundTrip(socket: Socket, text: string): Promise<string> {
@@ -20,8 +13,6 @@ async function roundTrip(socket: Socket, text: string): Promise<string> {
   return String(((await reply) as [Buffer])[0]);
 }
 
-/** Resolves on close, whatever error came first. */
-const closed = (socket: Socket) => new Promise<void>((resolve) => socket.once('close', () => resolve()));
 
 describe('holdfast proxy', { concurrency: true }, () => {
   test('PROXY protocol: a trusted peer\'s header sets the client for limits, and the header sent on names that client', async (t) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,4 +164,17 @@ export async function tcpServer(t: { after(fn: () => Promise<void> | void): void
 /** An echo backend: writes back what it reads; ends when the client ends. */
 export function echo(socket: Socket): void {
   socket.pipe(socket);
+}
+
+/** Connects to 127.0.0.1:port with 'error' handled; resolves once connected. */
+export async function dialProxy(port: number, { allowHalfOpen = false } = {}): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port, allowHalfOpen });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** Resolves when the socket closes, whatever error came first (events.once would reject on it). */
+export function closed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => socket.once('close', () => resolve()));
 }

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { directReadOption, type DirectReads } from './direct-reads.js';
 
 export type DialFailure = 'refused' | 'timeout' | 'error';
 
@@ -18,11 +19,14 @@ export interface DialCallbacks {
  * Returns a function that abandons the dial: the socket is destroyed, no callback runs, and
  * `onClosed` is called once its file descriptor is released.
  *
+ * With `reads`, the socket's data goes to `reads.sink` (see direct-reads.ts) instead of
+ * 'data' events.
+ *
  * After `onConnect`, the caller owns the socket and must attach its own `'error'` listener
  * in that same callback.
  */
-export function dial(host: string, port: number, timeoutMs: number, callbacks: DialCallbacks): (onClosed: () => void) => void {
-  const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
+export function dial(host: string, port: number, timeoutMs: number, callbacks: DialCallbacks, reads?: DirectReads): (onClosed: () => void) => void {
+  const socket = connect({ host, port, allowHalfOpen: true, noDelay: true, ...(reads === undefined ? {} : { onread: directReadOption(reads) }) });
   let settled = false;
   const cleanup = () => {
     settled = true;

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { CloseReason } from './connection-tracker.js';
+import { detach, type DirectReads } from './direct-reads.js';
 
 export interface SpliceTimeouts {
   /** No byte either way for this long ends the pair (0: never). */
@@ -26,8 +27,11 @@ export interface SpliceEvents {
  *   `halfCloseMs`. Killing both on the first FIN breaks protocols that send their last
  *   request and then read (SmartProxy's "bilateral cleanup" bug).
  * - A socket that fails (RST, error) destroys the other side at once.
- * - One idle timer serves both directions: the client socket's own inactivity timer, which
- *   Node refreshes on reads from and writes to it, and every forwarded byte is one or the other.
+ * - Idleness is checked, not timed per chunk: each chunk only sets a flag, and one timer per
+ *   connection looks at it every idleMs / 2; two quiet looks in a row end the pair, so a
+ *   silent connection closes between idleMs and 1.5 × idleMs after its last byte. (A socket
+ *   inactivity timer would be refreshed on every read and write, a cost per chunk that a
+ *   bare `pipe()` does not pay.)
  * - Bytes are not counted per chunk: the sockets' `bytesRead` / `bytesWritten` already are.
  *
  * The caller has attached `'error'` listeners to both sockets before this; errors are also
@@ -45,9 +49,17 @@ export class Splice {
   #ended = false;
   #halfClosed = false;
   #graceTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  /** Set by every chunk either way; cleared by each idle check. */
+  #active = false;
+  #quietChecks = 0;
   #lifetimeTimer: NodeJS.Timeout | undefined;
 
-  constructor(client: Socket, backend: Socket, timeouts: SpliceTimeouts, events: SpliceEvents) {
+  readonly #backendReads: DirectReads | undefined;
+
+  /** `backendReads`: the backend was dialled with direct reads (direct-reads.ts), not 'data' events. */
+  constructor(client: Socket, backend: Socket, timeouts: SpliceTimeouts, events: SpliceEvents, backendReads?: DirectReads) {
+    this.#backendReads = backendReads;
     this.#client = client;
     this.#backend = backend;
     this.#timeouts = timeouts;
@@ -60,7 +72,11 @@ export class Splice {
     const backend = this.#backend;
     for (const chunk of first) backend.write(chunk);
     client.on('data', this.#onClientData);
-    backend.on('data', this.#onBackendData);
+    if (this.#backendReads === undefined) backend.on('data', this.#onBackendData);
+    else {
+      for (const chunk of this.#backendReads.early.splice(0)) this.#onBackendData(chunk);
+      this.#backendReads.sink = this.#onBackendRead;
+    }
     client.on('drain', this.#onClientDrain);
     backend.on('drain', this.#onBackendDrain);
     client.on('end', this.#onClientEnd);
@@ -69,8 +85,7 @@ export class Splice {
     backend.on('error', this.#onBackendError);
     client.on('close', this.#onClose);
     backend.on('close', this.#onClose);
-    client.on('timeout', this.#onIdle);
-    client.setTimeout(this.#timeouts.idleMs);
+    if (this.#timeouts.idleMs > 0) this.#idleTimer = setTimeout(this.#onIdleCheck, Math.max(1, this.#timeouts.idleMs / 2)).unref();
     if (this.#timeouts.lifetimeMs > 0) this.#lifetimeTimer = setTimeout(this.#onLifetime, this.#timeouts.lifetimeMs).unref();
     client.resume();
     backend.resume();
@@ -93,11 +108,21 @@ export class Splice {
   }
 
   readonly #onClientData = (chunk: Buffer): void => {
+    this.#active = true;
     if (!this.#backend.write(chunk)) this.#client.pause();
   };
 
   readonly #onBackendData = (chunk: Buffer): void => {
+    this.#active = true;
     if (!this.#client.write(chunk)) this.#backend.pause();
+  };
+
+  /** A direct read: the chunk lives in the shared buffer, which a queued write must keep. */
+  readonly #onBackendRead = (chunk: Buffer): boolean => {
+    this.#active = true;
+    const flushed = this.#client.write(chunk);
+    if (this.#client.writableLength > 0) detach();
+    return flushed;
   };
 
   readonly #onClientDrain = (): void => { this.#backend.resume(); };
@@ -117,7 +142,12 @@ export class Splice {
 
   readonly #onClientError = (): void => { this.#fail('client-reset'); };
   readonly #onBackendError = (): void => { this.#fail('backend-reset'); };
-  readonly #onIdle = (): void => { this.#fail('idle-timeout'); };
+  readonly #onIdleCheck = (): void => {
+    if (this.#active) this.#quietChecks = 0;
+    else if (++this.#quietChecks >= 2) return this.#fail('idle-timeout');
+    this.#active = false;
+    this.#idleTimer?.refresh();
+  };
   readonly #onLifetime = (): void => { this.#fail('max-lifetime'); };
   readonly #onGrace = (): void => { this.#fail('half-close-timeout'); };
 
@@ -148,6 +178,7 @@ export class Splice {
     this.#ended = true;
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#lifetimeTimer);
+    clearTimeout(this.#idleTimer);
     this.#events.onEnd(this.#reason ?? this.#finReason ?? 'client-closed');
   }
 }

@@ -3,6 +3,7 @@ import { normalizeAddress, type CidrSet } from '../net/address.js';
 import { ClientHelloReader } from '../net/client-hello.js';
 import type { CloseReason, ConnectionRecord, ConnectionTracker } from '../net/connection-tracker.js';
 import { dial, type DialFailure } from '../net/dial.js';
+import type { DirectReads } from '../net/direct-reads.js';
 import { encodeProxyV1, encodeProxyV2, readProxyHeader, type ProxiedAddresses } from '../net/proxy-protocol.js';
 import { Splice } from '../net/splice.js';
 import type { Timeouts } from './config.js';
@@ -165,11 +166,12 @@ export class L4Connection {
     const index = order[attempt]!;
     const target = route.balancer!.targets[index]!;
     this.#dialing = true;
+    const reads: DirectReads = { sink: undefined, early: [] };
     this.#abandonDial = dial(target.host, target.port, route.timeouts.connectMs, {
       onConnect: (backend) => {
         this.#abandonDial = undefined;
         this.#dialing = false;
-        this.#established(route, index, backend);
+        this.#established(route, index, backend, reads);
       },
       onFail: (failure) => {
         this.#abandonDial = undefined;
@@ -180,10 +182,10 @@ export class L4Connection {
         if (attempt + 1 < order.length) this.#dial(route, order, attempt + 1);
         else this.#abort('connect-failed');
       },
-    });
+    }, reads);
   }
 
-  #established(route: CompiledRoute, index: number, backend: Socket): void {
+  #established(route: CompiledRoute, index: number, backend: Socket, reads: DirectReads): void {
     backend.on('error', onSocketError); // the tick dial hands it over
     const record = this.#record;
     record.backend = backend;
@@ -204,7 +206,7 @@ export class L4Connection {
         this.#reason = reason;
         this.#finish();
       },
-    });
+    }, reads);
     this.#splice.start(first);
   }
 

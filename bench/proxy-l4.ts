@@ -1,0 +1,204 @@
+/**
+ * proxy-l4: holdfast's layer-4 proxy against a naive `net` pipe and HAProxy in TCP mode
+ * (1 thread), in the same run, on loopback. autocannon (its own process) sends HTTP/1.1
+ * keep-alive requests for "hello world" through each proxy to the same backend process;
+ * each proxy's CPU time is read from the OS's accounting of its process (/proc/PID/stat)
+ * and divided by the requests it forwarded. Rounds rotate the order, so that drift in the
+ * machine's speed hits all alike; medians are reported.
+ *
+ *   npm run bench:proxy-l4
+ *   options: --seconds S (per proxy per round, default 5) --rounds N (default 5)
+ *            --connections C (default 50) --json FILE
+ *
+ * HAProxy is used when `haproxy` is on the PATH (Debian: apt-get install haproxy); without
+ * it, its row is left out and the run says so.
+ */
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { autocannon } from './autocannon.js';
+
+export interface L4Options {
+  seconds: number;
+  rounds: number;
+  connections: number;
+}
+
+export interface L4Row {
+  name: string;
+  rps: number[];
+  cpuUsPerRequest: number[];
+  errors: number;
+  medianRps: number;
+  medianCpuUs: number;
+}
+
+export interface L4Result {
+  options: L4Options;
+  rows: L4Row[];
+  /** holdfast's CPU per request over the naive pipe's, and over HAProxy's (medians). */
+  holdfastOverNaive: number;
+  holdfastOverHaproxy: number | undefined;
+}
+
+interface Contestant {
+  name: string;
+  port: number;
+  child: ChildProcess;
+}
+
+const CLK_TCK = 100; // Linux's USER_HZ: /proc/PID/stat counts CPU time in 1/100 s
+
+/** User + system CPU time of a process, in µs. */
+export function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6; // utime, stime (fields 14, 15)
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+/** The CLI as built for the bench (.bench-build), or the package's build when run from source (the smoke test). */
+export const PROXY_CLI = existsSync(here('../src/cli/main.js')) ? here('../src/cli/main.js') : here('../dist/cli/main.js');
+
+function hasHaproxy(): boolean {
+  try {
+    execFileSync('haproxy', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startHoldfast(backend: number, dir: string): Promise<Contestant> {
+  const port = await freePort();
+  const file = join(dir, 'holdfast.yaml');
+  // Every lifecycle feature on: tracking, limits, and all the timeouts.
+  writeFileSync(file, stringify({
+    listeners: [{ host: '127.0.0.1', port }],
+    routes: [{ name: 'backend', action: { type: 'forward', targets: [`127.0.0.1:${backend}`] } }],
+    timeouts: { connectMs: 5000, firstDataMs: 10_000, idleMs: 60_000, lifetimeMs: 3_600_000, halfCloseMs: 30_000 },
+    limits: { maxConnections: 10_000, perIp: 1_000, perRoute: 10_000, newPerSecondPerIp: 1_000 },
+    admin: { host: '127.0.0.1', port: 0 },
+  }));
+  const child = spawn(process.execPath, [PROXY_CLI, 'proxy', '--config', file, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port, child);
+  return { name: 'holdfast proxy', port, child };
+}
+
+async function startNaive(backend: number): Promise<Contestant> {
+  const port = await freePort();
+  const child = fork(here('naive-pipe.mjs'), [String(port), String(backend)], { stdio: 'inherit' });
+  await once(child, 'message');
+  return { name: 'naive net pipe', port, child };
+}
+
+async function startHaproxy(backend: number, dir: string): Promise<Contestant> {
+  const port = await freePort();
+  const file = join(dir, 'haproxy.cfg');
+  writeFileSync(file, [
+    'global', '  nbthread 1', '  maxconn 4096', // under the machine's limit of 20,000 descriptors
+    'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s',
+    'frontend in', `  bind 127.0.0.1:${port}`, '  default_backend out',
+    'backend out', `  server s1 127.0.0.1:${backend}`, '',
+  ].join('\n'));
+  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port, child);
+  return { name: 'HAProxy 1 thread (mode tcp)', port, child };
+}
+
+/** Resolves once something accepts on the port (the contestant is up). */
+async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  const { connect } = await import('node:net');
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (child.exitCode !== null) throw new Error(`contestant exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => { socket.destroy(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a start-up wait in a bench script, not a test
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+export async function runProxyL4(options: L4Options, progress: (line: string) => void = () => {}): Promise<L4Result> {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
+  const backend = fork(here('hello-server.mjs'), { stdio: 'inherit' });
+  const contestants: Contestant[] = [];
+  try {
+    const [{ port: backendPort }] = (await once(backend, 'message')) as [{ port: number }];
+    contestants.push(await startHoldfast(backendPort, dir), await startNaive(backendPort));
+    if (hasHaproxy()) contestants.push(await startHaproxy(backendPort, dir));
+    else progress('haproxy not found: its row is left out (apt-get install haproxy)');
+    const rows = contestants.map((c): L4Row => ({ name: c.name, rps: [], cpuUsPerRequest: [], errors: 0, medianRps: 0, medianCpuUs: 0 }));
+    for (const [i, c] of contestants.entries()) await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, 1).then(() => progress(`warmed ${contestants[i]!.name}`));
+    for (let round = 0; round < options.rounds; round++) {
+      for (let k = 0; k < contestants.length; k++) {
+        const index = (round + k) % contestants.length;
+        const c = contestants[index]!;
+        const before = processCpuUs(c.child.pid!);
+        const run = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, options.seconds);
+        const cpu = processCpuUs(c.child.pid!) - before;
+        const row = rows[index]!;
+        row.rps.push(Math.round(run.requests.average));
+        row.cpuUsPerRequest.push(Math.round((cpu / run.requests.total) * 100) / 100);
+        row.errors += run.errors + run.non2xx;
+        progress(`round ${round + 1}: ${c.name}: ${Math.round(run.requests.average)} req/s, ${(cpu / run.requests.total).toFixed(2)} µs CPU per request`);
+      }
+    }
+    for (const row of rows) {
+      row.medianRps = median(row.rps);
+      row.medianCpuUs = median(row.cpuUsPerRequest);
+    }
+    const [holdfast, naive, haproxy] = rows;
+    const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+    return {
+      options,
+      rows,
+      holdfastOverNaive: ratio(holdfast!.medianCpuUs, naive!.medianCpuUs),
+      holdfastOverHaproxy: haproxy === undefined ? undefined : ratio(holdfast!.medianCpuUs, haproxy.medianCpuUs),
+    };
+  } finally {
+    for (const c of contestants) {
+      c.child.kill('SIGTERM');
+      if (c.child.exitCode === null && c.child.signalCode === null) await once(c.child, 'exit');
+    }
+    backend.disconnect();
+    await once(backend, 'exit');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatL4(result: L4Result): string {
+  const lines = ['| proxy | median req/s | median CPU per request | rounds (µs per request) | errors |', '|---|---:|---:|---|---:|'];
+  for (const row of result.rows) lines.push(`| ${row.name} | ${row.medianRps} | ${row.medianCpuUs} µs | ${row.cpuUsPerRequest.join(', ')} | ${row.errors} |`);
+  lines.push('', `holdfast's CPU per request: ${result.holdfastOverNaive}× the naive pipe's${result.holdfastOverHaproxy === undefined ? '' : `, ${result.holdfastOverHaproxy}× HAProxy's`}`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, json: { type: 'string' } } });
+  const options: L4Options = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 5), connections: Number(values.connections ?? 50) };
+  console.log(`proxy-l4: ${JSON.stringify(options)}, node ${process.version}`);
+  const result = await runProxyL4(options, (line) => console.log(line));
+  console.log(`\n${formatL4(result)}`);
+  if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify({ node: process.version, ...result }, null, 2)}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { PROXY_CLI } from './proxy-l4.js';
+
+/** `holdfast proxy` as a child process for the proxy benchmarks, with its admin API. */
+export interface BenchProxy {
+  child: ChildProcess;
+  /** Open connections, from the admin API. */
+  active(): Promise<number>;
+  /** Resident set size of the proxy process, in bytes. */
+  rss(): number;
+  stop(): Promise<void>;
+}
+
+export async function startBenchProxy(config: Record<string, unknown>): Promise<BenchProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-proxy-'));
+  const file = join(dir, 'proxy.yaml');
+  writeFileSync(file, stringify({ ...config, admin: { host: '127.0.0.1', port: 0 } }));
+  const child = spawn(process.execPath, [PROXY_CLI, 'proxy', '--config', file, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  const admin = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /"admin":"([^"]+)"/.exec(output);
+      if (match !== null && output.includes('proxy ready')) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`the proxy exited with ${code}: ${output}`)));
+  });
+  child.stdout!.resume();
+  return {
+    child,
+    async active() {
+      const res = await fetch(`${admin}/connections?limit=0`, { headers: { connection: 'close' } });
+      return ((await res.json()) as { active: number }).active;
+    },
+    rss() {
+      const status = readFileSync(`/proc/${child.pid!}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it holds, or fails after `timeoutMs` (a bench script's wait, not a test's). */
+export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
