@@ -19,6 +19,11 @@ export { TokenBucket } from './policy/token-bucket.js';
 export { KeepAliveAlignment, parseKeepAliveHint, safelyBelow, DEFAULT_IDLE_TIMEOUT_MS, type KeepAliveOptions } from './policy/keep-alive.js';
 export { systemClock, type Clock } from './clock.js';
 
+// proxy (docs/proxy.md)
+export { ProxyServer, type BoundListener, type ConnectionSummary } from './proxy/proxy-server.js';
+export { loadConfigFile, parseConfig } from './proxy/config-loader.js';
+export type { ProxyConfig, ProxyConfigInput } from './proxy/config.js';
+
 // simulators
 export { FlakyServer, type FlakyFaults, type FlakyOptions, type FlakyStats } from './simulate/flaky-server.js';
 
@@ -26,5 +31,5 @@ export { FlakyServer, type FlakyFaults, type FlakyOptions, type FlakyStats } fro
 export {
   HoldfastError, InvalidOptionError, ConnectError, StaleSocketError, SocketError, ResponseTimeoutError,
   DeadlineExceededError, RequestAbortedError, RetryBudgetExhaustedError, TlsError, InvalidRequestError,
-  DispatcherClosedError, ProbeError, CircuitOpenError, QueueFullError, QueueTimeoutError, RateLimitedError, ERROR_CLASSES, isHoldfastError, type ErrorCode, type ErrorContext,
+  DispatcherClosedError, ProbeError, CircuitOpenError, QueueFullError, QueueTimeoutError, RateLimitedError, ProxyConfigError, ERROR_CLASSES, isHoldfastError, type ErrorCode, type ErrorContext,
 } from './errors.js';

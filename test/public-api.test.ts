@@ -12,6 +12,7 @@ const EXPECTED = [
   'ProbeError', 'RequestAbortedError', 'ResponseTimeoutError', 'RetryBudget', 'RetryBudgetExhaustedError', 'SocketError',
   'StaleSocketError', 'TlsError', 'createDispatcher', 'fullJitterBackoff', 'isHoldfastError', 'parseKeepAliveHint',
   'parseRetryAfter', 'probeIdleTimeout', 'safelyBelow', 'systemClock',
+  'ProxyServer', 'loadConfigFile', 'parseConfig', 'ProxyConfigError',
 ];
 
 test('the public runtime exports are exactly the documented ones', () => {
