@@ -99,7 +99,7 @@ function requestsWritten(n: number): Promise<void> {
   });
 }
 
-/** Blocks the event loop for `ms` more (so that the 5 ms hedge delay has surely passed). */
+/** Blocks the event loop for `ms` more (so that the hedge delay has surely passed). */
 function stall(ms: number): void {
   const until = performance.now() + ms;
   while (performance.now() < until);
@@ -111,13 +111,16 @@ function stall(ms: number): void {
 // socket. Under load this fired hedges by the thousand and cost a quarter of the throughput.
 test('a hedge delay that passes while the event loop is blocked does not hedge an answer already received', async (t) => {
   const { url, answered } = await upstreamOnWorker(t);
-  const dispatcher = dispatcherFor(t, { connections: 4, metrics: true, hedge: { quantile: 0.5, minSamples: 5, minDelayMs: 5 } });
+  // A 50 ms hedge delay: long enough that on a loaded machine no hedge fires in the moments
+  // between the requests' dispatch and the blocking below (that would be a legitimate hedge),
+  // and the stall still outlasts it.
+  const dispatcher = dispatcherFor(t, { connections: 4, metrics: true, hedge: { quantile: 0.5, minSamples: 5, minDelayMs: 50 } });
   const metrics = async () => {
     const all = await dispatcher.metricsRegistry!.getMetricsAsJSON();
     const sum = (name: string) => all.find((m) => m.name === name)!.values.reduce((total, v) => total + v.value, 0);
     return { requests: sum('holdfast_client_requests_total'), attempts: sum('holdfast_client_attempts_total') };
   };
-  // Three sockets open, and the estimate exists: hedges go out after 5 ms.
+  // Three sockets open, and the estimate exists: hedges go out after 50 ms.
   for (let round = 0; round < 4; round++) await Promise.all([0, 1, 2].map(() => latencies(url, dispatcher, 1)));
   const before = await metrics();
   for (let round = 0; round < 3; round++) {
@@ -126,7 +129,7 @@ test('a hedge delay that passes while the event loop is blocked does not hedge a
     const target = Atomics.load(answered, 0) + 3;
     await written;
     blockUntilAnswered(answered, target); // the answers are in this process's socket buffers, unread
-    stall(20);
+    stall(80);
     assert.deepEqual(await pending, ['hello world', 'hello world', 'hello world']);
   }
   const after = await metrics();
