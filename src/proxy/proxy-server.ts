@@ -35,6 +35,8 @@ export class ProxyServer {
   readonly tracker: ConnectionTracker;
   readonly metrics: ProxyMetrics;
   readonly #logger: Logger | undefined;
+  /** The per-connection log lines are built only when debug logging is on (they are per connection). */
+  readonly #debug: Logger | undefined;
   #config: ProxyConfig;
   #generation: Generation;
   readonly #listeners = new Map<string, LiveListener>();
@@ -43,10 +45,11 @@ export class ProxyServer {
   private constructor(config: ProxyConfig, logger: Logger | undefined) {
     this.#config = config;
     this.#logger = logger;
+    this.#debug = logger?.isLevelEnabled('debug') === true ? logger : undefined;
     this.#generation = generationOf(config);
     this.tracker = new ConnectionTracker(config.limits);
     this.metrics = new ProxyMetrics(this.tracker);
-    this.tracker.on('refused', (limit, listener) => this.#logger?.debug({ limit, listener }, 'connection refused by a limit'));
+    this.tracker.on('refused', (limit, listener) => this.#debug?.debug({ limit, listener }, 'connection refused by a limit'));
   }
 
   static async start(config: ProxyConfig, { logger }: { logger?: Logger } = {}): Promise<ProxyServer> {
@@ -131,7 +134,7 @@ export class ProxyServer {
       const connection = L4Connection.accept(socket, live.context, this.#generation, this.tracker, this.#hooks);
       if (connection === undefined) return;
       this.metrics.opened(live.context.name);
-      this.#logger?.debug({ listener: live.context.name, client: socket.remoteAddress, clientPort: socket.remotePort, active: this.tracker.active }, 'connection opened');
+      this.#debug?.debug({ listener: live.context.name, client: socket.remoteAddress, clientPort: socket.remotePort, active: this.tracker.active }, 'connection opened');
     });
     // A listener error after binding (EMFILE on accept, say) is logged; the process stays up.
     server.on('error', (err) => this.#logger?.error({ err, listener: live.context.name }, 'listener error'));
@@ -165,7 +168,7 @@ export class ProxyServer {
       this.#logger?.warn({ route, target, failure }, 'backend connect failed');
     },
     closed: (record: ConnectionRecord) => {
-      this.#logger?.debug({ id: record.id, route: record.route, reason: record.reason, active: this.tracker.active, stopping: this.#stopping }, 'connection closed');
+      this.#debug?.debug({ id: record.id, route: record.route, reason: record.reason, active: this.tracker.active, stopping: this.#stopping }, 'connection closed');
     },
   };
 }
