@@ -55,9 +55,8 @@ export class L4Connection {
   #pending: Buffer[] = [];
   #proxied: ProxiedAddresses | undefined;
   #reason: CloseReason | undefined;
+  /** Set while a backend dial is pending: abandons it. */
   #abandonDial: ((onClosed: () => void) => void) | undefined;
-  #dialing = false;
-  #clientClosed = false;
   #splice: Splice | undefined;
 
   /**
@@ -165,19 +164,15 @@ export class L4Connection {
   #dial(route: CompiledRoute, order: number[], attempt: number): void {
     const index = order[attempt]!;
     const target = route.balancer!.targets[index]!;
-    this.#dialing = true;
     const reads: DirectReads = { sink: undefined, early: [] };
     this.#abandonDial = dial(target.host, target.port, route.timeouts.connectMs, {
       onConnect: (backend) => {
         this.#abandonDial = undefined;
-        this.#dialing = false;
         this.#established(route, index, backend, reads);
       },
       onFail: (failure) => {
-        this.#abandonDial = undefined;
-        this.#dialing = false;
+        this.#abandonDial = undefined; // a client that closed meanwhile abandoned the dial: no onFail then
         this.#hooks.connectFailed(route.name, `${target.host}:${target.port}`, failure);
-        if (this.#clientClosed) return this.#finish();
         // Nothing was forwarded yet: the next target may take the connection.
         if (attempt + 1 < order.length) this.#dial(route, order, attempt + 1);
         else this.#abort('connect-failed');
@@ -235,20 +230,19 @@ export class L4Connection {
    * dialled, the FIN is carried through once the splice starts (it sees `readableEnded`).
    */
   readonly #onClientEnd = (): void => {
-    if (!this.#dialing) this.#abort('client-closed');
+    if (this.#abandonDial === undefined) this.#abort('client-closed');
   };
 
   /** Before the splice: the client went away, or was destroyed by #abort. */
   readonly #onClientClose = (hadError: boolean): void => {
-    this.#clientClosed = true;
     this.#reason ??= hadError ? 'client-reset' : 'client-closed';
     if (this.#abandonDial !== undefined) {
       const abandon = this.#abandonDial;
       this.#abandonDial = undefined;
-      abandon(() => { this.#dialing = false; this.#finish(); });
+      abandon(() => this.#finish()); // the record closes once the dialled socket has closed too
       return;
     }
-    if (!this.#dialing) this.#finish();
+    this.#finish();
   };
 
   #abort(reason: CloseReason): void {
