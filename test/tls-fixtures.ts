@@ -37,8 +37,8 @@ export async function captureClientHello(options: { servername?: string; ALPNPro
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
-  const captured = once(server, 'connection').then(async ([socket]) => {
-    if (!isSocket(socket)) throw new Error('no socket');
+  const captured = once(server, 'connection').then(async (args) => {
+    const [socket] = args as [Socket];
     const [chunk] = (await once(socket, 'data')) as [Buffer];
     socket.destroy();
     return chunk;
@@ -51,8 +51,4 @@ export async function captureClientHello(options: { servername?: string; ALPNPro
     client.destroy();
     server.close();
   }
-}
-
-function isSocket(value: unknown): value is Socket {
-  return typeof (value as Socket | undefined)?.destroy === 'function';
 }
