@@ -98,7 +98,7 @@ export class ConnectionTracker extends EventEmitter<TrackerEvents> {
     return this.#records.size;
   }
 
-  /** Open connections, in no particular order. */
+  /** Open connections, in the order they were opened (a Set keeps insertion order). */
   records(): IterableIterator<ConnectionRecord> {
     return this.#records.values();
   }

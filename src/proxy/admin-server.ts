@@ -30,16 +30,14 @@ export function buildAdminApp(proxy: ProxyServer, { token, isStopping }: { token
   app.get('/metrics', async (_req, reply) => reply.type(proxy.metrics.registry.contentType).send(await proxy.metrics.registry.metrics()));
   app.get<{ Querystring: { limit?: string } }>('/connections', (req) => {
     const limit = Math.min(MAX_LIST, Math.max(0, Number(req.query.limit ?? 1000) || 0));
-    const all = proxy.connections();
     const byState: Record<string, number> = {};
     const byRoute: Record<string, number> = {};
-    for (const c of all) {
-      byState[c.state] = (byState[c.state] ?? 0) + 1;
-      const route = c.route ?? 'none';
+    for (const record of proxy.tracker.records()) {
+      byState[record.state] = (byState[record.state] ?? 0) + 1;
+      const route = record.route ?? 'none';
       byRoute[route] = (byRoute[route] ?? 0) + 1;
     }
-    all.sort((a, b) => b.ageMs - a.ageMs);
-    return { active: all.length, byState, byRoute, ips: proxy.tracker.trackedIps, connections: all.slice(0, limit) };
+    return { active: proxy.tracker.active, byState, byRoute, ips: proxy.tracker.trackedIps, connections: proxy.connections(limit) };
   });
   app.get('/config', () => redactConfig(proxy.config));
   return app;

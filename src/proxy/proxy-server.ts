@@ -122,9 +122,17 @@ export class ProxyServer {
     return { drained, destroyed };
   }
 
-  /** Open connections, oldest first, for the admin API. */
-  connections(now = performance.now()): ConnectionSummary[] {
-    return [...this.tracker.records()].map((record) => summarize(record, now));
+  /**
+   * The `limit` oldest open connections, oldest first, for the admin API. The tracker keeps
+   * records in the order they were opened, so no sort is needed.
+   */
+  connections(limit = Infinity, now = performance.now()): ConnectionSummary[] {
+    const out: ConnectionSummary[] = [];
+    for (const record of this.tracker.records()) {
+      if (out.length >= limit) break;
+      out.push(summarize(record, now));
+    }
+    return out;
   }
 
   async #listen(listener: ListenerConfig): Promise<LiveListener> {
