@@ -15,14 +15,15 @@
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { autocannon } from './autocannon.js';
+import { freePort, PROXY_CLI, until } from './proxy-process.js';
 
 export interface L4Options {
   seconds: number;
@@ -62,19 +63,8 @@ export function processCpuUs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6; // utime, stime (fields 14, 15)
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
-/** The CLI as built for the bench (.bench-build), or the package's build when run from source (the smoke test). */
-export const PROXY_CLI = existsSync(here('../src/cli/main.js')) ? here('../src/cli/main.js') : here('../dist/cli/main.js');
 
 function hasHaproxy(): boolean {
   try {
@@ -124,17 +114,17 @@ async function startHaproxy(backend: number, dir: string): Promise<Contestant> {
 
 /** Resolves once something accepts on the port (the contestant is up). */
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  const { connect } = await import('node:net');
-  for (let attempt = 0; attempt < 100; attempt++) {
+  await until(async () => {
     if (child.exitCode !== null) throw new Error(`contestant exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port }, () => { socket.destroy(); resolve(true); });
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50)); // a start-up wait in a bench script, not a test
-  }
-  throw new Error(`nothing listens on ${port}`);
+    return accepts(port);
+  }, 5000, `something listening on ${port}`);
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => { socket.destroy(); resolve(true); });
+    socket.on('error', () => resolve(false));
+  });
 }
 
 export async function runProxyL4(options: L4Options, progress: (line: string) => void = () => {}): Promise<L4Result> {

@@ -1,10 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { PROXY_CLI } from './proxy-l4.js';
+
+const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+/** The CLI as built for the bench (.bench-build), or the package's build when run from source (the smoke test). */
+export const PROXY_CLI = existsSync(here('../src/cli/main.js')) ? here('../src/cli/main.js') : here('../dist/cli/main.js');
+
+/** A port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
 
 /** `holdfast proxy` as a child process for the proxy benchmarks, with its admin API. */
 export interface BenchProxy {
