@@ -235,6 +235,42 @@ export class ProxyConfigError extends HoldfastError {
   }
 }
 
+/** Every target of a proxy route is out of rotation (ejected by its breaker, or failing health checks): 503. */
+export class NoUpstreamError extends HoldfastError {
+  static readonly code = 'HF_ERR_NO_UPSTREAM';
+  constructor(route: string) {
+    super(NoUpstreamError.code, `no healthy upstream for route ${route}`);
+  }
+}
+
+/** The proxy refused a client's request as malformed or unsafe (smuggling, a forward-proxy target): 400. */
+export class ProxyBadRequestError extends HoldfastError {
+  static readonly code = 'HF_ERR_PROXY_BAD_REQUEST';
+  constructor(message: string) {
+    super(ProxyBadRequestError.code, message);
+  }
+}
+
+/** No HTTP route of the proxy matches the request's host and path: 404. */
+export class ProxyNoRouteError extends HoldfastError {
+  static readonly code = 'HF_ERR_PROXY_NO_ROUTE';
+  constructor(host: string, path: string) {
+    super(ProxyNoRouteError.code, `no route for ${host}${path}`);
+  }
+}
+
+/** A proxied body exceeded its size limit: the request's (413) or the upstream response's (502). */
+export class BodyTooLargeError extends HoldfastError {
+  static readonly code = 'HF_ERR_BODY_TOO_LARGE';
+  readonly limitBytes: number;
+  readonly which: 'request' | 'response';
+  constructor(which: 'request' | 'response', limitBytes: number) {
+    super(BodyTooLargeError.code, `${which} body exceeds ${limitBytes} bytes`);
+    this.limitBytes = limitBytes;
+    this.which = which;
+  }
+}
+
 /** Every error class, keyed by its code. Used by the catalog test and the docs. */
 export const ERROR_CLASSES = {
   [InvalidOptionError.code]: InvalidOptionError,
@@ -256,6 +292,10 @@ export const ERROR_CLASSES = {
   [ServiceNowAuthError.code]: ServiceNowAuthError,
   [ServiceNowResponseError.code]: ServiceNowResponseError,
   [ProxyConfigError.code]: ProxyConfigError,
+  [NoUpstreamError.code]: NoUpstreamError,
+  [ProxyBadRequestError.code]: ProxyBadRequestError,
+  [ProxyNoRouteError.code]: ProxyNoRouteError,
+  [BodyTooLargeError.code]: BodyTooLargeError,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CLASSES;

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { ProxyConfigError } from '../errors.js';
 import { buildAdminApp } from '../proxy/admin-server.js';
+import { CertificateStore } from '../proxy/certificate-store.js';
 import { ConfigWatcher, loadConfigFile } from '../proxy/config-loader.js';
 import type { ProxyConfig } from '../proxy/config.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
@@ -10,8 +11,10 @@ import { UsageError, untilSignal } from './cli-error.js';
 
 export const PROXY_HELP = `Usage: holdfast proxy --config FILE [options]
 
-A socket-safe layer-4 proxy: TCP forwarding and TLS passthrough routed by SNI,
-with per-connection tracking, limits, timeouts and an admin API.
+A socket-safe proxy: TCP forwarding and TLS passthrough routed by SNI, TLS
+termination, and an HTTP reverse proxy over pooled keep-alive upstreams (with
+replay, retries on another target, outlier ejection and health checks), with
+per-connection tracking, limits, timeouts and an admin API.
 
 Options:
   --config FILE          the YAML or JSON config (see examples/proxy.yaml, docs/proxy.md)
@@ -21,8 +24,10 @@ Options:
   -h, --help             show this help
 
 The config is reloaded when the file changes and on SIGHUP: new connections use the
-new routes, established ones are untouched, and an invalid file keeps the running
-config (the reason is logged). SIGTERM or SIGINT stops accepting, lets connections
+new routes, established ones are untouched (idle HTTP keep-alive connections are
+closed so that clients reconnect to the new routes), and an invalid file keeps the
+running config (the reason is logged). Certificate and key files are reloaded when
+they change, without a restart. SIGTERM or SIGINT stops accepting, lets connections
 drain for shutdown.drainMs, ends the rest and exits 0.`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug'];
@@ -44,7 +49,9 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
   const file = resolve(values.config);
   const config = await loadConfigFile(file);
   if (values.check === true) {
-    out(`${values.config}: valid: ${config.listeners.length} listener(s), ${config.routes.length} route(s)`);
+    const certificates = new CertificateStore(config.certificates, config.tls.minVersion).summaries();
+    out(`${values.config}: valid: ${config.listeners.length} listener(s), ${config.routes.length} route(s), ${certificates.length} certificate(s)`);
+    for (const c of certificates) out(`  certificate ${c.certFile}: ${c.hosts.join(', ')} (until ${c.notAfter})${c.default ? ' default' : ''}`);
     return 0;
   }
   const stopped = untilSignal(); // before readiness is announced: a supervisor may signal at once
@@ -57,7 +64,8 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
     await admin.listen({ host: config.admin.host, port: config.admin.port });
     logger.info({ admin: `http://${hostForUrl(config.admin.host)}:${(admin.server.address() as { port: number }).port}`, auth: token !== undefined }, 'admin listening');
   }
-  const reload = reloader(file, proxy, logger);
+  const certificateWatchers = new CertificateWatchers(proxy, logger);
+  const reload = reloader(file, proxy, logger, () => certificateWatchers.watch());
   const watcher = new ConfigWatcher(file, () => void reload('file change'));
   const onHup = () => void reload('SIGHUP');
   process.on('SIGHUP', onHup);
@@ -66,6 +74,7 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
   const signal = await stopped;
   stopping = true;
   watcher.close();
+  certificateWatchers.close();
   process.off('SIGHUP', onHup);
   logger.info({ signal, active: proxy.tracker.active, drainMs: proxy.config.shutdown.drainMs }, 'shutting down: no new connections, draining');
   const { drained, destroyed } = await proxy.shutdown();
@@ -75,7 +84,7 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
 }
 
 /** Reloads one at a time; a change that arrives mid-reload is applied after it. */
-function reloader(file: string, proxy: ProxyServer, logger: Logger): (why: string) => Promise<void> {
+function reloader(file: string, proxy: ProxyServer, logger: Logger, onApplied: () => void): (why: string) => Promise<void> {
   let running: Promise<void> | undefined;
   let again = false;
   const once = async (why: string): Promise<void> => {
@@ -90,6 +99,7 @@ function reloader(file: string, proxy: ProxyServer, logger: Logger): (why: strin
     try {
       await proxy.reload(next);
       proxy.metrics.reloaded('applied');
+      onApplied();
       logger.info({ why, listeners: proxy.listeners, routes: next.routes.length }, 'config reloaded');
     } catch (err) {
       proxy.metrics.reloaded('invalid');
@@ -109,6 +119,42 @@ function reloader(file: string, proxy: ProxyServer, logger: Logger): (why: strin
     })().finally(() => { running = undefined; });
     return running;
   };
+}
+
+/**
+ * Watches the certificate and key files of the running config: a renewal (a file replaced
+ * or rewritten) reloads them, and an unreadable or mismatched pair keeps the running ones.
+ */
+class CertificateWatchers {
+  readonly #proxy: ProxyServer;
+  readonly #logger: Logger;
+  #watchers: ConfigWatcher[] = [];
+
+  constructor(proxy: ProxyServer, logger: Logger) {
+    this.#proxy = proxy;
+    this.#logger = logger;
+    this.watch();
+  }
+
+  /** (Re)starts watching the current config's files. */
+  watch(): void {
+    this.close();
+    this.#watchers = [...new Set(this.#proxy.certificates.files)].map((file) => new ConfigWatcher(file, () => this.#reload(file)));
+  }
+
+  #reload(file: string): void {
+    try {
+      this.#proxy.reloadCertificates();
+      this.#logger.info({ file, certificates: this.#proxy.certificates.summaries() }, 'certificates reloaded');
+    } catch (err) {
+      this.#logger.error({ file, error: (err as Error).message }, 'certificate reload refused; the running certificates stay');
+    }
+  }
+
+  close(): void {
+    for (const watcher of this.#watchers) watcher.close();
+    this.#watchers = [];
+  }
 }
 
 function adminToken(config: ProxyConfig): string | undefined {

@@ -96,6 +96,7 @@ export class HoldfastDispatcher extends Dispatcher {
         }),
       }),
       connectTimeout: resolved.connectTimeoutMs,
+      ...(resolved.tls === undefined ? {} : { connect: { ...resolved.tls } }),
       headersTimeout: resolved.headersTimeoutMs,
       bodyTimeout: resolved.bodyTimeoutMs,
     });

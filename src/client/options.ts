@@ -69,6 +69,14 @@ const schema = z.strictObject({
   /** Overall deadline of a request until its response starts; 0 turns it off. */
   deadlineMs: ms().default(DEFAULT_DEADLINE_MS),
   keepAlive: keepAliveSchema.prefault({}),
+  /** TLS for https origins: the CA(s) to trust instead of Node's bundled roots, verification, and the SNI to send. */
+  tls: z.strictObject({
+    ca: z.union([z.string(), z.instanceof(Buffer), z.array(z.union([z.string(), z.instanceof(Buffer)]))]).optional(),
+    /** false accepts any certificate: only for tests and for upstreams you reach over a trusted network. */
+    rejectUnauthorized: z.boolean().default(true),
+    /** Default: the request's Host name (none for an IP address). */
+    servername: z.string().min(1).optional(),
+  }).optional(),
   /** Stale-socket replay of requests that are safe to send twice. */
   replay: z.boolean().default(true),
   /** Circuit breaker per origin: `true` or options to turn it on. Off by default. */

@@ -35,6 +35,7 @@ export type CloseReason =
   | 'max-lifetime'
   | 'half-close-timeout' // one side sent FIN and the other did not finish in the grace time
   | 'limit' // refused by a limit (see LimitName)
+  | 'tls-failed' // a terminating route's TLS handshake failed or timed out
   | 'shutdown'; // the drain deadline passed during shutdown
 
 export type LimitName = 'total' | 'per-ip' | 'per-route' | 'rate-per-ip';

@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ProxyConfigError } from '../errors.js';
@@ -26,7 +26,21 @@ export async function loadConfigFile(file: string): Promise<ProxyConfig> {
     const where = at === undefined ? '(syntax)' : `(syntax, line ${at.line} column ${at.col})`;
     throw new ProxyConfigError(file, where, (err as Error).message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'not YAML or JSON');
   }
-  return parseConfig(raw, file);
+  return resolvePaths(parseConfig(raw, file), dirname(resolve(file)));
+}
+
+/** Certificate, key and CA files named relative to the config file are found next to it. */
+function resolvePaths(config: ProxyConfig, dir: string): ProxyConfig {
+  for (const certificate of config.certificates) {
+    certificate.certFile = resolve(dir, certificate.certFile);
+    certificate.keyFile = resolve(dir, certificate.keyFile);
+  }
+  for (const route of config.routes) {
+    if (route.action.type === 'terminate-reencrypt' && route.action.upstreamTls.caFile !== undefined) {
+      route.action.upstreamTls.caFile = resolve(dir, route.action.upstreamTls.caFile);
+    }
+  }
+  return config;
 }
 
 /** Validates an already parsed config; `source` names it in errors. */

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { isCidr } from '../net/address.js';
+import {
+  certificateSchema, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, hostPattern, httpAction, httpSettingsSchema, reencryptAction, terminateAction,
+} from './http-config.js';
 
 /**
  * The proxy's configuration file (YAML or JSON), validated here once. docs/proxy.md is its
@@ -34,8 +37,7 @@ const target = z.string().transform((text, ctx) => {
 });
 
 /** A host name, `*.` wildcard (any depth below it, as nginx's server_name), lower-cased. */
-const sniPattern = z.string().regex(/^(\*\.)?([a-z0-9_]([a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/i, 'expected a host name or *.wildcard such as *.example.test')
-  .transform((s) => s.toLowerCase());
+const sniPattern = hostPattern;
 
 const timeoutsSchema = z.strictObject({
   connectMs: ms('connectMs').optional(),
@@ -61,7 +63,9 @@ const routeSchema = z.strictObject({
     sni: z.array(sniPattern).min(1).optional(),
     clientCidrs: z.array(cidr).min(1).optional(),
   }).default({}),
-  action: z.discriminatedUnion('type', [forwardAction, rejectAction], { error: 'expected action.type forward, passthrough or reject' }),
+  action: z.discriminatedUnion('type', [forwardAction, rejectAction, httpAction, terminateAction, reencryptAction], {
+    error: 'expected action.type forward, passthrough, reject, http, terminate or terminate-reencrypt',
+  }),
   timeouts: timeoutsSchema.optional(),
   maxConnections: positive('maxConnections').optional(),
 });
@@ -85,7 +89,15 @@ export const proxyConfigSchema = z.strictObject({
     perRoute: positive('perRoute').default(20_000),
     newPerSecondPerIp: positive('newPerSecondPerIp').default(200),
   }).default({ maxConnections: 50_000, perIp: 1_000, perRoute: 20_000, newPerSecondPerIp: 200 }),
-  tls: z.strictObject({ maxHelloBytes: positive('maxHelloBytes').max(65_536).default(16_384) }).default({ maxHelloBytes: 16_384 }),
+  tls: z.strictObject({
+    maxHelloBytes: positive('maxHelloBytes').max(65_536).default(16_384),
+    /** A terminated connection's handshake must finish in this time. */
+    handshakeTimeoutMs: positive('handshakeTimeoutMs').default(DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  }).prefault({}),
+  /** Certificates for `terminate` routes, chosen by SNI. */
+  certificates: z.array(certificateSchema).default([]),
+  http: httpSettingsSchema,
   admin: z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(9901),
@@ -100,6 +112,11 @@ export const proxyConfigSchema = z.strictObject({
     if (seen.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `route name ${route.name} is already used by routes[${seen.get(route.name)!}]` });
     seen.set(route.name, i);
   });
+  const terminating = config.routes.findIndex((route) => route.action.type === 'terminate' || route.action.type === 'terminate-reencrypt');
+  if (terminating >= 0 && config.certificates.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['certificates'], message: `routes[${terminating}] terminates TLS: expected at least one certificate` });
+  }
+  if (config.certificates.filter((c) => c.default).length > 1) ctx.addIssue({ code: 'custom', path: ['certificates'], message: 'expected at most one default certificate' });
   const bound = new Set<string>();
   config.listeners.forEach((listener, i) => {
     const key = `${listener.host}:${listener.port}`;

@@ -1,13 +1,18 @@
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { normalizeAddress, type CidrSet } from '../net/address.js';
 import { ClientHelloReader } from '../net/client-hello.js';
 import type { CloseReason, ConnectionRecord, ConnectionTracker } from '../net/connection-tracker.js';
 import { dial, type DialFailure } from '../net/dial.js';
 import type { DirectReads } from '../net/direct-reads.js';
 import { encodeProxyV1, encodeProxyV2, readProxyHeader, type ProxiedAddresses } from '../net/proxy-protocol.js';
+import { PrefixedStream } from '../net/prefixed-stream.js';
 import { Splice } from '../net/splice.js';
+import type { CertificateStore } from './certificate-store.js';
 import type { Timeouts } from './config.js';
+import type { HttpSite } from './http-site.js';
 import type { CompiledRoute, Router } from './router.js';
+import { terminateTls, type HandshakeOutcome } from './tls-terminate.js';
 
 /** What a connection reads from the proxy's current generation of config, fixed at accept. */
 export interface Generation {
@@ -15,6 +20,10 @@ export interface Generation {
   /** Timeouts before a route is chosen (the global ones). */
   readonly timeouts: Timeouts;
   readonly maxHelloBytes: number;
+  /** The HTTP side of `http` and `terminate*` routes, by route name. */
+  readonly sites: ReadonlyMap<string, HttpSite>;
+  readonly certificates: CertificateStore;
+  readonly handshakeMs: number;
 }
 
 export interface ListenerContext {
@@ -26,6 +35,7 @@ export interface ListenerContext {
 
 export interface ConnectionHooks {
   connectFailed(route: string, target: string, failure: DialFailure): void;
+  handshake(route: string, outcome: HandshakeOutcome): void;
   closed(record: ConnectionRecord): void;
 }
 
@@ -58,6 +68,8 @@ export class L4Connection {
   /** Set while a backend dial is pending: abandons it. */
   #abandonDial: ((onClosed: () => void) => void) | undefined;
   #splice: Splice | undefined;
+  /** The stream that carries HTTP once handed to a site (a TLS socket over the client, say): what is destroyed on abort. */
+  #outer: Duplex | undefined;
 
   /**
    * Takes an accepted socket: call it first thing in the server's `'connection'` listener.
@@ -154,7 +166,10 @@ export class L4Connection {
   #route(route: CompiledRoute | undefined): void {
     if (route === undefined) return this.#abort('no-route');
     if (this.#tracker.assignRoute(this.#record, route.name, route.maxConnections) !== undefined) return this.#abort('limit');
-    if (route.balancer === undefined) return this.#abort('rejected');
+    if (route.balancer === undefined) {
+      const site = this.#generation.sites.get(route.name);
+      return site === undefined ? this.#abort('rejected') : this.#serveHttp(route, site);
+    }
     this.#client.pause(); // the client's bytes wait in the kernel until the backend is there
     this.#client.setTimeout(0);
     this.#tracker.setState(this.#record, 'connecting');
@@ -191,7 +206,8 @@ export class L4Connection {
     this.#client.removeListener('end', this.#onClientEnd);
     const first = this.#pending;
     this.#pending = [];
-    const mode = route.config.action.type === 'reject' ? undefined : route.config.action.proxyProtocol;
+    const action = route.config.action;
+    const mode = action.type === 'forward' || action.type === 'passthrough' ? action.proxyProtocol : undefined;
     if (mode !== undefined) first.unshift(mode === 'v1' ? encodeProxyV1(this.#addresses()) : encodeProxyV2(this.#addresses()));
     this.#tracker.setState(record, 'established');
     this.#splice = new Splice(this.#client, backend, route.timeouts, {
@@ -203,6 +219,36 @@ export class L4Connection {
       },
     }, reads);
     this.#splice.start(first);
+  }
+
+  /**
+   * Hands the connection to the route's HTTP site, over TLS for `terminate` routes. The
+   * record stays open until the client socket closes; the site's server owns the timeouts
+   * from here (keep-alive, headers, request).
+   */
+  #serveHttp(route: CompiledRoute, site: HttpSite): void {
+    const client = this.#client;
+    client.setTimeout(0);
+    client.removeListener('timeout', this.#onFirstDataTimeout);
+    client.removeListener('end', this.#onClientEnd);
+    this.#tracker.setState(this.#record, 'established');
+    const pending = this.#pending;
+    this.#pending = [];
+    const clientIp = this.#record.clientIp;
+    if (site.proto === 'http') {
+      // Node's HTTP server reads a net.Socket's handle directly: bytes already read must come through a stream.
+      const stream = pending.length === 0 ? client : new PrefixedStream(client, Buffer.concat(pending));
+      this.#outer = stream;
+      site.accept(stream, clientIp);
+      if (pending.length === 0 && client.isPaused()) client.resume();
+      return;
+    }
+    if (pending.length > 0) client.unshift(Buffer.concat(pending));
+    this.#outer = terminateTls(client, this.#generation.certificates, this.#generation.handshakeMs, (secure, outcome) => {
+      this.#hooks.handshake(route.name, outcome);
+      if (secure !== undefined) site.accept(secure, clientIp);
+      else this.#reason ??= 'tls-failed';
+    });
   }
 
   /** The client as the next hop should see it: the PROXY header's source, or the socket's. */
@@ -247,6 +293,7 @@ export class L4Connection {
 
   #abort(reason: CloseReason): void {
     this.#reason ??= reason;
+    if (this.#outer !== undefined && this.#outer !== this.#client) this.#outer.destroy();
     this.#client.destroy();
   }
 

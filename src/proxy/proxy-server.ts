@@ -1,12 +1,20 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
+import { CHANNELS } from '../client/channels.js';
+import { ProxyConfigError } from '../errors.js';
 import { CidrSet } from '../net/address.js';
 import { ConnectionTracker, type ConnectionRecord } from '../net/connection-tracker.js';
+import { CertificateStore } from './certificate-store.js';
 import { listenerName, timeoutsFor, type ListenerConfig, type ProxyConfig } from './config.js';
+import { HttpMetrics } from './http-metrics.js';
+import { HttpSite } from './http-site.js';
 import { L4Connection, type Generation, type ListenerContext } from './l4-connection.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { Router } from './router.js';
+import type { UpstreamTls } from './upstream-group.js';
 
 /** A bound listener: `port` is the real one (a configured 0 becomes the port the OS chose). */
 export interface BoundListener {
@@ -34,6 +42,8 @@ interface LiveListener {
 export class ProxyServer {
   readonly tracker: ConnectionTracker;
   readonly metrics: ProxyMetrics;
+  readonly httpMetrics: HttpMetrics;
+  readonly certificates: CertificateStore;
   readonly #logger: Logger | undefined;
   /** The per-connection log lines are built only when debug logging is on (they are per connection). */
   readonly #debug: Logger | undefined;
@@ -46,11 +56,29 @@ export class ProxyServer {
     this.#config = config;
     this.#logger = logger;
     this.#debug = logger?.isLevelEnabled('debug') === true ? logger : undefined;
-    this.#generation = generationOf(config);
     this.tracker = new ConnectionTracker(config.limits);
     this.metrics = new ProxyMetrics(this.tracker);
+    this.httpMetrics = new HttpMetrics(this.metrics.registry);
+    this.httpMetrics.onEjected = (route, upstream) => this.#logger?.warn({ route, upstream }, 'upstream ejected: out of rotation after consecutive failures');
+    this.httpMetrics.onHealthChange = (route, upstream, healthy) => {
+      if (healthy) this.#logger?.info({ route, upstream }, 'upstream healthy again: back in rotation');
+      else this.#logger?.warn({ route, upstream }, 'upstream failed its health check: out of rotation');
+    };
+    this.certificates = new CertificateStore(config.certificates, config.tls.minVersion);
+    this.#generation = this.#generationOf(config);
+    this.#origins = originsOf(this.#generation);
     this.tracker.on('refused', (limit, listener) => this.#debug?.debug({ limit, listener }, 'connection refused by a limit'));
+    diagnosticsChannel.subscribe(CHANNELS.replay.name as string, this.#onReplay);
   }
+
+  /** Stale-socket replays of this proxy's upstream requests (the client core publishes them). */
+  readonly #onReplay = (message: unknown): void => {
+    const { origin } = message as { origin: string };
+    if (this.#origins.has(origin)) this.httpMetrics.replayed(origin);
+  };
+
+  /** Upstream origins of the current generation's `proxy` routes. */
+  #origins: Set<string>;
 
   static async start(config: ProxyConfig, { logger }: { logger?: Logger } = {}): Promise<ProxyServer> {
     const proxy = new ProxyServer(config, logger);
@@ -58,10 +86,15 @@ export class ProxyServer {
       for (const listener of config.listeners) await proxy.#listen(listener);
     } catch (err) {
       await proxy.#closeListeners([...proxy.#listeners.values()]);
-      proxy.tracker.stop();
+      await proxy.#stop();
       throw err;
     }
     return proxy;
+  }
+
+  /** Reads the certificates and keys again (after a renewal): new handshakes use them. */
+  reloadCertificates(): void {
+    this.certificates.reload();
   }
 
   get config(): ProxyConfig {
@@ -78,12 +111,23 @@ export class ProxyServer {
    * listener cannot bind, the error is thrown and nothing else changes.
    */
   async reload(config: ProxyConfig): Promise<void> {
+    const previous = this.#config.certificates;
+    this.certificates.reload(config.certificates); // throws before anything changes when a file is bad
+    let generation: Generation;
+    try {
+      generation = this.#generationOf(config);
+    } catch (err) {
+      this.certificates.reload(previous);
+      throw err;
+    }
     const wanted = new Map(config.listeners.map((listener) => [keyOf(listener), listener]));
     const added: LiveListener[] = [];
     try {
       for (const [key, listener] of wanted) if (!this.#listeners.has(key)) added.push(await this.#listen(listener));
     } catch (err) {
       await this.#closeListeners(added);
+      await closeSites(generation);
+      this.certificates.reload(previous);
       throw err;
     }
     const removed = [...this.#listeners.values()].filter((live) => !wanted.has(live.key));
@@ -94,9 +138,13 @@ export class ProxyServer {
       live.config = listener;
       live.context = contextOf(listener, live.context.port);
     }
+    const old = this.#generation;
     this.#config = config;
-    this.#generation = generationOf(config);
+    this.#generation = generation;
+    this.#origins = originsOf(generation);
     this.tracker.setLimits(config.limits);
+    // Old sites close their idle keep-alive connections now and busy ones after their response.
+    for (const site of old.sites.values()) void site.retire();
   }
 
   /**
@@ -106,6 +154,8 @@ export class ProxyServer {
   async shutdown(drainMs = this.#config.shutdown.drainMs): Promise<{ drained: boolean; destroyed: number }> {
     this.#stopping = true;
     await this.#closeListeners([...this.#listeners.values()]);
+    // Idle keep-alive connections first (fastify's order): they have nothing to finish.
+    for (const site of this.#generation.sites.values()) site.drain();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), drainMs); });
     const drained = await Promise.race([this.tracker.whenIdle().then(() => true as const), deadline]);
@@ -118,7 +168,7 @@ export class ProxyServer {
       }
       await this.tracker.whenIdle();
     }
-    this.tracker.stop();
+    await this.#stop();
     return { drained, destroyed };
   }
 
@@ -133,6 +183,36 @@ export class ProxyServer {
       out.push(summarize(record, now));
     }
     return out;
+  }
+
+  async #stop(): Promise<void> {
+    diagnosticsChannel.unsubscribe(CHANNELS.replay.name as string, this.#onReplay);
+    await closeSites(this.#generation);
+    this.tracker.stop();
+  }
+
+  /** Compiles a config's routes and builds the HTTP sites (and their upstream pools) of its HTTP routes. */
+  #generationOf(config: ProxyConfig): Generation {
+    const sites = new Map<string, HttpSite>();
+    const deps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: this.httpMetrics, logger: this.#logger };
+    config.routes.forEach((route, i) => {
+      const action = route.action;
+      if (action.type === 'http') sites.set(route.name, new HttpSite(action.routes, 'http', undefined, deps));
+      else if (action.type === 'terminate') sites.set(route.name, new HttpSite(action.routes, 'https', undefined, deps));
+      else if (action.type === 'terminate-reencrypt') {
+        const tls: UpstreamTls = { ca: readCa(action.upstreamTls.caFile, i), verify: action.upstreamTls.verify, servername: action.upstreamTls.servername };
+        if (!tls.verify) this.#logger?.warn({ route: route.name }, 'upstream certificate verification is OFF for this route (upstreamTls.verify: false)');
+        sites.set(route.name, new HttpSite(action.routes, 'https', tls, deps));
+      }
+    });
+    return {
+      router: new Router(config),
+      timeouts: timeoutsFor(config, undefined),
+      maxHelloBytes: config.tls.maxHelloBytes,
+      sites,
+      certificates: this.certificates,
+      handshakeMs: config.tls.handshakeTimeoutMs,
+    };
   }
 
   async #listen(listener: ListenerConfig): Promise<LiveListener> {
@@ -174,6 +254,10 @@ export class ProxyServer {
     connectFailed: (route: string, target: string, failure: string) => {
       this.metrics.connectFailed(route, target, failure);
       this.#logger?.warn({ route, target, failure }, 'backend connect failed');
+    },
+    handshake: (route: string, outcome: string) => {
+      this.httpMetrics.handshake(route, outcome);
+      if (outcome !== 'ok') this.#debug?.debug({ route, outcome }, 'TLS handshake failed');
     },
     closed: (record: ConnectionRecord) => {
       this.#debug?.debug({ id: record.id, route: record.route, reason: record.reason, active: this.tracker.active, stopping: this.#stopping }, 'connection closed');
@@ -219,6 +303,20 @@ function contextOf(listener: ListenerConfig, port: number): ListenerContext {
   };
 }
 
-function generationOf(config: ProxyConfig): Generation {
-  return { router: new Router(config), timeouts: timeoutsFor(config, undefined), maxHelloBytes: config.tls.maxHelloBytes };
+function originsOf(generation: Generation): Set<string> {
+  return new Set([...generation.sites.values()].flatMap((site) => site.groups.flatMap((group) => group.targets.map((target) => target.origin))));
+}
+
+async function closeSites(generation: Generation): Promise<void> {
+  await Promise.all([...generation.sites.values()].map((site) => site.closeUpstreams()));
+}
+
+function readCa(file: string | undefined, routeIndex: number): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ProxyConfigError(file, `routes[${routeIndex}].action.upstreamTls.caFile`, code === 'ENOENT' ? 'no such file' : (err as Error).message);
+  }
 }

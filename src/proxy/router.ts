@@ -1,5 +1,6 @@
 import { CidrSet } from '../net/address.js';
 import { timeoutsFor, type ProxyConfig, type RouteConfig, type Target, type Timeouts } from './config.js';
+import { HostSet } from './http-router.js';
 
 /** A route, compiled once per config: sets for matching, its balancer, its resolved timeouts. */
 export interface CompiledRoute {
@@ -9,7 +10,7 @@ export interface CompiledRoute {
   readonly maxConnections: number;
   /** The route needs the ClientHello: it matches on SNI, or passes TLS through. */
   readonly needsHello: boolean;
-  /** Undefined for `reject`. */
+  /** Undefined for `reject` and the HTTP actions (`http`, `terminate`, `terminate-reencrypt`). */
   readonly balancer: Balancer | undefined;
   matches(port: number, clientIp: string): boolean;
   matchesServerName(serverName: string | undefined): boolean;
@@ -43,12 +44,7 @@ export class Router {
 function compileRoute(config: ProxyConfig, route: RouteConfig): CompiledRoute {
   const ports = route.match.ports === undefined ? undefined : new Set(route.match.ports);
   const cidrs = route.match.clientCidrs === undefined ? undefined : new CidrSet(route.match.clientCidrs);
-  const exact = new Set<string>();
-  const suffixes: string[] = [];
-  for (const pattern of route.match.sni ?? []) {
-    if (pattern.startsWith('*.')) suffixes.push(pattern.slice(1)); // "*.example.test" → ".example.test"
-    else exact.add(pattern);
-  }
+  const serverNames = new HostSet(route.match.sni ?? []);
   const action = route.action;
   return {
     name: route.name,
@@ -56,10 +52,10 @@ function compileRoute(config: ProxyConfig, route: RouteConfig): CompiledRoute {
     timeouts: timeoutsFor(config, route),
     maxConnections: route.maxConnections ?? config.limits.perRoute,
     needsHello: route.match.sni !== undefined || action.type === 'passthrough',
-    balancer: action.type === 'reject' ? undefined : new Balancer(action.targets, action.balance),
+    balancer: action.type === 'forward' || action.type === 'passthrough' ? new Balancer(action.targets, action.balance) : undefined,
     matches: (port, clientIp) => (ports === undefined || ports.has(port)) && (cidrs === undefined || cidrs.has(clientIp)),
     // A wildcard matches any depth below its suffix, as nginx's server_name does, but not the bare suffix.
-    matchesServerName: (name) => name !== undefined && (exact.has(name) || suffixes.some((suffix) => name.endsWith(suffix))),
+    matchesServerName: (name) => name !== undefined && serverNames.has(name),
   };
 }
 

@@ -1,0 +1,119 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { ProxyConfigError } from '../errors.js';
+import type { CertificateConfig } from './http-config.js';
+import { HostSet } from './http-router.js';
+
+interface LoadedCertificate {
+  readonly hosts: HostSet;
+  readonly names: readonly string[];
+  readonly context: SecureContext;
+  readonly notAfter: string;
+}
+
+/** What the admin API and the logs show of a certificate: never the key. */
+export interface CertificateSummary {
+  certFile: string;
+  hosts: readonly string[];
+  notAfter: string;
+  default: boolean;
+}
+
+/**
+ * The certificates of TLS-terminating routes, chosen by the client's SNI: the first whose
+ * hosts (exact, or `*.` wildcard) match, else the default one (the one marked `default`, or
+ * the first). `reload()` reads the files again: handshakes after it use the new certificates,
+ * established connections keep theirs. A file that cannot be read or parsed keeps the
+ * previous set and throws a ProxyConfigError naming the field.
+ */
+export class CertificateStore {
+  #configs: readonly CertificateConfig[];
+  readonly #minVersion: 'TLSv1.2' | 'TLSv1.3';
+  #loaded: LoadedCertificate[] = [];
+  #default: LoadedCertificate | undefined;
+
+  constructor(configs: readonly CertificateConfig[], minVersion: 'TLSv1.2' | 'TLSv1.3') {
+    this.#configs = configs;
+    this.#minVersion = minVersion;
+    this.reload();
+  }
+
+  /** Reads every certificate and key again (after a renewal), or with `configs`, a new set. */
+  reload(configs: readonly CertificateConfig[] = this.#configs): void {
+    const loaded = configs.map((config, i) => load(config, i, this.#minVersion));
+    this.#configs = configs;
+    this.#loaded = loaded;
+    const marked = configs.findIndex((config) => config.default);
+    this.#default = loaded[marked >= 0 ? marked : 0];
+  }
+
+  /** The files to watch for renewals. */
+  get files(): string[] {
+    return this.#configs.flatMap((config) => [config.certFile, config.keyFile]);
+  }
+
+  get defaultContext(): SecureContext | undefined {
+    return this.#default?.context;
+  }
+
+  /** The context for a client's SNI (lower-cased by the caller or not: matching is case-insensitive). */
+  select(serverName: string | undefined): SecureContext | undefined {
+    if (serverName !== undefined) {
+      const name = serverName.toLowerCase();
+      for (const certificate of this.#loaded) if (certificate.hosts.has(name)) return certificate.context;
+    }
+    return this.#default?.context;
+  }
+
+  /** For `TLSSocket`'s `SNICallback`. */
+  readonly sniCallback = (serverName: string, callback: (err: Error | null, context?: SecureContext) => void): void => {
+    callback(null, this.select(serverName));
+  };
+
+  summaries(): CertificateSummary[] {
+    return this.#loaded.map((certificate, i) => ({
+      certFile: this.#configs[i]!.certFile,
+      hosts: certificate.names,
+      notAfter: certificate.notAfter,
+      default: certificate === this.#default,
+    }));
+  }
+}
+
+function load(config: CertificateConfig, index: number, minVersion: 'TLSv1.2' | 'TLSv1.3'): LoadedCertificate {
+  const field = `certificates[${index}]`;
+  const cert = readPem(config.certFile, `${field}.certFile`);
+  const key = readPem(config.keyFile, `${field}.keyFile`);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw new ProxyConfigError(config.certFile, `${field}.certFile`, `not a PEM certificate (${(err as Error).message})`);
+  }
+  let context: SecureContext;
+  try {
+    context = createSecureContext({ cert, key, minVersion });
+  } catch (err) {
+    throw new ProxyConfigError(config.keyFile, `${field}.keyFile`, `the key does not fit the certificate or is not a PEM key (${(err as Error).message})`);
+  }
+  const names = config.hosts ?? namesOf(x509);
+  return { hosts: new HostSet(names), names, context, notAfter: new Date(x509.validTo).toISOString() };
+}
+
+function readPem(file: string, field: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ProxyConfigError(file, field, code === 'ENOENT' ? 'no such file' : (err as Error).message);
+  }
+}
+
+/** The certificate's DNS subjectAltNames, or its common name when it has none. */
+function namesOf(x509: X509Certificate): string[] {
+  const dns = (x509.subjectAltName ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry.startsWith('DNS:')).map((entry) => entry.slice(4).toLowerCase());
+  if (dns.length > 0) return dns;
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(x509.subject)?.[1];
+  return cn === undefined ? [] : [cn.toLowerCase()];
+}

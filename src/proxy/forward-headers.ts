@@ -1,0 +1,116 @@
+/**
+ * The headers a reverse proxy rewrites, as pure functions over raw `[name, value, …]` lists
+ * (the order and repetition clients sent are kept).
+ *
+ * - Hop-by-hop fields are dropped both ways: those RFC 9110 §7.6.1 names (Connection,
+ *   Proxy-Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade), Trailer (this proxy does
+ *   not relay trailers), and every field the Connection header lists.
+ * - X-Forwarded-For/-Proto/-Host and Forwarded (RFC 7239) from the client are kept, and
+ *   appended to, only when the peer is a trusted proxy; from anyone else they are replaced,
+ *   so that a client cannot forge its address to the upstream.
+ * - Via (RFC 9110 §7.6.3) is appended to in both directions.
+ */
+
+const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'trailer']);
+
+/** Fields the proxy sets itself on the upstream request (Expect is answered by the proxy's own server). */
+const SET_BY_PROXY = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'via']);
+
+export interface ForwardContext {
+  /** The peer's address as the proxy saw it (normalized, no `::ffff:`). */
+  clientIp: string;
+  /** The peer is in `http.trustedProxies`: its forwarding headers are believed. */
+  trusted: boolean;
+  proto: 'http' | 'https';
+  /** The host the client asked for (its Host, or an absolute-form target's authority). */
+  host: string;
+  /** The Host to send upstream; undefined: the target's own `host:port` (undici's default). */
+  upstreamHost: string | undefined;
+  /** The client's protocol version, `1.1` or `1.0`, for Via. */
+  httpVersion: string;
+  /** This proxy's Via pseudonym. */
+  via: string;
+}
+
+/** Field names listed in Connection headers (lower case), or undefined when there are none. */
+function connectionOptions(raw: readonly string[]): Set<string> | undefined {
+  let options: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 10 || raw[i]!.toLowerCase() !== 'connection') continue;
+    for (const token of raw[i + 1]!.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '') (options ??= new Set()).add(name);
+    }
+  }
+  return options;
+}
+
+/** The upstream request's headers, from the client's raw headers. */
+export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
+  const listed = connectionOptions(raw);
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  let forwardedProto: string | undefined;
+  let forwardedHost: string | undefined;
+  let forwarded: string | undefined;
+  let via: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || listed?.has(lower) === true) continue;
+    if (!SET_BY_PROXY.has(lower)) {
+      out.push(name, value);
+      continue;
+    }
+    if (lower === 'via') via = via === undefined ? value : `${via}, ${value}`;
+    else if (!ctx.trusted) continue;
+    else if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+    else if (lower === 'forwarded') forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+    else if (lower === 'x-forwarded-proto') forwardedProto ??= value;
+    else if (lower === 'x-forwarded-host') forwardedHost ??= value;
+  }
+  const element = `for=${forwardedNode(ctx.clientIp)};host=${forwardedValue(ctx.host)};proto=${ctx.proto}`;
+  if (ctx.upstreamHost !== undefined) out.push('host', ctx.upstreamHost);
+  out.push(
+    'x-forwarded-for', forwardedFor === undefined ? ctx.clientIp : `${forwardedFor}, ${ctx.clientIp}`,
+    'x-forwarded-proto', forwardedProto ?? ctx.proto,
+    'x-forwarded-host', forwardedHost ?? ctx.host,
+    'forwarded', forwarded === undefined ? element : `${forwarded}, ${element}`,
+    'via', via === undefined ? `${ctx.httpVersion} ${ctx.via}` : `${via}, ${ctx.httpVersion} ${ctx.via}`,
+  );
+  return out;
+}
+
+/**
+ * The response headers for the client, from the upstream's raw header buffers, with this
+ * proxy's Via. `keep`: hop-by-hop names to keep (Upgrade and Connection on a 101).
+ */
+export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], viaEntry: string, keep?: ReadonlySet<string>): string[] {
+  const strings = raw.map((field) => (typeof field === 'string' ? field : field.toString('latin1')));
+  const listed = keep === undefined ? connectionOptions(strings) : undefined;
+  const out: string[] = [];
+  let via: string | undefined;
+  for (let i = 0; i < strings.length; i += 2) {
+    const name = strings[i]!;
+    const lower = name.toLowerCase();
+    if ((HOP_BY_HOP.has(lower) || listed?.has(lower) === true) && keep?.has(lower) !== true) continue;
+    if (lower === 'via') {
+      via = via === undefined ? strings[i + 1]! : `${via}, ${strings[i + 1]!}`;
+      continue;
+    }
+    out.push(name, strings[i + 1]!);
+  }
+  out.push('via', via === undefined ? viaEntry : `${via}, ${viaEntry}`);
+  return out;
+}
+
+/** An RFC 7239 node: IPv6 in brackets, quoted (`"[::1]"`); IPv4 bare. */
+function forwardedNode(ip: string): string {
+  return ip.includes(':') ? `"[${ip}]"` : ip;
+}
+
+/** A token as is, anything else (a host with a port) as a quoted-string. */
+function forwardedValue(value: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { isCidr } from '../net/address.js';
+
+/**
+ * The HTTP half of the proxy's config: TLS certificates, the HTTP server settings, and the
+ * HTTP routes that the `http`, `terminate` and `terminate-reencrypt` actions carry.
+ * docs/proxy.md#http is its reference.
+ */
+
+/** Longer than common client pools' idle timeouts (Node's agent 4 s… nginx 60 s), so clients close first. */
+export const DEFAULT_DOWNSTREAM_KEEP_ALIVE_MS = 65_000;
+/** A client has this long to send a request's headers: slowloris ends here. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
+/** A client has this long to send a whole request, body included. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+/** An upstream has this long to start its response: past it, 504. */
+export const DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS = 60_000;
+/** An upstream's response body may pause this long between chunks. */
+export const DEFAULT_UPSTREAM_BODY_TIMEOUT_MS = 60_000;
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
+/** 0: no limit. */
+export const DEFAULT_MAX_RESPONSE_BODY_BYTES = 0;
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+/** An upgraded (WebSocket) connection with no byte either way for this long is closed. */
+export const DEFAULT_WEBSOCKET_IDLE_MS = 3_600_000;
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const DEFAULT_UPSTREAM_CONNECTIONS = 128;
+
+const ms = (what: string) => z.number({ error: `expected ${what} in milliseconds` }).int().min(0, `expected ${what} >= 0 ms`).max(2 ** 31 - 1, `expected ${what} under 2^31 ms`);
+const positive = (what: string) => z.number({ error: `expected ${what} as a number` }).int(`expected ${what} as a whole number`).min(1, `expected ${what} >= 1`);
+const bytes = (what: string) => z.number({ error: `expected ${what} in bytes` }).int().min(0, `expected ${what} >= 0`);
+const name = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected a name of letters, digits, _ . : - (at most 64)');
+const cidr = z.string().refine(isCidr, 'expected an IP address or CIDR such as 10.0.0.0/8 or ::1/128');
+
+/** A host name or `*.` wildcard (any depth below it), lower-cased. */
+export const hostPattern = z.string().regex(/^(\*\.)?([a-z0-9_]([a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/i, 'expected a host name or *.wildcard such as *.example.test')
+  .transform((s) => s.toLowerCase());
+
+/** `http://host:port` style upstream address without scheme: `host:port` or `[v6]:port`. */
+const upstreamAddress = z.string().regex(/^(?:\[[0-9a-f:.]+\]|[^:[\]\s/]+):\d{1,5}$/i, 'expected "host:port" (or "[v6]:port")');
+
+const targetSchema = z.union([
+  upstreamAddress.transform((address) => ({ address, weight: 1 })),
+  z.strictObject({ address: upstreamAddress, weight: positive('weight').max(1000, 'expected weight <= 1000').default(1) }),
+], { error: 'expected "host:port" or { address: "host:port", weight: N }' });
+
+const healthCheckSchema = z.strictObject({
+  path: z.string().startsWith('/', 'expected a path starting with /').default('/'),
+  intervalMs: positive('intervalMs').default(5_000),
+  timeoutMs: positive('timeoutMs').default(2_000),
+  /** Consecutive passes that bring an unhealthy target back. */
+  healthyThreshold: positive('healthyThreshold').default(2),
+  /** Consecutive failures that take a target out of rotation. */
+  unhealthyThreshold: positive('unhealthyThreshold').default(3),
+});
+
+const proxyAction = z.strictObject({
+  type: z.literal('proxy'),
+  targets: z.array(targetSchema).min(1, 'expected at least one target'),
+  balance: z.enum(['round-robin', 'least-request']).default('round-robin'),
+  /** Send the client's Host upstream (true), or the target's address (false). */
+  preserveHost: z.boolean().default(true),
+  /** Idempotent requests that fail before the response starts go to another target, this many times. */
+  retries: z.number().int().min(0).max(10).default(1),
+  /** Passive outlier ejection: a target failing this many times in a row leaves rotation for ejectMs (doubling while it keeps failing). */
+  outlier: z.strictObject({
+    consecutiveFailures: positive('consecutiveFailures').default(5),
+    ejectMs: positive('ejectMs').default(10_000),
+  }).prefault({}),
+  healthCheck: healthCheckSchema.optional(),
+  /** Pooled keep-alive connections per target. */
+  connections: positive('connections').default(DEFAULT_UPSTREAM_CONNECTIONS),
+  timeouts: z.strictObject({
+    connectMs: ms('connectMs').default(5_000),
+    responseMs: ms('responseMs').default(DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS),
+    bodyMs: ms('bodyMs').default(DEFAULT_UPSTREAM_BODY_TIMEOUT_MS),
+  }).prefault({}),
+});
+
+const redirectAction = z.strictObject({
+  type: z.literal('redirect'),
+  /** `{host}` (without port) and `{path}` (with query) are filled in; the default sends HTTP to HTTPS. */
+  location: z.string().min(1).default('https://{host}{path}'),
+  status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)], { error: 'expected status 301, 302, 303, 307 or 308' }).default(308),
+});
+
+const respondAction = z.strictObject({
+  type: z.literal('respond'),
+  status: z.number().int().min(200, 'expected a status 200-599').max(599, 'expected a status 200-599'),
+  body: z.string().default(''),
+  contentType: z.string().default('text/plain; charset=utf-8'),
+});
+
+export const httpRouteSchema = z.strictObject({
+  name,
+  match: z.strictObject({
+    /** The request's host (Host, or an absolute-form target's authority), port removed. */
+    hosts: z.array(hostPattern).min(1).optional(),
+    pathPrefix: z.string().startsWith('/', 'expected a path prefix starting with /').optional(),
+  }).default({}),
+  action: z.discriminatedUnion('type', [proxyAction, redirectAction, respondAction], { error: 'expected action.type proxy, redirect or respond' }),
+});
+
+const httpRoutes = z.array(httpRouteSchema).min(1, 'expected at least one HTTP route');
+
+export const httpAction = z.strictObject({ type: z.literal('http'), routes: httpRoutes });
+export const terminateAction = z.strictObject({ type: z.literal('terminate'), routes: httpRoutes });
+export const reencryptAction = z.strictObject({
+  type: z.literal('terminate-reencrypt'),
+  routes: httpRoutes,
+  upstreamTls: z.strictObject({
+    /** PEM file of the CA(s) upstream certificates must chain to; default: Node's bundled roots. */
+    caFile: z.string().min(1).optional(),
+    /** false turns certificate verification off (logged as a warning at every load). */
+    verify: z.boolean().default(true),
+    /** The SNI and name to verify; default: the target's host (or the client's Host with preserveHost). */
+    servername: z.string().min(1).optional(),
+  }).prefault({}),
+});
+
+export const certificateSchema = z.strictObject({
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  /** Names it serves; default: the certificate's own DNS subjectAltNames. */
+  hosts: z.array(hostPattern).min(1).optional(),
+  /** Served when no certificate matches the client's SNI (default: the first). */
+  default: z.boolean().default(false),
+});
+
+export const httpSettingsSchema = z.strictObject({
+  keepAliveMs: ms('keepAliveMs').default(DEFAULT_DOWNSTREAM_KEEP_ALIVE_MS),
+  headersTimeoutMs: positive('headersTimeoutMs').default(DEFAULT_HEADERS_TIMEOUT_MS),
+  requestTimeoutMs: positive('requestTimeoutMs').default(DEFAULT_REQUEST_TIMEOUT_MS),
+  maxHeaderBytes: positive('maxHeaderBytes').max(1024 * 1024).default(DEFAULT_MAX_HEADER_BYTES),
+  maxRequestBodyBytes: bytes('maxRequestBodyBytes').default(DEFAULT_MAX_REQUEST_BODY_BYTES),
+  maxResponseBodyBytes: bytes('maxResponseBodyBytes').default(DEFAULT_MAX_RESPONSE_BODY_BYTES),
+  /** Peers whose X-Forwarded-* and Forwarded headers are kept (and appended to); others' are replaced. */
+  trustedProxies: z.array(cidr).default([]),
+  /** The pseudonym in the Via header this proxy adds (RFC 9110 §7.6.3). */
+  via: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'expected a token such as holdfast').default('holdfast'),
+  websocketIdleMs: ms('websocketIdleMs').default(DEFAULT_WEBSOCKET_IDLE_MS),
+}).prefault({});
+
+export type HttpRouteConfig = z.output<typeof httpRouteSchema>;
+export type ProxyActionConfig = z.output<typeof proxyAction>;
+export type HttpSettings = z.output<typeof httpSettingsSchema>;
+export type CertificateConfig = z.output<typeof certificateSchema>;
+export type UpstreamTlsConfig = z.output<typeof reencryptAction>['upstreamTls'];

@@ -1,0 +1,183 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Handler } from '../client/handler.js';
+import { BodyTooLargeError, NoUpstreamError, RequestAbortedError } from '../errors.js';
+import { downstreamResponseHeaders } from './forward-headers.js';
+import { codeOf, sendError, statusForUpstreamFailure } from './http-errors.js';
+import type { UpstreamGroup, UpstreamTarget } from './upstream-group.js';
+
+export interface ExchangeObserver {
+  /** The client got its response, or left before it (status 499, as nginx logs it). Once per request. */
+  finished(route: string, status: number, upstream: string): void;
+  /** Time from sending a request upstream to its response headers. */
+  upstreamLatency(route: string, upstream: string, seconds: number): void;
+  /** A request went to another target after the first failed before its response. */
+  retried(route: string): void;
+}
+
+export interface ExchangeSettings {
+  readonly route: string;
+  readonly group: UpstreamGroup;
+  readonly retries: number;
+  readonly maxResponseBodyBytes: number;
+  /** The `Via` entry added to responses: `1.1 holdfast`. */
+  readonly viaEntry: string;
+  readonly observer: ExchangeObserver;
+}
+
+/** Statuses the client saw when it left before its response ended (nginx's convention). */
+const CLIENT_CLOSED = 499;
+
+/** Failures after which nothing reached the upstream, or nothing came back: another target may serve the request. */
+const RETRY_ON_ANOTHER = new Set(['HF_ERR_CONNECT', 'HF_ERR_SOCKET', 'HF_ERR_STALE_SOCKET', 'HF_ERR_CIRCUIT_OPEN', 'HF_ERR_TLS']);
+
+/** RFC 9110 §9.2.2. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/**
+ * One proxied request: the client's request goes to a target through the route's holdfast
+ * dispatcher, and the response streams back as it arrives, with backpressure both ways (a
+ * full client socket pauses the upstream read; undici pauses the request body the same way).
+ *
+ *   pick target ─▶ dispatch ─▶ headers ─▶ body … ─▶ complete
+ *        ▲             │ error before headers: idempotent, no body, retries left?
+ *        └── another ──┘ otherwise 502 / 503 / 504 with the holdfast error code
+ *
+ * A client that goes away (its socket closes before the response ended) aborts the upstream
+ * request at once, mid-upload included. Undici's handler contract is the raw one (handler.ts):
+ * no header parsing on the way through.
+ */
+export class Exchange implements Handler {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #settings: ExchangeSettings;
+  readonly #opts: Dispatcher.DispatchOptions;
+  #target: UpstreamTarget | undefined;
+  #tried: Set<UpstreamTarget> | undefined;
+  #retriesLeft: number;
+  #abort: ((err?: Error) => void) | undefined;
+  #sentAt = 0;
+  #bytes = 0;
+  #resume: (() => void) | undefined;
+  #done = false;
+  /** The limit of a body sent without Content-Length (chunked), counted as it goes; 0: none. */
+  readonly #maxStreamedBody: number;
+
+  constructor(req: IncomingMessage, res: ServerResponse, path: string, headers: string[], body: IncomingMessage | null, settings: ExchangeSettings, maxStreamedBody = 0) {
+    this.#req = req;
+    this.#maxStreamedBody = maxStreamedBody;
+    this.#res = res;
+    this.#settings = settings;
+    this.#retriesLeft = body === null && IDEMPOTENT.has(req.method!) ? settings.retries : 0;
+    this.#opts = { origin: '', path, method: req.method as Dispatcher.HttpMethod, headers, body };
+  }
+
+  start(): void {
+    this.#res.once('close', this.#onClientClose);
+    this.#attempt();
+  }
+
+  #attempt(): void {
+    const target = this.#settings.group.pick(this.#tried);
+    if (target === undefined) return this.#fail(new NoUpstreamError(this.#settings.route));
+    this.#target = target;
+    target.inFlight++;
+    this.#sentAt = performance.now();
+    this.#opts.origin = target.origin;
+    this.#settings.group.dispatcher.dispatch(this.#opts, this);
+  }
+
+  /** A chunked request body is counted as undici sends it: past the limit, the upstream request is aborted (413). */
+  onBodySent(_chunkSize: number, totalBytesSent: number): void {
+    if (this.#maxStreamedBody > 0 && totalBytesSent > this.#maxStreamedBody) this.#abort?.(new BodyTooLargeError('request', this.#maxStreamedBody));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#done) abort(new RequestAbortedError());
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200 || this.#done) return true; // 1xx: the proxy's own server answers Expect itself
+    const { observer, route, maxResponseBodyBytes, viaEntry } = this.#settings;
+    const upstream = this.#target!.address;
+    observer.upstreamLatency(route, upstream, (performance.now() - this.#sentAt) / 1000);
+    if (maxResponseBodyBytes > 0 && declaredLength(headers) > maxResponseBodyBytes) {
+      this.#abort?.(new BodyTooLargeError('response', maxResponseBodyBytes));
+      return false;
+    }
+    this.#resume = resume;
+    this.#res.writeHead(statusCode, downstreamResponseHeaders(headers, viaEntry));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#done) return true;
+    const limit = this.#settings.maxResponseBodyBytes;
+    if (limit > 0 && (this.#bytes += chunk.length) > limit) {
+      this.#abort?.(new BodyTooLargeError('response', limit));
+      return false;
+    }
+    if (this.#res.write(chunk)) return true;
+    this.#res.once('drain', this.#resume!);
+    return false;
+  }
+
+  onComplete(): void {
+    this.#release();
+    if (this.#done) return;
+    this.#res.end();
+    this.#finish(this.#res.statusCode);
+  }
+
+  onError(err: Error): void {
+    this.#release();
+    if (this.#done) return;
+    if (this.#res.headersSent) {
+      // The response had started: the client can only learn of the failure by its end.
+      this.#res.destroy();
+      return this.#finish(this.#res.statusCode);
+    }
+    const code = codeOf(err);
+    if (this.#retriesLeft > 0 && RETRY_ON_ANOTHER.has(code)) {
+      this.#retriesLeft--;
+      (this.#tried ??= new Set()).add(this.#target!);
+      this.#settings.observer.retried(this.#settings.route);
+      return this.#attempt();
+    }
+    this.#fail(err);
+  }
+
+  #release(): void {
+    if (this.#target !== undefined) this.#target.inFlight--;
+  }
+
+  #fail(err: Error): void {
+    const status = statusForUpstreamFailure(err);
+    // A refused request body was not read to its end: the connection cannot carry another request.
+    sendError(this.#res, status, codeOf(err), status === 413 || this.#req.readableEnded === false);
+    this.#finish(status);
+  }
+
+  #finish(status: number): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#settings.observer.finished(this.#settings.route, status, this.#target?.address ?? 'none');
+  }
+
+  /** The client's connection closed: before the response ended, the upstream request is aborted. */
+  readonly #onClientClose = (): void => {
+    if (this.#res.writableFinished || this.#done) return;
+    this.#abort?.(new RequestAbortedError());
+    this.#finish(CLIENT_CLOSED);
+  };
+}
+
+/** The Content-Length of raw response headers, or -1. */
+function declaredLength(headers: Buffer[]): number {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') return Number(headers[i + 1]!.toString('latin1'));
+  }
+  return -1;
+}

@@ -1,0 +1,75 @@
+import { Counter, type Registry } from 'prom-client';
+import { FastCounter, FastHistogram } from '../observe/fast-metrics.js';
+import type { ExchangeObserver } from './http-forward.js';
+import type { UpstreamHooks } from './upstream-group.js';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * The HTTP proxy's metrics, `holdfast_proxy_http_*`, in the proxy's registry. The two that
+ * move on every request (requests, upstream latency) are FastCounter/FastHistogram series
+ * found by a string key; the rest are plain prom-client counters. docs/proxy.md#metrics.
+ */
+export class HttpMetrics implements ExchangeObserver, UpstreamHooks {
+  readonly #requests: FastCounter;
+  readonly #latency: FastHistogram;
+  readonly #retries: Counter<'route'>;
+  readonly #replays: Counter<'upstream'>;
+  readonly #ejections: Counter<'route' | 'upstream'>;
+  readonly #checks: Counter<'route' | 'upstream' | 'result'>;
+  readonly #handshakes: Counter<'route' | 'outcome'>;
+  readonly #refusals: Counter<'reason'>;
+  /** Called when a target's health changes, for logging. */
+  onHealthChange: ((route: string, address: string, healthy: boolean) => void) | undefined;
+  onEjected: ((route: string, address: string) => void) | undefined;
+
+  constructor(registry: Registry) {
+    const p = 'holdfast_proxy_http_';
+    const registers = [registry];
+    this.#requests = new FastCounter(registry, `${p}requests_total`, 'HTTP requests answered, by route, status (499: the client left first) and upstream (none: answered by the proxy).');
+    this.#latency = new FastHistogram(registry, `${p}upstream_latency_seconds`, 'Time from sending a request upstream to its response headers, by route and upstream.', LATENCY_BUCKETS);
+    this.#retries = new Counter({ name: `${p}retries_total`, help: 'Requests sent to another target after a failure before the response, by route.', labelNames: ['route'], registers });
+    this.#replays = new Counter({ name: `${p}replays_total`, help: 'Requests replayed at once on a fresh connection after a reused one turned out closed (stale keep-alive), by upstream origin.', labelNames: ['upstream'], registers });
+    this.#ejections = new Counter({ name: `${p}ejections_total`, help: 'Targets taken out of rotation by their circuit breaker (outlier ejection), by route and upstream.', labelNames: ['route', 'upstream'], registers });
+    this.#checks = new Counter({ name: `${p}health_checks_total`, help: 'Active health checks, by route, upstream and result (pass, fail).', labelNames: ['route', 'upstream', 'result'], registers });
+    this.#handshakes = new Counter({ name: `${p}tls_handshakes_total`, help: 'TLS handshakes of terminating routes, by route and outcome (ok, timeout, closed, or the TLS error).', labelNames: ['route', 'outcome'], registers });
+    this.#refusals = new Counter({ name: `${p}refused_total`, help: 'Requests refused before routing, by reason (bad-request, timeout, too-large, forward-proxy, connect).', labelNames: ['reason'], registers });
+  }
+
+  finished(route: string, status: number, upstream: string): void {
+    this.#requests.inc(`${route}\u0000${status}\u0000${upstream}`, () => ({ route, status: String(status), upstream }));
+  }
+
+  upstreamLatency(route: string, upstream: string, seconds: number): void {
+    this.#latency.observe(`${route}\u0000${upstream}`, () => ({ route, upstream }), seconds);
+  }
+
+  retried(route: string): void {
+    this.#retries.inc({ route });
+  }
+
+  replayed(origin: string): void {
+    this.#replays.inc({ upstream: origin });
+  }
+
+  ejected(route: string, address: string): void {
+    this.#ejections.inc({ route, upstream: address });
+    this.onEjected?.(route, address);
+  }
+
+  checked(route: string, address: string, result: 'pass' | 'fail'): void {
+    this.#checks.inc({ route, upstream: address, result });
+  }
+
+  healthChanged(route: string, address: string, healthy: boolean): void {
+    this.onHealthChange?.(route, address, healthy);
+  }
+
+  handshake(route: string, outcome: string): void {
+    this.#handshakes.inc({ route, outcome });
+  }
+
+  refused(reason: string): void {
+    this.#refusals.inc({ reason });
+  }
+}

@@ -1,0 +1,252 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../errors.js';
+import type { CidrSet } from '../net/address.js';
+import { upstreamRequestHeaders } from './forward-headers.js';
+import type { HttpRouteConfig, HttpSettings } from './http-config.js';
+import { codeOf, sendError } from './http-errors.js';
+import { Exchange, type ExchangeSettings } from './http-forward.js';
+import type { HttpMetrics } from './http-metrics.js';
+import { HttpRouter } from './http-router.js';
+import { UpstreamGroup, type UpstreamTls } from './upstream-group.js';
+import { refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
+
+type SiteRoute =
+  | { readonly kind: 'proxy'; readonly name: string; readonly preserveHost: boolean; readonly exchange: ExchangeSettings }
+  | { readonly kind: 'redirect'; readonly name: string; readonly location: string; readonly status: number }
+  | { readonly kind: 'respond'; readonly name: string; readonly status: number; readonly body: Buffer; readonly contentType: string };
+
+export interface SiteDeps {
+  readonly settings: HttpSettings;
+  readonly trusted: CidrSet;
+  readonly metrics: HttpMetrics;
+  readonly logger: Logger | undefined;
+}
+
+/** Where a request is going: the host routed on (lower case, no port), the Host to send, the path. */
+interface RequestTarget {
+  host: string;
+  authority: string;
+  path: string;
+}
+
+const HOST = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::\d{1,5})?$/i;
+
+/**
+ * The HTTP side of one `http`, `terminate` or `terminate-reencrypt` route: a Node HTTP
+ * server that is fed connections (it never listens), its HTTP routes, and the upstream
+ * groups of their `proxy` actions.
+ *
+ * Node's server does the HTTP/1.1 parsing, strictly (llhttp without lenient flags): a request
+ * with both Content-Length and Transfer-Encoding, a bad chunk size, obs-fold or an invalid
+ * header character is refused with 400 before it reaches a route (request smuggling), and
+ * `headersTimeout` cuts off clients that send headers slowly (slowloris).
+ */
+export class HttpSite {
+  readonly server: Server;
+  readonly proto: 'http' | 'https';
+  readonly groups: UpstreamGroup[] = [];
+  readonly #router: HttpRouter<SiteRoute>;
+  readonly #deps: SiteDeps;
+  readonly #clientIps = new WeakMap<object, string>();
+  #connections = 0;
+  #retiring = false;
+  #onRetired: (() => void) | undefined;
+
+  constructor(routes: readonly HttpRouteConfig[], proto: 'http' | 'https', upstreamTls: UpstreamTls | undefined, deps: SiteDeps) {
+    this.proto = proto;
+    this.#deps = deps;
+    const { settings } = deps;
+    this.#router = new HttpRouter(routes, (route) => this.#compile(route, upstreamTls));
+    this.server = createServer({
+      keepAliveTimeout: settings.keepAliveMs,
+      headersTimeout: settings.headersTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+      maxHeaderSize: settings.maxHeaderBytes,
+      requireHostHeader: true,
+      noDelay: true,
+      connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(settings.headersTimeoutMs / 4))),
+    });
+    this.server.on('request', this.#onRequest);
+    this.server.on('upgrade', this.#onUpgrade);
+    this.server.on('connect', this.#onConnect);
+    this.server.on('clientError', this.#onClientError);
+    // Node starts the check behind headersTimeout and requestTimeout on 'listening'
+    // (setupConnectionsTracking in lib/_http_server.js). This server is fed connections and
+    // never listens, so it is told once: without it, slowloris clients would never be cut off.
+    this.server.emit('listening');
+  }
+
+  #compile(route: HttpRouteConfig, upstreamTls: UpstreamTls | undefined): SiteRoute {
+    const { action } = route;
+    switch (action.type) {
+      case 'proxy': {
+        const group = new UpstreamGroup(route.name, action, upstreamTls, this.#deps.metrics);
+        this.groups.push(group);
+        const { settings, metrics } = this.#deps;
+        return {
+          kind: 'proxy', name: route.name, preserveHost: action.preserveHost,
+          exchange: { route: route.name, group, retries: action.retries, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: `1.1 ${settings.via}`, observer: metrics },
+        };
+      }
+      case 'redirect':
+        return { kind: 'redirect', name: route.name, location: action.location, status: action.status };
+      case 'respond':
+        return { kind: 'respond', name: route.name, status: action.status, body: Buffer.from(action.body), contentType: action.contentType };
+    }
+  }
+
+  /** Serves HTTP on a connection the layer-4 proxy accepted (and decrypted). */
+  accept(socket: Duplex, clientIp: string): void {
+    this.#connections++;
+    this.#clientIps.set(socket, clientIp);
+    socket.once('close', this.#onConnectionClosed);
+    this.server.emit('connection', socket);
+  }
+
+  readonly #onConnectionClosed = (): void => {
+    if (--this.#connections === 0 && this.#retiring) this.#onRetired?.();
+  };
+
+  /**
+   * A newer config replaced this one: idle keep-alive connections close now, busy ones after
+   * their current response (`Connection: close`), and once the last is gone the upstream pools
+   * close. Resolves then.
+   */
+  retire(): Promise<void> {
+    this.#retiring = true;
+    this.server.closeIdleConnections();
+    const idle = this.#connections === 0 ? Promise.resolve() : new Promise<void>((resolve) => { this.#onRetired = resolve; });
+    return idle.then(() => this.closeUpstreams());
+  }
+
+  /** Closes idle keep-alive connections and marks busy ones to close after their response (shutdown's first step). */
+  drain(): void {
+    this.#retiring = true;
+    this.server.closeIdleConnections();
+  }
+
+  async closeUpstreams(): Promise<void> {
+    await Promise.all(this.groups.map((group) => group.close()));
+  }
+
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (this.#retiring) res.shouldKeepAlive = false;
+    const target = this.#targetOf(req);
+    if (target instanceof Error) return this.#refuse(res, target, 'bad-request');
+    const route = this.#router.match(target.host, target.path);
+    if (route === undefined) {
+      this.#deps.metrics.finished('none', 404, 'none');
+      return sendError(res, 404, new ProxyNoRouteError(target.host, target.path).code);
+    }
+    if (route.kind === 'respond') {
+      res.writeHead(route.status, { 'content-type': route.contentType, 'content-length': route.body.length });
+      res.end(route.body);
+      return this.#deps.metrics.finished(route.name, route.status, 'none');
+    }
+    if (route.kind === 'redirect') {
+      res.writeHead(route.status, { location: route.location.replace('{host}', target.host).replace('{path}', target.path), 'content-length': 0 });
+      res.end();
+      return this.#deps.metrics.finished(route.name, route.status, 'none');
+    }
+    this.#proxy(req, res, route, target);
+  };
+
+  #proxy(req: IncomingMessage, res: ServerResponse, route: Extract<SiteRoute, { kind: 'proxy' }>, target: RequestTarget): void {
+    const { settings } = this.#deps;
+    const declared = req.headers['content-length'];
+    const length = declared === undefined ? 0 : Number(declared);
+    const max = settings.maxRequestBodyBytes;
+    if (max > 0 && length > max) {
+      this.#deps.metrics.finished(route.name, 413, 'none');
+      return sendError(res, 413, BodyTooLargeError.code, true);
+    }
+    const hasBody = length > 0 || req.headers['transfer-encoding'] !== undefined;
+    const headers = this.#upstreamHeaders(req, target, route.preserveHost ? target.authority : undefined);
+    const exchange = new Exchange(req, res, target.path, headers, hasBody ? req : null, route.exchange, hasBody && declared === undefined ? max : 0);
+    exchange.start();
+  }
+
+  #upstreamHeaders(req: IncomingMessage, target: RequestTarget, upstreamHost: string | undefined): string[] {
+    const clientIp = this.#clientIps.get(req.socket) ?? '';
+    return upstreamRequestHeaders(req.rawHeaders, {
+      clientIp,
+      trusted: this.#deps.trusted.has(clientIp),
+      proto: this.proto,
+      host: target.authority,
+      upstreamHost,
+      httpVersion: req.httpVersion,
+      via: this.#deps.settings.via,
+    });
+  }
+
+  /**
+   * The request's host and path. An absolute-form target (`GET http://host/ HTTP/1.1`) is
+   * what a forward proxy receives: it is served only for hosts a route names, so this proxy
+   * can never be used to reach anything else.
+   */
+  #targetOf(req: IncomingMessage): RequestTarget | Error {
+    const url = req.url ?? '';
+    if (url.startsWith('/')) {
+      const authority = req.headers.host ?? '';
+      if (authority !== '' && !HOST.test(authority)) return new ProxyBadRequestError('invalid Host');
+      return { host: hostOf(authority), authority, path: url };
+    }
+    if (!/^https?:\/\//i.test(url)) return new ProxyBadRequestError('request target is neither a path nor an absolute URL');
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return new ProxyBadRequestError('invalid absolute URL');
+    }
+    const host = parsed.hostname.toLowerCase();
+    if (!this.#router.names(host)) return new ProxyBadRequestError(`not a forward proxy: ${host} is not served here`);
+    return { host, authority: parsed.host, path: `${parsed.pathname}${parsed.search}` };
+  }
+
+  #refuse(res: ServerResponse, err: Error, reason: string): void {
+    this.#deps.metrics.refused(reason === 'bad-request' && err.message.startsWith('not a forward proxy') ? 'forward-proxy' : reason);
+    this.#deps.metrics.finished('none', 400, 'none');
+    sendError(res, 400, codeOf(err), true);
+  }
+
+  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const target = this.#targetOf(req);
+    const route = target instanceof Error ? undefined : this.#router.match(target.host, target.path);
+    if (target instanceof Error || route?.kind !== 'proxy') {
+      this.#deps.metrics.refused('bad-request');
+      return refuseUpgrade(socket, target instanceof Error ? 400 : 404, target instanceof Error ? ProxyBadRequestError.code : ProxyNoRouteError.code);
+    }
+    const headers = this.#upstreamHeaders(req, target, route.preserveHost ? target.authority : undefined);
+    upgradeWebSocket(req, socket, head, target.path, headers, route.exchange, this.#deps.settings.websocketIdleMs);
+  };
+
+  /** CONNECT is a forward proxy's method: refused. */
+  readonly #onConnect = (_req: IncomingMessage, socket: Duplex): void => {
+    this.#deps.metrics.refused('connect');
+    refuseUpgrade(socket, 405, ProxyBadRequestError.code);
+  };
+
+  /**
+   * A request Node's parser refused (smuggling vectors, oversized headers) or a client too slow
+   * with its headers: answered 400, 431 or 408 with the holdfast code, then closed.
+   */
+  readonly #onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    const code = err.code ?? '';
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    this.#deps.metrics.refused(status === 408 ? 'timeout' : status === 431 ? 'too-large' : 'bad-request');
+    if (code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    refuseUpgrade(socket, status, ProxyBadRequestError.code);
+  };
+}
+
+/** `Example.test:8080` → `example.test`; `[::1]:80` → `::1`. */
+function hostOf(authority: string): string {
+  if (authority.startsWith('[')) return authority.slice(1, authority.indexOf(']')).toLowerCase();
+  const colon = authority.lastIndexOf(':');
+  return (colon < 0 ? authority : authority.slice(0, colon)).toLowerCase();
+}

@@ -1,0 +1,55 @@
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { CertificateStore } from './certificate-store.js';
+
+/** How a terminating handshake ended: `ok`, `timeout`, `closed` (the client left), or the TLS error's code. */
+export type HandshakeOutcome = string;
+
+/**
+ * Terminates TLS on an accepted connection: the certificate is chosen by SNI, ALPN offers
+ * `http/1.1` only, the protocol floor is the store's (TLS 1.2 by default), and the handshake
+ * must finish within `handshakeMs`. `done` is called once, with the decrypted socket or with
+ * undefined (the connection is destroyed) and the outcome either way.
+ *
+ * The TLS socket's `'error'` listener is attached in the tick it is created.
+ */
+export function terminateTls(stream: Socket, certificates: CertificateStore, handshakeMs: number, done: (socket: TLSSocket | undefined, outcome: HandshakeOutcome) => void): TLSSocket {
+  // Bytes already read (a ClientHello sniffed for SNI) were unshifted back onto `stream`:
+  // TLSSocket feeds a wrapped socket's buffered bytes to the handshake first.
+  const socket = new TLSSocket(stream, {
+    isServer: true,
+    secureContext: certificates.defaultContext,
+    SNICallback: certificates.sniCallback,
+    ALPNProtocols: ['http/1.1'],
+  });
+  let settled = false;
+  const finish = (outcome: HandshakeOutcome) => {
+    if (settled) return;
+    settled = true;
+    socket.setTimeout(0);
+    socket.removeListener('timeout', onTimeout);
+    socket.removeListener('secure', onSecure);
+    socket.removeListener('close', onClose);
+    if (outcome === 'ok') return done(socket, outcome);
+    socket.destroy();
+    done(undefined, outcome);
+  };
+  const onError = (err: NodeJS.ErrnoException) => finish(outcomeOf(err));
+  const onTimeout = () => finish('timeout');
+  const onSecure = () => finish('ok');
+  const onClose = () => finish('closed');
+  socket.on('error', onError); // stays: the socket's later errors are read from its close
+  socket.once('secure', onSecure);
+  socket.once('close', onClose);
+  socket.on('timeout', onTimeout);
+  socket.setTimeout(handshakeMs);
+  return socket;
+}
+
+/** `ERR_SSL_NO_SHARED_CIPHER` → `no_shared_cipher`; resets → `closed`. A small, fixed set of labels. */
+function outcomeOf(err: NodeJS.ErrnoException): HandshakeOutcome {
+  const code = err.code ?? '';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'closed';
+  if (code.startsWith('ERR_SSL_')) return code.slice('ERR_SSL_'.length).toLowerCase();
+  return 'error';
+}

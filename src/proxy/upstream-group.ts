@@ -1,0 +1,134 @@
+import { HoldfastDispatcher } from '../client/create-dispatcher.js';
+import type { DispatcherOptions } from '../client/options.js';
+import type { ProxyActionConfig } from './http-config.js';
+import { HealthChecker, type HealthHooks } from './health-checker.js';
+
+/** One upstream of a `proxy` action. */
+export interface UpstreamTarget {
+  /** `host:port`, as configured: the metrics' `upstream` label. */
+  readonly address: string;
+  /** `http://host:port` or `https://host:port`. */
+  readonly origin: string;
+  readonly weight: number;
+  /** Requests in flight to it (least-request reads it). */
+  inFlight: number;
+  /** False while its active health check fails. */
+  healthy: boolean;
+  /** Smooth weighted round-robin state (nginx's algorithm). */
+  current: number;
+}
+
+export interface UpstreamTls {
+  ca: Buffer | undefined;
+  verify: boolean;
+  servername: string | undefined;
+}
+
+export interface UpstreamHooks extends HealthHooks {
+  /** A target's breaker opened: it is out of rotation for a while (outlier ejection). */
+  ejected(route: string, address: string): void;
+}
+
+/**
+ * The targets of one `proxy` action and the client that reaches them: one holdfast
+ * dispatcher, so every target has its own keep-alive pool aligned to that upstream's idle
+ * timeout, stale-socket replay, and its own circuit breaker. A target whose breaker is open
+ * (passive outlier ejection) or whose health check fails is skipped when choosing.
+ *
+ * The dispatcher does not retry on the same target (`maxAttempts: 1`): a failed idempotent
+ * request goes to another target instead (http-forward.ts), which is what helps when one
+ * upstream is down.
+ */
+export class UpstreamGroup {
+  readonly route: string;
+  readonly targets: readonly UpstreamTarget[];
+  readonly dispatcher: HoldfastDispatcher;
+  readonly #leastRequest: boolean;
+  readonly #checker: HealthChecker | undefined;
+  #start = 0;
+
+  constructor(route: string, action: ProxyActionConfig, tls: UpstreamTls | undefined, hooks: UpstreamHooks) {
+    this.route = route;
+    const scheme = tls === undefined ? 'http' : 'https';
+    this.targets = action.targets.map(({ address, weight }) => ({ address, origin: `${scheme}://${address}`, weight, inFlight: 0, healthy: true, current: 0 }));
+    this.#leastRequest = action.balance === 'least-request';
+    const tlsOptions: DispatcherOptions['tls'] = tls === undefined ? undefined : { ca: tls.ca, rejectUnauthorized: tls.verify, servername: tls.servername };
+    this.dispatcher = new HoldfastDispatcher({
+      connections: action.connections,
+      connectTimeoutMs: action.timeouts.connectMs,
+      headersTimeoutMs: action.timeouts.responseMs,
+      bodyTimeoutMs: action.timeouts.bodyMs,
+      deadlineMs: 0,
+      replay: true,
+      retry: { maxAttempts: 1 },
+      breaker: {
+        consecutiveFailures: action.outlier.consecutiveFailures,
+        openMs: action.outlier.ejectMs,
+        maxOpenMs: Math.max(action.outlier.ejectMs, 60_000),
+        // An upstream's own 500 is its answer; 502-504 say it is unreachable or overloaded.
+        failureStatuses: [502, 503, 504],
+      },
+      tls: tlsOptions,
+    });
+    const byOrigin = new Map(this.targets.map((target) => [target.origin, target]));
+    this.dispatcher.onCircuitChange(({ origin, to }) => {
+      const target = byOrigin.get(origin);
+      if (target !== undefined && (to === 'open' || to === 'isolated')) hooks.ejected(route, target.address);
+    });
+    this.#checker = action.healthCheck === undefined ? undefined : new HealthChecker(route, this.targets, action.healthCheck, tlsOptions, hooks);
+  }
+
+  /** Whether a request may go to `target` now. */
+  available(target: UpstreamTarget): boolean {
+    if (!target.healthy) return false;
+    const state = this.dispatcher.circuit(target.origin);
+    return state !== 'open' && state !== 'isolated';
+  }
+
+  /** The next target for a request, skipping `tried` and those out of rotation; undefined when none is left. */
+  pick(tried?: ReadonlySet<UpstreamTarget>): UpstreamTarget | undefined {
+    return this.#leastRequest ? this.#leastLoaded(tried) : this.#weightedRoundRobin(tried);
+  }
+
+  /**
+   * Smooth weighted round-robin (nginx): each pick adds every target's weight to its
+   * `current`, takes the highest, and subtracts the total from it. Weights 5,1,1 give
+   * a a b a c a a, not a a a a a b c.
+   */
+  #weightedRoundRobin(tried: ReadonlySet<UpstreamTarget> | undefined): UpstreamTarget | undefined {
+    let best: UpstreamTarget | undefined;
+    let total = 0;
+    for (const target of this.targets) {
+      if (tried?.has(target) === true || !this.available(target)) continue;
+      target.current += target.weight;
+      total += target.weight;
+      if (best === undefined || target.current > best.current) best = target;
+    }
+    if (best !== undefined) best.current -= total;
+    return best;
+  }
+
+  /** Fewest requests in flight per unit of weight; ties go round the targets in turn. */
+  #leastLoaded(tried: ReadonlySet<UpstreamTarget> | undefined): UpstreamTarget | undefined {
+    const n = this.targets.length;
+    const start = this.#start++ % n;
+    let best: UpstreamTarget | undefined;
+    let bestLoad = Infinity;
+    for (let i = 0; i < n; i++) {
+      const target = this.targets[(start + i) % n]!;
+      if (tried?.has(target) === true || !this.available(target)) continue;
+      const load = target.inFlight / target.weight;
+      if (load < bestLoad) {
+        best = target;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  /** Stops health checks and closes every pooled connection, after in-flight requests end. */
+  async close(): Promise<void> {
+    this.#checker?.stop();
+    await this.dispatcher.close();
+  }
+}

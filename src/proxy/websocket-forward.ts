@@ -1,0 +1,108 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Handler } from '../client/handler.js';
+import { NoUpstreamError, RequestAbortedError } from '../errors.js';
+import { Splice } from '../net/splice.js';
+import { downstreamResponseHeaders } from './forward-headers.js';
+import { codeOf, ERROR_HEADER, statusForUpstreamFailure } from './http-errors.js';
+import type { ExchangeSettings } from './http-forward.js';
+
+const KEEP_ON_SWITCH = new Set(['upgrade', 'connection']);
+
+/** After one side of a WebSocket closes its half, the other has this long to finish. */
+const WEBSOCKET_HALF_CLOSE_MS = 30_000;
+
+/**
+ * Writes a short HTTP error on a raw connection (an upgrade or CONNECT that is refused, or a
+ * request Node's parser rejected) and closes it.
+ */
+export function refuseUpgrade(socket: Duplex, status: number, code: string): void {
+  const body = `${status} ${STATUS_CODES[status] ?? ''} (${code})\n`;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ERROR_HEADER}: ${code}\r\nconnection: close\r\n\r\n${body}`);
+  socket.once('finish', () => socket.destroy());
+}
+
+/**
+ * Proxies a WebSocket (or other) upgrade: the request goes to a target through the route's
+ * dispatcher; on `101 Switching Protocols` the two sockets are spliced together, with their
+ * own idle timeout (`http.websocketIdleMs`) and no HTTP timer: the server's keep-alive and
+ * request timeouts stopped applying when the connection left HTTP. Any other answer is relayed
+ * and the connection closed.
+ */
+export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, headers: string[], settings: ExchangeSettings, idleMs: number): void {
+  const { group, observer, route } = settings;
+  const target = group.pick();
+  if (target === undefined) {
+    observer.finished(route, 503, 'none');
+    return refuseUpgrade(socket, 503, new NoUpstreamError(route).code);
+  }
+  target.inFlight++;
+  const sentAt = performance.now();
+  let settled = false;
+  let relayed = 502;
+  let abort: ((err?: Error) => void) | undefined;
+  const onClientClose = () => {
+    if (!settled) abort?.(new RequestAbortedError());
+  };
+  socket.once('close', onClientClose);
+  const settle = (status: number) => {
+    settled = true;
+    target.inFlight--;
+    socket.removeListener('close', onClientClose);
+    observer.finished(route, status, target.address);
+  };
+  const handler: Handler = {
+    onConnect(abortFn) {
+      abort = abortFn;
+      if (socket.destroyed) abortFn(new RequestAbortedError());
+    },
+    onUpgrade(statusCode, rawHeaders, upstream) {
+      settle(statusCode);
+      observer.upstreamLatency(route, target.address, (performance.now() - sentAt) / 1000);
+      const lines = downstreamResponseHeaders(rawHeaders ?? [], settings.viaEntry, KEEP_ON_SWITCH);
+      socket.write(head101(lines));
+      if (head.length > 0) upstream.write(head);
+      upstream.on('error', ignore);
+      const splice = new Splice(socket as Socket, upstream as Socket, { idleMs, halfCloseMs: WEBSOCKET_HALF_CLOSE_MS, lifetimeMs: 0 }, { onHalfClose: ignore, onEnd: ignore });
+      splice.start([]);
+    },
+    // Not switched: the upstream's answer (a 401, a 404) goes to the client, then the connection closes.
+    onHeaders(statusCode, rawHeaders) {
+      if (statusCode < 200) return true;
+      relayed = statusCode;
+      const lines = downstreamResponseHeaders(rawHeaders, settings.viaEntry);
+      socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\n${joinHeaders(lines)}connection: close\r\n\r\n`);
+      return true;
+    },
+    onData(chunk) {
+      return socket.write(chunk);
+    },
+    onComplete() {
+      settle(relayed);
+      socket.end();
+    },
+    onError(err) {
+      if (settled) return;
+      settle(statusForUpstreamFailure(err));
+      if (socket.destroyed) return;
+      refuseUpgrade(socket, statusForUpstreamFailure(err), codeOf(err));
+    },
+  };
+  (socket as Partial<Socket>).setTimeout?.(0);
+  const opts: Dispatcher.DispatchOptions = { origin: target.origin, path, method: 'GET', headers, upgrade: req.headers.upgrade ?? 'websocket' };
+  group.dispatcher.dispatch(opts, handler);
+}
+
+function head101(lines: string[]): string {
+  return `HTTP/1.1 101 Switching Protocols\r\n${joinHeaders(lines)}\r\n`;
+}
+
+function joinHeaders(lines: string[]): string {
+  let out = '';
+  for (let i = 0; i < lines.length; i += 2) out += `${lines[i]!}: ${lines[i + 1]!}\r\n`;
+  return out;
+}
+
+function ignore(): void {}
