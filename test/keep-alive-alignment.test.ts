@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
-import { request } from 'undici';
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
+import { request, upgrade } from 'undici';
 import { FakeClock } from './fake-clock.js';
 import { dispatcherFor, flakyServer } from './helpers.js';
 
@@ -92,4 +94,27 @@ test('Keep-Alive: timeout=0 means the socket is not reused', async (t) => {
   assert.equal(dispatcher.keepAlive(server.url)?.idleLimitMs, 0);
   assert.equal(server.stats().connections, 2);
   assert.equal(server.stats().dropped, 0);
+});
+
+test('regression: an upgraded socket (a WebSocket) is handed over, never retired as an idle pooled one', async (t) => {
+  // Found by the proxy's WebSocket test: the upgraded socket was marked idle and destroyed at the idle limit.
+  const server = createServer();
+  server.on('upgrade', (_req, socket: Socket) => {
+    socket.on('error', () => {});
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    socket.pipe(socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => { server.closeAllConnections(); server.close(); });
+  const clock = new FakeClock();
+  const dispatcher = dispatcherFor(t, { connections: 1 }, clock);
+  const { socket } = await upgrade(`http://127.0.0.1:${(server.address() as { port: number }).port}/`, { dispatcher, protocol: 'echo' });
+  clock.advance(60_000); // far past any idle limit
+  assert.equal(socket.destroyed, false);
+  socket.write('ping');
+  const [echoed] = (await once(socket, 'data')) as [Buffer];
+  assert.equal(String(echoed), 'ping');
+  socket.destroy(); // before the dispatcher's close, which waits for every socket it opened
+  await once(socket, 'close');
 });

@@ -181,6 +181,19 @@ export class TrackedClient extends Client {
   }
 
   /**
+   * Called by `SocketWatch` when its request upgraded the socket (a WebSocket): the socket
+   * now belongs to the caller, and is neither idle nor retired by this client.
+   */
+  handOver(record: SocketRecord | undefined): void {
+    this.#inFlight--;
+    if (record === undefined) return;
+    record.willClose = true; // its close says nothing about the server's idle timeout
+    record.cancelIdleTimer?.();
+    record.cancelIdleTimer = undefined;
+    if (this.#current === record) this.#current = undefined;
+  }
+
+  /**
    * Reads `Keep-Alive` and `Connection` from every response, so it avoids decoding:
    * both names are 10 bytes and differ in their first letter; the usual connection
    * value, `keep-alive`, is also 10 bytes and is skipped without decoding.
@@ -246,7 +259,10 @@ class SocketWatch implements Dispatcher.DispatchHandler {
   }
 
   onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex): void {
-    this.#end(false);
+    if (!this.#ended) {
+      this.#ended = true;
+      this.#client.handOver(this.#record);
+    }
     this.#inner.onUpgrade?.(statusCode, headers, socket);
   }
 

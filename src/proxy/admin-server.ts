@@ -11,7 +11,7 @@ const MAX_LIST = 10_000;
  *
  *   GET /healthz        liveness: 200 while the proxy runs, 503 once it is shutting down
  *   GET /metrics        Prometheus text, holdfast_proxy_*
- *   GET /connections    { active, byState, byRoute, connections: [{ id, listener, client, route,
+ *   GET /connections    { active, upstreamSockets, byState, byRoute, connections: [{ id, listener, client, route,
  *                       target, state, ageMs, bytesIn, bytesOut }] } (?limit=N, default 1000)
  *   GET /config         the active config, the token replaced by "[redacted]"
  */
@@ -37,7 +37,7 @@ export function buildAdminApp(proxy: ProxyServer, { token, isStopping }: { token
       const route = record.route ?? 'none';
       byRoute[route] = (byRoute[route] ?? 0) + 1;
     }
-    return { active: proxy.tracker.active, byState, byRoute, ips: proxy.tracker.trackedIps, connections: proxy.connections(limit) };
+    return { active: proxy.tracker.active, upstreamSockets: proxy.upstreamSockets(), byState, byRoute, ips: proxy.tracker.trackedIps, connections: proxy.connections(limit) };
   });
   app.get('/config', () => redactConfig(proxy.config));
   return app;

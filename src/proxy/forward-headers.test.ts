@@ -48,9 +48,10 @@ describe('upstreamRequestHeaders', () => {
     assert.deepEqual(out.get('via'), ['1.1 edge, 1.1 holdfast']);
   });
 
-  it('sends the upstream host it is given', () => {
+  it('sends the upstream host it is given, or none (the target address goes) without one', () => {
     const out = asMap(upstreamRequestHeaders(['Host', 'app.example.test'], { ...ctx, upstreamHost: '10.0.0.5:8080' }));
     assert.deepEqual(out.get('host'), ['10.0.0.5:8080']);
+    assert.equal(asMap(upstreamRequestHeaders(['Host', 'app.example.test'], { ...ctx, upstreamHost: undefined })).has('host'), false);
   });
 });
 

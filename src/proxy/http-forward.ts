@@ -58,6 +58,7 @@ export class Exchange implements Handler {
   #abort: ((err?: Error) => void) | undefined;
   #sentAt = 0;
   #bytes = 0;
+  #sent = 0;
   #resume: (() => void) | undefined;
   #done = false;
   /** The limit of a body sent without Content-Length (chunked), counted as it goes; 0: none. */
@@ -74,12 +75,12 @@ export class Exchange implements Handler {
 
   start(): void {
     this.#res.once('close', this.#onClientClose);
-    this.#attempt();
+    const target = this.#settings.group.pick();
+    if (target === undefined) return this.#fail(new NoUpstreamError(this.#settings.route));
+    this.#attempt(target);
   }
 
-  #attempt(): void {
-    const target = this.#settings.group.pick(this.#tried);
-    if (target === undefined) return this.#fail(new NoUpstreamError(this.#settings.route));
+  #attempt(target: UpstreamTarget): void {
     this.#target = target;
     target.inFlight++;
     this.#sentAt = performance.now();
@@ -88,8 +89,10 @@ export class Exchange implements Handler {
   }
 
   /** A chunked request body is counted as undici sends it: past the limit, the upstream request is aborted (413). */
-  onBodySent(_chunkSize: number, totalBytesSent: number): void {
-    if (this.#maxStreamedBody > 0 && totalBytesSent > this.#maxStreamedBody) this.#abort?.(new BodyTooLargeError('request', this.#maxStreamedBody));
+  onBodySent(chunk: number | Buffer): void {
+    // undici 7 passes the chunk itself, whatever its typings say (lib/core/request.js onBodySent).
+    const size = typeof chunk === 'number' ? chunk : chunk.length;
+    if (this.#maxStreamedBody > 0 && (this.#sent += size) > this.#maxStreamedBody) this.#abort?.(new BodyTooLargeError('request', this.#maxStreamedBody));
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -138,14 +141,16 @@ export class Exchange implements Handler {
       this.#res.destroy();
       return this.#finish(this.#res.statusCode);
     }
-    const code = codeOf(err);
-    if (this.#retriesLeft > 0 && RETRY_ON_ANOTHER.has(code)) {
-      this.#retriesLeft--;
+    if (this.#retriesLeft > 0 && RETRY_ON_ANOTHER.has(codeOf(err))) {
       (this.#tried ??= new Set()).add(this.#target!);
-      this.#settings.observer.retried(this.#settings.route);
-      return this.#attempt();
+      const next = this.#settings.group.pick(this.#tried);
+      if (next !== undefined) {
+        this.#retriesLeft--;
+        this.#settings.observer.retried(this.#settings.route);
+        return this.#attempt(next);
+      }
     }
-    this.#fail(err);
+    this.#fail(err); // no other target: the client learns what went wrong with this one
   }
 
   #release(): void {

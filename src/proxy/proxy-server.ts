@@ -51,6 +51,8 @@ export class ProxyServer {
   #generation: Generation;
   readonly #listeners = new Map<string, LiveListener>();
   #stopping = false;
+  /** Sites of replaced generations, until their last connection is gone. */
+  readonly #retiring = new Set<HttpSite>();
 
   private constructor(config: ProxyConfig, logger: Logger | undefined) {
     this.#config = config;
@@ -144,7 +146,17 @@ export class ProxyServer {
     this.#origins = originsOf(generation);
     this.tracker.setLimits(config.limits);
     // Old sites close their idle keep-alive connections now and busy ones after their response.
-    for (const site of old.sites.values()) void site.retire();
+    for (const site of old.sites.values()) {
+      this.#retiring.add(site);
+      void site.retire().then(() => this.#retiring.delete(site));
+    }
+  }
+
+  /** Sockets open to upstreams across every HTTP route's pools, retiring ones included (admin /connections). */
+  upstreamSockets(): number {
+    let open = 0;
+    for (const site of [...this.#generation.sites.values(), ...this.#retiring]) for (const group of site.groups) open += group.dispatcher.openSockets;
+    return open;
   }
 
   /**
@@ -188,6 +200,7 @@ export class ProxyServer {
   async #stop(): Promise<void> {
     diagnosticsChannel.unsubscribe(CHANNELS.replay.name as string, this.#onReplay);
     await closeSites(this.#generation);
+    await Promise.all([...this.#retiring].map((site) => site.closeUpstreams()));
     this.tracker.stop();
   }
 
