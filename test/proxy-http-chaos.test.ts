@@ -1,0 +1,225 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { connect, type Socket } from 'node:net';
+import { setTimeout as pause } from 'node:timers/promises';
+import { Pool } from 'undici';
+import { closedPort } from './helpers.js';
+import { fetchOnce, startUpstream, type Upstream } from './http-upstream.js';
+import { startProxy, type ProxyProcess } from './proxy-harness.js';
+
+/**
+ * The HTTP reverse proxy under the failures of upstreams and clients. One proxy process
+ * serves every case; after each, it must be alive, hold no client connection, and have no
+ * more descriptors open than at the start plus its pooled upstream connections (which the
+ * admin API counts).
+ */
+
+type Hooks = { after(fn: () => Promise<void> | void): void };
+const cleanups: (() => Promise<void> | void)[] = [];
+const suite: Hooks = { after: (fn) => { cleanups.push(fn); } };
+const BIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+
+const IDLE_CLOSE_MS = 300;
+const HEADERS_TIMEOUT_MS = 500;
+
+/** The raw bytes a request gets back, until the proxy closes the connection. */
+async function rawExchange(port: number, request: string): Promise<string> {
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  let data = '';
+  socket.on('data', (chunk: Buffer) => { data += chunk.toString('latin1'); });
+  socket.end(request);
+  await new Promise((resolve) => socket.once('close', resolve));
+  return data;
+}
+
+/** `holdfast simulate flaky` as its own process; resolves with its port. */
+async function flakyProcess(t: Hooks, args: string[]): Promise<number> {
+  const child = spawn(process.execPath, [BIN, 'simulate', 'flaky', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'close');
+    }
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      if (match !== null) resolve(Number(match[1]));
+    });
+    child.once('close', () => reject(new Error(`simulate flaky exited: ${output}`)));
+  });
+}
+
+describe('HTTP proxy chaos: clients see the right status, and nothing is left open', () => {
+  let proxy: ProxyProcess;
+  let baseline: number;
+  let port: number;
+  let app: Upstream;
+  let flakyPort: number;
+
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  before(async () => {
+    app = await startUpstream(suite, 'app');
+    flakyPort = await flakyProcess(suite, ['--idle-close', String(IDLE_CLOSE_MS), '--race-window', '40']);
+    const refusedA = await closedPort();
+    const refusedB = await closedPort();
+    port = await closedPort();
+    const at = (p: number) => `127.0.0.1:${p}`;
+    proxy = await startProxy(suite, {
+      listeners: [{ name: 'web', host: '127.0.0.1', port }],
+      http: { headersTimeoutMs: HEADERS_TIMEOUT_MS },
+      routes: [{
+        name: 'web', action: {
+          type: 'http', routes: [
+            { name: 'flaky', match: { pathPrefix: '/flaky' }, action: { type: 'proxy', targets: [at(flakyPort)] } },
+            { name: 'slow', match: { pathPrefix: '/slow' }, action: { type: 'proxy', targets: [at(app.port)], timeouts: { responseMs: 200 } } },
+            { name: 'down', match: { pathPrefix: '/down' }, action: { type: 'proxy', targets: [at(refusedA), at(refusedB)], outlier: { consecutiveFailures: 2, ejectMs: 60_000 } } },
+            { name: 'app', action: { type: 'proxy', targets: [at(app.port)] } },
+          ],
+        },
+      }],
+    });
+    await proxy.active(); // the admin connection is part of the baseline
+    baseline = proxy.fds();
+  });
+
+  /**
+   * After every case: alive, no client connection open, no descriptor beyond the baseline but
+   * the pooled upstream connections. A sentinel connection, seen accepted, proves every
+   * connection of the case has reached the proxy (accepts are in order).
+   */
+  async function settled(): Promise<void> {
+    const sentinel = connect({ host: '127.0.0.1', port });
+    sentinel.on('error', () => {});
+    await once(sentinel, 'connect');
+    await proxy.log.waitFor((l) => l.msg === 'connection opened' && l.clientPort === sentinel.localPort);
+    sentinel.destroy();
+    await proxy.idle();
+    assert.equal(proxy.child.exitCode, null, 'the proxy process is alive');
+    const { upstreamSockets } = JSON.parse((await proxy.admin('/connections?limit=0')).text) as { upstreamSockets: number };
+    assert.ok(proxy.fds() <= baseline + upstreamSockets, `open fds ${proxy.fds()} <= baseline ${baseline} + ${upstreamSockets} pooled upstream sockets`);
+  }
+
+  test('the upstream dies mid-response: the client sees the response cut off, the proxy stays up', async () => {
+    app.routes.set('/dies', (_req, res) => {
+      res.writeHead(200, { 'content-length': '100000' });
+      res.write(Buffer.alloc(1000, 'x'), () => res.socket!.destroy());
+    });
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => fetchOnce(port, '/dies').then(() => 'complete', (err: NodeJS.ErrnoException) => err.code ?? err.message)));
+    for (const outcome of outcomes) assert.notEqual(outcome, 'complete', 'a cut-off body is never presented as complete');
+    await settled();
+  });
+
+  test('the upstream idle-closes at the boundary (holdfast simulate flaky): 0 client-visible errors for GETs', async () => {
+    const client = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+    const statuses: number[] = [];
+    // Each GET lands within ±40 ms of the upstream's unannounced idle close of the pooled connection.
+    for (let i = 0; i < 16; i++) {
+      const { statusCode, body } = await client.request({ path: `/flaky/${i}`, method: 'GET' });
+      await body.dump();
+      statuses.push(statusCode);
+      await pause(IDLE_CLOSE_MS - 40 + ((i * 37) % 80)); // the workload's schedule, not a wait for a condition
+    }
+    await client.close();
+    assert.deepEqual(statuses, Array.from({ length: 16 }, () => 200));
+    const stats = await fetchOnce(flakyPort, '/__flaky/stats');
+    const { received, dropped } = JSON.parse(stats.body) as { received: number; dropped: number };
+    const metrics = (await proxy.admin('/metrics')).text;
+    const replays = Number(/holdfast_proxy_http_replays_total\{upstream="http:\/\/127\.0\.0\.1:\d+"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    // The race happened (the upstream dropped requests or closed under them) and was absorbed by replays.
+    assert.ok(replays >= 1 && replays >= dropped, `replays ${replays}, dropped ${dropped}, received ${received}`);
+    await settled();
+  });
+
+  test('a slow upstream hits the response timeout: 504 with HF_ERR_RESPONSE_TIMEOUT', async () => {
+    app.routes.set('/slow', (_req, res) => { setTimeout(() => res.end('late'), 1_000).unref(); });
+    const answer = await fetchOnce(port, '/slow');
+    assert.deepEqual([answer.status, answer.headers['holdfast-error']], [504, 'HF_ERR_RESPONSE_TIMEOUT']);
+    await settled();
+  });
+
+  test('every target down: 502 while they fail, then 503 at once once they are ejected', async () => {
+    const first = await fetchOnce(port, '/down');
+    assert.deepEqual([first.status, first.headers['holdfast-error']], [502, 'HF_ERR_CONNECT']);
+    await fetchOnce(port, '/down'); // the second failure of each target ejects it
+    const ejected = await Promise.all(Array.from({ length: 20 }, () => fetchOnce(port, '/down')));
+    for (const answer of ejected) assert.deepEqual([answer.status, answer.headers['holdfast-error']], [503, 'HF_ERR_NO_UPSTREAM']);
+    const metrics = (await proxy.admin('/metrics')).text;
+    assert.match(metrics, /holdfast_proxy_http_ejections_total\{route="down",upstream="[^"]+"\} 1/);
+    assert.match(metrics, /holdfast_proxy_http_requests_total\{route="down",status="503",upstream="none"\} 20/);
+    await settled();
+  });
+
+  test('a client that aborts mid-upload aborts the upstream request', async () => {
+    let arrived!: () => void;
+    const upstreamHasIt = new Promise<void>((resolve) => { arrived = resolve; });
+    const upstreamSawAbort = new Promise<void>((resolve) => {
+      app.routes.set('/upload', (req) => {
+        arrived();
+        req.on('close', () => { if (!req.complete) resolve(); });
+        req.resume();
+      });
+    });
+    const socket: Socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    socket.write('POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n');
+    socket.write(Buffer.alloc(500, 'u'));
+    await upstreamHasIt; // the upload is under way upstream; now the client goes
+    socket.destroy();
+    await upstreamSawAbort;
+    await settled();
+  });
+
+  test('request smuggling vectors are refused with 400 before any route', async () => {
+    const before = app.hits.get('/smuggle') ?? 0;
+    const vectors = [
+      'POST /smuggle HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      'POST /smuggle HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde',
+      'POST /smuggle HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n',
+      'GET /smuggle HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n two\r\n\r\n',
+      'GET /smuggle HTTP/1.1\r\nHost: a\r\nX-Bad: a\u0001b\r\n\r\n',
+      'POST /smuggle HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n',
+    ];
+    for (const vector of vectors) {
+      const reply = await rawExchange(port, vector);
+      assert.match(reply, /^HTTP\/1\.1 400 /, JSON.stringify(vector));
+    }
+    assert.equal(app.hits.get('/smuggle') ?? 0, before, 'no vector reached the upstream');
+    await settled();
+  });
+
+  test('slowloris: clients that send headers slowly are cut off at headersTimeoutMs', async () => {
+    const clients = await Promise.all(Array.from({ length: 20 }, async () => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.on('error', () => {});
+      await once(socket, 'connect');
+      socket.write('GET / HTTP/1.1\r\nHost: a\r\n');
+      let reply = '';
+      socket.on('data', (chunk: Buffer) => { reply += chunk.toString('latin1'); });
+      // One header line every 100 ms, forever: each line resets no timer.
+      const drip = setInterval(() => socket.write(`X-Drip-${Date.now()}: x\r\n`), 100);
+      await new Promise((resolve) => socket.once('close', resolve));
+      clearInterval(drip);
+      return reply;
+    }));
+    for (const reply of clients) assert.match(reply, /^HTTP\/1\.1 408 /);
+    await settled();
+  });
+
+  test('the proxy is still healthy and serving after every case', async () => {
+    const answer = await fetchOnce(port, '/info');
+    assert.equal(answer.status, 200);
+    assert.equal((await proxy.admin('/healthz')).status, 200);
+    await settled();
+  });
+});
