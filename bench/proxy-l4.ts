@@ -13,17 +13,16 @@
  * HAProxy is used when `haproxy` is on the PATH (Debian: apt-get install haproxy); without
  * it, its row is left out and the run says so.
  */
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { autocannon } from './autocannon.js';
-import { freePort, PROXY_CLI, until } from './proxy-process.js';
+import { freePort, hasCommand, median, processCpuUs, PROXY_CLI, waitForPort } from './proxy-process.js';
 
 export interface L4Options {
   seconds: number;
@@ -54,26 +53,8 @@ interface Contestant {
   child: ChildProcess;
 }
 
-const CLK_TCK = 100; // Linux's USER_HZ: /proc/PID/stat counts CPU time in 1/100 s
-
-/** User + system CPU time of a process, in µs. */
-export function processCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6; // utime, stime (fields 14, 15)
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
-function hasHaproxy(): boolean {
-  try {
-    execFileSync('haproxy', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function startHoldfast(backend: number, dir: string): Promise<Contestant> {
   const port = await freePort();
@@ -112,21 +93,6 @@ async function startHaproxy(backend: number, dir: string): Promise<Contestant> {
   return { name: 'HAProxy 1 thread (mode tcp)', port, child };
 }
 
-/** Resolves once something accepts on the port (the contestant is up). */
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  await until(async () => {
-    if (child.exitCode !== null) throw new Error(`contestant exited with ${child.exitCode}`);
-    return accepts(port);
-  }, 5000, `something listening on ${port}`);
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => { socket.destroy(); resolve(true); });
-    socket.on('error', () => resolve(false));
-  });
-}
-
 export async function runProxyL4(options: L4Options, progress: (line: string) => void = () => {}): Promise<L4Result> {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
   const backend = fork(here('hello-server.mjs'), { stdio: 'inherit' });
@@ -134,7 +100,7 @@ export async function runProxyL4(options: L4Options, progress: (line: string) =>
   try {
     const [{ port: backendPort }] = (await once(backend, 'message')) as [{ port: number }];
     contestants.push(await startHoldfast(backendPort, dir), await startNaive(backendPort));
-    if (hasHaproxy()) contestants.push(await startHaproxy(backendPort, dir));
+    if (hasCommand('haproxy', ['-v'])) contestants.push(await startHaproxy(backendPort, dir));
     else progress('haproxy not found: its row is left out (apt-get install haproxy)');
     const rows = contestants.map((c): L4Row => ({ name: c.name, rps: [], cpuUsPerRequest: [], errors: 0, medianRps: 0, medianCpuUs: 0 }));
     for (const [i, c] of contestants.entries()) await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, 1).then(() => progress(`warmed ${contestants[i]!.name}`));

@@ -6,6 +6,7 @@ import { runPaging } from '../bench/servicenow-paging.js';
 import { runFullLoad } from '../bench/servicenow-full-load.js';
 import { runDashboard } from '../bench/servicenow-dashboard.js';
 import { formatL4, runProxyL4 } from '../bench/proxy-l4.js';
+import { formatHttp, NAMES, runProxyHttp } from '../bench/proxy-http.js';
 import { runProxyMemory } from '../bench/proxy-memory.js';
 import { runProxySoak } from '../bench/proxy-soak.js';
 
@@ -64,6 +65,19 @@ test('proxy-l4 runs holdfast and the naive pipe (and HAProxy, when installed) th
     assert.ok(row.medianRps > 0 && row.medianCpuUs > 0, row.name);
   }
   assert.match(formatL4(result), /holdfast's CPU per request: [\d.]+× the naive pipe's/);
+});
+
+test('proxy-http runs holdfast, node http-proxy and fastify (and nginx and HAProxy, when installed) through one upstream', { timeout: 90_000 }, async () => {
+  const result = await runProxyHttp({ seconds: 1, rounds: 1, connections: 4 });
+  const names = result.rows.map((r) => r.name);
+  assert.equal(names[0], NAMES.holdfast);
+  assert.ok(names.includes(NAMES.httpProxy) && names.includes(NAMES.fastify), names.join(', '));
+  for (const row of result.rows) {
+    assert.equal(row.errors, 0, row.name);
+    assert.ok(row.medianRps > 0 && row.medianCpuUs > 0, row.name);
+  }
+  assert.ok(result.holdfastOver[NAMES.fastify]! > 0);
+  assert.match(formatHttp(result), /fastify \+ @fastify\/http-proxy/);
 });
 
 test('proxy-memory measures the RSS of idle proxied connections', { timeout: 60_000 }, async () => {

@@ -1,0 +1,222 @@
+/**
+ * proxy-http: holdfast's HTTP reverse proxy against nginx (1 worker, upstream keepalive),
+ * HAProxy (1 thread, mode http), node http-proxy and fastify with @fastify/http-proxy, in the
+ * same run, on loopback. autocannon (its own process) sends keep-alive GETs through each proxy
+ * to the same "hello world" upstream process; every proxy keeps its upstream connections
+ * alive. For each: requests/s, p99 latency, and the proxy's CPU time per request, read from the
+ * OS's accounting of its processes (/proc/PID/stat; nginx's master and worker together).
+ * Rounds rotate the order so that drift in the machine's speed hits all alike; medians are
+ * reported.
+ *
+ *   npm run bench:proxy-http
+ *   options: --seconds S (per proxy per round, default 5) --rounds N (default 5)
+ *            --connections C (default 50) --json FILE
+ *
+ * nginx and HAProxy are used when installed (Debian: apt-get install nginx-light haproxy);
+ * without them, their rows are left out and the run says so.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { autocannon } from './autocannon.js';
+import { freePort, hasCommand, median, processCpuUs, PROXY_CLI, waitForPort } from './proxy-process.js';
+
+export interface HttpBenchOptions {
+  seconds: number;
+  rounds: number;
+  connections: number;
+}
+
+export interface HttpRow {
+  name: string;
+  rps: number[];
+  p99Ms: number[];
+  cpuUsPerRequest: number[];
+  errors: number;
+  medianRps: number;
+  medianP99Ms: number;
+  medianCpuUs: number;
+}
+
+export interface HttpBenchResult {
+  options: HttpBenchOptions;
+  rows: HttpRow[];
+  /** holdfast's CPU per request over each peer's (medians), by peer name. */
+  holdfastOver: Record<string, number>;
+}
+
+interface Contestant {
+  name: string;
+  port: number;
+  child: ChildProcess;
+}
+
+const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+
+export const NAMES = {
+  holdfast: 'holdfast proxy',
+  nginx: 'nginx (1 worker)',
+  haproxy: 'HAProxy (1 thread, mode http)',
+  httpProxy: 'node http-proxy',
+  fastify: 'fastify + @fastify/http-proxy',
+} as const;
+
+/** CPU time of a process and its descendants (nginx's worker is its master's child), in µs. */
+function treeCpuUs(pid: number): number {
+  let total = processCpuUs(pid);
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+    for (const child of children === '' ? [] : children.split(' ')) total += treeCpuUs(Number(child));
+  }
+  return total;
+}
+
+async function startHoldfast(upstream: number, dir: string): Promise<Contestant> {
+  const port = await freePort();
+  const file = join(dir, 'holdfast.yaml');
+  // The defaults: metrics, forwarding headers, limits, the client core's replay and breaker.
+  writeFileSync(file, stringify({
+    listeners: [{ host: '127.0.0.1', port }],
+    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'app', action: { type: 'proxy', targets: [`127.0.0.1:${upstream}`] } }] } }],
+    limits: { maxConnections: 10_000, perIp: 1_000, newPerSecondPerIp: 1_000 },
+    admin: { host: '127.0.0.1', port: 0 },
+  }));
+  const child = spawn(process.execPath, [PROXY_CLI, 'proxy', '--config', file, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port, child);
+  return { name: NAMES.holdfast, port, child };
+}
+
+async function startNodePeer(name: string, script: string, upstream: number): Promise<Contestant> {
+  const port = await freePort();
+  const child = fork(here(script), [String(port), String(upstream)], { stdio: 'inherit' });
+  await once(child, 'message');
+  return { name, port, child };
+}
+
+async function startNginx(upstream: number, dir: string): Promise<Contestant> {
+  const port = await freePort();
+  const prefix = join(dir, 'nginx');
+  mkdirSync(join(prefix, 'tmp'), { recursive: true });
+  const file = join(prefix, 'nginx.conf');
+  writeFileSync(file, `
+worker_processes 1;
+daemon off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/tmp/body;
+  proxy_temp_path ${prefix}/tmp/proxy;
+  upstream app { server 127.0.0.1:${upstream}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${port};
+    keepalive_timeout 65s;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`);
+  const child = spawn('nginx', ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port, child);
+  return { name: NAMES.nginx, port, child };
+}
+
+async function startHaproxy(upstream: number, dir: string): Promise<Contestant> {
+  const port = await freePort();
+  const file = join(dir, 'haproxy.cfg');
+  writeFileSync(file, [
+    'global', '  nbthread 1', '  maxconn 4096', // under the machine's limit of 20,000 descriptors
+    'defaults', '  mode http', '  option forwardfor', '  http-reuse safe',
+    '  timeout connect 5s', '  timeout client 65s', '  timeout server 60s', '  timeout http-keep-alive 65s',
+    'frontend in', `  bind 127.0.0.1:${port}`, '  default_backend out',
+    'backend out', `  server s1 127.0.0.1:${upstream}`, '',
+  ].join('\n'));
+  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port, child);
+  return { name: NAMES.haproxy, port, child };
+}
+
+export async function runProxyHttp(options: HttpBenchOptions, progress: (line: string) => void = () => {}): Promise<HttpBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-http-'));
+  const upstream = fork(here('hello-server.mjs'), { stdio: 'inherit' });
+  const contestants: Contestant[] = [];
+  try {
+    const [{ port: upstreamPort }] = (await once(upstream, 'message')) as [{ port: number }];
+    contestants.push(await startHoldfast(upstreamPort, dir));
+    if (hasCommand('nginx', ['-v'])) contestants.push(await startNginx(upstreamPort, dir));
+    else progress('nginx not found: its row is left out (apt-get install nginx-light)');
+    if (hasCommand('haproxy', ['-v'])) contestants.push(await startHaproxy(upstreamPort, dir));
+    else progress('haproxy not found: its row is left out (apt-get install haproxy)');
+    contestants.push(await startNodePeer(NAMES.httpProxy, 'http-proxy-peer.mjs', upstreamPort));
+    contestants.push(await startNodePeer(NAMES.fastify, 'fastify-proxy-peer.mjs', upstreamPort));
+    const rows = contestants.map((c): HttpRow => ({ name: c.name, rps: [], p99Ms: [], cpuUsPerRequest: [], errors: 0, medianRps: 0, medianP99Ms: 0, medianCpuUs: 0 }));
+    for (const c of contestants) {
+      const warm = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, 1);
+      if (warm.requests.total === 0 || warm.non2xx > 0) throw new Error(`${c.name} does not proxy: ${warm.non2xx} non-2xx of ${warm.requests.total}`);
+      progress(`warmed ${c.name}`);
+    }
+    for (let round = 0; round < options.rounds; round++) {
+      for (let k = 0; k < contestants.length; k++) {
+        const index = (round + k) % contestants.length;
+        const c = contestants[index]!;
+        const before = treeCpuUs(c.child.pid!);
+        const run = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, options.seconds);
+        const cpu = treeCpuUs(c.child.pid!) - before;
+        const row = rows[index]!;
+        row.rps.push(Math.round(run.requests.average));
+        row.p99Ms.push(run.latency.p99);
+        row.cpuUsPerRequest.push(Math.round((cpu / run.requests.total) * 100) / 100);
+        row.errors += run.errors + run.non2xx;
+        progress(`round ${round + 1}: ${c.name}: ${Math.round(run.requests.average)} req/s, p99 ${run.latency.p99} ms, ${(cpu / run.requests.total).toFixed(2)} µs CPU per request`);
+      }
+    }
+    for (const row of rows) {
+      row.medianRps = median(row.rps);
+      row.medianP99Ms = median(row.p99Ms);
+      row.medianCpuUs = median(row.cpuUsPerRequest);
+    }
+    const holdfast = rows[0]!;
+    const holdfastOver = Object.fromEntries(rows.slice(1).map((row) => [row.name, Math.round((holdfast.medianCpuUs / row.medianCpuUs) * 100) / 100]));
+    return { options, rows, holdfastOver };
+  } finally {
+    for (const c of contestants) {
+      c.child.kill('SIGTERM');
+      if (c.child.exitCode === null && c.child.signalCode === null) await once(c.child, 'exit');
+    }
+    upstream.disconnect();
+    await once(upstream, 'exit');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatHttp(result: HttpBenchResult): string {
+  const lines = ['| proxy | median req/s | median p99 | median CPU per request | holdfast\'s CPU per request ÷ this one\'s | rounds (µs CPU per request) | errors |', '|---|---:|---:|---:|---:|---|---:|'];
+  for (const row of result.rows) {
+    const ratio = result.holdfastOver[row.name];
+    lines.push(`| ${row.name} | ${row.medianRps} | ${row.medianP99Ms} ms | ${row.medianCpuUs} µs | ${ratio === undefined ? '—' : `${ratio}×`} | ${row.cpuUsPerRequest.join(', ')} | ${row.errors} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, json: { type: 'string' } } });
+  const options: HttpBenchOptions = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 5), connections: Number(values.connections ?? 50) };
+  console.log(`proxy-http: ${JSON.stringify(options)}, node ${process.version}`);
+  const result = await runProxyHttp(options, (line) => console.log(line));
+  console.log(`\n${formatHttp(result)}`);
+  if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify({ node: process.version, ...result }, null, 2)}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
