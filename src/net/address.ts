@@ -40,6 +40,7 @@ export class CidrSet {
 
   /** True when `address` (normalized) falls in one of the CIDRs. */
   has(address: string): boolean {
+    if (this.cidrs.length === 0) return false; // BlockList.check allocates a SocketAddress per call
     const normalized = normalizeAddress(address);
     return this.#list.check(normalized, familyOf(normalized));
   }

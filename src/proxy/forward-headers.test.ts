@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { downstreamResponseHeaders, upstreamRequestHeaders, type ForwardContext } from './forward-headers.js';
 
 const ctx: ForwardContext = {
-  clientIp: '192.0.2.7', trusted: false, proto: 'https', host: 'app.example.test', upstreamHost: 'app.example.test', httpVersion: '1.1', via: 'holdfast',
+  clientIp: '192.0.2.7', trusted: false, proto: 'https', host: 'app.example.test', upstreamHost: 'app.example.test', viaEntry: '1.1 holdfast',
 };
 
 function asMap(flat: string[]): Map<string, string[]> {

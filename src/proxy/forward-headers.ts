@@ -16,6 +16,14 @@ const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te'
 /** Fields the proxy sets itself on the upstream request (Expect is answered by the proxy's own server). */
 const SET_BY_PROXY = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'via']);
 
+/**
+ * The lengths of every name above: a field whose name has another length passes untouched
+ * without being lower-cased (this runs for every header of every proxied message).
+ */
+const SPECIAL_LENGTHS = new Uint8Array(32);
+for (const name of [...HOP_BY_HOP, ...SET_BY_PROXY]) SPECIAL_LENGTHS[name.length] = 1;
+const special = (name: string): boolean => name.length < 32 && SPECIAL_LENGTHS[name.length] === 1;
+
 export interface ForwardContext {
   /** The peer's address as the proxy saw it (normalized, no `::ffff:`). */
   clientIp: string;
@@ -26,10 +34,22 @@ export interface ForwardContext {
   host: string;
   /** The Host to send upstream; undefined: the target's own `host:port` (undici's default). */
   upstreamHost: string | undefined;
-  /** The client's protocol version, `1.1` or `1.0`, for Via. */
-  httpVersion: string;
-  /** This proxy's Via pseudonym. */
-  via: string;
+  /** This hop's Via entry: the client's protocol version and the proxy's pseudonym, `1.1 holdfast`. */
+  viaEntry: string;
+}
+
+/**
+ * Whether a Connection header names anything but keep-alive or close: only then must every
+ * field be checked against it (most clients send just `keep-alive`).
+ */
+function namesOtherFields(raw: readonly (string | Buffer)[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 10 || String(name).toLowerCase() !== 'connection') continue;
+    const value = String(raw[i + 1]!).toLowerCase();
+    if (value !== 'keep-alive' && value !== 'close') return true;
+  }
+  return false;
 }
 
 /** Field names listed in Connection headers (lower case), or undefined when there are none. */
@@ -47,7 +67,7 @@ function connectionOptions(raw: readonly string[]): Set<string> | undefined {
 
 /** The upstream request's headers, from the client's raw headers. */
 export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
-  const listed = connectionOptions(raw);
+  const listed = namesOtherFields(raw) ? connectionOptions(raw) : undefined;
   const out: string[] = [];
   let forwardedFor: string | undefined;
   let forwardedProto: string | undefined;
@@ -57,6 +77,10 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
+    if (listed === undefined && !special(name)) {
+      out.push(name, value);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || listed?.has(lower) === true) continue;
     if (!SET_BY_PROXY.has(lower)) {
@@ -77,7 +101,7 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
     'x-forwarded-proto', forwardedProto ?? ctx.proto,
     'x-forwarded-host', forwardedHost ?? ctx.host,
     'forwarded', forwarded === undefined ? element : `${forwarded}, ${element}`,
-    'via', via === undefined ? `${ctx.httpVersion} ${ctx.via}` : `${via}, ${ctx.httpVersion} ${ctx.via}`,
+    'via', via === undefined ? ctx.viaEntry : `${via}, ${ctx.viaEntry}`,
   );
   return out;
 }
@@ -87,22 +111,30 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
  * proxy's Via. `keep`: hop-by-hop names to keep (Upgrade and Connection on a 101).
  */
 export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], viaEntry: string, keep?: ReadonlySet<string>): string[] {
-  const strings = raw.map((field) => (typeof field === 'string' ? field : field.toString('latin1')));
-  const listed = keep === undefined ? connectionOptions(strings) : undefined;
+  const listed = keep === undefined && namesOtherFields(raw) ? connectionOptions(raw.map(String)) : undefined;
   const out: string[] = [];
   let via: string | undefined;
-  for (let i = 0; i < strings.length; i += 2) {
-    const name = strings[i]!;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = latin1(raw[i]!);
+    const value = latin1(raw[i + 1]!);
+    if (listed === undefined && !special(name)) {
+      out.push(name, value);
+      continue;
+    }
     const lower = name.toLowerCase();
     if ((HOP_BY_HOP.has(lower) || listed?.has(lower) === true) && keep?.has(lower) !== true) continue;
     if (lower === 'via') {
-      via = via === undefined ? strings[i + 1]! : `${via}, ${strings[i + 1]!}`;
+      via = via === undefined ? value : `${via}, ${value}`;
       continue;
     }
-    out.push(name, strings[i + 1]!);
+    out.push(name, value);
   }
   out.push('via', via === undefined ? viaEntry : `${via}, ${viaEntry}`);
   return out;
+}
+
+function latin1(field: Buffer | string): string {
+  return typeof field === 'string' ? field : field.toString('latin1');
 }
 
 /** An RFC 7239 node: IPv6 in brackets, quoted (`"[::1]"`); IPv4 bare. */

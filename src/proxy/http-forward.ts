@@ -74,7 +74,7 @@ export class Exchange implements Handler {
   }
 
   start(): void {
-    this.#res.once('close', this.#onClientClose);
+    this.#res.on('close', this.#onClientClose); // a response closes once: no once() wrapper needed
     const target = this.#settings.group.pick();
     if (target === undefined) return this.#fail(new NoUpstreamError(this.#settings.route));
     this.#attempt(target);

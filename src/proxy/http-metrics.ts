@@ -36,12 +36,29 @@ export class HttpMetrics implements ExchangeObserver, UpstreamHooks {
     this.#refusals = new Counter({ name: `${p}refused_total`, help: 'Requests refused before routing, by reason (bad-request, timeout, too-large, forward-proxy, connect).', labelNames: ['reason'], registers });
   }
 
+  /** Series by route, then upstream, then status: found without building a key string per request. */
+  readonly #requestSeries = new Map<string, Map<string, Map<number, { value: number }>>>();
+  readonly #latencySeries = new Map<string, Map<string, ReturnType<FastHistogram['stateFor']>>>();
+
   finished(route: string, status: number, upstream: string): void {
-    this.#requests.inc(`${route}\u0000${status}\u0000${upstream}`, () => ({ route, status: String(status), upstream }));
+    const byUpstream = this.#requestSeries.get(route) ?? this.#requestSeries.set(route, new Map()).get(route)!;
+    const byStatus = byUpstream.get(upstream) ?? byUpstream.set(upstream, new Map()).get(upstream)!;
+    let series = byStatus.get(status);
+    if (series === undefined) {
+      series = this.#requests.stateFor(`${route}\u0000${status}\u0000${upstream}`, () => ({ route, status: String(status), upstream }));
+      byStatus.set(status, series);
+    }
+    series.value++;
   }
 
   upstreamLatency(route: string, upstream: string, seconds: number): void {
-    this.#latency.observe(`${route}\u0000${upstream}`, () => ({ route, upstream }), seconds);
+    const byUpstream = this.#latencySeries.get(route) ?? this.#latencySeries.set(route, new Map()).get(route)!;
+    let series = byUpstream.get(upstream);
+    if (series === undefined) {
+      series = this.#latency.stateFor(`${route}\u0000${upstream}`, () => ({ route, upstream }));
+      byUpstream.set(upstream, series);
+    }
+    this.#latency.record(series, seconds);
   }
 
   retried(route: string): void {

@@ -49,14 +49,18 @@ export class HttpSite {
   readonly groups: UpstreamGroup[] = [];
   readonly #router: HttpRouter<SiteRoute>;
   readonly #deps: SiteDeps;
-  readonly #clientIps = new WeakMap<object, string>();
+  /** Per connection: the client's address and whether it is a trusted proxy, found once. */
+  readonly #peers = new WeakMap<object, { ip: string; trusted: boolean }>();
   #connections = 0;
+  /** `1.1 holdfast`: the Via entry of HTTP/1.1 messages. */
+  readonly #viaEntry: string;
   #retiring = false;
   #onRetired: (() => void) | undefined;
 
   constructor(routes: readonly HttpRouteConfig[], proto: 'http' | 'https', upstreamTls: UpstreamTls | undefined, deps: SiteDeps) {
     this.proto = proto;
     this.#deps = deps;
+    this.#viaEntry = `1.1 ${deps.settings.via}`;
     const { settings } = deps;
     this.#router = new HttpRouter(routes, (route) => this.#compile(route, upstreamTls));
     this.server = createServer({
@@ -100,7 +104,7 @@ export class HttpSite {
   /** Serves HTTP on a connection the layer-4 proxy accepted (and decrypted). */
   accept(socket: Duplex, clientIp: string): void {
     this.#connections++;
-    this.#clientIps.set(socket, clientIp);
+    this.#peers.set(socket, { ip: clientIp, trusted: this.#deps.trusted.has(clientIp) });
     socket.once('close', this.#onConnectionClosed);
     this.server.emit('connection', socket);
   }
@@ -169,15 +173,14 @@ export class HttpSite {
   }
 
   #upstreamHeaders(req: IncomingMessage, target: RequestTarget, upstreamHost: string | undefined): string[] {
-    const clientIp = this.#clientIps.get(req.socket) ?? '';
+    const peer = this.#peers.get(req.socket) ?? { ip: '', trusted: false };
     return upstreamRequestHeaders(req.rawHeaders, {
-      clientIp,
-      trusted: this.#deps.trusted.has(clientIp),
+      clientIp: peer.ip,
+      trusted: peer.trusted,
       proto: this.proto,
       host: target.authority,
       upstreamHost,
-      httpVersion: req.httpVersion,
-      via: this.#deps.settings.via,
+      viaEntry: req.httpVersion === '1.1' ? this.#viaEntry : `${req.httpVersion} ${this.#deps.settings.via}`,
     });
   }
 

@@ -14,6 +14,8 @@ export interface UpstreamTarget {
   inFlight: number;
   /** False while its active health check fails. */
   healthy: boolean;
+  /** Its breaker opened; cleared when the breaker lets requests through again (half-open or closed). */
+  ejected: boolean;
   /** Smooth weighted round-robin state (nginx's algorithm). */
   current: number;
 }
@@ -50,7 +52,7 @@ export class UpstreamGroup {
   constructor(route: string, action: ProxyActionConfig, tls: UpstreamTls | undefined, hooks: UpstreamHooks) {
     this.route = route;
     const scheme = tls === undefined ? 'http' : 'https';
-    this.targets = action.targets.map(({ address, weight }) => ({ address, origin: `${scheme}://${address}`, weight, inFlight: 0, healthy: true, current: 0 }));
+    this.targets = action.targets.map(({ address, weight }) => ({ address, origin: `${scheme}://${address}`, weight, inFlight: 0, healthy: true, ejected: false, current: 0 }));
     this.#leastRequest = action.balance === 'least-request';
     const tlsOptions: DispatcherOptions['tls'] = tls === undefined ? undefined : { ca: tls.ca, rejectUnauthorized: tls.verify, servername: tls.servername };
     this.dispatcher = new HoldfastDispatcher({
@@ -73,14 +75,21 @@ export class UpstreamGroup {
     const byOrigin = new Map(this.targets.map((target) => [target.origin, target]));
     this.dispatcher.onCircuitChange(({ origin, to }) => {
       const target = byOrigin.get(origin);
-      if (target !== undefined && (to === 'open' || to === 'isolated')) hooks.ejected(route, target.address);
+      if (target === undefined) return;
+      target.ejected = to === 'open' || to === 'isolated';
+      if (target.ejected) hooks.ejected(route, target.address);
     });
     this.#checker = action.healthCheck === undefined ? undefined : new HealthChecker(route, this.targets, action.healthCheck, tlsOptions, hooks);
   }
 
-  /** Whether a request may go to `target` now. */
+  /**
+   * Whether a request may go to `target` now. The breaker is asked only about an ejected
+   * target (asking moves an open breaker to half-open once its time is up, which lets probes
+   * through); the others cost a flag read per request.
+   */
   available(target: UpstreamTarget): boolean {
     if (!target.healthy) return false;
+    if (!target.ejected) return true;
     const state = this.dispatcher.circuit(target.origin);
     return state !== 'open' && state !== 'isolated';
   }
