@@ -31,5 +31,6 @@ export { FlakyServer, type FlakyFaults, type FlakyOptions, type FlakyStats } fro
 export {
   HoldfastError, InvalidOptionError, ConnectError, StaleSocketError, SocketError, ResponseTimeoutError,
   DeadlineExceededError, RequestAbortedError, RetryBudgetExhaustedError, TlsError, InvalidRequestError,
-  DispatcherClosedError, ProbeError, CircuitOpenError, QueueFullError, QueueTimeoutError, RateLimitedError, ProxyConfigError, ERROR_CLASSES, isHoldfastError, type ErrorCode, type ErrorContext,
+  DispatcherClosedError, ProbeError, CircuitOpenError, QueueFullError, QueueTimeoutError, RateLimitedError, ProxyConfigError,
+  NoUpstreamError, ProxyBadRequestError, ProxyNoRouteError, BodyTooLargeError, ERROR_CLASSES, isHoldfastError, type ErrorCode, type ErrorContext,
 } from './errors.js';

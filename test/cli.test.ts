@@ -75,9 +75,32 @@ describe('holdfast CLI', { concurrency: true }, () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const check = await cli(['proxy', '--config', 'examples/proxy.yaml', '--check']);
-    assert.equal(check.code, 0);
-    assert.match(check.stdout, /valid: 2 listener\(s\), 4 route\(s\)/);
+  });
+
+  test('proxy --check validates the example with its certificates, and names a missing certificate file', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync } = await import('node:fs');
+    const { testCa } = await import('./tls-fixtures.js');
+    const dir = mkdtempSync('/tmp/holdfast-cli-');
+    try {
+      copyFileSync('examples/proxy.yaml', `${dir}/proxy.yaml`);
+      const missing = await cli(['proxy', '--config', `${dir}/proxy.yaml`, '--check']);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /^holdfast: \S+www\.example\.test\.pem: certificates\[0\]\.certFile: no such file \[HF_ERR_PROXY_CONFIG\]\n$/);
+      mkdirSync(`${dir}/certs`);
+      const ca = testCa();
+      const { cert, key } = ca.issue(['www.example.test', 'api.example.test']);
+      writeFileSync(`${dir}/certs/www.example.test.pem`, cert);
+      writeFileSync(`${dir}/certs/www.example.test.key`, key);
+      const noCa = await cli(['proxy', '--config', `${dir}/proxy.yaml`, '--check']);
+      assert.match(noCa.stderr, /routes\[1\]\.action\.upstreamTls\.caFile: no such file/);
+      writeFileSync(`${dir}/certs/internal-ca.pem`, ca.cert);
+      const check = await cli(['proxy', '--config', `${dir}/proxy.yaml`, '--check']);
+      assert.equal(check.code, 0, check.stderr);
+      assert.match(check.stdout, /valid: 3 listener\(s\), 7 route\(s\), 1 certificate\(s\)/);
+      assert.match(check.stdout, /certificate \S+www\.example\.test\.pem: www\.example\.test, api\.example\.test \(until \d{4}-.+\) default/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('each command has --help', async () => {

@@ -180,6 +180,50 @@ describe('HTTP proxy chaos: clients see the right status, and nothing is left op
     await settled();
   });
 
+  test('bodies stream both ways with backpressure: a client that stops reading stops the upstream', async () => {
+    const total = 16 * 1024 * 1024;
+    let upstreamBlocked!: () => void;
+    let upstreamNeverBlocked!: (err: Error) => void;
+    const blocked = new Promise<void>((resolve, reject) => { upstreamBlocked = resolve; upstreamNeverBlocked = reject; });
+    // Writes in 4,000-byte pieces and yields every 16 kB, so that a write returns false only
+    // when the kernel refuses more: when the proxy has stopped reading from this upstream.
+    app.routes.set('/bulk', (_req, res) => {
+      res.writeHead(200, { 'content-length': String(total) });
+      const piece = Buffer.alloc(4000, 'd');
+      let sent = 0;
+      const pump = () => {
+        while (sent < total) {
+          const ok = res.write(piece.subarray(0, Math.min(piece.length, total - sent)));
+          sent += piece.length;
+          if (!ok) {
+            upstreamBlocked();
+            return void res.once('drain', pump);
+          }
+          if (sent % 16_000 === 0) return void setImmediate(pump);
+        }
+        res.end();
+        upstreamNeverBlocked(new Error('the upstream wrote the whole body to a client that reads nothing: the proxy buffered it'));
+      };
+      pump();
+    });
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    socket.pause(); // reads nothing until the upstream is held back
+    socket.write('GET /bulk HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    await blocked; // the proxy stopped reading from the upstream instead of buffering 32 MiB
+    let received = 0;
+    socket.on('data', (data: Buffer) => { received += data.length; });
+    socket.resume();
+    await new Promise((resolve) => socket.once('close', resolve));
+    assert.ok(received > total && received < total + 1024, `received ${received} bytes, headers included`);
+
+    const upload = Buffer.alloc(5 * 1024 * 1024, 'u');
+    const answer = await fetchOnce(port, '/info', { method: 'PUT', headers: { 'transfer-encoding': 'chunked' }, body: upload });
+    assert.equal((JSON.parse(answer.body) as { bodyBytes: number }).bodyBytes, upload.length);
+    await settled();
+  });
+
   test('request smuggling vectors are refused with 400 before any route', async () => {
     const before = app.hits.get('/smuggle') ?? 0;
     const vectors = [

@@ -22,6 +22,8 @@ const cleanups: (() => Promise<void> | void)[] = [];
 const suite: Hooks = { after: (fn) => { cleanups.push(fn); } };
 
 const KEEP_ALIVE_MS = 1_000;
+const HANDSHAKE_TIMEOUT_MS = 500;
+const SITE_NAMES = ['a.example.test', 'secure.example.test', 'untrusted.example.test', 'insecure.example.test'];
 const HEADERS_TIMEOUT_MS = 1_000;
 
 describe('HTTP proxy and TLS termination', () => {
@@ -47,7 +49,7 @@ describe('HTTP proxy and TLS termination', () => {
       writeFileSync(join(dir, `${name}.pem`), pair.cert);
       writeFileSync(join(dir, `${name}.key`), pair.key);
     };
-    write('site', ca.issue(['a.example.test', 'secure.example.test', 'untrusted.example.test']));
+    write('site', ca.issue(SITE_NAMES));
     write('wild', ca.issue(['*.wild.test']));
     write('default', ca.issue(['default.test']));
     writeFileSync(join(dir, 'ca.pem'), ca.cert);
@@ -68,6 +70,7 @@ describe('HTTP proxy and TLS termination', () => {
         { certFile: join(dir, 'wild.pem'), keyFile: join(dir, 'wild.key') },
         { certFile: join(dir, 'default.pem'), keyFile: join(dir, 'default.key'), default: true },
       ],
+      tls: { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS },
       http: { keepAliveMs: KEEP_ALIVE_MS, headersTimeoutMs: HEADERS_TIMEOUT_MS, maxRequestBodyBytes: 1000, maxResponseBodyBytes: 100_000 },
       routes: [
         {
@@ -91,6 +94,10 @@ describe('HTTP proxy and TLS termination', () => {
         {
           name: 'untrusted', match: { ports: [port.tls!], sni: ['untrusted.example.test'] },
           action: { type: 'terminate-reencrypt', upstreamTls: { caFile: join(dir, 'ca.pem') }, routes: [{ name: 'untrusted', action: { type: 'proxy', targets: [at(untrusted)] } }] },
+        },
+        {
+          name: 'insecure', match: { ports: [port.tls!], sni: ['insecure.example.test'] },
+          action: { type: 'terminate-reencrypt', upstreamTls: { verify: false }, routes: [{ name: 'insecure', action: { type: 'proxy', targets: [at(untrusted)] } }] },
         },
         { name: 'any-name', match: { ports: [port.tls2!] }, action: { type: 'terminate', routes: [catchAll] } },
       ],
@@ -124,6 +131,16 @@ describe('HTTP proxy and TLS termination', () => {
     assert.match(metrics, /holdfast_proxy_http_tls_handshakes_total\{route="any-name",outcome="(unsupported_protocol|no_protocols_available|[a-z_]+)"\} 1/);
   });
 
+  test('a client that never finishes its handshake is cut off at tls.handshakeTimeoutMs, counted as a timeout', async () => {
+    const socket = netConnect({ host: '127.0.0.1', port: port.tls2! });
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    socket.resume();
+    await new Promise((resolve) => socket.once('close', resolve)); // sends nothing: the proxy must close it
+    const metrics = (await proxy.admin('/metrics')).text;
+    assert.match(metrics, /holdfast_proxy_http_tls_handshakes_total\{route="any-name",outcome="timeout"\} 1/);
+  });
+
   test('terminate: HTTPS in, plain HTTP to the upstream, with X-Forwarded-Proto https', async () => {
     const answer = await fetchOnce(port.tls!, '/info', { tls: tlsTo('a.example.test') });
     assert.equal(answer.status, 200);
@@ -147,10 +164,18 @@ describe('HTTP proxy and TLS termination', () => {
     assert.equal(untrusted.hits.size, 0, 'no request reached the unverified upstream');
   });
 
+  test('terminate-reencrypt with verify: false reaches any upstream certificate, and says so in the log at load', async () => {
+    const warning = proxy.log.lines.find((l) => l.msg === 'upstream certificate verification is OFF for this route (upstreamTls.verify: false)');
+    assert.equal(warning?.route, 'insecure');
+    assert.equal(warning?.level, 40);
+    const answer = await fetchOnce(port.tls!, '/info', { tls: tlsTo('insecure.example.test') });
+    assert.equal((JSON.parse(answer.body) as Info).upstream, 'untrusted');
+  });
+
   test('a renewed certificate is served without a restart', async () => {
     const before = await peerCertificate('tls', 'a.example.test');
     const mark = proxy.log.mark;
-    const renewed = ca.issue(['a.example.test', 'secure.example.test', 'untrusted.example.test']);
+    const renewed = ca.issue(SITE_NAMES);
     writeFileSync(join(dir, 'site.key'), renewed.key);
     writeFileSync(join(dir, 'site.pem'), renewed.cert);
     await proxy.log.waitFor((l) => l.msg === 'certificates reloaded', mark);
@@ -228,6 +253,19 @@ describe('HTTP proxy and TLS termination', () => {
     assert.equal(u1.hits.get('/secret'), undefined);
     const served = await fetchOnce(port.plain!, 'http://app.example.test/info');
     assert.equal((JSON.parse(served.body) as Info).upstream, 'u2');
+  });
+
+  test('CONNECT is refused: the proxy is not a tunnel', async () => {
+    const reply = await new Promise<string>((resolve) => {
+      const socket = netConnect({ host: '127.0.0.1', port: port.plain! });
+      socket.on('error', () => {});
+      let data = '';
+      socket.on('data', (chunk: Buffer) => { data += chunk.toString('latin1'); });
+      socket.once('close', () => resolve(data));
+      socket.write('CONNECT internal.example.test:22 HTTP/1.1\r\nHost: internal.example.test:22\r\n\r\n');
+    });
+    assert.match(reply, /^HTTP\/1\.1 405 /);
+    assert.match(reply, /holdfast-error: HF_ERR_PROXY_BAD_REQUEST/);
   });
 
   test('an idempotent request whose target refuses goes to another target', async () => {

@@ -13,6 +13,7 @@ const EXPECTED = [
   'StaleSocketError', 'TlsError', 'createDispatcher', 'fullJitterBackoff', 'isHoldfastError', 'parseKeepAliveHint',
   'parseRetryAfter', 'probeIdleTimeout', 'safelyBelow', 'systemClock',
   'ProxyServer', 'loadConfigFile', 'parseConfig', 'ProxyConfigError',
+  'NoUpstreamError', 'ProxyBadRequestError', 'ProxyNoRouteError', 'BodyTooLargeError',
 ];
 
 test('the public runtime exports are exactly the documented ones', () => {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { ProxyConfigError } from '../errors.js';
 import { buildAdminApp } from '../proxy/admin-server.js';
-import { CertificateStore } from '../proxy/certificate-store.js';
+import { checkConfigFiles } from '../proxy/certificate-store.js';
 import { ConfigWatcher, loadConfigFile } from '../proxy/config-loader.js';
 import type { ProxyConfig } from '../proxy/config.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
@@ -49,7 +49,7 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
   const file = resolve(values.config);
   const config = await loadConfigFile(file);
   if (values.check === true) {
-    const certificates = new CertificateStore(config.certificates, config.tls.minVersion).summaries();
+    const certificates = checkConfigFiles(config);
     out(`${values.config}: valid: ${config.listeners.length} listener(s), ${config.routes.length} route(s), ${certificates.length} certificate(s)`);
     for (const c of certificates) out(`  certificate ${c.certFile}: ${c.hosts.join(', ')} (until ${c.notAfter})${c.default ? ' default' : ''}`);
     return 0;

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { ProxyConfigError } from '../errors.js';
+import type { ProxyConfig } from './config.js';
 import type { CertificateConfig } from './http-config.js';
 import { HostSet } from './http-router.js';
 
@@ -116,4 +117,21 @@ function namesOf(x509: X509Certificate): string[] {
   if (dns.length > 0) return dns;
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(x509.subject)?.[1];
   return cn === undefined ? [] : [cn.toLowerCase()];
+}
+
+/** A PEM file of CA certificates for verifying upstreams; `field` names it in the error. */
+export function readCaFile(file: string | undefined, field: string): Buffer | undefined {
+  return file === undefined ? undefined : readPem(file, field);
+}
+
+/**
+ * Reads every file a config names (certificates, keys, CAs) and throws the ProxyConfigError
+ * of the first that cannot be used; returns the certificates' summaries. For `--check`.
+ */
+export function checkConfigFiles(config: ProxyConfig): CertificateSummary[] {
+  const summaries = new CertificateStore(config.certificates, config.tls.minVersion).summaries();
+  config.routes.forEach((route, i) => {
+    if (route.action.type === 'terminate-reencrypt') readCaFile(route.action.upstreamTls.caFile, `routes[${i}].action.upstreamTls.caFile`);
+  });
+  return summaries;
 }

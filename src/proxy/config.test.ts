@@ -91,3 +91,31 @@ test('balancing: round-robin rotates, least-connections picks the least loaded; 
   lc.release(0);
   assert.equal(lc.order()[0], 0);
 });
+
+test('HTTP routes: defaults, and errors naming the field', () => {
+  const http = (routes: unknown, extra: object = {}) => ({ ...minimal, ...extra, routes: [{ name: 'web', action: { type: 'http', routes } }] });
+  const config = parseConfig(http([{ name: 'app', action: { type: 'proxy', targets: ['127.0.0.1:8080'] } }]));
+  assert.equal(config.http.keepAliveMs, 65_000, 'longer than common client pools');
+  assert.equal(config.http.headersTimeoutMs, 20_000);
+  assert.equal(config.tls.minVersion, 'TLSv1.2');
+  const action = config.routes[0]!.action;
+  assert.ok(action.type === 'http' && action.routes[0]!.action.type === 'proxy');
+  assert.deepEqual(action.routes[0]!.action.targets, [{ address: '127.0.0.1:8080', weight: 1 }]);
+  assert.equal(action.routes[0]!.action.retries, 1);
+
+  assert.equal(fieldOf(http([{ name: 'app', action: { type: 'proxy', targets: ['nohost'] } }])), 'routes[0].action.routes[0].action.targets[0]');
+  assert.equal(fieldOf(http([{ name: 'app', match: { pathPrefix: 'api' }, action: { type: 'respond', status: 200 } }])), 'routes[0].action.routes[0].match.pathPrefix');
+  assert.equal(fieldOf(http([{ name: 'r', action: { type: 'redirect', status: 200 } }])), 'routes[0].action.routes[0].action.status');
+  assert.equal(fieldOf(http([{ name: 'r', action: { type: 'respond', status: 200 } }], { http: { via: 'two words' } })), 'http.via');
+  assert.equal(fieldOf(http([{ name: 'r', action: { type: 'respond', status: 200 } }], { http: { trustedProxies: ['10.0.0.0/99'] } })), 'http.trustedProxies[0]');
+});
+
+test('TLS termination needs a certificate, and at most one default', () => {
+  const terminate = { name: 'tls', action: { type: 'terminate', routes: [{ name: 'app', action: { type: 'respond', status: 204 } }] } };
+  assert.equal(fieldOf({ ...minimal, routes: [terminate] }), 'certificates');
+  const certificate = { certFile: 'a.pem', keyFile: 'a.key', default: true };
+  assert.equal(fieldOf({ ...minimal, routes: [terminate], certificates: [certificate, certificate] }), 'certificates');
+  assert.equal(fieldOf({ ...minimal, routes: [terminate], certificates: [{ certFile: 'a.pem' }] }), 'certificates[0].keyFile');
+  const reencrypt = { name: 're', action: { type: 'terminate-reencrypt', upstreamTls: { verify: 'no' }, routes: terminate.action.routes } };
+  assert.equal(fieldOf({ ...minimal, routes: [reencrypt], certificates: [certificate] }), 'routes[0].action.upstreamTls.verify');
+});

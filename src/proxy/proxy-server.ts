@@ -1,13 +1,11 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
 import { CHANNELS } from '../client/channels.js';
-import { ProxyConfigError } from '../errors.js';
 import { CidrSet } from '../net/address.js';
 import { ConnectionTracker, type ConnectionRecord } from '../net/connection-tracker.js';
-import { CertificateStore } from './certificate-store.js';
+import { CertificateStore, readCaFile } from './certificate-store.js';
 import { listenerName, timeoutsFor, type ListenerConfig, type ProxyConfig } from './config.js';
 import { HttpMetrics } from './http-metrics.js';
 import { HttpSite } from './http-site.js';
@@ -213,7 +211,7 @@ export class ProxyServer {
       if (action.type === 'http') sites.set(route.name, new HttpSite(action.routes, 'http', undefined, deps));
       else if (action.type === 'terminate') sites.set(route.name, new HttpSite(action.routes, 'https', undefined, deps));
       else if (action.type === 'terminate-reencrypt') {
-        const tls: UpstreamTls = { ca: readCa(action.upstreamTls.caFile, i), verify: action.upstreamTls.verify, servername: action.upstreamTls.servername };
+        const tls: UpstreamTls = { ca: readCaFile(action.upstreamTls.caFile, `routes[${i}].action.upstreamTls.caFile`), verify: action.upstreamTls.verify, servername: action.upstreamTls.servername };
         if (!tls.verify) this.#logger?.warn({ route: route.name }, 'upstream certificate verification is OFF for this route (upstreamTls.verify: false)');
         sites.set(route.name, new HttpSite(action.routes, 'https', tls, deps));
       }
@@ -322,14 +320,4 @@ function originsOf(generation: Generation): Set<string> {
 
 async function closeSites(generation: Generation): Promise<void> {
   await Promise.all([...generation.sites.values()].map((site) => site.closeUpstreams()));
-}
-
-function readCa(file: string | undefined, routeIndex: number): Buffer | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ProxyConfigError(file, `routes[${routeIndex}].action.upstreamTls.caFile`, code === 'ENOENT' ? 'no such file' : (err as Error).message);
-  }
 }
