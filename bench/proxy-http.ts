@@ -3,7 +3,8 @@
  * HAProxy (1 thread, mode http), node http-proxy and fastify with @fastify/http-proxy, in the
  * same run, on loopback. autocannon (its own process) sends keep-alive GETs through each proxy
  * to the same "hello world" upstream process; every proxy keeps its upstream connections
- * alive. For each: requests/s, p99 latency, and the proxy's CPU time per request, read from the
+ * alive. A bare Node proxy (an http server and an undici Pool, nothing else) is the floor that
+ * any Node proxy stands on. For each: requests/s, p99 latency, and the proxy's CPU time per request, read from the
  * OS's accounting of its processes (/proc/PID/stat; nginx's master and worker together).
  * Rounds rotate the order so that drift in the machine's speed hits all alike; medians are
  * reported.
@@ -64,6 +65,7 @@ export const NAMES = {
   haproxy: 'HAProxy (1 thread, mode http)',
   httpProxy: 'node http-proxy',
   fastify: 'fastify + @fastify/http-proxy',
+  bare: 'bare Node (http server + undici Pool, nothing else)',
 } as const;
 
 /** CPU time of a process and its descendants (nginx's worker is its master's child), in µs. */
@@ -161,6 +163,7 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
     else progress('haproxy not found: its row is left out (apt-get install haproxy)');
     contestants.push(await startNodePeer(NAMES.httpProxy, 'http-proxy-peer.mjs', upstreamPort));
     contestants.push(await startNodePeer(NAMES.fastify, 'fastify-proxy-peer.mjs', upstreamPort));
+    contestants.push(await startNodePeer(NAMES.bare, 'bare-node-proxy.mjs', upstreamPort));
     const rows = contestants.map((c): HttpRow => ({ name: c.name, rps: [], p99Ms: [], cpuUsPerRequest: [], errors: 0, medianRps: 0, medianP99Ms: 0, medianCpuUs: 0 }));
     for (const c of contestants) {
       const warm = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, 1);

@@ -1,0 +1,33 @@
+// The floor for a Node reverse proxy: a node:http server and an undici Pool with a raw
+// dispatch handler, nothing else (no forwarding headers, no hop-by-hop filtering, no metrics,
+// no limits), in its own process: node bench/bare-node-proxy.mjs PORT UPSTREAM_PORT.
+import { createServer } from 'node:http';
+import { Pool } from 'undici';
+
+const [port, upstream] = process.argv.slice(2).map(Number);
+const pool = new Pool(`http://127.0.0.1:${upstream}`, { connections: 128 });
+const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  let resume;
+  pool.dispatch({ path: req.url, method: req.method, headers: ['host', req.headers.host ?? ''], body: null }, {
+    onConnect() {},
+    onHeaders(status, headers, resumeFn) {
+      resume = resumeFn;
+      const out = [];
+      for (let i = 0; i < headers.length; i += 2) out.push(headers[i].toString('latin1'), headers[i + 1].toString('latin1'));
+      res.writeHead(status, out);
+      return true;
+    },
+    onData(chunk) {
+      if (res.write(chunk)) return true;
+      res.once('drain', resume);
+      return false;
+    },
+    onComplete() { res.end(); },
+    onError() {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    },
+  });
+});
+server.listen(port, '127.0.0.1', () => process.send?.('listening'));
+process.on('disconnect', () => process.exit(0));
