@@ -153,9 +153,20 @@ describe('HTTP proxy chaos: clients see the right status, and nothing is left op
     await fetchOnce(port, '/down'); // the second failure of each target ejects it
     const ejected = await Promise.all(Array.from({ length: 20 }, () => fetchOnce(port, '/down')));
     for (const answer of ejected) assert.deepEqual([answer.status, answer.headers['holdfast-error']], [503, 'HF_ERR_NO_UPSTREAM']);
+    // Regression: an error answer to a request without a body kept its keep-alive connection open.
+    const client = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+    let connects = 0;
+    client.on('connect', () => { connects++; });
+    for (let i = 0; i < 5; i++) {
+      const { statusCode, body } = await client.request({ path: '/down', method: 'GET' });
+      await body.dump();
+      assert.equal(statusCode, 503);
+    }
+    await client.close();
+    assert.equal(connects, 1, 'five 503s on one keep-alive connection');
     const metrics = (await proxy.admin('/metrics')).text;
     assert.match(metrics, /holdfast_proxy_http_ejections_total\{route="down",upstream="[^"]+"\} 1/);
-    assert.match(metrics, /holdfast_proxy_http_requests_total\{route="down",status="503",upstream="none"\} 20/);
+    assert.match(metrics, /holdfast_proxy_http_requests_total\{route="down",status="503",upstream="none"\} 25/);
     await settled();
   });
 
@@ -238,6 +249,8 @@ describe('HTTP proxy chaos: clients see the right status, and nothing is left op
       const reply = await rawExchange(port, vector);
       assert.match(reply, /^HTTP\/1\.1 400 /, JSON.stringify(vector));
     }
+    const oversized = await rawExchange(port, `GET /smuggle HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
+    assert.match(oversized, /^HTTP\/1\.1 431 /, 'headers over http.maxHeaderBytes');
     assert.equal(app.hits.get('/smuggle') ?? 0, before, 'no vector reached the upstream');
     await settled();
   });

@@ -159,8 +159,11 @@ export class Exchange implements Handler {
 
   #fail(err: Error): void {
     const status = statusForUpstreamFailure(err);
-    // A refused request body was not read to its end: the connection cannot carry another request.
-    sendError(this.#res, status, codeOf(err), status === 413 || this.#req.readableEnded === false);
+    // A request body not received to its end (refused, or cut short by the failure): the
+    // connection cannot carry another request.
+    // (A request without a body is complete once its headers are in, though `req.complete` is
+    // set only after the 'request' event.)
+    sendError(this.#res, status, codeOf(err), status === 413 || (this.#opts.body != null && !this.#req.complete));
     this.#finish(status);
   }
 

@@ -60,6 +60,10 @@ export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buf
     },
     onUpgrade(statusCode, rawHeaders, upstream) {
       settle(statusCode);
+      if (socket.destroyed) {
+        upstream.destroy(); // the client left while the upstream was switching
+        return;
+      }
       observer.upstreamLatency(route, target.address, (performance.now() - sentAt) / 1000);
       const lines = downstreamResponseHeaders(rawHeaders ?? [], settings.viaEntry, KEEP_ON_SWITCH);
       socket.write(head101(lines));
