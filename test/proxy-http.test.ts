@@ -10,7 +10,8 @@ import WebSocket from 'ws';
 import { closedPort } from './helpers.js';
 import { fetchOnce, startUpstream, type Info, type Upstream } from './http-upstream.js';
 import { startProxy, type ProxyProcess } from './proxy-harness.js';
-import { testCa, type TestCa } from './tls-fixtures.js';
+import type { ProxyConfigInput } from '../src/proxy/config.js';
+import { captureClientHello, testCa, type TestCa } from './tls-fixtures.js';
 
 /**
  * The HTTP reverse proxy and TLS termination, as users run them: the built CLI, a config file,
@@ -36,6 +37,7 @@ describe('HTTP proxy and TLS termination', () => {
   let secure: Upstream;
   let untrusted: Upstream;
   const port: Record<string, number> = {};
+  let config: ProxyConfigInput;
 
   after(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -63,7 +65,7 @@ describe('HTTP proxy and TLS termination', () => {
     for (const name of ['plain', 'tls', 'tls2']) port[name] = await closedPort();
     const at = (u: Upstream | number) => `127.0.0.1:${typeof u === 'number' ? u : u.port}`;
     const catchAll = { name: 'all', action: { type: 'proxy' as const, targets: [at(u1)] } };
-    proxy = await startProxy(suite, {
+    config = {
       listeners: Object.entries(port).map(([name, p]) => ({ name, host: '127.0.0.1', port: p })),
       certificates: [
         { certFile: join(dir, 'site.pem'), keyFile: join(dir, 'site.key') },
@@ -101,7 +103,8 @@ describe('HTTP proxy and TLS termination', () => {
         },
         { name: 'any-name', match: { ports: [port.tls2!] }, action: { type: 'terminate', routes: [catchAll] } },
       ],
-    });
+    };
+    proxy = await startProxy(suite, config);
   });
 
   const tlsTo = (servername: string) => ({ ca: ca.cert, servername });
@@ -139,6 +142,19 @@ describe('HTTP proxy and TLS termination', () => {
     await new Promise((resolve) => socket.once('close', resolve)); // sends nothing: the proxy must close it
     const metrics = (await proxy.admin('/metrics')).text;
     assert.match(metrics, /holdfast_proxy_http_tls_handshakes_total\{route="any-name",outcome="timeout"\} 1/);
+  });
+
+  test('regression: a client that sends FIN mid-handshake is closed at once as closed, not held to the handshake timeout', async () => {
+    const before = (await proxy.admin('/metrics')).text;
+    const closedBefore = Number(/tls_handshakes_total\{route="any-name",outcome="closed"\} (\d+)/.exec(before)?.[1] ?? 0);
+    const socket = netConnect({ host: '127.0.0.1', port: port.tls2! });
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    socket.resume();
+    socket.end(await captureClientHello({ servername: 'x.test' })); // the hello, then FIN
+    await new Promise((resolve) => socket.once('close', resolve));
+    const after = (await proxy.admin('/metrics')).text;
+    assert.equal(Number(/tls_handshakes_total\{route="any-name",outcome="closed"\} (\d+)/.exec(after)?.[1] ?? 0), closedBefore + 1);
   });
 
   test('terminate: HTTPS in, plain HTTP to the upstream, with X-Forwarded-Proto https', async () => {
@@ -311,5 +327,44 @@ describe('HTTP proxy and TLS termination', () => {
     assert.match(metrics, /holdfast_proxy_http_upstream_latency_seconds_count\{route="all",upstream="[^"]+"\} \d+/);
     assert.match(metrics, /holdfast_proxy_http_health_checks_total\{route="checked",upstream="[^"]+",result="fail"\} \d+/);
     assert.match(metrics, /holdfast_proxy_http_tls_handshakes_total\{route="site",outcome="ok"\} \d+/);
+  });
+  test('a reload: new requests take the new routes; idle keep-alive connections of the old ones are closed', async () => {
+    const idle = netConnect({ host: '127.0.0.1', port: port.plain! });
+    idle.on('error', () => {});
+    idle.write('GET /teapot HTTP/1.1\r\nHost: a\r\n\r\n');
+    const [first] = (await once(idle, 'data')) as [Buffer];
+    assert.match(String(first), /short and stout/);
+    const closedByProxy = new Promise((resolve) => idle.once('close', resolve));
+    const mark = proxy.log.mark;
+    const plain = config.routes[0]!;
+    assert.ok(plain.action.type === 'http');
+    const routes = plain.action.routes.map((route) => (route.name === 'teapot' ? { ...route, action: { type: 'respond' as const, status: 418, body: 'reloaded' } } : route));
+    proxy.rewrite({ ...config, routes: [{ ...plain, action: { ...plain.action, routes } }, ...config.routes.slice(1)] });
+    await proxy.log.waitFor((l) => l.msg === 'config reloaded', mark);
+    await closedByProxy; // well before http.keepAliveMs would have: the old site retired it
+    assert.equal((await fetchOnce(port.plain!, '/teapot')).body, 'reloaded');
+  });
+
+  test('SIGTERM: idle keep-alive connections close first, a request in flight finishes with Connection: close, exit 0', async () => {
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((resolve) => { arrived = resolve; });
+    let release!: () => void;
+    u1.routes.set('/slow-finish', (_req, res) => {
+      arrived();
+      release = () => res.end('finished');
+    });
+    const idle = netConnect({ host: '127.0.0.1', port: port.plain! });
+    idle.on('error', () => {});
+    idle.write('GET /teapot HTTP/1.1\r\nHost: a\r\n\r\n');
+    await once(idle, 'data');
+    const idleClosed = new Promise((resolve) => idle.once('close', resolve));
+    const busy = fetchOnce(port.plain!, '/slow-finish', { headers: { connection: 'keep-alive' } });
+    await inFlight;
+    const exited = proxy.stop('SIGTERM');
+    await idleClosed; // closed at once, not after shutdown.drainMs
+    release();
+    const answer = await busy;
+    assert.deepEqual([answer.status, answer.body, answer.headers.connection], [200, 'finished', 'close']);
+    assert.equal(await exited, 0);
   });
 });

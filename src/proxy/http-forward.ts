@@ -23,6 +23,8 @@ export interface ExchangeSettings {
   /** The `Via` entry added to responses: `1.1 holdfast`. */
   readonly viaEntry: string;
   readonly observer: ExchangeObserver;
+  /** The site's: once it is retiring (reload, shutdown), responses close their connection. */
+  readonly lifecycle: { readonly retiring: boolean };
 }
 
 /** Statuses the client saw when it left before its response ended (nginx's convention). */
@@ -110,6 +112,7 @@ export class Exchange implements Handler {
       return false;
     }
     this.#resume = resume;
+    if (this.#settings.lifecycle.retiring) this.#res.shouldKeepAlive = false; // began before a reload or shutdown
     this.#res.writeHead(statusCode, downstreamResponseHeaders(headers, viaEntry));
     return true;
   }

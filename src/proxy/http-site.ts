@@ -54,7 +54,8 @@ export class HttpSite {
   #connections = 0;
   /** `1.1 holdfast`: the Via entry of HTTP/1.1 messages. */
   readonly #viaEntry: string;
-  #retiring = false;
+  /** Read by every exchange of this site: set by retire() and drain(). */
+  readonly #lifecycle = { retiring: false };
   #onRetired: (() => void) | undefined;
 
   constructor(routes: readonly HttpRouteConfig[], proto: 'http' | 'https', upstreamTls: UpstreamTls | undefined, deps: SiteDeps) {
@@ -91,7 +92,7 @@ export class HttpSite {
         const { settings, metrics } = this.#deps;
         return {
           kind: 'proxy', name: route.name, preserveHost: action.preserveHost,
-          exchange: { route: route.name, group, retries: action.retries, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: `1.1 ${settings.via}`, observer: metrics },
+          exchange: { route: route.name, group, retries: action.retries, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: `1.1 ${settings.via}`, observer: metrics, lifecycle: this.#lifecycle },
         };
       }
       case 'redirect':
@@ -110,7 +111,7 @@ export class HttpSite {
   }
 
   readonly #onConnectionClosed = (): void => {
-    if (--this.#connections === 0 && this.#retiring) this.#onRetired?.();
+    if (--this.#connections === 0 && this.#lifecycle.retiring) this.#onRetired?.();
   };
 
   /**
@@ -119,7 +120,7 @@ export class HttpSite {
    * close. Resolves then.
    */
   retire(): Promise<void> {
-    this.#retiring = true;
+    this.#lifecycle.retiring = true;
     this.server.closeIdleConnections();
     const idle = this.#connections === 0 ? Promise.resolve() : new Promise<void>((resolve) => { this.#onRetired = resolve; });
     return idle.then(() => this.closeUpstreams());
@@ -127,7 +128,7 @@ export class HttpSite {
 
   /** Closes idle keep-alive connections and marks busy ones to close after their response (shutdown's first step). */
   drain(): void {
-    this.#retiring = true;
+    this.#lifecycle.retiring = true;
     this.server.closeIdleConnections();
   }
 
@@ -136,7 +137,7 @@ export class HttpSite {
   }
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    if (this.#retiring) res.shouldKeepAlive = false;
+    if (this.#lifecycle.retiring) res.shouldKeepAlive = false;
     const target = this.#targetOf(req);
     if (target instanceof Error) return this.#refuse(res, target, 'bad-request');
     const route = this.#router.match(target.host, target.path);

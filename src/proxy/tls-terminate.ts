@@ -30,6 +30,7 @@ export function terminateTls(stream: Socket, certificates: CertificateStore, han
     socket.removeListener('timeout', onTimeout);
     socket.removeListener('secure', onSecure);
     socket.removeListener('close', onClose);
+    socket.removeListener('end', onClose);
     if (outcome === 'ok') return done(socket, outcome);
     socket.destroy();
     done(undefined, outcome);
@@ -41,6 +42,9 @@ export function terminateTls(stream: Socket, certificates: CertificateStore, han
   socket.on('error', onError); // stays: the socket's later errors are read from its close
   socket.once('secure', onSecure);
   socket.once('close', onClose);
+  // The accepted socket allows half-open connections: a client's FIN mid-handshake is an
+  // 'end' without a 'close', and the handshake can never finish.
+  socket.once('end', onClose);
   socket.on('timeout', onTimeout);
   socket.setTimeout(handshakeMs);
   return socket;
