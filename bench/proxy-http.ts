@@ -16,7 +16,7 @@
  * nginx and HAProxy are used when installed (Debian: apt-get install nginx-light haproxy);
  * without them, their rows are left out and the run says so.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,8 +24,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { autocannon } from './autocannon.js';
-import { freePort, hasCommand, median, processCpuUs, PROXY_CLI, waitForPort } from './proxy-process.js';
+import {
+  freePort, hasCommand, median, processCpuUs, PROXY_CLI, runRounds, stopContestants, waitForPort, type Contestant, type ContestantRounds,
+} from './proxy-process.js';
 
 export interface HttpBenchOptions {
   seconds: number;
@@ -33,12 +34,7 @@ export interface HttpBenchOptions {
   connections: number;
 }
 
-export interface HttpRow {
-  name: string;
-  rps: number[];
-  p99Ms: number[];
-  cpuUsPerRequest: number[];
-  errors: number;
+export interface HttpRow extends ContestantRounds {
   medianRps: number;
   medianP99Ms: number;
   medianCpuUs: number;
@@ -49,12 +45,6 @@ export interface HttpBenchResult {
   rows: HttpRow[];
   /** holdfast's CPU per request over each peer's (medians), by peer name. */
   holdfastOver: Record<string, number>;
-}
-
-interface Contestant {
-  name: string;
-  port: number;
-  child: ChildProcess;
 }
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
@@ -164,40 +154,14 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
     contestants.push(await startNodePeer(NAMES.httpProxy, 'http-proxy-peer.mjs', upstreamPort));
     contestants.push(await startNodePeer(NAMES.fastify, 'fastify-proxy-peer.mjs', upstreamPort));
     contestants.push(await startNodePeer(NAMES.bare, 'bare-node-proxy.mjs', upstreamPort));
-    const rows = contestants.map((c): HttpRow => ({ name: c.name, rps: [], p99Ms: [], cpuUsPerRequest: [], errors: 0, medianRps: 0, medianP99Ms: 0, medianCpuUs: 0 }));
-    for (const c of contestants) {
-      const warm = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, 1);
-      if (warm.requests.total === 0 || warm.non2xx > 0) throw new Error(`${c.name} does not proxy: ${warm.non2xx} non-2xx of ${warm.requests.total}`);
-      progress(`warmed ${c.name}`);
-    }
-    for (let round = 0; round < options.rounds; round++) {
-      for (let k = 0; k < contestants.length; k++) {
-        const index = (round + k) % contestants.length;
-        const c = contestants[index]!;
-        const before = treeCpuUs(c.child.pid!);
-        const run = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, options.seconds);
-        const cpu = treeCpuUs(c.child.pid!) - before;
-        const row = rows[index]!;
-        row.rps.push(Math.round(run.requests.average));
-        row.p99Ms.push(run.latency.p99);
-        row.cpuUsPerRequest.push(Math.round((cpu / run.requests.total) * 100) / 100);
-        row.errors += run.errors + run.non2xx;
-        progress(`round ${round + 1}: ${c.name}: ${Math.round(run.requests.average)} req/s, p99 ${run.latency.p99} ms, ${(cpu / run.requests.total).toFixed(2)} µs CPU per request`);
-      }
-    }
-    for (const row of rows) {
-      row.medianRps = median(row.rps);
-      row.medianP99Ms = median(row.p99Ms);
-      row.medianCpuUs = median(row.cpuUsPerRequest);
-    }
+    const rows = (await runRounds(contestants, options, treeCpuUs, progress)).map((row): HttpRow => ({
+      ...row, medianRps: median(row.rps), medianP99Ms: median(row.p99Ms), medianCpuUs: median(row.cpuUsPerRequest),
+    }));
     const holdfast = rows[0]!;
     const holdfastOver = Object.fromEntries(rows.slice(1).map((row) => [row.name, Math.round((holdfast.medianCpuUs / row.medianCpuUs) * 100) / 100]));
     return { options, rows, holdfastOver };
   } finally {
-    for (const c of contestants) {
-      c.child.kill('SIGTERM');
-      if (c.child.exitCode === null && c.child.signalCode === null) await once(c.child, 'exit');
-    }
+    await stopContestants(contestants);
     upstream.disconnect();
     await once(upstream, 'exit');
     rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,7 @@
  * HAProxy is used when `haproxy` is on the PATH (Debian: apt-get install haproxy); without
  * it, its row is left out and the run says so.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,8 +21,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { autocannon } from './autocannon.js';
-import { freePort, hasCommand, median, processCpuUs, PROXY_CLI, waitForPort } from './proxy-process.js';
+import {
+  freePort, hasCommand, median, processCpuUs, PROXY_CLI, runRounds, stopContestants, waitForPort, type Contestant, type ContestantRounds,
+} from './proxy-process.js';
 
 export interface L4Options {
   seconds: number;
@@ -30,11 +31,7 @@ export interface L4Options {
   connections: number;
 }
 
-export interface L4Row {
-  name: string;
-  rps: number[];
-  cpuUsPerRequest: number[];
-  errors: number;
+export interface L4Row extends ContestantRounds {
   medianRps: number;
   medianCpuUs: number;
 }
@@ -45,12 +42,6 @@ export interface L4Result {
   /** holdfast's CPU per request over the naive pipe's, and over HAProxy's (medians). */
   holdfastOverNaive: number;
   holdfastOverHaproxy: number | undefined;
-}
-
-interface Contestant {
-  name: string;
-  port: number;
-  child: ChildProcess;
 }
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
@@ -102,26 +93,8 @@ export async function runProxyL4(options: L4Options, progress: (line: string) =>
     contestants.push(await startHoldfast(backendPort, dir), await startNaive(backendPort));
     if (hasCommand('haproxy', ['-v'])) contestants.push(await startHaproxy(backendPort, dir));
     else progress('haproxy not found: its row is left out (apt-get install haproxy)');
-    const rows = contestants.map((c): L4Row => ({ name: c.name, rps: [], cpuUsPerRequest: [], errors: 0, medianRps: 0, medianCpuUs: 0 }));
-    for (const [i, c] of contestants.entries()) await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, 1).then(() => progress(`warmed ${contestants[i]!.name}`));
-    for (let round = 0; round < options.rounds; round++) {
-      for (let k = 0; k < contestants.length; k++) {
-        const index = (round + k) % contestants.length;
-        const c = contestants[index]!;
-        const before = processCpuUs(c.child.pid!);
-        const run = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, options.seconds);
-        const cpu = processCpuUs(c.child.pid!) - before;
-        const row = rows[index]!;
-        row.rps.push(Math.round(run.requests.average));
-        row.cpuUsPerRequest.push(Math.round((cpu / run.requests.total) * 100) / 100);
-        row.errors += run.errors + run.non2xx;
-        progress(`round ${round + 1}: ${c.name}: ${Math.round(run.requests.average)} req/s, ${(cpu / run.requests.total).toFixed(2)} µs CPU per request`);
-      }
-    }
-    for (const row of rows) {
-      row.medianRps = median(row.rps);
-      row.medianCpuUs = median(row.cpuUsPerRequest);
-    }
+    const rows = (await runRounds(contestants, options, processCpuUs, progress))
+      .map((row): L4Row => ({ ...row, medianRps: median(row.rps), medianCpuUs: median(row.cpuUsPerRequest) }));
     const [holdfast, naive, haproxy] = rows;
     const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
     return {
@@ -131,10 +104,7 @@ export async function runProxyL4(options: L4Options, progress: (line: string) =>
       holdfastOverHaproxy: haproxy === undefined ? undefined : ratio(holdfast!.medianCpuUs, haproxy.medianCpuUs),
     };
   } finally {
-    for (const c of contestants) {
-      c.child.kill('SIGTERM');
-      if (c.child.exitCode === null && c.child.signalCode === null) await once(c.child, 'exit');
-    }
+    await stopContestants(contestants);
     backend.disconnect();
     await once(backend, 'exit');
     rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { autocannon } from './autocannon.js';
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 /** The CLI as built for the bench (.bench-build), or the package's build when run from source (the smoke test). */
@@ -107,4 +108,63 @@ function accepts(port: number): Promise<boolean> {
     const socket = connect({ host: '127.0.0.1', port }, () => { socket.destroy(); resolve(true); });
     socket.on('error', () => resolve(false));
   });
+}
+
+/** A proxy under comparison: its name, the port it serves, its process. */
+export interface Contestant {
+  name: string;
+  port: number;
+  child: ChildProcess;
+}
+
+/** What the rounds measured of one contestant, in round order. */
+export interface ContestantRounds {
+  name: string;
+  rps: number[];
+  p99Ms: number[];
+  cpuUsPerRequest: number[];
+  errors: number;
+}
+
+/**
+ * Warms every contestant for a second, then runs `rounds` rounds of autocannon against each,
+ * the order rotating so that drift in the machine's speed hits all alike. Each run's CPU per
+ * request is `cpuUs(pid)` after minus before, divided by the requests answered.
+ */
+export async function runRounds(
+  contestants: readonly Contestant[],
+  options: { seconds: number; rounds: number; connections: number },
+  cpuUs: (pid: number) => number,
+  progress: (line: string) => void,
+): Promise<ContestantRounds[]> {
+  const rows = contestants.map((c): ContestantRounds => ({ name: c.name, rps: [], p99Ms: [], cpuUsPerRequest: [], errors: 0 }));
+  for (const c of contestants) {
+    const warm = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, 1);
+    if (warm.requests.total === 0 || warm.non2xx > 0) throw new Error(`${c.name} does not answer: ${warm.non2xx} non-2xx of ${warm.requests.total}`);
+    progress(`warmed ${c.name}`);
+  }
+  for (let round = 0; round < options.rounds; round++) {
+    for (let k = 0; k < contestants.length; k++) {
+      const index = (round + k) % contestants.length;
+      const c = contestants[index]!;
+      const before = cpuUs(c.child.pid!);
+      const run = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, options.seconds);
+      const perRequest = (cpuUs(c.child.pid!) - before) / run.requests.total;
+      const row = rows[index]!;
+      row.rps.push(Math.round(run.requests.average));
+      row.p99Ms.push(run.latency.p99);
+      row.cpuUsPerRequest.push(Math.round(perRequest * 100) / 100);
+      row.errors += run.errors + run.non2xx;
+      progress(`round ${round + 1}: ${c.name}: ${Math.round(run.requests.average)} req/s, p99 ${run.latency.p99} ms, ${perRequest.toFixed(2)} µs CPU per request`);
+    }
+  }
+  return rows;
+}
+
+/** SIGTERM to each contestant; resolves once all have exited. */
+export async function stopContestants(contestants: readonly Contestant[]): Promise<void> {
+  for (const c of contestants) {
+    c.child.kill('SIGTERM');
+    if (c.child.exitCode === null && c.child.signalCode === null) await once(c.child, 'exit');
+  }
 }

@@ -1,13 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { closedPort } from './helpers.js';
+import { CLI_BIN, closedPort, serveCommand as serve } from './helpers.js';
 
 // The CLI is tested as users run it: the built bin (npm test builds before testing).
-const BIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const BIN = CLI_BIN;
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
@@ -20,28 +20,6 @@ async function cli(args: string[]): Promise<Run> {
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
   const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout, stderr };
-}
-
-/** Starts a long-running CLI command and resolves with the URL it prints. */
-async function serve(t: { after(fn: () => Promise<void>): void }, args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'close');
-    }
-  });
-  // Plain 'data' events: leaving a readline iterator early would close the child's stdout.
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (\S+)/.exec(output);
-      if (match?.[1] !== undefined) resolve({ url: match[1], child });
-    };
-    child.stdout!.on('data', onData);
-    child.once('close', () => reject(new Error(`the command exited before listening: ${output}`)));
-  });
 }
 
 describe('holdfast CLI', { concurrency: true }, () => {

@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import assert from 'node:assert/strict';
 import { HoldfastDispatcher } from '../src/client/create-dispatcher.js';
@@ -35,4 +37,32 @@ export function dispatcherFor(t: { after(fn: () => Promise<void>): void }, optio
     assert.equal(dispatcher.openSockets, 0, 'no socket left open');
   });
   return dispatcher;
+}
+
+/** The built CLI (npm test builds before testing): commands are tested as users run them. */
+export const CLI_BIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+
+/**
+ * Starts a long-running CLI command (`simulate flaky`, `simulate servicenow`…) as its own
+ * process and resolves with the URL it prints when listening; SIGTERM at the end of the test.
+ */
+export async function serveCommand(t: { after(fn: () => Promise<void>): void }, args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'close');
+    }
+  });
+  // Plain 'data' events: leaving a readline iterator early would close the child's stdout.
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (\S+)/.exec(output);
+      if (match?.[1] !== undefined) resolve({ url: match[1], child });
+    };
+    child.stdout!.on('data', onData);
+    child.once('close', () => reject(new Error(`the command exited before listening: ${output}`)));
+  });
 }

@@ -1,12 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as pause } from 'node:timers/promises';
 import { Pool } from 'undici';
-import { closedPort } from './helpers.js';
+import { closedPort, serveCommand } from './helpers.js';
 import { fetchOnce, startUpstream, type Upstream } from './http-upstream.js';
 import { startProxy, type ProxyProcess } from './proxy-harness.js';
 
@@ -20,7 +18,6 @@ import { startProxy, type ProxyProcess } from './proxy-harness.js';
 type Hooks = { after(fn: () => Promise<void> | void): void };
 const cleanups: (() => Promise<void> | void)[] = [];
 const suite: Hooks = { after: (fn) => { cleanups.push(fn); } };
-const BIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
 const IDLE_CLOSE_MS = 300;
 const HEADERS_TIMEOUT_MS = 500;
@@ -36,26 +33,6 @@ async function rawExchange(port: number, request: string): Promise<string> {
   return data;
 }
 
-/** `holdfast simulate flaky` as its own process; resolves with its port. */
-async function flakyProcess(t: Hooks, args: string[]): Promise<number> {
-  const child = spawn(process.execPath, [BIN, 'simulate', 'flaky', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'close');
-    }
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match !== null) resolve(Number(match[1]));
-    });
-    child.once('close', () => reject(new Error(`simulate flaky exited: ${output}`)));
-  });
-}
-
 describe('HTTP proxy chaos: clients see the right status, and nothing is left open', () => {
   let proxy: ProxyProcess;
   let baseline: number;
@@ -69,7 +46,7 @@ describe('HTTP proxy chaos: clients see the right status, and nothing is left op
 
   before(async () => {
     app = await startUpstream(suite, 'app');
-    flakyPort = await flakyProcess(suite, ['--idle-close', String(IDLE_CLOSE_MS), '--race-window', '40']);
+    flakyPort = Number(new URL((await serveCommand(suite, ['simulate', 'flaky', '--idle-close', String(IDLE_CLOSE_MS), '--race-window', '40'])).url).port);
     const refusedA = await closedPort();
     const refusedB = await closedPort();
     port = await closedPort();
