@@ -257,6 +257,8 @@ describe('HTTP proxy and TLS termination', () => {
   test('routes by host and path: redirect to HTTPS, a fixed response, a host-specific upstream with its own Host', async () => {
     const redirect = await fetchOnce(port.plain!, '/a?b=1', { headers: { host: 'old.example.test' } });
     assert.deepEqual([redirect.status, redirect.headers.location], [308, 'https://old.example.test/a?b=1']);
+    const dollar = await fetchOnce(port.plain!, "/$&/$'", { headers: { host: 'old.example.test' } });
+    assert.equal(dollar.headers.location, "https://old.example.test/$&/$'", 'the path is taken as it is');
     const teapot = await fetchOnce(port.plain!, '/teapot');
     assert.deepEqual([teapot.status, teapot.body], [418, 'short and stout']);
     const app = JSON.parse((await fetchOnce(port.plain!, '/info', { headers: { host: 'app.example.test' } })).body) as Info;

@@ -151,7 +151,9 @@ export class HttpSite {
       return this.#deps.metrics.finished(route.name, route.status, 'none');
     }
     if (route.kind === 'redirect') {
-      res.writeHead(route.status, { location: route.location.replace('{host}', target.host).replace('{path}', target.path), 'content-length': 0 });
+      // Replacer functions: a `$&` in the path must not be read as a replacement pattern.
+      const location = route.location.replace('{host}', () => target.host).replace('{path}', () => target.path);
+      res.writeHead(route.status, { location, 'content-length': 0 });
       res.end();
       return this.#deps.metrics.finished(route.name, route.status, 'none');
     }
