@@ -7,7 +7,7 @@
  * any Node proxy stands on. For each: requests/s, p99 latency, and the proxy's CPU time per request, read from the
  * OS's accounting of its processes (/proc/PID/stat; nginx's master and worker together).
  * Rounds rotate the order so that drift in the machine's speed hits all alike; medians are
- * reported.
+ * reported, and holdfast's ratio to each peer is the median of the rounds' ratios.
  *
  *   npm run bench:proxy-http
  *   options: --seconds S (per proxy per round, default 5) --rounds N (default 5)
@@ -43,7 +43,7 @@ export interface HttpRow extends ContestantRounds {
 export interface HttpBenchResult {
   options: HttpBenchOptions;
   rows: HttpRow[];
-  /** holdfast's CPU per request over each peer's (medians), by peer name. */
+  /** holdfast's CPU per request over each peer's: the median of the rounds' ratios, by peer name. */
   holdfastOver: Record<string, number>;
 }
 
@@ -157,8 +157,13 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
     const rows = (await runRounds(contestants, options, treeCpuUs, progress)).map((row): HttpRow => ({
       ...row, medianRps: median(row.rps), medianP99Ms: median(row.p99Ms), medianCpuUs: median(row.cpuUsPerRequest),
     }));
+    // Each round's ratio, then their median: the runs of one round are minutes apart at most,
+    // so a noisy spell on a shared machine hits both sides of a ratio alike.
     const holdfast = rows[0]!;
-    const holdfastOver = Object.fromEntries(rows.slice(1).map((row) => [row.name, Math.round((holdfast.medianCpuUs / row.medianCpuUs) * 100) / 100]));
+    const holdfastOver = Object.fromEntries(rows.slice(1).map((row) => {
+      const ratios = row.cpuUsPerRequest.map((cpu, round) => holdfast.cpuUsPerRequest[round]! / cpu);
+      return [row.name, Math.round(median(ratios) * 100) / 100];
+    }));
     return { options, rows, holdfastOver };
   } finally {
     await stopContestants(contestants);
@@ -169,7 +174,7 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
 }
 
 export function formatHttp(result: HttpBenchResult): string {
-  const lines = ['| proxy | median req/s | median p99 | median CPU per request | holdfast\'s CPU per request ÷ this one\'s | rounds (µs CPU per request) | errors |', '|---|---:|---:|---:|---:|---|---:|'];
+  const lines = ['| proxy | median req/s | median p99 | median CPU per request | holdfast\'s CPU per request ÷ this one\'s (median of rounds) | rounds (µs CPU per request) | errors |', '|---|---:|---:|---:|---:|---|---:|'];
   for (const row of result.rows) {
     const ratio = result.holdfastOver[row.name];
     lines.push(`| ${row.name} | ${row.medianRps} | ${row.medianP99Ms} ms | ${row.medianCpuUs} µs | ${ratio === undefined ? '—' : `${ratio}×`} | ${row.cpuUsPerRequest.join(', ')} | ${row.errors} |`);
