@@ -32,6 +32,8 @@ export interface ForwardContext {
   proto: 'http' | 'https';
   /** The host the client asked for (its Host, or an absolute-form target's authority). */
   host: string;
+  /** `host` as a Forwarded value (quoted when it has a port), if the caller has it already. */
+  forwardedHost?: string;
   /** The Host to send upstream; undefined: the target's own `host:port` (undici's default). */
   upstreamHost: string | undefined;
   /** This hop's Via entry: the client's protocol version and the proxy's pseudonym, `1.1 holdfast`. */
@@ -44,12 +46,22 @@ export interface ForwardContext {
  */
 function namesOtherFields(raw: readonly (string | Buffer)[]): boolean {
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length !== 10 || String(name).toLowerCase() !== 'connection') continue;
-    const value = String(raw[i + 1]!).toLowerCase();
-    if (value !== 'keep-alive' && value !== 'close') return true;
+    if (!asciiIs(raw[i]!, 'connection')) continue;
+    const value = raw[i + 1]!;
+    if (!asciiIs(value, 'keep-alive') && !asciiIs(value, 'close')) return true;
   }
   return false;
+}
+
+/** Case-insensitive comparison of an ASCII field (string or raw bytes) with a lower-case word, without decoding it. */
+function asciiIs(field: string | Buffer, lower: string): boolean {
+  if (field.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const code = typeof field === 'string' ? field.charCodeAt(i) : field[i]!;
+    // | 0x20 lower-cases letters; the other characters of these words are '-', which it leaves alone.
+    if ((code | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** Field names listed in Connection headers (lower case), or undefined when there are none. */
@@ -94,7 +106,7 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
     else if (lower === 'x-forwarded-proto') forwardedProto ??= value;
     else if (lower === 'x-forwarded-host') forwardedHost ??= value;
   }
-  const element = `for=${forwardedNode(ctx.clientIp)};host=${forwardedValue(ctx.host)};proto=${ctx.proto}`;
+  const element = `for=${forwardedNode(ctx.clientIp)};host=${ctx.forwardedHost ?? forwardedValue(ctx.host)};proto=${ctx.proto}`;
   if (ctx.upstreamHost !== undefined) out.push('host', ctx.upstreamHost);
   out.push(
     'x-forwarded-for', forwardedFor === undefined ? ctx.clientIp : `${forwardedFor}, ${ctx.clientIp}`,
@@ -143,6 +155,6 @@ function forwardedNode(ip: string): string {
 }
 
 /** A token as is, anything else (a host with a port) as a quoted-string. */
-function forwardedValue(value: string): string {
+export function forwardedValue(value: string): string {
   return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
 }

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../errors.js';
 import type { CidrSet } from '../net/address.js';
-import { upstreamRequestHeaders } from './forward-headers.js';
+import { forwardedValue, upstreamRequestHeaders } from './forward-headers.js';
 import type { HttpRouteConfig, HttpSettings } from './http-config.js';
 import { codeOf, sendError } from './http-errors.js';
 import { Exchange, type ExchangeSettings } from './http-forward.js';
@@ -28,8 +28,18 @@ export interface SiteDeps {
 interface RequestTarget {
   host: string;
   authority: string;
+  /** `authority` as a Forwarded header value. */
+  forwardedHost: string;
   path: string;
 }
+
+/** What a Host header yields, parsed once per distinct value (a site sees few). */
+interface ParsedAuthority {
+  host: string;
+  forwardedHost: string;
+}
+
+const AUTHORITY_CACHE_SIZE = 1024;
 
 const HOST = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::\d{1,5})?$/i;
 
@@ -57,6 +67,8 @@ export class HttpSite {
   /** Read by every exchange of this site: set by retire() and drain(). */
   readonly #lifecycle = { retiring: false };
   #onRetired: (() => void) | undefined;
+  /** Host header values seen, parsed; emptied when it reaches AUTHORITY_CACHE_SIZE (clients choose these values). */
+  readonly #authorities = new Map<string, ParsedAuthority>();
 
   constructor(routes: readonly HttpRouteConfig[], proto: 'http' | 'https', upstreamTls: UpstreamTls | undefined, deps: SiteDeps) {
     this.proto = proto;
@@ -182,6 +194,7 @@ export class HttpSite {
       trusted: peer.trusted,
       proto: this.proto,
       host: target.authority,
+      forwardedHost: target.forwardedHost,
       upstreamHost,
       viaEntry: req.httpVersion === '1.1' ? this.#viaEntry : `${req.httpVersion} ${this.#deps.settings.via}`,
     });
@@ -196,8 +209,9 @@ export class HttpSite {
     const url = req.url ?? '';
     if (url.startsWith('/')) {
       const authority = req.headers.host ?? '';
-      if (authority !== '' && !HOST.test(authority)) return new ProxyBadRequestError('invalid Host');
-      return { host: hostOf(authority), authority, path: url };
+      const parsed = this.#authority(authority);
+      if (parsed === undefined) return new ProxyBadRequestError('invalid Host');
+      return { host: parsed.host, authority, forwardedHost: parsed.forwardedHost, path: url };
     }
     if (!/^https?:\/\//i.test(url)) return new ProxyBadRequestError('request target is neither a path nor an absolute URL');
     let parsed: URL;
@@ -208,7 +222,18 @@ export class HttpSite {
     }
     const host = parsed.hostname.toLowerCase();
     if (!this.#router.names(host)) return new ProxyBadRequestError(`not a forward proxy: ${host} is not served here`);
-    return { host, authority: parsed.host, path: `${parsed.pathname}${parsed.search}` };
+    return { host, authority: parsed.host, forwardedHost: forwardedValue(parsed.host), path: `${parsed.pathname}${parsed.search}` };
+  }
+
+  /** A Host value checked and split once; undefined when it is not a host[:port]. */
+  #authority(authority: string): ParsedAuthority | undefined {
+    let parsed = this.#authorities.get(authority);
+    if (parsed !== undefined) return parsed;
+    if (authority !== '' && !HOST.test(authority)) return undefined;
+    if (this.#authorities.size >= AUTHORITY_CACHE_SIZE) this.#authorities.clear();
+    parsed = { host: hostOf(authority), forwardedHost: forwardedValue(authority) };
+    this.#authorities.set(authority, parsed);
+    return parsed;
   }
 
   #refuse(res: ServerResponse, err: Error, reason: string): void {
