@@ -204,6 +204,13 @@ export class ProxyServer {
 
   /** Compiles a config's routes and builds the HTTP sites (and their upstream pools) of its HTTP routes. */
   #generationOf(config: ProxyConfig): Generation {
+    // Every file is read before any site exists: a site starts health checks and pools, which a
+    // failure half-way would leave running.
+    const upstreamTls = config.routes.map((route, i): UpstreamTls | undefined => {
+      const action = route.action;
+      if (action.type !== 'terminate-reencrypt') return undefined;
+      return { ca: readCaFile(action.upstreamTls.caFile, `routes[${i}].action.upstreamTls.caFile`), verify: action.upstreamTls.verify, servername: action.upstreamTls.servername };
+    });
     const sites = new Map<string, HttpSite>();
     const deps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: this.httpMetrics, logger: this.#logger };
     config.routes.forEach((route, i) => {
@@ -211,9 +218,8 @@ export class ProxyServer {
       if (action.type === 'http') sites.set(route.name, new HttpSite(action.routes, 'http', undefined, deps));
       else if (action.type === 'terminate') sites.set(route.name, new HttpSite(action.routes, 'https', undefined, deps));
       else if (action.type === 'terminate-reencrypt') {
-        const tls: UpstreamTls = { ca: readCaFile(action.upstreamTls.caFile, `routes[${i}].action.upstreamTls.caFile`), verify: action.upstreamTls.verify, servername: action.upstreamTls.servername };
-        if (!tls.verify) this.#logger?.warn({ route: route.name }, 'upstream certificate verification is OFF for this route (upstreamTls.verify: false)');
-        sites.set(route.name, new HttpSite(action.routes, 'https', tls, deps));
+        if (!action.upstreamTls.verify) this.#logger?.warn({ route: route.name }, 'upstream certificate verification is OFF for this route (upstreamTls.verify: false)');
+        sites.set(route.name, new HttpSite(action.routes, 'https', upstreamTls[i], deps));
       }
     });
     return {

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../src/proxy/config-loader.js';
+import { ProxyServer } from '../src/proxy/proxy-server.js';
+import { ProxyConfigError } from '../src/errors.js';
+import { closedPort } from './helpers.js';
+import { selfSignedCertificate } from './tls-fixtures.js';
+
+test('regression: a reload refused for a missing CA file starts no health check and leaves the running config', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-reload-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { cert, key } = selfSignedCertificate();
+  writeFileSync(join(dir, 'cert.pem'), cert);
+  writeFileSync(join(dir, 'key.pem'), key);
+  const upstream = await closedPort();
+  const proxy = await ProxyServer.start(parseConfig({
+    listeners: [{ host: '127.0.0.1', port: 0 }],
+    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'fixed', action: { type: 'respond', status: 204 } }] } }],
+  }));
+  t.after(() => proxy.shutdown(0));
+  // undici publishes request creation synchronously: a health check started during reload() shows here.
+  const created: string[] = [];
+  const onCreate = (message: unknown) => { created.push((message as { request: { path: string } }).request.path); };
+  diagnosticsChannel.subscribe('undici:request:create', onCreate);
+  t.after(() => diagnosticsChannel.unsubscribe('undici:request:create', onCreate));
+  const respond = [{ name: 'x', action: { type: 'respond', status: 204 } }];
+  const next = parseConfig({
+    listeners: [{ host: '127.0.0.1', port: 0 }],
+    certificates: [{ certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') }],
+    routes: [
+      { name: 'web', action: { type: 'http', routes: [{ name: 'checked', action: { type: 'proxy', targets: [`127.0.0.1:${upstream}`], healthCheck: { path: '/health' } } }] } },
+      { name: 'reenc', action: { type: 'terminate-reencrypt', upstreamTls: { caFile: join(dir, 'missing-ca.pem') }, routes: respond } },
+    ],
+  });
+  await assert.rejects(proxy.reload(next), (err: unknown) => err instanceof ProxyConfigError && err.field === 'routes[1].action.upstreamTls.caFile');
+  assert.deepEqual(created, [], 'no health check request was created');
+  assert.equal(proxy.config.routes.length, 1, 'the running config stays');
+});
