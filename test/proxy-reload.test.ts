@@ -8,6 +8,11 @@ import { parseConfig } from '../src/proxy/config-loader.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
 import { ProxyConfigError } from '../src/errors.js';
 import { closedPort } from './helpers.js';
+import { createRequire } from 'node:module';
+import { Registry } from 'prom-client';
+import { CidrSet } from '../src/net/address.js';
+import { HttpMetrics } from '../src/proxy/http-metrics.js';
+import { HttpSite } from '../src/proxy/http-site.js';
 import { selfSignedCertificate } from './tls-fixtures.js';
 
 test('regression: a reload refused for a missing CA file starts no health check and leaves the running config', async (t) => {
@@ -39,4 +44,20 @@ test('regression: a reload refused for a missing CA file starts no health check 
   await assert.rejects(proxy.reload(next), (err: unknown) => err instanceof ProxyConfigError && err.field === 'routes[1].action.upstreamTls.caFile');
   assert.deepEqual(created, [], 'no health check request was created');
   assert.equal(proxy.config.routes.length, 1, 'the running config stays');
+});
+
+test('regression: a retired HTTP site stops its connection checks (reloads do not pile up interval timers)', async () => {
+  const config = parseConfig({
+    listeners: [{ host: '127.0.0.1', port: 0 }],
+    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'fixed', action: { type: 'respond', status: 204 } }] } }],
+  });
+  const action = config.routes[0]!.action;
+  assert.ok(action.type === 'http');
+  const site = new HttpSite(action.routes, 'http', undefined, { settings: config.http, trusted: new CidrSet([]), metrics: new HttpMetrics(new Registry()), logger: undefined });
+  // Node keeps the headers/request timeout check on this symbol (lib/_http_server.js).
+  const { kConnectionsCheckingInterval } = createRequire(import.meta.url)('_http_server') as { kConnectionsCheckingInterval: symbol };
+  const interval = (site.server as unknown as Record<symbol, { _destroyed: boolean }>)[kConnectionsCheckingInterval]!;
+  assert.equal(interval._destroyed, false, 'started: slowloris clients are cut off');
+  await site.retire(); // no connection: retires at once
+  assert.equal(interval._destroyed, true, 'stopped once retired');
 });

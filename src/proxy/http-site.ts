@@ -135,7 +135,7 @@ export class HttpSite {
     this.#lifecycle.retiring = true;
     this.server.closeIdleConnections();
     const idle = this.#connections === 0 ? Promise.resolve() : new Promise<void>((resolve) => { this.#onRetired = resolve; });
-    return idle.then(() => this.closeUpstreams());
+    return idle.then(() => this.close());
   }
 
   /** Closes idle keep-alive connections and marks busy ones to close after their response (shutdown's first step). */
@@ -144,7 +144,10 @@ export class HttpSite {
     this.server.closeIdleConnections();
   }
 
-  async closeUpstreams(): Promise<void> {
+  /** Stops the server's connection checks (its interval timer) and closes the upstream pools. */
+  async close(): Promise<void> {
+    // close() on a server that never listened only clears its timer and reports "not running".
+    this.server.close(ignoreNotRunning);
     await Promise.all(this.groups.map((group) => group.close()));
   }
 
@@ -274,6 +277,8 @@ export class HttpSite {
     refuseUpgrade(socket, status, ProxyBadRequestError.code);
   };
 }
+
+function ignoreNotRunning(): void {}
 
 /** `Example.test:8080` → `example.test`; `[::1]:80` → `::1`. */
 function hostOf(authority: string): string {

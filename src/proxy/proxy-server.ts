@@ -198,7 +198,7 @@ export class ProxyServer {
   async #stop(): Promise<void> {
     diagnosticsChannel.unsubscribe(CHANNELS.replay.name as string, this.#onReplay);
     await closeSites(this.#generation);
-    await Promise.all([...this.#retiring].map((site) => site.closeUpstreams()));
+    await Promise.all([...this.#retiring].map((site) => site.close()));
     this.tracker.stop();
   }
 
@@ -325,5 +325,5 @@ function originsOf(generation: Generation): Set<string> {
 }
 
 async function closeSites(generation: Generation): Promise<void> {
-  await Promise.all([...generation.sites.values()].map((site) => site.closeUpstreams()));
+  await Promise.all([...generation.sites.values()].map((site) => site.close()));
 }
