@@ -5,14 +5,13 @@ import type { Logger } from 'pino';
 import { CHANNELS } from '../client/channels.js';
 import { CidrSet } from '../net/address.js';
 import { ConnectionTracker, type ConnectionRecord } from '../net/connection-tracker.js';
-import { CertificateStore, readCaFile } from './certificate-store.js';
-import { listenerName, timeoutsFor, type ListenerConfig, type ProxyConfig } from './config.js';
+import { CertificateStore } from './certificate-store.js';
+import { buildGeneration, closeSites, originsOf } from './generation.js';
+import { listenerName, type ListenerConfig, type ProxyConfig } from './config.js';
 import { HttpMetrics } from './http-metrics.js';
-import { HttpSite } from './http-site.js';
+import type { HttpSite } from './http-site.js';
 import { L4Connection, type Generation, type ListenerContext } from './l4-connection.js';
 import { ProxyMetrics } from './proxy-metrics.js';
-import { Router } from './router.js';
-import type { UpstreamTls } from './upstream-group.js';
 
 /** A bound listener: `port` is the real one (a configured 0 becomes the port the OS chose). */
 export interface BoundListener {
@@ -202,34 +201,8 @@ export class ProxyServer {
     this.tracker.stop();
   }
 
-  /** Compiles a config's routes and builds the HTTP sites (and their upstream pools) of its HTTP routes. */
   #generationOf(config: ProxyConfig): Generation {
-    // Every file is read before any site exists: a site starts health checks and pools, which a
-    // failure half-way would leave running.
-    const upstreamTls = config.routes.map((route, i): UpstreamTls | undefined => {
-      const action = route.action;
-      if (action.type !== 'terminate-reencrypt') return undefined;
-      return { ca: readCaFile(action.upstreamTls.caFile, `routes[${i}].action.upstreamTls.caFile`), verify: action.upstreamTls.verify, servername: action.upstreamTls.servername };
-    });
-    const sites = new Map<string, HttpSite>();
-    const deps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: this.httpMetrics, logger: this.#logger };
-    config.routes.forEach((route, i) => {
-      const action = route.action;
-      if (action.type === 'http') sites.set(route.name, new HttpSite(action.routes, 'http', undefined, deps));
-      else if (action.type === 'terminate') sites.set(route.name, new HttpSite(action.routes, 'https', undefined, deps));
-      else if (action.type === 'terminate-reencrypt') {
-        if (!action.upstreamTls.verify) this.#logger?.warn({ route: route.name }, 'upstream certificate verification is OFF for this route (upstreamTls.verify: false)');
-        sites.set(route.name, new HttpSite(action.routes, 'https', upstreamTls[i], deps));
-      }
-    });
-    return {
-      router: new Router(config),
-      timeouts: timeoutsFor(config, undefined),
-      maxHelloBytes: config.tls.maxHelloBytes,
-      sites,
-      certificates: this.certificates,
-      handshakeMs: config.tls.handshakeTimeoutMs,
-    };
+    return buildGeneration(config, { certificates: this.certificates, metrics: this.httpMetrics, logger: this.#logger });
   }
 
   async #listen(listener: ListenerConfig): Promise<LiveListener> {
@@ -318,12 +291,4 @@ function contextOf(listener: ListenerConfig, port: number): ListenerContext {
     port,
     trusted: listener.proxyProtocol === undefined ? undefined : new CidrSet(listener.proxyProtocol.trusted),
   };
-}
-
-function originsOf(generation: Generation): Set<string> {
-  return new Set([...generation.sites.values()].flatMap((site) => site.groups.flatMap((group) => group.targets.map((target) => target.origin))));
-}
-
-async function closeSites(generation: Generation): Promise<void> {
-  await Promise.all([...generation.sites.values()].map((site) => site.close()));
 }

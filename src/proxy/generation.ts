@@ -1,0 +1,53 @@
+import type { Logger } from 'pino';
+import { CidrSet } from '../net/address.js';
+import { readCaFile, type CertificateStore } from './certificate-store.js';
+import { timeoutsFor, type ProxyConfig } from './config.js';
+import type { HttpMetrics } from './http-metrics.js';
+import { HttpSite } from './http-site.js';
+import type { Generation } from './l4-connection.js';
+import { Router } from './router.js';
+import type { UpstreamTls } from './upstream-group.js';
+
+/**
+ * One generation of config, as connections read it: the compiled routes, and the HTTP sites
+ * (with their upstream pools and health checks) of the `http`, `terminate` and
+ * `terminate-reencrypt` routes. A reload builds a new one; the old one's sites are retired.
+ */
+export function buildGeneration(config: ProxyConfig, deps: { certificates: CertificateStore; metrics: HttpMetrics; logger: Logger | undefined }): Generation {
+  // Every file is read before any site exists: a site starts health checks and pools, which a
+  // failure half-way would leave running.
+  const upstreamTls = config.routes.map((route, i): UpstreamTls | undefined => {
+    const action = route.action;
+    if (action.type !== 'terminate-reencrypt') return undefined;
+    return { ca: readCaFile(action.upstreamTls.caFile, `routes[${i}].action.upstreamTls.caFile`), verify: action.upstreamTls.verify, servername: action.upstreamTls.servername };
+  });
+  const sites = new Map<string, HttpSite>();
+  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.metrics, logger: deps.logger };
+  config.routes.forEach((route, i) => {
+    const action = route.action;
+    if (action.type === 'http') sites.set(route.name, new HttpSite(action.routes, 'http', undefined, siteDeps));
+    else if (action.type === 'terminate') sites.set(route.name, new HttpSite(action.routes, 'https', undefined, siteDeps));
+    else if (action.type === 'terminate-reencrypt') {
+      if (!action.upstreamTls.verify) deps.logger?.warn({ route: route.name }, 'upstream certificate verification is OFF for this route (upstreamTls.verify: false)');
+      sites.set(route.name, new HttpSite(action.routes, 'https', upstreamTls[i], siteDeps));
+    }
+  });
+  return {
+    router: new Router(config),
+    timeouts: timeoutsFor(config, undefined),
+    maxHelloBytes: config.tls.maxHelloBytes,
+    sites,
+    certificates: deps.certificates,
+    handshakeMs: config.tls.handshakeTimeoutMs,
+  };
+}
+
+/** Upstream origins of a generation's `proxy` routes (to count their replays). */
+export function originsOf(generation: Generation): Set<string> {
+  return new Set([...generation.sites.values()].flatMap((site) => site.groups.flatMap((group) => group.targets.map((target) => target.origin))));
+}
+
+/** Closes a generation's HTTP sites: their timers and upstream pools. */
+export async function closeSites(generation: Generation): Promise<void> {
+  await Promise.all([...generation.sites.values()].map((site) => site.close()));
+}
