@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isCidr } from '../net/address.js';
+import { cidr, ms, name, port, positive } from './config-fields.js';
 import {
   certificateSchema, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, hostPattern, httpAction, httpSettingsSchema, reencryptAction, terminateAction,
 } from './http-config.js';
@@ -20,11 +20,6 @@ export const DEFAULT_MAX_LIFETIME_MS = 0;
 export const DEFAULT_HALF_CLOSE_GRACE_MS = 30_000;
 export const DEFAULT_DRAIN_MS = 30_000;
 
-const port = z.number({ error: 'expected a port number' }).int('expected a whole port number').min(0, 'expected a port 0-65535').max(65535, 'expected a port 0-65535');
-const ms = (what: string) => z.number({ error: `expected ${what} in milliseconds` }).int().min(0, `expected ${what} >= 0 ms`).max(2 ** 31 - 1, `expected ${what} under 2^31 ms`);
-const positive = (what: string) => z.number({ error: `expected ${what} as a number` }).int(`expected ${what} as a whole number`).min(1, `expected ${what} >= 1`);
-const name = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected a name of letters, digits, _ . : - (at most 64)');
-const cidr = z.string().refine(isCidr, 'expected an IP address or CIDR such as 10.0.0.0/8 or ::1/128');
 
 /** `host:port` or `[v6]:port`, parsed into its parts. */
 const target = z.string().transform((text, ctx) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isCidr } from '../net/address.js';
+import { bytes, cidr, ms, name, positive } from './config-fields.js';
 
 /**
  * The HTTP half of the proxy's config: TLS certificates, the HTTP server settings, and the
@@ -26,11 +26,6 @@ export const DEFAULT_WEBSOCKET_IDLE_MS = 3_600_000;
 export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DEFAULT_UPSTREAM_CONNECTIONS = 128;
 
-const ms = (what: string) => z.number({ error: `expected ${what} in milliseconds` }).int().min(0, `expected ${what} >= 0 ms`).max(2 ** 31 - 1, `expected ${what} under 2^31 ms`);
-const positive = (what: string) => z.number({ error: `expected ${what} as a number` }).int(`expected ${what} as a whole number`).min(1, `expected ${what} >= 1`);
-const bytes = (what: string) => z.number({ error: `expected ${what} in bytes` }).int().min(0, `expected ${what} >= 0`);
-const name = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected a name of letters, digits, _ . : - (at most 64)');
-const cidr = z.string().refine(isCidr, 'expected an IP address or CIDR such as 10.0.0.0/8 or ::1/128');
 
 /** A host name or `*.` wildcard (any depth below it), lower-cased. */
 export const hostPattern = z.string().regex(/^(\*\.)?([a-z0-9_]([a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/i, 'expected a host name or *.wildcard such as *.example.test')
