@@ -45,6 +45,16 @@ export function rawHeader(headers: Buffer[] | string[] | null, name: string): st
   return undefined;
 }
 
+/** Compares a raw header name or value to a lower-case ASCII word, case-insensitively, without decoding it. */
+export function asciiEqualsLower(raw: Buffer | string, lower: string): boolean {
+  if (raw.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const code = typeof raw === 'string' ? raw.charCodeAt(i) : raw[i]!;
+    if ((code | 0x20) !== lower.charCodeAt(i) && code !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 type Headers = Record<string, string | string[] | undefined>;
 
 /** Presents a new-style handler (`onRequestStart`, `onResponseStart`…) as a `Handler`; it is its controller too. */

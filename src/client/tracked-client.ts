@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { buildConnector, Client, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
+import { asciiEqualsLower } from './handler.js';
 import type { OriginState } from './origin-state.js';
 import { FRESH_CONNECTION, isRetrySafe, recordFacts, type HoldfastDispatchOptions } from './request-facts.js';
 
@@ -213,16 +214,6 @@ export class TrackedClient extends Client {
   }
 
 
-}
-
-/** Compares a raw header name to a lower-case ASCII name, case-insensitively, without decoding it. */
-function asciiEqualsLower(raw: Buffer | string, lower: string): boolean {
-  if (raw.length !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    const code = typeof raw === 'string' ? raw.charCodeAt(i) : raw[i]!;
-    if ((code | 0x20) !== lower.charCodeAt(i) && code !== lower.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 /** Wraps one request's (legacy-shaped) handler to tell its client what happened on the socket. */

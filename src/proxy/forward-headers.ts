@@ -1,3 +1,5 @@
+import { asciiEqualsLower } from '../client/handler.js';
+
 /**
  * The headers a reverse proxy rewrites, as pure functions over raw `[name, value, …]` lists
  * (the order and repetition clients sent are kept).
@@ -46,23 +48,13 @@ export interface ForwardContext {
  */
 function namesOtherFields(raw: readonly (string | Buffer)[]): boolean {
   for (let i = 0; i < raw.length; i += 2) {
-    if (!asciiIs(raw[i]!, 'connection')) continue;
+    if (!asciiEqualsLower(raw[i]!, 'connection')) continue;
     const value = raw[i + 1]!;
-    if (!asciiIs(value, 'keep-alive') && !asciiIs(value, 'close')) return true;
+    if (!asciiEqualsLower(value, 'keep-alive') && !asciiEqualsLower(value, 'close')) return true;
   }
   return false;
 }
 
-/** Case-insensitive comparison of an ASCII field (string or raw bytes) with a lower-case word, without decoding it. */
-function asciiIs(field: string | Buffer, lower: string): boolean {
-  if (field.length !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    const code = typeof field === 'string' ? field.charCodeAt(i) : field[i]!;
-    // | 0x20 lower-cases letters; the other characters of these words are '-', which it leaves alone.
-    if ((code | 0x20) !== lower.charCodeAt(i)) return false;
-  }
-  return true;
-}
 
 /** Field names listed in Connection headers (lower case), or undefined when there are none. */
 function connectionOptions(raw: readonly string[]): Set<string> | undefined {

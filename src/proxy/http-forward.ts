@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Handler } from '../client/handler.js';
+import { rawHeader, type Handler } from '../client/handler.js';
 import { BodyTooLargeError, NoUpstreamError, RequestAbortedError } from '../errors.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
 import { codeOf, sendError, statusForUpstreamFailure } from './http-errors.js';
@@ -107,7 +107,7 @@ export class Exchange implements Handler {
     const { observer, route, maxResponseBodyBytes, viaEntry } = this.#settings;
     const upstream = this.#target!.address;
     observer.upstreamLatency(route, upstream, (performance.now() - this.#sentAt) / 1000);
-    if (maxResponseBodyBytes > 0 && declaredLength(headers) > maxResponseBodyBytes) {
+    if (maxResponseBodyBytes > 0 && Number(rawHeader(headers, 'content-length') ?? 0) > maxResponseBodyBytes) {
       this.#abort?.(new BodyTooLargeError('response', maxResponseBodyBytes));
       return false;
     }
@@ -182,13 +182,4 @@ export class Exchange implements Handler {
     this.#abort?.(new RequestAbortedError());
     this.#finish(CLIENT_CLOSED);
   };
-}
-
-/** The Content-Length of raw response headers, or -1. */
-function declaredLength(headers: Buffer[]): number {
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') return Number(headers[i + 1]!.toString('latin1'));
-  }
-  return -1;
 }
