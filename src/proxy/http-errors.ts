@@ -37,7 +37,7 @@ export function sendError(res: ServerResponse, status: number, code: string, clo
     res.destroy();
     return;
   }
-  const body = `${status} ${STATUS_CODES[status] ?? ''} (${code})\n`;
+  const body = errorBody(status, code);
   const headers: Record<string, string | number> = {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
@@ -53,4 +53,9 @@ export function sendError(res: ServerResponse, status: number, code: string, clo
 /** The code of any error: a HoldfastError's own, or a generic one. */
 export function codeOf(err: Error): string {
   return err instanceof HoldfastError ? err.code : 'HF_ERR_SOCKET';
+}
+
+/** The body of an answer the proxy makes itself: `502 Bad Gateway (HF_ERR_CONNECT)`. */
+export function errorBody(status: number, code: string): string {
+  return `${status} ${STATUS_CODES[status] ?? ''} (${code})\n`;
 }

@@ -5,7 +5,7 @@ import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../e
 import type { CidrSet } from '../net/address.js';
 import { forwardedValue, upstreamRequestHeaders } from './forward-headers.js';
 import type { HttpRouteConfig, HttpSettings } from './http-config.js';
-import { codeOf, sendError } from './http-errors.js';
+import { sendError } from './http-errors.js';
 import { Exchange, type ExchangeSettings } from './http-forward.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { HttpRouter } from './http-router.js';
@@ -32,6 +32,9 @@ interface RequestTarget {
   forwardedHost: string;
   path: string;
 }
+
+/** Why a request target is refused (400), as the `reason` of holdfast_proxy_http_refused_total. */
+type Refusal = 'bad-request' | 'forward-proxy';
 
 /** What a Host header yields, parsed once per distinct value (a site sees few). */
 interface ParsedAuthority {
@@ -154,7 +157,7 @@ export class HttpSite {
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (this.#lifecycle.retiring) res.shouldKeepAlive = false;
     const target = this.#targetOf(req);
-    if (target instanceof Error) return this.#refuse(res, target, 'bad-request');
+    if (typeof target === 'string') return this.#refuse(res, target);
     const route = this.#router.match(target.host, target.path);
     if (route === undefined) {
       this.#deps.metrics.finished('none', 404, 'none');
@@ -208,23 +211,23 @@ export class HttpSite {
    * what a forward proxy receives: it is served only for hosts a route names, so this proxy
    * can never be used to reach anything else.
    */
-  #targetOf(req: IncomingMessage): RequestTarget | Error {
+  #targetOf(req: IncomingMessage): RequestTarget | Refusal {
     const url = req.url ?? '';
     if (url.startsWith('/')) {
       const authority = req.headers.host ?? '';
       const parsed = this.#authority(authority);
-      if (parsed === undefined) return new ProxyBadRequestError('invalid Host');
+      if (parsed === undefined) return 'bad-request'; // not a host[:port]
       return { host: parsed.host, authority, forwardedHost: parsed.forwardedHost, path: url };
     }
-    if (!/^https?:\/\//i.test(url)) return new ProxyBadRequestError('request target is neither a path nor an absolute URL');
+    if (!/^https?:\/\//i.test(url)) return 'bad-request'; // neither a path nor an absolute URL
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      return new ProxyBadRequestError('invalid absolute URL');
+      return 'bad-request';
     }
     const host = parsed.hostname.toLowerCase();
-    if (!this.#router.names(host)) return new ProxyBadRequestError(`not a forward proxy: ${host} is not served here`);
+    if (!this.#router.names(host)) return 'forward-proxy'; // a host no route names
     return { host, authority: parsed.host, forwardedHost: forwardedValue(parsed.host), path: `${parsed.pathname}${parsed.search}` };
   }
 
@@ -239,18 +242,18 @@ export class HttpSite {
     return parsed;
   }
 
-  #refuse(res: ServerResponse, err: Error, reason: string): void {
-    this.#deps.metrics.refused(reason === 'bad-request' && err.message.startsWith('not a forward proxy') ? 'forward-proxy' : reason);
+  #refuse(res: ServerResponse, reason: Refusal): void {
+    this.#deps.metrics.refused(reason);
     this.#deps.metrics.finished('none', 400, 'none');
-    sendError(res, 400, codeOf(err), true);
+    sendError(res, 400, ProxyBadRequestError.code, true);
   }
 
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const target = this.#targetOf(req);
-    const route = target instanceof Error ? undefined : this.#router.match(target.host, target.path);
-    if (target instanceof Error || route?.kind !== 'proxy') {
+    const route = typeof target === 'string' ? undefined : this.#router.match(target.host, target.path);
+    if (typeof target === 'string' || route?.kind !== 'proxy') {
       this.#deps.metrics.refused('bad-request');
-      return refuseUpgrade(socket, target instanceof Error ? 400 : 404, target instanceof Error ? ProxyBadRequestError.code : ProxyNoRouteError.code);
+      return refuseUpgrade(socket, typeof target === 'string' ? 400 : 404, typeof target === 'string' ? ProxyBadRequestError.code : ProxyNoRouteError.code);
     }
     const headers = this.#upstreamHeaders(req, target, route.preserveHost ? target.authority : undefined);
     upgradeWebSocket(req, socket, head, target.path, headers, route.exchange, this.#deps.settings.websocketIdleMs);

@@ -6,7 +6,7 @@ import type { Handler } from '../client/handler.js';
 import { NoUpstreamError, RequestAbortedError } from '../errors.js';
 import { Splice } from '../net/splice.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
-import { codeOf, ERROR_HEADER, statusForUpstreamFailure } from './http-errors.js';
+import { codeOf, ERROR_HEADER, errorBody, statusForUpstreamFailure } from './http-errors.js';
 import type { ExchangeSettings } from './http-forward.js';
 
 const KEEP_ON_SWITCH = new Set(['upgrade', 'connection']);
@@ -19,7 +19,7 @@ const WEBSOCKET_HALF_CLOSE_MS = 30_000;
  * request Node's parser rejected) and closes it.
  */
 export function refuseUpgrade(socket: Duplex, status: number, code: string): void {
-  const body = `${status} ${STATUS_CODES[status] ?? ''} (${code})\n`;
+  const body = errorBody(status, code);
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ERROR_HEADER}: ${code}\r\nconnection: close\r\n\r\n${body}`);
   socket.once('finish', () => socket.destroy());
 }
