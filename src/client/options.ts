@@ -1,10 +1,11 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { DEFAULT_SHARED_RATE_LIMIT_PREFIX } from './shared-rate-limit.js';
 import { DEFAULT_LATENCY_MIN_SAMPLES, DEFAULT_LATENCY_QUANTILE, DEFAULT_LATENCY_WINDOW } from '../policy/latency-estimator.js';
 import { parseOptions } from '../parse-options.js';
+import { isRedisClient } from '../redis-client.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LEARNED_TTL_MS, DEFAULT_MARGIN_RATIO, DEFAULT_MAX_MARGIN_MS, DEFAULT_UNSAFE_REUSE_RATIO,
 } from '../policy/keep-alive.js';
@@ -99,7 +100,7 @@ const schema = z.strictObject({
     redis: z.strictObject({
       url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional(),
       /** An ioredis client you own (holdfast will not close it). */
-      client: z.custom<Redis>((v) => v instanceof Redis, 'expected an ioredis client').optional(),
+      client: z.custom<Redis>((v) => isRedisClient(v), 'expected an ioredis client').optional(),
       keyPrefix: z.string().min(1).default(DEFAULT_SHARED_RATE_LIMIT_PREFIX),
     }).optional(),
   }).optional(),

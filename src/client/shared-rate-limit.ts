@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../redis-client.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 export const DEFAULT_SHARED_RATE_LIMIT_PREFIX = 'holdfast:rate';
@@ -38,7 +39,7 @@ export class SharedRateLimit implements TokenSource {
     const points = Math.max(1, Math.floor(requestsPerSecond * duration));
     this.#owned = client === undefined;
     // enableOfflineQueue off: while Redis is away, calls fail at once and the insurance limiter answers.
-    this.#client = client ?? new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    this.#client = client ?? newRedis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     if (this.#owned) this.#client.on('error', () => {}); // reconnects on its own; the insurance limiter covers the gap
     this.#limiter = new RateLimiterRedis({
       storeClient: this.#client, keyPrefix, points, duration,

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { buildConnector, Client, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
-import { asciiEqualsLower } from './handler.js';
+import { bytesEqualLower, headerBytes } from './handler.js';
 import type { OriginState } from './origin-state.js';
 import { FRESH_CONNECTION, isRetrySafe, recordFacts, type HoldfastDispatchOptions } from './request-facts.js';
 
@@ -199,16 +199,17 @@ export class TrackedClient extends Client {
    * both names are 10 bytes and differ in their first letter; the usual connection
    * value, `keep-alive`, is also 10 bytes and is skipped without decoding.
    */
-  observeHeaders(record: SocketRecord | undefined, rawHeaders: Buffer[] | string[] | null): void {
-    let hint: Buffer | string | undefined;
-    for (let i = 0; rawHeaders !== null && i + 1 < rawHeaders.length; i += 2) {
+  observeHeaders(record: SocketRecord | undefined, headers: Buffer[] | string[] | null): void {
+    const rawHeaders = headerBytes(headers);
+    let hint: Buffer | undefined;
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!;
       if (name.length !== 10) continue;
-      const first = (typeof name === 'string' ? name.charCodeAt(0) : name[0]!) | 0x20;
+      const first = name[0]! | 0x20;
       const value = rawHeaders[i + 1]!;
-      if (first === 0x6b /* k */ && asciiEqualsLower(name, 'keep-alive')) hint = value;
-      else if (first === 0x63 /* c */ && value.length !== 10 && record !== undefined && asciiEqualsLower(name, 'connection')
-        && /\bclose\b/i.test(String(value))) record.willClose = true;
+      if (first === 0x6b /* k */ && bytesEqualLower(name, 'keep-alive')) hint = value;
+      else if (first === 0x63 /* c */ && value.length !== 10 && record !== undefined && bytesEqualLower(name, 'connection')
+        && /\bclose\b/i.test(value.toString('latin1'))) record.willClose = true;
     }
     this.#state.observeHintBytes(hint);
   }

@@ -63,7 +63,8 @@ describe('downstreamResponseHeaders', () => {
   });
 
   it('keeps Upgrade and Connection on a switch of protocols when asked', () => {
-    const out = downstreamResponseHeaders(['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Accept', 'abc'], '1.1 holdfast', new Set(['upgrade', 'connection']));
+    const raw = ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Accept', 'abc'].map((s) => Buffer.from(s, 'latin1'));
+    const out = downstreamResponseHeaders(raw, '1.1 holdfast', new Set(['upgrade', 'connection']));
     assert.deepEqual(out, ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Accept', 'abc', 'via', '1.1 holdfast']);
   });
 });

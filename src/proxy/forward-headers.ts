@@ -1,4 +1,5 @@
-import { asciiEqualsLower } from '../client/handler.js';
+import { bytesEqualLower, textEqualsLower } from '../client/handler.js';
+import { latin1Text } from './latin1-text.js';
 
 /**
  * The headers a reverse proxy rewrites, as pure functions over raw `[name, value, …]` lists
@@ -24,7 +25,7 @@ const SET_BY_PROXY = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-
  */
 const SPECIAL_LENGTHS = new Uint8Array(32);
 for (const name of [...HOP_BY_HOP, ...SET_BY_PROXY]) SPECIAL_LENGTHS[name.length] = 1;
-const special = (name: string): boolean => name.length < 32 && SPECIAL_LENGTHS[name.length] === 1;
+const special = (length: number): boolean => length < 32 && SPECIAL_LENGTHS[length] === 1;
 
 export interface ForwardContext {
   /** The peer's address as the proxy saw it (normalized, no `::ffff:`). */
@@ -44,17 +45,26 @@ export interface ForwardContext {
 
 /**
  * Whether a Connection header names anything but keep-alive or close: only then must every
- * field be checked against it (most clients send just `keep-alive`).
+ * field be checked against it (most clients send just `keep-alive`). One function for the
+ * client's decoded headers, one for the upstream's raw bytes (see bytesEqualLower).
  */
-function namesOtherFields(raw: readonly (string | Buffer)[]): boolean {
+function textNamesOtherFields(raw: readonly string[]): boolean {
   for (let i = 0; i < raw.length; i += 2) {
-    if (!asciiEqualsLower(raw[i]!, 'connection')) continue;
+    if (!textEqualsLower(raw[i]!, 'connection')) continue;
     const value = raw[i + 1]!;
-    if (!asciiEqualsLower(value, 'keep-alive') && !asciiEqualsLower(value, 'close')) return true;
+    if (!textEqualsLower(value, 'keep-alive') && !textEqualsLower(value, 'close')) return true;
   }
   return false;
 }
 
+function bytesNameOtherFields(raw: readonly Buffer[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!bytesEqualLower(raw[i]!, 'connection')) continue;
+    const value = raw[i + 1]!;
+    if (!bytesEqualLower(value, 'keep-alive') && !bytesEqualLower(value, 'close')) return true;
+  }
+  return false;
+}
 
 /** Field names listed in Connection headers (lower case), or undefined when there are none. */
 function connectionOptions(raw: readonly string[]): Set<string> | undefined {
@@ -71,7 +81,7 @@ function connectionOptions(raw: readonly string[]): Set<string> | undefined {
 
 /** The upstream request's headers, from the client's raw headers. */
 export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
-  const listed = namesOtherFields(raw) ? connectionOptions(raw) : undefined;
+  const listed = textNamesOtherFields(raw) ? connectionOptions(raw) : undefined;
   const out: string[] = [];
   let forwardedFor: string | undefined;
   let forwardedProto: string | undefined;
@@ -81,7 +91,7 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    if (listed === undefined && !special(name)) {
+    if (listed === undefined && !special(name.length)) {
       out.push(name, value);
       continue;
     }
@@ -113,20 +123,23 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
 /**
  * The response headers for the client, from the upstream's raw header buffers, with this
  * proxy's Via. `keep`: hop-by-hop names to keep (Upgrade and Connection on a 101).
+ * A field is decoded only when it is sent on, and through latin1Text, which returns the
+ * string it decoded before for the same bytes (most of a response's fields repeat).
  */
-export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], viaEntry: string, keep?: ReadonlySet<string>): string[] {
-  const listed = keep === undefined && namesOtherFields(raw) ? connectionOptions(raw.map(String)) : undefined;
+export function downstreamResponseHeaders(raw: readonly Buffer[], viaEntry: string, keep?: ReadonlySet<string>): string[] {
+  const listed = keep === undefined && bytesNameOtherFields(raw) ? connectionOptions(raw.map(latin1Text)) : undefined;
   const out: string[] = [];
   let via: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = latin1(raw[i]!);
-    const value = latin1(raw[i + 1]!);
-    if (listed === undefined && !special(name)) {
-      out.push(name, value);
+    const field = raw[i]!;
+    if (listed === undefined && !special(field.length)) {
+      out.push(latin1Text(field), latin1Text(raw[i + 1]!));
       continue;
     }
+    const name = latin1Text(field);
     const lower = name.toLowerCase();
     if ((HOP_BY_HOP.has(lower) || listed?.has(lower) === true) && keep?.has(lower) !== true) continue;
+    const value = latin1Text(raw[i + 1]!);
     if (lower === 'via') {
       via = via === undefined ? value : `${via}, ${value}`;
       continue;
@@ -135,10 +148,6 @@ export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], via
   }
   out.push('via', via === undefined ? viaEntry : `${via}, ${viaEntry}`);
   return out;
-}
-
-function latin1(field: Buffer | string): string {
-  return typeof field === 'string' ? field : field.toString('latin1');
 }
 
 /** An RFC 7239 node: IPv6 in brackets, quoted (`"[::1]"`); IPv4 bare. */

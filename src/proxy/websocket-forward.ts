@@ -2,7 +2,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { Handler } from '../client/handler.js';
+import { headerBytes, type Handler } from '../client/handler.js';
 import { NoUpstreamError, RequestAbortedError } from '../errors.js';
 import { Splice } from '../net/splice.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
@@ -65,7 +65,7 @@ export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buf
         return;
       }
       observer.upstreamLatency(route, target.address, (performance.now() - sentAt) / 1000);
-      const lines = downstreamResponseHeaders(rawHeaders ?? [], settings.viaEntry, KEEP_ON_SWITCH);
+      const lines = downstreamResponseHeaders(headerBytes(rawHeaders), settings.viaEntry, KEEP_ON_SWITCH);
       socket.write(head101(lines));
       if (head.length > 0) upstream.write(head);
       upstream.on('error', ignore);
@@ -76,7 +76,7 @@ export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buf
     onHeaders(statusCode, rawHeaders) {
       if (statusCode < 200) return true;
       relayed = statusCode;
-      const lines = downstreamResponseHeaders(rawHeaders, settings.viaEntry);
+      const lines = downstreamResponseHeaders(headerBytes(rawHeaders), settings.viaEntry);
       socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\n${joinHeaders(lines)}connection: close\r\n\r\n`);
       return true;
     },

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../redis-client.js';
 import type { SnRecord } from './table-client.js';
 import type { WaitingDefinition } from './waiting.js';
 import {
@@ -43,8 +44,8 @@ export class RedisStore implements MirrorStore {
     this.#p = prefix;
     this.#waiting = waiting;
     const options = { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n: number) => Math.min(2000, 50 * 2 ** n) };
-    this.#redis = new Redis(url, options);
-    this.#sub = new Redis(url, { ...options, enableOfflineQueue: true });
+    this.#redis = newRedis(url, options);
+    this.#sub = newRedis(url, { ...options, enableOfflineQueue: true });
     this.#redis.on('error', onError);
     this.#sub.on('error', onError);
     this.#sub.on('message', () => { for (const listener of this.#listeners) listener(); });

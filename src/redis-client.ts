@@ -1,0 +1,33 @@
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
+
+/**
+ * ioredis, loaded the first time holdfast makes or checks a Redis client, not when holdfast is
+ * imported: a process that never talks to Redis (the proxy, a client without a shared rate
+ * limit, the mirror on its memory store) never loads it.
+ *
+ * Why it matters: ioredis 6 declares `class VerbatimString extends String`
+ * (built/resp/verbatim-string.js), and evaluating it turns `String.prototype` into a
+ * dictionary-mode object in V8 (Node 20). From then on, no optimized code in the process can
+ * treat a string method as a constant: every `s.charCodeAt(i)`, `s.toLowerCase()`, `s.slice()`
+ * in Node's HTTP code, undici and holdfast looks the method up through a generic inline-cache
+ * call. In the HTTP proxy that was about a tenth of the instructions of a proxied request
+ * (callgrind, docs/proxy.md#cpu-per-request); test/redis-lazy.test.ts pins that loading holdfast
+ * leaves `String.prototype` fast.
+ */
+const require = createRequire(import.meta.url);
+
+function ioredis(): typeof import('ioredis') {
+  return require('ioredis') as typeof import('ioredis');
+}
+
+/** A new ioredis client. */
+export function newRedis(url: string, options: RedisOptions): Redis {
+  const { Redis: RedisClient } = ioredis();
+  return new RedisClient(url, options);
+}
+
+/** Whether `value` is an ioredis client (one the caller made, so ioredis is loaded already). */
+export function isRedisClient(value: unknown): value is Redis {
+  return typeof value === 'object' && value !== null && value instanceof ioredis().Redis;
+}
