@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /**
  * Injectable time. Policies read `now()`; waits go through `schedule()`.
  * Background timers (idle-socket retirement) are unref'd so that they never

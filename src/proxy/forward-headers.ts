@@ -20,12 +20,28 @@ const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te'
 const SET_BY_PROXY = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'via']);
 
 /**
- * The lengths of every name above: a field whose name has another length passes untouched
- * without being lower-cased (this runs for every header of every proxied message).
+ * Every name above, by length. Most fields have a name of another length, or one that differs
+ * from the candidates of its length in the first bytes: they pass untouched, without being
+ * decoded or lower-cased (this runs for every header of every proxied message).
  */
-const SPECIAL_LENGTHS = new Uint8Array(32);
-for (const name of [...HOP_BY_HOP, ...SET_BY_PROXY]) SPECIAL_LENGTHS[name.length] = 1;
-const special = (length: number): boolean => length < 32 && SPECIAL_LENGTHS[length] === 1;
+const SPECIAL_BY_LENGTH: (string[] | undefined)[] = new Array<string[] | undefined>(32).fill(undefined);
+for (const name of [...HOP_BY_HOP, ...SET_BY_PROXY]) (SPECIAL_BY_LENGTH[name.length] ??= []).push(name);
+
+/** The special name (lower case) a decoded field name spells in any case, or undefined. */
+function specialText(name: string): string | undefined {
+  const candidates = name.length < 32 ? SPECIAL_BY_LENGTH[name.length] : undefined;
+  if (candidates === undefined) return undefined;
+  for (const candidate of candidates) if (textEqualsLower(name, candidate)) return candidate;
+  return undefined;
+}
+
+/** specialText for a raw field name. */
+function specialBytes(name: Buffer): string | undefined {
+  const candidates = name.length < 32 ? SPECIAL_BY_LENGTH[name.length] : undefined;
+  if (candidates === undefined) return undefined;
+  for (const candidate of candidates) if (bytesEqualLower(name, candidate)) return candidate;
+  return undefined;
+}
 
 export interface ForwardContext {
   /** The peer's address as the proxy saw it (normalized, no `::ffff:`). */
@@ -91,11 +107,12 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    if (listed === undefined && !special(name.length)) {
+    const known = specialText(name);
+    if (listed === undefined && known === undefined) {
       out.push(name, value);
       continue;
     }
-    const lower = name.toLowerCase();
+    const lower = known ?? name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || listed?.has(lower) === true) continue;
     if (!SET_BY_PROXY.has(lower)) {
       out.push(name, value);
@@ -132,12 +149,13 @@ export function downstreamResponseHeaders(raw: readonly Buffer[], viaEntry: stri
   let via: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const field = raw[i]!;
-    if (listed === undefined && !special(field.length)) {
+    const known = specialBytes(field);
+    if (listed === undefined && known === undefined) {
       out.push(latin1Text(field), latin1Text(raw[i + 1]!));
       continue;
     }
     const name = latin1Text(field);
-    const lower = name.toLowerCase();
+    const lower = known ?? name.toLowerCase();
     if ((HOP_BY_HOP.has(lower) || listed?.has(lower) === true) && keep?.has(lower) !== true) continue;
     const value = latin1Text(raw[i + 1]!);
     if (lower === 'via') {

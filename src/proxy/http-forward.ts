@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { rawHeader, type Handler } from '../client/handler.js';
 import { BodyTooLargeError, NoUpstreamError, RequestAbortedError } from '../errors.js';
