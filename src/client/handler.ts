@@ -50,7 +50,7 @@ export function rawHeader(headers: Buffer[] | string[] | null, name: string): st
  * case-insensitively, without decoding them. Its twin for decoded text is
  * textEqualsLower: one function over both types would see strings and buffers at the
  * same property loads, and V8 then leaves them generic in every caller it is inlined
- * into (about 1 µs per proxied request, measured with callgrind on the proxy).
+ * into (seen in the proxy's profile: docs/proxy.md#cpu-per-request).
  */
 export function bytesEqualLower(raw: Buffer, lower: string): boolean {
   if (raw.length !== lower.length) return false;

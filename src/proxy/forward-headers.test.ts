@@ -62,6 +62,11 @@ describe('downstreamResponseHeaders', () => {
     assert.deepEqual(downstreamResponseHeaders(raw, '1.1 holdfast'), ['Content-Type', 'text/plain', 'via', '1.1 app, 1.1 holdfast']);
   });
 
+  it('passes every Set-Cookie on, in order, in the case the upstream sent', () => {
+    const raw = ['Set-Cookie', 'session=abc; HttpOnly', 'X-Id', '7', 'set-cookie', 'theme=dark'].map((s) => Buffer.from(s, 'latin1'));
+    assert.deepEqual(downstreamResponseHeaders(raw, '1.1 holdfast'), ['Set-Cookie', 'session=abc; HttpOnly', 'X-Id', '7', 'set-cookie', 'theme=dark', 'via', '1.1 holdfast']);
+  });
+
   it('keeps Upgrade and Connection on a switch of protocols when asked', () => {
     const raw = ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Accept', 'abc'].map((s) => Buffer.from(s, 'latin1'));
     const out = downstreamResponseHeaders(raw, '1.1 holdfast', new Set(['upgrade', 'connection']));

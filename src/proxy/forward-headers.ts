@@ -20,12 +20,12 @@ const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te'
 const SET_BY_PROXY = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'via']);
 
 /**
- * Every name above, by length. Most fields have a name of another length, or one that differs
+ * Every name above, and Set-Cookie (never interned), by length. Most fields have a name of another length, or one that differs
  * from the candidates of its length in the first bytes: they pass untouched, without being
  * decoded or lower-cased (this runs for every header of every proxied message).
  */
 const SPECIAL_BY_LENGTH: (string[] | undefined)[] = new Array<string[] | undefined>(32).fill(undefined);
-for (const name of [...HOP_BY_HOP, ...SET_BY_PROXY]) (SPECIAL_BY_LENGTH[name.length] ??= []).push(name);
+for (const name of [...HOP_BY_HOP, ...SET_BY_PROXY, 'set-cookie']) (SPECIAL_BY_LENGTH[name.length] ??= []).push(name);
 
 /** The special name (lower case) a decoded field name spells in any case, or undefined. */
 function specialText(name: string): string | undefined {
@@ -157,7 +157,8 @@ export function downstreamResponseHeaders(raw: readonly Buffer[], viaEntry: stri
     const name = latin1Text(field);
     const lower = known ?? name.toLowerCase();
     if ((HOP_BY_HOP.has(lower) || listed?.has(lower) === true) && keep?.has(lower) !== true) continue;
-    const value = latin1Text(raw[i + 1]!);
+    // A cookie is decoded afresh: latin1Text would keep the session it carries after the response.
+    const value = lower === 'set-cookie' ? raw[i + 1]!.toString('latin1') : latin1Text(raw[i + 1]!);
     if (lower === 'via') {
       via = via === undefined ? value : `${via}, ${value}`;
       continue;
