@@ -35,12 +35,11 @@ export type Dispatch = (opts: Dispatcher.DispatchOptions, handler: Handler) => b
 // against the same code with per-class copies).
 export type Interceptor = (next: Dispatch) => Dispatch;
 
-/** One header's value from raw `[name, value, …]` buffers, or undefined. */
+/** One header's value from raw `[name, value, …]` buffers, or undefined. `name`: lower case. */
 export function rawHeader(headers: Buffer[] | string[] | null, name: string): string | undefined {
-  if (headers === null) return undefined;
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    const key = headers[i]!;
-    if (key.length === name.length && String(key).toLowerCase() === name) return String(headers[i + 1]);
+  const raw = headerBytes(headers);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (bytesEqualLower(raw[i]!, name)) return raw[i + 1]!.toString('latin1');
   }
   return undefined;
 }

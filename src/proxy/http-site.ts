@@ -107,7 +107,7 @@ export class HttpSite {
         const { settings, metrics } = this.#deps;
         return {
           kind: 'proxy', name: route.name, preserveHost: action.preserveHost,
-          exchange: { route: route.name, group, retries: action.retries, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: `1.1 ${settings.via}`, observer: metrics, lifecycle: this.#lifecycle },
+          exchange: { route: route.name, group, retries: action.retries, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: this.#viaEntry, observer: metrics, lifecycle: this.#lifecycle },
         };
       }
       case 'redirect':
