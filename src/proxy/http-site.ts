@@ -271,12 +271,14 @@ export class HttpSite {
    */
   readonly #onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
     const code = err.code ?? '';
-    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    this.#deps.metrics.refused(status === 408 ? 'timeout' : status === 431 ? 'too-large' : 'bad-request');
+    // Node reports a client's reset here too: that is no request refused (the layer-4 side
+    // counts the connection as closed by a client reset), and there is no one to answer.
     if (code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    this.#deps.metrics.refused(status === 408 ? 'timeout' : status === 431 ? 'too-large' : 'bad-request');
     refuseUpgrade(socket, status, ProxyBadRequestError.code);
   };
 }
