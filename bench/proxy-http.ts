@@ -11,6 +11,7 @@
  *
  *   npm run bench:proxy-http
  *   options: --seconds S (per proxy per round, default 5) --rounds N (default 5)
+ *            --warmup S (load on each proxy before the rounds, default: --seconds)
  *            --connections C (default 50) --json FILE
  *
  * nginx and HAProxy are used when installed (Debian: apt-get install nginx-light haproxy);
@@ -32,6 +33,8 @@ export interface HttpBenchOptions {
   seconds: number;
   rounds: number;
   connections: number;
+  /** Seconds of load on each contestant before the rounds (default: `seconds`). */
+  warmupSeconds?: number;
 }
 
 export interface HttpRow extends ContestantRounds {
@@ -183,8 +186,8 @@ export function formatHttp(result: HttpBenchResult): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, json: { type: 'string' } } });
-  const options: HttpBenchOptions = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 5), connections: Number(values.connections ?? 50) };
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' } } });
+  const options: HttpBenchOptions = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 5), connections: Number(values.connections ?? 50), warmupSeconds: Number(values.warmup ?? values.seconds ?? 5) };
   console.log(`proxy-http: ${JSON.stringify(options)}, node ${process.version}`);
   const result = await runProxyHttp(options, (line) => console.log(line));
   console.log(`\n${formatHttp(result)}`);

@@ -8,6 +8,7 @@
  *
  *   npm run bench:proxy-l4
  *   options: --seconds S (per proxy per round, default 5) --rounds N (default 5)
+ *            --warmup S (load on each proxy before the rounds, default: --seconds)
  *            --connections C (default 50) --json FILE
  *
  * HAProxy is used when `haproxy` is on the PATH (Debian: apt-get install haproxy); without
@@ -29,6 +30,8 @@ export interface L4Options {
   seconds: number;
   rounds: number;
   connections: number;
+  /** Seconds of load on each contestant before the rounds (default: `seconds`). */
+  warmupSeconds?: number;
 }
 
 export interface L4Row extends ContestantRounds {
@@ -119,8 +122,8 @@ export function formatL4(result: L4Result): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, json: { type: 'string' } } });
-  const options: L4Options = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 5), connections: Number(values.connections ?? 50) };
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' } } });
+  const options: L4Options = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 5), connections: Number(values.connections ?? 50), warmupSeconds: Number(values.warmup ?? values.seconds ?? 5) };
   console.log(`proxy-l4: ${JSON.stringify(options)}, node ${process.version}`);
   const result = await runProxyL4(options, (line) => console.log(line));
   console.log(`\n${formatL4(result)}`);

@@ -127,19 +127,26 @@ export interface ContestantRounds {
 }
 
 /**
- * Warms every contestant for a second, then runs `rounds` rounds of autocannon against each,
- * the order rotating so that drift in the machine's speed hits all alike. Each run's CPU per
- * request is `cpuUs(pid)` after minus before, divided by the requests answered.
+ * Warms every contestant under the same load for `warmupSeconds` (default: one round's
+ * length), then runs `rounds` rounds of autocannon against each, the order rotating so that
+ * drift in the machine's speed hits all alike. Each run's CPU per request is `cpuUs(pid)`
+ * after minus before, divided by the requests answered.
+ *
+ * The warm-up is what makes the rounds measure a steady state: a Node process spends its
+ * first seconds under load compiling its hot functions (V8's optimizing compiler runs on
+ * threads of the same process, so its CPU time is counted), and a warm-up of one second left
+ * a share of that in the first round, more for a bigger program (holdfast, fastify) than for
+ * a small one, and nothing for nginx or HAProxy.
  */
 export async function runRounds(
   contestants: readonly Contestant[],
-  options: { seconds: number; rounds: number; connections: number },
+  options: { seconds: number; rounds: number; connections: number; warmupSeconds?: number },
   cpuUs: (pid: number) => number,
   progress: (line: string) => void,
 ): Promise<ContestantRounds[]> {
   const rows = contestants.map((c): ContestantRounds => ({ name: c.name, rps: [], p99Ms: [], cpuUsPerRequest: [], errors: 0 }));
   for (const c of contestants) {
-    const warm = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, 1);
+    const warm = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, options.warmupSeconds ?? options.seconds);
     if (warm.requests.total === 0 || warm.non2xx > 0) throw new Error(`${c.name} does not answer: ${warm.non2xx} non-2xx of ${warm.requests.total}`);
     progress(`warmed ${c.name}`);
   }
