@@ -27,6 +27,14 @@ describe('upstreamRequestHeaders', () => {
     assert.deepEqual(out.get('host'), ['app.example.test']);
   });
 
+  it('drops a field the Connection header names even when it comes before Connection', () => {
+    const out = asMap(upstreamRequestHeaders(['X-Secret-Hop', '1', 'Accept', '*/*', 'X-Forwarded-For', '10.9.9.9', 'connection', 'X-Secret-Hop'], ctx));
+    assert.equal(out.has('x-secret-hop'), false);
+    assert.deepEqual(out.get('accept'), ['*/*']);
+    assert.deepEqual(out.get('x-forwarded-for'), ['192.0.2.7'], 'nothing of the first pass is left over');
+    assert.deepEqual(asMap(upstreamRequestHeaders(['X-Kept', '1', 'Connection', 'close'], ctx)).get('x-kept'), ['1'], 'close names no field');
+  });
+
   it('replaces forwarding headers from an untrusted peer, so a client cannot forge its address', () => {
     const out = asMap(upstreamRequestHeaders([
       'X-Forwarded-For', '10.9.9.9', 'X-Forwarded-Proto', 'http', 'X-Forwarded-Host', 'evil.test', 'Forwarded', 'for=10.9.9.9',
@@ -60,6 +68,13 @@ describe('downstreamResponseHeaders', () => {
     const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Internal', 'Keep-Alive', 'timeout=4', 'X-Internal', 'x', 'Transfer-Encoding', 'chunked', 'Via', '1.1 app']
       .map((s) => Buffer.from(s, 'latin1'));
     assert.deepEqual(downstreamResponseHeaders(raw, '1.1 holdfast'), ['Content-Type', 'text/plain', 'via', '1.1 app, 1.1 holdfast']);
+  });
+
+  it('drops a field the Connection header names even when it comes before Connection', () => {
+    const raw = ['X-Internal', 'x', 'Content-Type', 'text/plain', 'Via', '1.1 app', 'CONNECTION', 'X-Internal'].map((s) => Buffer.from(s, 'latin1'));
+    assert.deepEqual(downstreamResponseHeaders(raw, '1.1 holdfast'), ['Content-Type', 'text/plain', 'via', '1.1 app, 1.1 holdfast']);
+    const close = ['X-Kept', '1', 'Connection', 'close'].map((s) => Buffer.from(s, 'latin1'));
+    assert.deepEqual(downstreamResponseHeaders(close, '1.1 holdfast'), ['X-Kept', '1', 'via', '1.1 holdfast']);
   });
 
   it('passes every Set-Cookie on, in order, in the case the upstream sent', () => {

@@ -60,26 +60,18 @@ export interface ForwardContext {
 }
 
 /**
- * Whether a Connection header names anything but keep-alive or close: only then must every
- * field be checked against it (most clients send just `keep-alive`). One function for the
- * client's decoded headers, one for the upstream's raw bytes (see bytesEqualLower).
+ * Whether a Connection value names anything but keep-alive or close: only then must every
+ * field be checked against the names it lists (most clients and upstreams send just
+ * `keep-alive`). The two functions below find that out in their one pass over the fields,
+ * and start again with the list only when they meet such a value. One function for the
+ * client's decoded values, one for the upstream's raw bytes (see bytesEqualLower).
  */
-function textNamesOtherFields(raw: readonly string[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!textEqualsLower(raw[i]!, 'connection')) continue;
-    const value = raw[i + 1]!;
-    if (!textEqualsLower(value, 'keep-alive') && !textEqualsLower(value, 'close')) return true;
-  }
-  return false;
+function textNamesOthers(value: string): boolean {
+  return !textEqualsLower(value, 'keep-alive') && !textEqualsLower(value, 'close');
 }
 
-function bytesNameOtherFields(raw: readonly Buffer[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!bytesEqualLower(raw[i]!, 'connection')) continue;
-    const value = raw[i + 1]!;
-    if (!bytesEqualLower(value, 'keep-alive') && !bytesEqualLower(value, 'close')) return true;
-  }
-  return false;
+function bytesNameOthers(value: Buffer): boolean {
+  return !bytesEqualLower(value, 'keep-alive') && !bytesEqualLower(value, 'close');
 }
 
 /** Field names listed in Connection headers (lower case), or undefined when there are none. */
@@ -97,7 +89,11 @@ function connectionOptions(raw: readonly string[]): Set<string> | undefined {
 
 /** The upstream request's headers, from the client's raw headers. */
 export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
-  const listed = textNamesOtherFields(raw) ? connectionOptions(raw) : undefined;
+  return upstreamHeaders(raw, ctx, undefined);
+}
+
+/** `listed`: the names the client's Connection headers list, once one was seen to list any. */
+function upstreamHeaders(raw: readonly string[], ctx: ForwardContext, listed: ReadonlySet<string> | undefined): string[] {
   const out: string[] = [];
   let forwardedFor: string | undefined;
   let forwardedProto: string | undefined;
@@ -112,6 +108,7 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
       out.push(name, value);
       continue;
     }
+    if (listed === undefined && known === 'connection' && textNamesOthers(value)) return upstreamHeaders(raw, ctx, connectionOptions(raw) ?? new Set());
     const lower = known ?? name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || listed?.has(lower) === true) continue;
     if (!SET_BY_PROXY.has(lower)) {
@@ -144,7 +141,10 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
  * string it decoded before for the same bytes (most of a response's fields repeat).
  */
 export function downstreamResponseHeaders(raw: readonly Buffer[], viaEntry: string, keep?: ReadonlySet<string>): string[] {
-  const listed = keep === undefined && bytesNameOtherFields(raw) ? connectionOptions(raw.map(latin1Text)) : undefined;
+  return downstreamHeaders(raw, viaEntry, keep, undefined);
+}
+
+function downstreamHeaders(raw: readonly Buffer[], viaEntry: string, keep: ReadonlySet<string> | undefined, listed: ReadonlySet<string> | undefined): string[] {
   const out: string[] = [];
   let via: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -153,6 +153,9 @@ export function downstreamResponseHeaders(raw: readonly Buffer[], viaEntry: stri
     if (listed === undefined && known === undefined) {
       out.push(latin1Text(field), latin1Text(raw[i + 1]!));
       continue;
+    }
+    if (listed === undefined && keep === undefined && known === 'connection' && bytesNameOthers(raw[i + 1]!)) {
+      return downstreamHeaders(raw, viaEntry, keep, connectionOptions(raw.map(latin1Text)) ?? new Set());
     }
     const name = latin1Text(field);
     const lower = known ?? name.toLowerCase();
