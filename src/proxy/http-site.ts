@@ -271,9 +271,11 @@ export class HttpSite {
    */
   readonly #onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
     const code = err.code ?? '';
-    // Node reports a client's reset here too: that is no request refused (the layer-4 side
-    // counts the connection as closed by a client reset), and there is no one to answer.
-    if (code === 'ECONNRESET' || !socket.writable) {
+    // Node reports here too a client that reset its connection, or ended it in the middle of a
+    // request (HPE_INVALID_EOF_STATE; a reset can reach the parser as an end as well): that
+    // client has left, no request was refused (the layer-4 side counts how its connection
+    // closed), and there is no one to answer.
+    if (code === 'ECONNRESET' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
       socket.destroy();
       return;
     }
