@@ -7,7 +7,8 @@
  * any Node proxy stands on. For each: requests/s, p99 latency, and the proxy's CPU time per request, read from the
  * OS's accounting of its processes (/proc/PID/stat; nginx's master and worker together).
  * Rounds rotate the order so that drift in the machine's speed hits all alike; medians are
- * reported, and holdfast's ratio to each peer is the median of the rounds' ratios.
+ * reported, and holdfast's ratio to each peer is the median of the rounds' ratios; so is the
+ * bare floor's ratio to nginx, HAProxy, http-proxy and fastify.
  *
  *   npm run bench:proxy-http
  *   options: --seconds S (per proxy per round, default 5) --rounds N (default 5)
@@ -48,6 +49,11 @@ export interface HttpBenchResult {
   rows: HttpRow[];
   /** holdfast's CPU per request over each peer's: the median of the rounds' ratios, by peer name. */
   holdfastOver: Record<string, number>;
+  /**
+   * The bare Node floor's CPU per request over each other peer's, the same way: what any proxy
+   * made of node:http and undici costs before it does anything of its own.
+   */
+  floorOver: Record<string, number>;
 }
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
@@ -160,14 +166,10 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
     const rows = (await runRounds(contestants, options, treeCpuUs, progress)).map((row): HttpRow => ({
       ...row, medianRps: median(row.rps), medianP99Ms: median(row.p99Ms), medianCpuUs: median(row.cpuUsPerRequest),
     }));
-    // Each round's ratio, then their median: the runs of one round are minutes apart at most,
-    // so a noisy spell on a shared machine hits both sides of a ratio alike.
     const holdfast = rows[0]!;
-    const holdfastOver = Object.fromEntries(rows.slice(1).map((row) => {
-      const ratios = row.cpuUsPerRequest.map((cpu, round) => holdfast.cpuUsPerRequest[round]! / cpu);
-      return [row.name, Math.round(median(ratios) * 100) / 100];
-    }));
-    return { options, rows, holdfastOver };
+    const bare = rows.find((row) => row.name === NAMES.bare)!;
+    const over = (of: HttpRow) => Object.fromEntries(rows.filter((row) => row !== of && row !== holdfast).map((row) => [row.name, medianRatio(of, row)]));
+    return { options, rows, holdfastOver: over(holdfast), floorOver: over(bare) };
   } finally {
     await stopContestants(contestants);
     upstream.disconnect();
@@ -176,12 +178,23 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
   }
 }
 
+/**
+ * `a`'s CPU per request over `b`'s: each round's ratio, then their median. The runs of one
+ * round are minutes apart at most, so a noisy spell on a shared machine hits both sides alike.
+ */
+function medianRatio(a: HttpRow, b: HttpRow): number {
+  const ratios = b.cpuUsPerRequest.map((cpu, round) => a.cpuUsPerRequest[round]! / cpu);
+  return Math.round(median(ratios) * 100) / 100;
+}
+
 export function formatHttp(result: HttpBenchResult): string {
   const lines = ['| proxy | median req/s | median p99 | median CPU per request | holdfast\'s CPU per request ÷ this one\'s (median of rounds) | rounds (µs CPU per request) | errors |', '|---|---:|---:|---:|---:|---|---:|'];
   for (const row of result.rows) {
     const ratio = result.holdfastOver[row.name];
     lines.push(`| ${row.name} | ${row.medianRps} | ${row.medianP99Ms} ms | ${row.medianCpuUs} µs | ${ratio === undefined ? '—' : `${ratio}×`} | ${row.cpuUsPerRequest.join(', ')} | ${row.errors} |`);
   }
+  const floor = Object.entries(result.floorOver).map(([name, ratio]) => `${ratio}× ${name}'s`).join(', ');
+  lines.push('', `The bare Node floor's CPU per request (median of rounds): ${floor}.`);
   return lines.join('\n');
 }
 

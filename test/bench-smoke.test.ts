@@ -76,8 +76,11 @@ test('proxy-http runs holdfast, node http-proxy and fastify (and nginx and HAPro
     assert.equal(row.errors, 0, row.name);
     assert.ok(row.medianRps > 0 && row.medianCpuUs > 0, row.name);
   }
-  assert.ok(result.holdfastOver[NAMES.fastify]! > 0);
+  assert.ok(result.holdfastOver[NAMES.fastify]! > 0 && result.holdfastOver[NAMES.bare]! > 0);
+  assert.ok(result.floorOver[NAMES.fastify]! > 0);
+  assert.equal(result.floorOver[NAMES.holdfast], undefined);
   assert.match(formatHttp(result), /fastify \+ @fastify\/http-proxy/);
+  assert.match(formatHttp(result), /The bare Node floor's CPU per request \(median of rounds\): (.+, )?[\d.]+× node http-proxy's, /);
 });
 
 test('proxy-memory measures the RSS of idle proxied connections', { timeout: 60_000 }, async () => {
