@@ -8,10 +8,11 @@
  * OS's accounting of its processes (/proc/PID/stat; nginx's master and worker together).
  * Rounds rotate the order so that drift in the machine's speed hits all alike; medians are
  * reported, and holdfast's ratio to each peer is the median of the rounds' ratios; so is the
- * bare floor's ratio to nginx, HAProxy, http-proxy and fastify.
+ * bare floor's ratio to nginx, HAProxy, http-proxy and fastify. The upstream's own CPU per
+ * request during each proxy's runs is reported too: a node:http server that only answers.
  *
  *   npm run bench:proxy-http
- *   options: --seconds S (per proxy per round, default 5) --rounds N (default 5)
+ *   options: --seconds S (per proxy per round, default 5) --rounds N (default 7)
  *            --warmup S (load on each proxy before the rounds, default: --seconds)
  *            --connections C (default 50) --json FILE
  *
@@ -42,6 +43,8 @@ export interface HttpRow extends ContestantRounds {
   medianRps: number;
   medianP99Ms: number;
   medianCpuUs: number;
+  /** The upstream's CPU per request during this proxy's runs (median). */
+  medianUpstreamCpuUs: number;
 }
 
 export interface HttpBenchResult {
@@ -163,8 +166,8 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
     contestants.push(await startNodePeer(NAMES.httpProxy, 'http-proxy-peer.mjs', upstreamPort));
     contestants.push(await startNodePeer(NAMES.fastify, 'fastify-proxy-peer.mjs', upstreamPort));
     contestants.push(await startNodePeer(NAMES.bare, 'bare-node-proxy.mjs', upstreamPort));
-    const rows = (await runRounds(contestants, options, treeCpuUs, progress)).map((row): HttpRow => ({
-      ...row, medianRps: median(row.rps), medianP99Ms: median(row.p99Ms), medianCpuUs: median(row.cpuUsPerRequest),
+    const rows = (await runRounds(contestants, options, treeCpuUs, progress, upstream.pid)).map((row): HttpRow => ({
+      ...row, medianRps: median(row.rps), medianP99Ms: median(row.p99Ms), medianCpuUs: median(row.cpuUsPerRequest), medianUpstreamCpuUs: median(row.backendCpuUsPerRequest),
     }));
     const holdfast = rows[0]!;
     const bare = rows.find((row) => row.name === NAMES.bare)!;
@@ -188,10 +191,10 @@ function medianRatio(a: HttpRow, b: HttpRow): number {
 }
 
 export function formatHttp(result: HttpBenchResult): string {
-  const lines = ['| proxy | median req/s | median p99 | median CPU per request | holdfast\'s CPU per request ÷ this one\'s (median of rounds) | rounds (µs CPU per request) | errors |', '|---|---:|---:|---:|---:|---|---:|'];
+  const lines = ['| proxy | median req/s | median p99 | median CPU per request | holdfast\'s CPU per request ÷ this one\'s (median of rounds) | rounds (µs CPU per request) | the upstream\'s CPU per request meanwhile | errors |', '|---|---:|---:|---:|---:|---|---:|---:|'];
   for (const row of result.rows) {
     const ratio = result.holdfastOver[row.name];
-    lines.push(`| ${row.name} | ${row.medianRps} | ${row.medianP99Ms} ms | ${row.medianCpuUs} µs | ${ratio === undefined ? '—' : `${ratio}×`} | ${row.cpuUsPerRequest.join(', ')} | ${row.errors} |`);
+    lines.push(`| ${row.name} | ${row.medianRps} | ${row.medianP99Ms} ms | ${row.medianCpuUs} µs | ${ratio === undefined ? '—' : `${ratio}×`} | ${row.cpuUsPerRequest.join(', ')} | ${row.medianUpstreamCpuUs} µs | ${row.errors} |`);
   }
   const floor = Object.entries(result.floorOver).map(([name, ratio]) => `${ratio}× ${name}'s`).join(', ');
   lines.push('', `The bare Node floor's CPU per request (median of rounds): ${floor}.`);
@@ -200,7 +203,7 @@ export function formatHttp(result: HttpBenchResult): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' } } });
-  const options: HttpBenchOptions = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 5), connections: Number(values.connections ?? 50), warmupSeconds: Number(values.warmup ?? values.seconds ?? 5) };
+  const options: HttpBenchOptions = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 7), connections: Number(values.connections ?? 50), warmupSeconds: Number(values.warmup ?? values.seconds ?? 5) };
   console.log(`proxy-http: ${JSON.stringify(options)}, node ${process.version}`);
   const result = await runProxyHttp(options, (line) => console.log(line));
   console.log(`\n${formatHttp(result)}`);

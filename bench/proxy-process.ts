@@ -123,6 +123,8 @@ export interface ContestantRounds {
   rps: number[];
   p99Ms: number[];
   cpuUsPerRequest: number[];
+  /** The backend's (upstream's) CPU per request during this contestant's runs, when its pid was given. */
+  backendCpuUsPerRequest: number[];
   errors: number;
 }
 
@@ -130,7 +132,8 @@ export interface ContestantRounds {
  * Warms every contestant under the same load for `warmupSeconds` (default: one round's
  * length), then runs `rounds` rounds of autocannon against each, the order rotating so that
  * drift in the machine's speed hits all alike. Each run's CPU per request is `cpuUs(pid)`
- * after minus before, divided by the requests answered.
+ * after minus before, divided by the requests answered; with `backendPid`, the backend's
+ * own CPU time over the same run is divided the same way.
  *
  * The warm-up is what makes the rounds measure a steady state: a Node process spends its
  * first seconds under load compiling its hot functions (V8's optimizing compiler runs on
@@ -143,8 +146,9 @@ export async function runRounds(
   options: { seconds: number; rounds: number; connections: number; warmupSeconds?: number },
   cpuUs: (pid: number) => number,
   progress: (line: string) => void,
+  backendPid?: number,
 ): Promise<ContestantRounds[]> {
-  const rows = contestants.map((c): ContestantRounds => ({ name: c.name, rps: [], p99Ms: [], cpuUsPerRequest: [], errors: 0 }));
+  const rows = contestants.map((c): ContestantRounds => ({ name: c.name, rps: [], p99Ms: [], cpuUsPerRequest: [], backendCpuUsPerRequest: [], errors: 0 }));
   for (const c of contestants) {
     const warm = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, options.warmupSeconds ?? options.seconds);
     if (warm.requests.total === 0 || warm.non2xx > 0) throw new Error(`${c.name} does not answer: ${warm.non2xx} non-2xx of ${warm.requests.total}`);
@@ -155,9 +159,11 @@ export async function runRounds(
       const index = (round + k) % contestants.length;
       const c = contestants[index]!;
       const before = cpuUs(c.child.pid!);
+      const backendBefore = backendPid === undefined ? 0 : processCpuUs(backendPid);
       const run = await autocannon(`http://127.0.0.1:${c.port}/`, options.connections, options.seconds);
       const perRequest = (cpuUs(c.child.pid!) - before) / run.requests.total;
       const row = rows[index]!;
+      if (backendPid !== undefined) row.backendCpuUsPerRequest.push(Math.round(((processCpuUs(backendPid) - backendBefore) / run.requests.total) * 100) / 100);
       row.rps.push(Math.round(run.requests.average));
       row.p99Ms.push(run.latency.p99);
       row.cpuUsPerRequest.push(Math.round(perRequest * 100) / 100);

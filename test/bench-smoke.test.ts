@@ -78,6 +78,8 @@ test('proxy-http runs holdfast, node http-proxy and fastify (and nginx and HAPro
   }
   assert.ok(result.holdfastOver[NAMES.fastify]! > 0 && result.holdfastOver[NAMES.bare]! > 0);
   assert.ok(result.floorOver[NAMES.fastify]! > 0);
+  assert.ok(result.rows.every((row) => row.backendCpuUsPerRequest.length === 1), 'the upstream is measured in every run');
+  assert.ok(result.rows.reduce((sum, row) => sum + row.medianUpstreamCpuUs, 0) > 0);
   assert.equal(result.floorOver[NAMES.holdfast], undefined);
   assert.match(formatHttp(result), /fastify \+ @fastify\/http-proxy/);
   assert.match(formatHttp(result), /The bare Node floor's CPU per request \(median of rounds\): (.+, )?[\d.]+× node http-proxy's, /);
