@@ -91,8 +91,13 @@ describe('proxy chaos: the proxy survives, and every connection and descriptor i
       socket.on('data', (chunk: Buffer) => { socket.emit('client-data', chunk); });
     }, { allowHalfOpen: true });
     const bulk = await tcpServer(suite, (socket) => { socket.end(BULK); });
-    // Writes BULK in 1,000-byte segments, one per event-loop turn, and reports when its own
-    // writes back up: by then the proxy's writes to the (not yet reading) client have queued.
+    // Writes BULK in 1,000-byte segments, one per event-loop turn, and reports 'queued' when
+    // its own writes back up, or when it has written the last byte: either way the proxy's
+    // writes to the (not yet reading) client have queued. Which comes first depends on how far
+    // the kernel grows the proxy's receive buffer (up to tcp_rmem's maximum, 32 MiB here):
+    // waiting for a backed-up write alone hung whenever the kernel took in all 8 MiB
+    // (regression: the whole suite hung here in 2 of 4 runs on 2026-12-02, the proxy's backend
+    // socket in CLOSE-WAIT with 4 MiB unread and its client socket with 4 MiB unsent).
     const trickle = await tcpServer(suite, (socket) => {
       let at = 0;
       const next = () => {
@@ -100,12 +105,13 @@ describe('proxy chaos: the proxy survives, and every connection and descriptor i
           const ok = socket.write(BULK.subarray(at, at + 1000));
           at += 1000;
           if (!ok) {
-            backedUp.emit('full');
+            backedUp.emit('queued');
             socket.once('drain', next);
             return;
           }
           if (at % 16_000 === 0) return void setImmediate(next);
         }
+        backedUp.emit('queued');
         socket.end();
       };
       next();
@@ -181,7 +187,10 @@ describe('proxy chaos: the proxy survives, and every connection and descriptor i
     assert.equal(outcome.data, '');
     // The log comes through a pipe, the close through a socket: wait for the line, do not assume its order.
     await proxy.log.waitFor((l) => l.msg === 'connection closed' && l.route === 'blackhole', mark);
-    const failures = proxy.log.lines.slice(mark).filter((l) => l.msg === 'backend connect failed');
+    // This route's lines only: the previous case's sentinel (settled()) dials the refused
+    // route too, and its 'refused' line can arrive after this case's mark (regression: seen
+    // twice on 2026-12-02 as ['refused', 'timeout', 'timeout']).
+    const failures = proxy.log.lines.slice(mark).filter((l) => l.msg === 'backend connect failed' && l.route === 'blackhole');
     assert.deepEqual(failures.map((l) => l.failure), ['timeout', 'timeout'], 'both targets were tried');
     await settled('blackhole');
   });
@@ -262,7 +271,7 @@ describe('proxy chaos: the proxy survives, and every connection and descriptor i
   test('small segments backed up behind a client that does not read yet arrive intact and in order', async () => {
     const socket = await dialProxy(port.trickle!);
     socket.pause();
-    await once(backedUp, 'full'); // the whole chain is backed up: the proxy holds queued writes to us
+    await once(backedUp, 'queued'); // the chain is backed up: the proxy holds queued writes to us
     const chunks: Buffer[] = [];
     for await (const chunk of socket) chunks.push(chunk as Buffer);
     socket.end();
