@@ -5,25 +5,23 @@ import { createServer } from 'node:http';
 import { Pool } from 'undici';
 
 const [port, upstream] = process.argv.slice(2).map(Number);
-const pool = new Pool(`http://127.0.0.1:${upstream}`, { connections: 128 });
+const pool = new Pool(`http://127.0.0.1:${upstream}`, { connections: 128, allowH2: false });
 const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-  let resume;
   pool.dispatch({ path: req.url, method: req.method, headers: ['host', req.headers.host ?? ''], body: null }, {
-    onConnect() {},
-    onHeaders(status, headers, resumeFn) {
-      resume = resumeFn;
+    onRequestStart() {},
+    onResponseStart(controller, status) {
+      const headers = controller.rawHeaders;
       const out = [];
       for (let i = 0; i < headers.length; i += 2) out.push(headers[i].toString('latin1'), headers[i + 1].toString('latin1'));
       res.writeHead(status, out);
-      return true;
     },
-    onData(chunk) {
-      if (res.write(chunk)) return true;
-      res.once('drain', resume);
-      return false;
+    onResponseData(controller, chunk) {
+      if (res.write(chunk)) return;
+      controller.pause();
+      res.once('drain', () => controller.resume());
     },
-    onComplete() { res.end(); },
-    onError() {
+    onResponseEnd() { res.end(); },
+    onResponseError() {
       if (!res.headersSent) res.writeHead(502);
       res.end();
     },

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import { ResponseTimeoutError } from '../errors.js';
 import { adaptiveTimeoutMs, type LatencyEstimator } from '../policy/latency-estimator.js';
 import { DeadlineQueue, type DeadlineEntry } from './deadline-queue.js';
-import type { Handler, Interceptor } from './handler.js';
+import type { Controller, Handler, Interceptor, ParsedHeaders } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 
 /**
@@ -33,7 +33,7 @@ class LatencyHandler implements Handler, DeadlineEntry {
   readonly #context: { origin: string; method: string };
   readonly #queue: DeadlineQueue;
   #writtenAt: number | undefined;
-  #abort: ((err?: Error) => void) | undefined;
+  #controller: Controller | undefined;
   deadlineAt = 0;
   prevDeadline: DeadlineEntry | undefined;
   nextDeadline: DeadlineEntry | undefined;
@@ -53,50 +53,54 @@ class LatencyHandler implements Handler, DeadlineEntry {
   }
 
   expire(): void {
-    this.#abort?.(new ResponseTimeoutError(`no response headers within ${this.#timeoutMs} ms (adaptive timeout)`, this.#context));
+    this.#controller?.abort(new ResponseTimeoutError(`no response headers within ${this.#timeoutMs} ms (adaptive timeout)`, this.#context));
   }
 
-  onConnect(abort: (err?: Error) => void, context?: object): void {
+  onRequestStart(controller: Controller, context: unknown): void {
     this.#writtenAt = this.#clock.now();
-    this.#abort = abort;
+    this.#controller = controller;
     this.#stop();
     this.deadlineAt = this.#writtenAt + this.#timeoutMs;
     this.#queue.add(this);
-    this.#inner.onConnect?.(abort, context);
+    this.#inner.onRequestStart?.(controller, context);
   }
 
   onResponseStarted(): void {
     this.#inner.onResponseStarted?.();
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+  onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
     if (statusCode >= 200) this.#stop();
     if (statusCode >= 200 && this.#writtenAt !== undefined) {
       this.#latency.record(this.#clock.now() - this.#writtenAt);
       this.#writtenAt = undefined;
     }
-    return this.#inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+    this.#inner.onResponseStart?.(controller, statusCode, headers, statusText);
   }
 
-  onData(chunk: Buffer): boolean {
-    return this.#inner.onData?.(chunk) ?? true;
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.#inner.onResponseData?.(controller, chunk);
   }
 
-  onBodySent(chunkSize: number, totalBytesSent: number): void {
-    this.#inner.onBodySent?.(chunkSize, totalBytesSent);
+  onBodySent(chunk: Buffer): void {
+    this.#inner.onBodySent?.(chunk);
   }
 
-  onComplete(trailers: string[] | Buffer[] | null): void {
-    this.#inner.onComplete?.(trailers);
+  onRequestSent(): void {
+    this.#inner.onRequestSent?.();
   }
 
-  onError(err: Error): void {
+  onResponseEnd(controller: Controller, trailers: ParsedHeaders): void {
+    this.#inner.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Controller | null, err: Error): void {
     this.#stop();
-    this.#inner.onError?.(err);
+    this.#inner.onResponseError?.(controller, err);
   }
 
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
     this.#stop();
-    this.#inner.onUpgrade?.(statusCode, headers, socket);
+    this.#inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 }

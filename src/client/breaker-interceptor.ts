@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Clock } from '../clock.js';
 import { CircuitOpenError } from '../errors.js';
 import type { CircuitBreaker } from '../policy/circuit-breaker.js';
-import type { Handler, Interceptor } from './handler.js';
+import type { Controller, Handler, Interceptor, ParsedHeaders } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 import { classifyFailure } from './request-facts.js';
 
@@ -21,7 +21,7 @@ export function breakerInterceptor(origins: OriginRegistry, clock: Clock, failur
     if (breaker === undefined) return next(opts, handler);
     const admission = breaker.admit(clock.now());
     if (!admission.allowed) {
-      handler.onError?.(new CircuitOpenError(admission.retryInMs, { origin: String(opts.origin), method: opts.method }));
+      handler.onResponseError?.(null, new CircuitOpenError(admission.retryInMs, { origin: String(opts.origin), method: opts.method }));
       return true;
     }
     return next(opts, new BreakerHandler(handler, breaker, admission.probe, clock, failureStatuses));
@@ -50,39 +50,43 @@ class BreakerHandler implements Handler {
     this.#breaker.record(this.#clock.now(), { failed, probe: this.#probe, neutral });
   }
 
-  onConnect(abort: (err?: Error) => void, context?: object): void {
-    this.#inner.onConnect?.(abort, context);
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#inner.onRequestStart?.(controller, context);
   }
 
   onResponseStarted(): void {
     this.#inner.onResponseStarted?.();
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+  onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
     if (statusCode >= 200) this.#record(this.#failureStatuses.has(statusCode));
-    return this.#inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+    this.#inner.onResponseStart?.(controller, statusCode, headers, statusText);
   }
 
-  onData(chunk: Buffer): boolean {
-    return this.#inner.onData?.(chunk) ?? true;
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.#inner.onResponseData?.(controller, chunk);
   }
 
-  onBodySent(chunkSize: number, totalBytesSent: number): void {
-    this.#inner.onBodySent?.(chunkSize, totalBytesSent);
+  onBodySent(chunk: Buffer): void {
+    this.#inner.onBodySent?.(chunk);
   }
 
-  onComplete(trailers: string[] | Buffer[] | null): void {
-    this.#inner.onComplete?.(trailers);
+  onRequestSent(): void {
+    this.#inner.onRequestSent?.();
   }
 
-  onError(err: Error): void {
+  onResponseEnd(controller: Controller, trailers: ParsedHeaders): void {
+    this.#inner.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Controller | null, err: Error): void {
     const neutral = NEUTRAL.has(classifyFailure(err));
     this.#record(!neutral, neutral);
-    this.#inner.onError?.(err);
+    this.#inner.onResponseError?.(controller, err);
   }
 
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
     this.#record(false);
-    this.#inner.onUpgrade?.(statusCode, headers, socket);
+    this.#inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 }

@@ -95,6 +95,7 @@ export class HoldfastDispatcher extends Dispatcher {
           sockets,
         }),
       }),
+      allowH2: false, // see TrackedClient
       connectTimeout: resolved.connectTimeoutMs,
       ...(resolved.tls === undefined ? {} : { connect: { ...resolved.tls } }),
       headersTimeout: resolved.headersTimeoutMs,
@@ -121,7 +122,7 @@ export class HoldfastDispatcher extends Dispatcher {
     ];
 
     const agent = this.#agent;
-    this.#dispatch = interceptors.reduce<Dispatch>((next, interceptor) => interceptor(next), (opts, handler) => agent.dispatch(opts, handler as Dispatcher.DispatchHandler));
+    this.#dispatch = interceptors.reduce<Dispatch>((next, interceptor) => interceptor(next), (opts, handler) => agent.dispatch(opts, handler));
     for (const event of ['connect', 'disconnect', 'connectionError', 'drain']) {
       (this.#agent as NodeJS.EventEmitter).on(event, (...args: unknown[]) => (this as NodeJS.EventEmitter).emit(event, ...args));
     }
@@ -129,7 +130,7 @@ export class HoldfastDispatcher extends Dispatcher {
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (this.#closing) {
-      toHandler(handler).onError?.(new DispatcherClosedError({ origin: String(opts.origin), method: opts.method }));
+      toHandler(handler).onResponseError?.(null, new DispatcherClosedError({ origin: String(opts.origin), method: opts.method }));
       return false;
     }
     return this.#dispatch(opts, toHandler(handler));

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { DeadlineExceededError } from '../errors.js';
-import type { Handler, Interceptor } from './handler.js';
+import type { Controller, Handler, Interceptor, ParsedHeaders } from './handler.js';
 import { DeadlineQueue, type DeadlineEntry } from './deadline-queue.js';
 import type { HoldfastDispatchOptions } from './request-facts.js';
 
@@ -30,7 +30,7 @@ class DeadlineHandler implements Handler, DeadlineEntry {
   readonly #clock: Clock;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #queue: DeadlineQueue | undefined;
-  #abort: ((err?: Error) => void) | undefined;
+  #controller: Controller | undefined;
   #cancel: (() => void) | undefined;
   readonly deadlineAt: number;
   prevDeadline: DeadlineEntry | undefined;
@@ -47,7 +47,7 @@ class DeadlineHandler implements Handler, DeadlineEntry {
   }
 
   expire(): void {
-    this.#abort?.(new DeadlineExceededError(this.#ms, { origin: String(this.#opts.origin), method: this.#opts.method }));
+    this.#controller?.abort(new DeadlineExceededError(this.#ms, { origin: String(this.#opts.origin), method: this.#opts.method }));
   }
 
   #stop(): void {
@@ -56,43 +56,47 @@ class DeadlineHandler implements Handler, DeadlineEntry {
     this.#cancel = undefined;
   }
 
-  onConnect(abort: (err?: Error) => void, context?: object): void {
+  onRequestStart(controller: Controller, context: unknown): void {
     this.#stop();
-    this.#abort = abort;
+    this.#controller = controller;
     if (this.#queue !== undefined) this.#queue.add(this);
     else this.#cancel = this.#clock.schedule(() => this.expire(), Math.max(0, this.deadlineAt - this.#clock.now()));
-    this.#inner.onConnect?.(abort, context);
+    this.#inner.onRequestStart?.(controller, context);
   }
 
   onResponseStarted(): void {
     this.#inner.onResponseStarted?.();
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+  onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
     if (statusCode >= 200) this.#stop();
-    return this.#inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+    this.#inner.onResponseStart?.(controller, statusCode, headers, statusText);
   }
 
-  onData(chunk: Buffer): boolean {
-    return this.#inner.onData?.(chunk) ?? true;
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.#inner.onResponseData?.(controller, chunk);
   }
 
-  onBodySent(chunkSize: number, totalBytesSent: number): void {
-    this.#inner.onBodySent?.(chunkSize, totalBytesSent);
+  onBodySent(chunk: Buffer): void {
+    this.#inner.onBodySent?.(chunk);
   }
 
-  onComplete(trailers: string[] | Buffer[] | null): void {
+  onRequestSent(): void {
+    this.#inner.onRequestSent?.();
+  }
+
+  onResponseEnd(controller: Controller, trailers: ParsedHeaders): void {
     this.#stop();
-    this.#inner.onComplete?.(trailers);
+    this.#inner.onResponseEnd?.(controller, trailers);
   }
 
-  onError(err: Error): void {
+  onResponseError(controller: Controller | null, err: Error): void {
     this.#stop();
-    this.#inner.onError?.(err);
+    this.#inner.onResponseError?.(controller, err);
   }
 
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
     this.#stop();
-    this.#inner.onUpgrade?.(statusCode, headers, socket);
+    this.#inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 }

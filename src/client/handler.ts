@@ -1,23 +1,21 @@
-import type { Duplex } from 'node:stream';
-import { util, type Dispatcher } from 'undici';
+import { Dispatcher1Wrapper, type Dispatcher } from 'undici';
+
+/** undici 8's request controller: pause, resume and abort, and the raw headers of the response. */
+export type Controller = Dispatcher.DispatchController;
+
+/** Response headers as undici 8 hands them to a handler: parsed once, keys in lower case. */
+export type ParsedHeaders = Record<string, string | string[] | undefined>;
 
 /**
- * The handler shape undici 7's Client runs on internally (raw header buffers,
- * `false` to pause). holdfast's interceptors speak it end to end: with undici's
- * `compose()`, every request would convert parsed headers back to buffers at
- * the top and parse them again at the bottom, which alone costs 10-15% of
- * loopback throughput (bench/overhead.ts). Handlers in undici's newer shape
- * (`onRequestStart`…) are adapted once, at the entrance.
+ * undici 8's handler contract (`onRequestStart`, `onResponseStart`, …), which every
+ * interceptor speaks end to end. undici 8's core parses the response headers once and
+ * hands each handler both forms (parsed in the call, raw on `controller.rawHeaders`), so
+ * a layer converts nothing. A layer that does not need a controller of its own passes
+ * undici's down the chain untouched.
  */
-export interface Handler {
-  onConnect?(abort: (err?: Error) => void, context?: object): void;
-  onResponseStarted?(): void;
-  onHeaders?(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean;
-  onData?(chunk: Buffer): boolean;
-  onComplete?(trailers: string[] | Buffer[] | null): void;
-  onError?(err: Error): void;
-  onUpgrade?(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void;
-  onBodySent?(chunkSize: number, totalBytesSent: number): void;
+export interface Handler extends Dispatcher.DispatchHandler {
+  /** undici calls it with no controller when a request fails before it started (a connect error, a refusal). */
+  onResponseError?(controller: Controller | null, error: Error): void;
   /**
    * Set by the deadline interceptor on the handler it passes down: the clock time by
    * which every attempt must end, so that inner interceptors never start a wait past it.
@@ -35,13 +33,92 @@ export type Dispatch = (opts: Dispatcher.DispatchOptions, handler: Handler) => b
 // against the same code with per-class copies).
 export type Interceptor = (next: Dispatch) => Dispatch;
 
-/** One header's value from raw `[name, value, …]` buffers, or undefined. `name`: lower case. */
-export function rawHeader(headers: Buffer[] | string[] | null, name: string): string | undefined {
-  const raw = headerBytes(headers);
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (bytesEqualLower(raw[i]!, name)) return raw[i + 1]!.toString('latin1');
+/**
+ * A handler of undici's older shape (`onConnect`, `onHeaders`, …), as Node 22's bundled
+ * fetch (undici 6) still sends, is wrapped once at the entrance by undici's own
+ * `Dispatcher1Wrapper`. A handler with any method of the current shape passes as it is:
+ * undici looks at `onRequestStart` alone, but a handler that only listens for the end or
+ * the error is no less of the current shape, and every layer here calls each method
+ * only when it is there.
+ */
+export function toHandler(handler: Dispatcher.DispatchHandler): Handler {
+  if (typeof handler.onRequestStart === 'function' || typeof handler.onResponseStart === 'function'
+    || typeof handler.onResponseEnd === 'function' || typeof handler.onResponseError === 'function') return handler;
+  return (Dispatcher1Wrapper as unknown as { wrapHandler(h: object): Handler }).wrapHandler(handler);
+}
+
+/** One header's value from parsed headers (`name` in lower case): the first, when it was sent several times. */
+export function headerOf(headers: ParsedHeaders | null | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The controller that a layer hands upward when the request it presents outlives any one
+ * undici request: across attempts (retry, hedging) or before there is one (a queue). It
+ * follows whichever undici controller is current: pause and resume reach it, and so do
+ * the raw headers that undici stored on it (undici 8's fetch reads them from there; a
+ * controller without them loses every header: nodejs/undici#5345). An abort goes to the
+ * layer, which knows what is current.
+ */
+export class RelayController implements Controller {
+  #current: Controller | null = null;
+  #paused = false;
+  #reason: Error | null = null;
+  readonly #onAbort: (reason: Error) => void;
+
+  constructor(onAbort: (reason: Error) => void) {
+    this.#onAbort = onAbort;
   }
-  return undefined;
+
+  get aborted(): boolean {
+    return this.#reason !== null;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get reason(): Error | null {
+    return this.#reason;
+  }
+
+  get rawHeaders(): Controller['rawHeaders'] {
+    return this.#current?.rawHeaders ?? null;
+  }
+
+  get rawTrailers(): Controller['rawTrailers'] {
+    return this.#current?.rawTrailers ?? null;
+  }
+
+  /** From now on, pause and resume reach `controller` (a pause already asked for is applied). */
+  follow(controller: Controller | null | undefined): void {
+    this.#current = controller ?? null;
+    if (this.#paused) controller?.pause();
+  }
+
+  abort(reason: Error): void {
+    if (this.#reason !== null) return;
+    this.#reason = reason;
+    this.#onAbort(reason);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#current?.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#current?.resume();
+  }
+}
+
+/** Raw `[name, value, …]` header buffers from a controller, or an empty list when it holds none. */
+export function rawHeadersOf(controller: Controller | null | undefined): Buffer[] {
+  const raw = controller?.rawHeaders;
+  return Array.isArray(raw) ? headerBytes(raw) : [];
 }
 
 /**
@@ -80,80 +157,4 @@ export function headerBytes(headers: readonly (Buffer | string)[] | null): Buffe
   if (headers === null) return [];
   if (headers.length === 0 || typeof headers[0] !== 'string') return headers as Buffer[];
   return headers.map((field) => (typeof field === 'string' ? Buffer.from(field, 'latin1') : field));
-}
-
-type Headers = Record<string, string | string[] | undefined>;
-
-/** Presents a new-style handler (`onRequestStart`, `onResponseStart`…) as a `Handler`; it is its controller too. */
-class NewStyleAdapter implements Handler, Dispatcher.DispatchController {
-  readonly #inner: Dispatcher.DispatchHandler;
-  #abort: ((err?: Error) => void) | undefined;
-  #resume: (() => void) | undefined;
-  #paused = false;
-  #reason: Error | null = null;
-
-  constructor(inner: Dispatcher.DispatchHandler) {
-    this.#inner = inner;
-  }
-
-  get aborted(): boolean {
-    return this.#reason !== null;
-  }
-
-  get paused(): boolean {
-    return this.#paused;
-  }
-
-  get reason(): Error | null {
-    return this.#reason;
-  }
-
-  abort(reason: Error): void {
-    this.#reason = reason;
-    this.#abort?.(reason);
-  }
-
-  pause(): void {
-    this.#paused = true;
-  }
-
-  resume(): void {
-    this.#paused = false;
-    this.#resume?.();
-  }
-
-  onConnect(abort: (err?: Error) => void, context?: object): void {
-    this.#abort = abort;
-    this.#inner.onRequestStart?.(this, context);
-  }
-
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
-    this.#resume = resume;
-    this.#inner.onResponseStart?.(this, statusCode, util.parseHeaders(headers) as Headers, statusText);
-    return !this.#paused;
-  }
-
-  onData(chunk: Buffer): boolean {
-    this.#inner.onResponseData?.(this, chunk);
-    return !this.#paused;
-  }
-
-  onComplete(trailers: string[] | Buffer[] | null): void {
-    this.#inner.onResponseEnd?.(this, util.parseHeaders(trailers ?? []) as Headers);
-  }
-
-  onError(err: Error): void {
-    this.#inner.onResponseError?.(this, err);
-  }
-
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
-    this.#inner.onRequestUpgrade?.(this, statusCode, util.parseHeaders(headers ?? []) as Headers, socket);
-  }
-}
-
-/** A handler with any new-style method is new-style (undici checks `onRequestStart` alone). */
-export function toHandler(handler: Dispatcher.DispatchHandler): Handler {
-  const newStyle = typeof handler.onRequestStart === 'function' || typeof handler.onResponseStart === 'function'
-    || typeof handler.onResponseEnd === 'function' || typeof handler.onResponseError === 'function';
-  return newStyle ? new NewStyleAdapter(handler) : (handler as Handler);
 }

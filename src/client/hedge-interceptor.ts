@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import { RequestAbortedError } from '../errors.js';
 import type { LatencyEstimator } from '../policy/latency-estimator.js';
 import { DeadlineQueue, type DeadlineEntry } from './deadline-queue.js';
-import type { Dispatch, Handler, Interceptor } from './handler.js';
+import { RelayController, type Controller, type Dispatch, type Handler, type Interceptor, type ParsedHeaders } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 import { hasReplayableBody, isRetrySafe } from './request-facts.js';
 
@@ -40,16 +40,18 @@ class Recorder implements Handler {
     this.#started = clock.now();
   }
 
-  onConnect(abort: (err?: Error) => void, context?: object): void { this.#inner.onConnect?.(abort, context); }
+  onRequestStart(controller: Controller, context: unknown): void { this.#inner.onRequestStart?.(controller, context); }
   onResponseStarted(): void { this.#inner.onResponseStarted?.(); }
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+  onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
     if (statusCode >= 200) this.#latency.record(this.#clock.now() - this.#started);
-    return this.#inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+    this.#inner.onResponseStart?.(controller, statusCode, headers, statusText);
   }
-  onData(chunk: Buffer): boolean { return this.#inner.onData?.(chunk) ?? true; }
-  onComplete(trailers: string[] | Buffer[] | null): void { this.#inner.onComplete?.(trailers); }
-  onError(err: Error): void { this.#inner.onError?.(err); }
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void { this.#inner.onUpgrade?.(statusCode, headers, socket); }
+  onResponseData(controller: Controller, chunk: Buffer): void { this.#inner.onResponseData?.(controller, chunk); }
+  onBodySent(chunk: Buffer): void { this.#inner.onBodySent?.(chunk); }
+  onRequestSent(): void { this.#inner.onRequestSent?.(); }
+  onResponseEnd(controller: Controller, trailers: ParsedHeaders): void { this.#inner.onResponseEnd?.(controller, trailers); }
+  onResponseError(controller: Controller | null, err: Error): void { this.#inner.onResponseError?.(controller, err); }
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void { this.#inner.onRequestUpgrade?.(controller, statusCode, headers, socket); }
 }
 
 class Hedge implements DeadlineEntry {
@@ -64,6 +66,8 @@ class Hedge implements DeadlineEntry {
   readonly #queue: DeadlineQueue;
   #failed = 0;
   #done = false;
+  /** What the caller holds across both attempts: it follows the winner's controller. */
+  readonly controller = new RelayController((reason) => this.#abortAll(reason));
   readonly deadlineAt: number;
   prevDeadline: DeadlineEntry | undefined;
   nextDeadline: DeadlineEntry | undefined;
@@ -81,7 +85,7 @@ class Hedge implements DeadlineEntry {
   }
 
   start(): void {
-    this.#outer.onConnect?.((reason?: Error) => this.#abortAll(reason ?? new Error('aborted')));
+    this.#outer.onRequestStart?.(this.controller, {});
     if (this.#done) return;
     this.#launch();
     if (!this.#done && this.#winner === undefined) this.#queue.add(this);
@@ -98,7 +102,7 @@ class Hedge implements DeadlineEntry {
     try {
       this.#next(this.#opts, attempt);
     } catch (err) {
-      attempt.onError(err as Error);
+      attempt.onResponseError(null, err as Error);
     }
   }
 
@@ -106,7 +110,7 @@ class Hedge implements DeadlineEntry {
     if (this.#done) return;
     this.#finish();
     for (const attempt of this.#attempts) attempt.abandon(reason);
-    this.#outer.onError?.(reason);
+    this.#outer.onResponseError?.(this.controller, reason);
   }
 
   #finish(): void {
@@ -119,10 +123,11 @@ class Hedge implements DeadlineEntry {
   }
 
   /** An attempt's final headers: the first one wins, the others are aborted. */
-  won(attempt: HedgeAttempt): boolean {
+  won(attempt: HedgeAttempt, controller: Controller): boolean {
     if (this.#winner !== undefined) return this.#winner === attempt;
     if (this.#done) return false;
     this.#winner = attempt;
+    this.controller.follow(controller);
     this.#queue.remove(this);
     this.#latency.record(this.#clock.now() - this.#started);
     // An abort, not a failure: the breaker must not count a lost race against the server.
@@ -130,17 +135,17 @@ class Hedge implements DeadlineEntry {
     return true;
   }
 
-  ended(attempt: HedgeAttempt, trailers: string[] | Buffer[] | null): void {
+  ended(attempt: HedgeAttempt, trailers: ParsedHeaders): void {
     if (attempt !== this.#winner || this.#done) return;
     this.#finish();
-    this.#outer.onComplete?.(trailers);
+    this.#outer.onResponseEnd?.(this.controller, trailers);
   }
 
   failed(attempt: HedgeAttempt, err: Error): void {
     if (this.#done) return;
     if (attempt === this.#winner) {
       this.#finish();
-      this.#outer.onError?.(err);
+      this.#outer.onResponseError?.(this.controller, err);
       return;
     }
     this.#failed++;
@@ -148,13 +153,13 @@ class Hedge implements DeadlineEntry {
     // decides with backoff and classification (a hedge is not a retry).
     if (this.#attempts.length - this.#failed > 0) return;
     this.#finish();
-    this.#outer.onError?.(err);
+    this.#outer.onResponseError?.(this.controller, err);
   }
 }
 
 class HedgeAttempt implements Handler {
   readonly #hedge: Hedge;
-  #abort: ((err?: Error) => void) | undefined;
+  #controller: Controller | undefined;
   #abandoned = false;
 
   constructor(hedge: Hedge) {
@@ -164,38 +169,36 @@ class HedgeAttempt implements Handler {
   abandon(reason: Error): void {
     if (this.#abandoned) return;
     this.#abandoned = true;
-    this.#abort?.(reason);
+    this.#controller?.abort(reason);
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.#abort = abort;
-    if (this.#abandoned) abort(new RequestAbortedError({ cause: 'hedged attempt abandoned' }));
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller;
+    if (this.#abandoned) controller.abort(new RequestAbortedError({ cause: 'hedged attempt abandoned' }));
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.#abandoned) return true;
-    if (statusCode < 200) return true;
-    if (!this.#hedge.won(this)) return true;
-    return this.#hedge.outer.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+  onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
+    if (this.#abandoned || statusCode < 200) return;
+    if (!this.#hedge.won(this, controller)) return;
+    this.#hedge.outer.onResponseStart?.(this.#hedge.controller, statusCode, headers, statusText);
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.#abandoned) return true;
-    return this.#hedge.outer.onData?.(chunk) ?? true;
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    if (!this.#abandoned) this.#hedge.outer.onResponseData?.(this.#hedge.controller, chunk);
   }
 
-  onComplete(trailers: string[] | Buffer[] | null): void {
+  onResponseEnd(_controller: Controller, trailers: ParsedHeaders): void {
     if (!this.#abandoned) this.#hedge.ended(this, trailers);
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Controller | null, err: Error): void {
     if (this.#abandoned) return;
     this.#abandoned = true;
     this.#hedge.failed(this, err);
   }
 
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
-    if (this.#abandoned || !this.#hedge.won(this)) return;
-    this.#hedge.outer.onUpgrade?.(statusCode, headers, socket);
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
+    if (this.#abandoned || !this.#hedge.won(this, controller)) return;
+    this.#hedge.outer.onRequestUpgrade?.(this.#hedge.controller, statusCode, headers, socket);
   }
 }

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { DispatcherClosedError, QueueFullError, QueueTimeoutError, RateLimitedError } from '../errors.js';
 import type { BulkheadRejection } from '../policy/bulkhead.js';
-import type { Dispatch, Handler, Interceptor } from './handler.js';
+import { RelayController, type Controller, type Dispatch, type Handler, type Interceptor, type ParsedHeaders } from './handler.js';
 import type { OriginRegistry, OriginState } from './origin-state.js';
 
 /**
@@ -41,8 +41,10 @@ class Gate implements Handler {
   #phase: 'queued' | 'waiting-token' | 'dispatched' | 'done' = 'queued';
   #cancel: (() => void) | undefined;
   #holdsSlot = false;
-  #abortDispatched: ((err?: Error) => void) | undefined;
-  /** An abort that came after dispatch but before undici's onConnect. */
+  /** What the caller holds from the start: it follows undici's controller once there is one. */
+  readonly #controller = new RelayController((reason) => this.#abort(reason));
+  #dispatched: Controller | undefined;
+  /** An abort that came after dispatch but before undici's onRequestStart. */
   #pendingAbort: Error | undefined;
   readonly #queuedAt: number;
 
@@ -62,7 +64,7 @@ class Gate implements Handler {
 
   start(): void {
     // The caller can abort while the request waits here, before undici has it.
-    this.#inner.onConnect?.((reason?: Error) => this.#abort(reason ?? new Error('aborted')));
+    this.#inner.onRequestStart?.(this.#controller, {});
     if (this.#phase === 'done') return;
     const bulkhead = this.#state.bulkhead;
     if (bulkhead === undefined) {
@@ -114,14 +116,14 @@ class Gate implements Handler {
     try {
       this.#next(this.#opts, this);
     } catch (err) {
-      this.onError(err as Error);
+      this.onResponseError(null, err as Error);
     }
   }
 
   #abort(reason: Error): void {
     if (this.#phase === 'dispatched') {
-      if (this.#abortDispatched === undefined) this.#pendingAbort = reason;
-      else this.#abortDispatched(reason);
+      if (this.#dispatched === undefined) this.#pendingAbort = reason;
+      else this.#dispatched.abort(reason);
       return;
     }
     if (this.#phase === 'done') return;
@@ -137,44 +139,49 @@ class Gate implements Handler {
 
   #fail(err: Error): void {
     this.#release();
-    this.#inner.onError?.(err);
+    this.#inner.onResponseError?.(this.#controller, err);
   }
 
   // ── once dispatched: forward, and free the slot at the end ─────────────────
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.#abortDispatched = abort;
-    if (this.#pendingAbort !== undefined) abort(this.#pendingAbort);
+  onRequestStart(controller: Controller): void {
+    this.#dispatched = controller;
+    this.#controller.follow(controller);
+    if (this.#pendingAbort !== undefined) controller.abort(this.#pendingAbort);
   }
 
   onResponseStarted(): void {
     this.#inner.onResponseStarted?.();
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
-    return this.#inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+  onResponseStart(_controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
+    this.#inner.onResponseStart?.(this.#controller, statusCode, headers, statusText);
   }
 
-  onData(chunk: Buffer): boolean {
-    return this.#inner.onData?.(chunk) ?? true;
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    this.#inner.onResponseData?.(this.#controller, chunk);
   }
 
-  onBodySent(chunkSize: number, totalBytesSent: number): void {
-    this.#inner.onBodySent?.(chunkSize, totalBytesSent);
+  onBodySent(chunk: Buffer): void {
+    this.#inner.onBodySent?.(chunk);
   }
 
-  onComplete(trailers: string[] | Buffer[] | null): void {
+  onRequestSent(): void {
+    this.#inner.onRequestSent?.();
+  }
+
+  onResponseEnd(_controller: Controller, trailers: ParsedHeaders): void {
     this.#release();
-    this.#inner.onComplete?.(trailers);
+    this.#inner.onResponseEnd?.(this.#controller, trailers);
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Controller | null, err: Error): void {
     if (this.#phase === 'done') return;
     this.#fail(err);
   }
 
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+  onRequestUpgrade(_controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
     this.#release();
-    this.#inner.onUpgrade?.(statusCode, headers, socket);
+    this.#inner.onRequestUpgrade?.(this.#controller, statusCode, headers, socket);
   }
 }

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../clock.js';
-import type { Handler, Interceptor } from './handler.js';
+import type { Controller, Handler, Interceptor, ParsedHeaders } from './handler.js';
 import { errorCode } from './request-facts.js';
 import type { OriginRegistry, OriginState } from './origin-state.js';
 import type { Telemetry } from './telemetry.js';
@@ -54,39 +54,43 @@ class ObserveHandler implements Handler {
     }
   }
 
-  onConnect(abort: (err?: Error) => void, context?: object): void {
-    this.#inner.onConnect?.(abort, context);
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#inner.onRequestStart?.(controller, context);
   }
 
   onResponseStarted(): void {
     this.#inner.onResponseStarted?.();
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+  onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
     if (statusCode >= 200) this.#statusCode = statusCode;
-    return this.#inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+    this.#inner.onResponseStart?.(controller, statusCode, headers, statusText);
   }
 
-  onData(chunk: Buffer): boolean {
-    return this.#inner.onData?.(chunk) ?? true;
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.#inner.onResponseData?.(controller, chunk);
   }
 
-  onBodySent(chunkSize: number, totalBytesSent: number): void {
-    this.#inner.onBodySent?.(chunkSize, totalBytesSent);
+  onBodySent(chunk: Buffer): void {
+    this.#inner.onBodySent?.(chunk);
   }
 
-  onComplete(trailers: string[] | Buffer[] | null): void {
+  onRequestSent(): void {
+    this.#inner.onRequestSent?.();
+  }
+
+  onResponseEnd(controller: Controller, trailers: ParsedHeaders): void {
     this.#finish(this.#statusCode < 400 ? 'ok' : 'status', String(this.#statusCode));
-    this.#inner.onComplete?.(trailers);
+    this.#inner.onResponseEnd?.(controller, trailers);
   }
 
-  onError(err: Error): void {
+  onResponseError(controller: Controller | null, err: Error): void {
     this.#finish('error', errorCode(err) ?? err.name);
-    this.#inner.onError?.(err);
+    this.#inner.onResponseError?.(controller, err);
   }
 
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
     this.#finish('ok', String(statusCode));
-    this.#inner.onUpgrade?.(statusCode, headers, socket);
+    this.#inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 }

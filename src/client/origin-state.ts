@@ -29,7 +29,7 @@ export class OriginState {
   socketsIdle = 0;
   /** Metric series of this origin's requests, by method and code (see ClientMetrics.requestDone). */
   readonly requestSeries = new Map<string, RequestSeries>();
-  #lastHint: Buffer | string | undefined;
+  #lastHint: string | undefined;
 
   constructor(
     origin: string,
@@ -59,14 +59,11 @@ export class OriginState {
     }
   }
 
-  /** Records a response's raw `Keep-Alive` value; parsed only when it differs from the last one. */
-  observeHintBytes(value: Buffer | string | undefined): void {
-    const last = this.#lastHint;
-    if (value === last) return;
-    if (value !== undefined && last !== undefined && typeof value !== 'string' && typeof last !== 'string' && value.equals(last)) return;
-    // A copy: undici's header buffers may be views into memory it reuses.
-    this.#lastHint = typeof value === 'string' || value === undefined ? value : Buffer.from(value);
-    this.keepAlive.observeHint(parseKeepAliveHint(value === undefined ? undefined : String(value)));
+  /** Records a response's `Keep-Alive` value; parsed only when it differs from the last one. */
+  observeHint(value: string | undefined): void {
+    if (value === this.#lastHint) return;
+    this.#lastHint = value;
+    this.keepAlive.observeHint(parseKeepAliveHint(value));
   }
 }
 

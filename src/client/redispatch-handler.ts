@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
-import type { Dispatch, Handler } from './handler.js';
+import { RelayController, type Controller, type Dispatch, type Handler, type ParsedHeaders } from './handler.js';
 
 /** Try again: after `delayMs`, with `opts` (or the original options). */
 export interface Redispatch {
@@ -16,7 +16,7 @@ export interface RedispatchPolicy {
   /** An attempt failed before its response was delivered: send again, or give up with an error. */
   onFailure(err: Error, attempts: number): Redispatch | Error;
   /** An attempt's final response started: discard it and send again, or `undefined` to deliver it. */
-  onStatus?(statusCode: number, headers: Buffer[], attempts: number): Redispatch | undefined;
+  onStatus?(statusCode: number, headers: ParsedHeaders, attempts: number): Redispatch | undefined;
   /** The error given to the caller for a failure after delivery began, or for an abort. */
   finalError?(err: Error, attempts: number, aborted: boolean): Error;
   /** The request is over, delivered or failed. Called once. */
@@ -25,9 +25,10 @@ export interface RedispatchPolicy {
 
 /**
  * The one mechanism behind replay and retry. The caller's handler sees a single
- * request: one abort function from start to end, even across attempts, so that
+ * request with one controller from start to end, even across attempts, so that
  * an abort (a signal, a deadline) reaches whichever attempt or wait is current
- * at once. Events of an abandoned attempt are ignored.
+ * at once, and pause, resume and the raw headers reach the attempt being
+ * delivered. Events of an abandoned attempt are ignored.
  *
  *   start ─▶ attempt ─▶ headers ─▶ policy.onStatus ─┬─ deliver ─▶ complete
  *              ▲   │                                 └─ discard body ─┐
@@ -39,12 +40,12 @@ export class RedispatchHandler {
   readonly #outer: Handler;
   readonly #policy: RedispatchPolicy;
   readonly #clock: Clock;
+  readonly controller: RelayController;
   #opts: Dispatcher.DispatchOptions;
   #phase: 'running' | 'waiting' | 'committed' | 'done' = 'running';
   #attempt: Attempt | undefined;
   #cancelWait: (() => void) | undefined;
   #attempts = 0;
-  reason: Error | null = null;
 
   constructor(dispatch: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, policy: RedispatchPolicy, clock: Clock) {
     this.#dispatch = dispatch;
@@ -52,11 +53,12 @@ export class RedispatchHandler {
     this.#outer = outer;
     this.#policy = policy;
     this.#clock = clock;
+    this.controller = new RelayController((reason) => this.#abort(reason));
   }
 
-  /** Starts the first attempt. The caller's `onConnect` runs first, so an early abort wins. */
+  /** Starts the first attempt. The caller's `onRequestStart` runs first, so an early abort wins. */
   start(): boolean {
-    this.#outer.onConnect?.((reason?: Error) => this.#abort(reason ?? new Error('aborted')));
+    this.#outer.onRequestStart?.(this.controller, {});
     if (this.#phase === 'done') return true;
     return this.#run(this.#opts);
   }
@@ -69,19 +71,18 @@ export class RedispatchHandler {
     try {
       return this.#dispatch(opts, attempt);
     } catch (err) {
-      attempt.onError(err as Error);
+      attempt.onResponseError(null, err as Error);
       return true;
     }
   }
 
   #abort(reason: Error): void {
     if (this.#phase === 'done') return;
-    this.reason = reason;
     this.#cancelWait?.();
     const attempt = this.#attempt;
     if (attempt !== undefined) {
       attempt.abandoned = true;
-      attempt.abort?.(reason);
+      attempt.controller?.abort(reason);
     }
     this.#fail(this.#policy.finalError?.(reason, this.#attempts, true) ?? reason);
   }
@@ -93,7 +94,7 @@ export class RedispatchHandler {
 
   #fail(err: Error): void {
     this.#settle();
-    this.#outer.onError?.(err);
+    this.#outer.onResponseError?.(this.controller, err);
   }
 
   #again(next: Redispatch): void {
@@ -117,23 +118,26 @@ export class RedispatchHandler {
     return this.#outer;
   }
 
-  status(statusCode: number, headers: Buffer[]): Redispatch | undefined {
+  status(statusCode: number, headers: ParsedHeaders): Redispatch | undefined {
     return this.#policy.onStatus?.(statusCode, headers, this.#attempts);
   }
 
-  deliverHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+  deliverHeaders(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText: string | undefined): void {
     if (statusCode >= 200) this.#phase = 'committed';
-    return this.#outer.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+    this.controller.follow(controller);
+    this.#outer.onResponseStart?.(this.controller, statusCode, headers, statusText);
   }
 
-  deliverUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+  deliverUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
     this.#settle();
-    this.#outer.onUpgrade?.(statusCode, headers, socket);
+    this.controller.follow(controller);
+    this.#outer.onRequestUpgrade?.(this.controller, statusCode, headers, socket);
   }
 
-  deliverComplete(trailers: string[] | Buffer[] | null): void {
+  deliverEnd(controller: Controller, trailers: ParsedHeaders): void {
     this.#settle();
-    this.#outer.onComplete?.(trailers);
+    this.controller.follow(controller);
+    this.#outer.onResponseEnd?.(this.controller, trailers);
   }
 
   retryAfterDiscard(next: Redispatch): void {
@@ -154,7 +158,7 @@ export class RedispatchHandler {
 /** One attempt's handler. It forwards to its parent until the parent abandons it. */
 class Attempt implements Handler {
   readonly #parent: RedispatchHandler;
-  abort: ((err?: Error) => void) | undefined;
+  controller: Controller | undefined;
   abandoned = false;
   #discard: Redispatch | undefined;
 
@@ -162,42 +166,47 @@ class Attempt implements Handler {
     this.#parent = parent;
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
-    if (this.abandoned) abort(this.#parent.reason ?? new Error('abandoned'));
+  onRequestStart(controller: Controller): void {
+    this.controller = controller;
+    if (this.abandoned) controller.abort(this.#parent.controller.reason ?? new Error('abandoned'));
+    else this.#parent.controller.follow(controller);
   }
 
   onResponseStarted(): void {
     if (!this.abandoned) this.#parent.outer.onResponseStarted?.();
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.abandoned) return true;
+  onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
+    if (this.abandoned) return;
     if (statusCode >= 200) this.#discard = this.#parent.status(statusCode, headers);
-    return this.#discard === undefined ? this.#parent.deliverHeaders(statusCode, headers, resume, statusText) : true;
+    if (this.#discard === undefined) this.#parent.deliverHeaders(controller, statusCode, headers, statusText);
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.abandoned || this.#discard !== undefined) return true;
-    return this.#parent.outer.onData?.(chunk) ?? true;
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.abandoned || this.#discard !== undefined) return;
+    this.#parent.outer.onResponseData?.(this.#parent.controller, chunk);
   }
 
-  onBodySent(chunkSize: number, totalBytesSent: number): void {
-    if (!this.abandoned) this.#parent.outer.onBodySent?.(chunkSize, totalBytesSent);
+  onBodySent(chunk: Buffer): void {
+    if (!this.abandoned) this.#parent.outer.onBodySent?.(chunk);
   }
 
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
-    if (!this.abandoned) this.#parent.deliverUpgrade(statusCode, headers, socket);
+  onRequestSent(): void {
+    if (!this.abandoned) this.#parent.outer.onRequestSent?.();
   }
 
-  onComplete(trailers: string[] | Buffer[] | null): void {
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
+    if (!this.abandoned) this.#parent.deliverUpgrade(controller, statusCode, headers, socket);
+  }
+
+  onResponseEnd(controller: Controller, trailers: ParsedHeaders): void {
     if (this.abandoned) return;
     this.abandoned = true;
     if (this.#discard !== undefined) this.#parent.retryAfterDiscard(this.#discard);
-    else this.#parent.deliverComplete(trailers);
+    else this.#parent.deliverEnd(controller, trailers);
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Controller | null, err: Error): void {
     if (this.abandoned) return;
     this.abandoned = true;
     this.#parent.failed(err);

@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
  * decide.
  */
 export interface AttemptFacts {
-  /** The request reached `onConnect`, i.e. undici started writing it to a socket. */
+  /** The request reached `onRequestStart`, i.e. undici started writing it to a socket. */
   written: boolean;
   /** The socket had carried a complete exchange before this request. */
   reused: boolean;

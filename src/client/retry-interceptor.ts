@@ -4,7 +4,7 @@ import type { Backoff } from '../policy/backoff.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import type { Telemetry } from './telemetry.js';
-import { rawHeader, type Interceptor } from './handler.js';
+import { headerOf, type Interceptor, type ParsedHeaders } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 import { RedispatchHandler, type Redispatch, type RedispatchPolicy } from './redispatch-handler.js';
 import { classifyFailure, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
@@ -100,9 +100,9 @@ class RetryPolicy implements RedispatchPolicy {
     return next === 'budget' ? new RetryBudgetExhaustedError({ ...this.#context(attempts), cause: mapped }) : mapped;
   }
 
-  onStatus(statusCode: number, headers: Buffer[], attempts: number): Redispatch | undefined {
+  onStatus(statusCode: number, headers: ParsedHeaders, attempts: number): Redispatch | undefined {
     if (!this.#safe || !this.#config.statuses.has(statusCode)) return undefined;
-    const retryAfterMs = parseRetryAfter(rawHeader(headers, 'retry-after'), Date.now());
+    const retryAfterMs = parseRetryAfter(headerOf(headers, 'retry-after'), Date.now());
     if (retryAfterMs !== undefined && retryAfterMs > this.#config.maxRetryAfterMs) return undefined;
     const next = this.#schedule(attempts, `status ${statusCode}`, retryAfterMs);
     return typeof next === 'string' ? undefined : next;

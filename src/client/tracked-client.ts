@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
-import { buildConnector, Client, type Dispatcher } from 'undici';
+import type { Duplex } from 'node:stream';
+import { buildConnector, Client } from 'undici';
 import type { Clock } from '../clock.js';
-import { bytesEqualLower, headerBytes } from './handler.js';
+import type { Controller, Handler, ParsedHeaders } from './handler.js';
 import type { OriginState } from './origin-state.js';
 import { FRESH_CONNECTION, isRetrySafe, recordFacts, type HoldfastDispatchOptions } from './request-facts.js';
 
@@ -60,6 +61,9 @@ export class TrackedClient extends Client {
     const owner: { client?: TrackedClient } = {};
     super(origin, {
       ...options,
+      // undici 8 offers h2 by ALPN by default. One socket per Client and keep-alive alignment
+      // per socket are HTTP/1.1 ideas; HTTP/2 upstreams are designed in their own issue.
+      allowH2: false,
       keepAliveTimeout: UNDICI_IDLE_CEILING_MS,
       keepAliveMaxTimeout: UNDICI_IDLE_CEILING_MS,
       keepAliveTimeoutThreshold: 1,
@@ -155,7 +159,7 @@ export class TrackedClient extends Client {
     else if (!isRetrySafe(opts) && !ka.maySendUnsafe(idleMs, now)) this.#retire(record, 'unsafe-request');
   }
 
-  override dispatch(opts: HoldfastDispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  override dispatch(opts: HoldfastDispatchOptions, handler: Handler): boolean {
     this.#guard(opts);
     this.#inFlight++;
     return super.dispatch(opts, new SocketWatch(this, handler));
@@ -194,39 +198,25 @@ export class TrackedClient extends Client {
     if (this.#current === record) this.#current = undefined;
   }
 
-  /**
-   * Reads `Keep-Alive` and `Connection` from every response, so it avoids decoding:
-   * both names are 10 bytes and differ in their first letter; the usual connection
-   * value, `keep-alive`, is also 10 bytes and is skipped without decoding.
-   */
-  observeHeaders(record: SocketRecord | undefined, headers: Buffer[] | string[] | null): void {
-    const rawHeaders = headerBytes(headers);
-    let hint: Buffer | undefined;
-    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!;
-      if (name.length !== 10) continue;
-      const first = name[0]! | 0x20;
-      const value = rawHeaders[i + 1]!;
-      if (first === 0x6b /* k */ && bytesEqualLower(name, 'keep-alive')) hint = value;
-      else if (first === 0x63 /* c */ && value.length !== 10 && record !== undefined && bytesEqualLower(name, 'connection')
-        && /\bclose\b/i.test(value.toString('latin1'))) record.willClose = true;
-    }
-    this.#state.observeHintBytes(hint);
+  /** Reads `Keep-Alive` and `Connection` from every response (undici 8 has parsed them already). */
+  observeHeaders(record: SocketRecord | undefined, headers: ParsedHeaders): void {
+    const connection = headers.connection;
+    if (record !== undefined && connection !== undefined && connection !== 'keep-alive' && /\bclose\b/i.test(String(connection))) record.willClose = true;
+    const hint = headers['keep-alive'];
+    this.#state.observeHint(Array.isArray(hint) ? hint[0] : hint);
   }
-
-
 }
 
-/** Wraps one request's (legacy-shaped) handler to tell its client what happened on the socket. */
-class SocketWatch implements Dispatcher.DispatchHandler {
+/** Wraps one request's handler to tell its client what happened on the socket. */
+class SocketWatch implements Handler {
   readonly #client: TrackedClient;
-  readonly #inner: Dispatcher.DispatchHandler;
+  readonly #inner: Handler;
   #record: SocketRecord | undefined;
   #reused = false;
   #written = false;
   #ended = false;
 
-  constructor(client: TrackedClient, inner: Dispatcher.DispatchHandler) {
+  constructor(client: TrackedClient, inner: Handler) {
     this.#client = client;
     this.#inner = inner;
   }
@@ -237,45 +227,48 @@ class SocketWatch implements Dispatcher.DispatchHandler {
     this.#client.detach(this.#record, completed);
   }
 
-  onConnect(abort: (err?: Error) => void, context?: object): void {
+  onRequestStart(controller: Controller, context: unknown): void {
     this.#written = true;
     this.#record = this.#client.attach();
     this.#reused = (this.#record?.served ?? 0) > 0;
-    // undici passes a context object that its typings omit.
-    (this.#inner.onConnect as ((a: typeof abort, c?: object) => void) | undefined)?.call(this.#inner, abort, context);
+    this.#inner.onRequestStart?.(controller, context);
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+  onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
     this.#client.observeHeaders(this.#record, headers);
-    return this.#inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+    this.#inner.onResponseStart?.(controller, statusCode, headers, statusText);
   }
 
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex): void {
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
     if (!this.#ended) {
       this.#ended = true;
       this.#client.handOver(this.#record);
     }
-    this.#inner.onUpgrade?.(statusCode, headers, socket);
+    this.#inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
   onResponseStarted(): void {
     this.#inner.onResponseStarted?.();
   }
 
-  onData(chunk: Buffer): boolean {
-    return this.#inner.onData?.(chunk) ?? true;
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.#inner.onResponseData?.(controller, chunk);
   }
 
-  onBodySent(chunkSize: number, totalBytesSent: number): void {
-    this.#inner.onBodySent?.(chunkSize, totalBytesSent);
+  onBodySent(chunk: Buffer): void {
+    this.#inner.onBodySent?.(chunk);
   }
 
-  onComplete(trailers: string[] | null): void {
+  onRequestSent(): void {
+    this.#inner.onRequestSent?.();
+  }
+
+  onResponseEnd(controller: Controller, trailers: ParsedHeaders): void {
     this.#end(true);
-    this.#inner.onComplete?.(trailers);
+    this.#inner.onResponseEnd?.(controller, trailers);
   }
 
-  onError(err: Error): void {
+  onResponseError(controller: Controller | null, err: Error): void {
     const record = this.#record;
     recordFacts(err, {
       written: this.#written,
@@ -284,6 +277,6 @@ class SocketWatch implements Dispatcher.DispatchHandler {
       idleMs: record?.idleAtWrite,
     });
     this.#end(false);
-    this.#inner.onError?.(err);
+    this.#inner.onResponseError?.(controller, err);
   }
 }

@@ -39,7 +39,7 @@ export class HealthChecker {
     this.#targets = targets;
     this.#settings = settings;
     this.#hooks = hooks;
-    this.#agent = new Agent({ connections: 1, connectTimeout: settings.timeoutMs, ...(tls === undefined ? {} : { connect: { ...tls } }) });
+    this.#agent = new Agent({ connections: 1, allowH2: false, connectTimeout: settings.timeoutMs, ...(tls === undefined ? {} : { connect: { ...tls } }) });
     this.#timer = setInterval(() => this.#round(), settings.intervalMs).unref();
     this.#round();
   }

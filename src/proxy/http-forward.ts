@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import { rawHeader, type Handler } from '../client/handler.js';
+import { headerOf, rawHeadersOf, type Controller, type Handler, type ParsedHeaders } from '../client/handler.js';
 import { BodyTooLargeError, NoUpstreamError, RequestAbortedError } from '../errors.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
 import { codeOf, sendError, statusForUpstreamFailure } from './http-errors.js';
@@ -47,8 +47,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
  *        └── another ──┘ otherwise 502 / 503 / 504 with the holdfast error code
  *
  * A client that goes away (its socket closes before the response ended) aborts the upstream
- * request at once, mid-upload included. Undici's handler contract is the raw one (handler.ts):
- * no header parsing on the way through.
+ * request at once, mid-upload included. The response's header lines are forwarded from the raw
+ * bytes undici keeps on the controller (names as sent, no decoding on the way through).
  */
 export class Exchange implements Handler {
   readonly #req: IncomingMessage;
@@ -58,11 +58,10 @@ export class Exchange implements Handler {
   #target: UpstreamTarget | undefined;
   #tried: Set<UpstreamTarget> | undefined;
   #retriesLeft: number;
-  #abort: ((err?: Error) => void) | undefined;
+  #controller: Controller | undefined;
   #sentAt = 0;
   #bytes = 0;
   #sent = 0;
-  #resume: (() => void) | undefined;
   #done = false;
   /** The limit of a body sent without Content-Length (chunked), counted as it goes; 0: none. */
   readonly #maxStreamedBody: number;
@@ -92,52 +91,53 @@ export class Exchange implements Handler {
   }
 
   /** A chunked request body is counted as undici sends it: past the limit, the upstream request is aborted (413). */
-  onBodySent(chunk: number | Buffer): void {
-    // undici 7 passes the chunk itself, whatever its typings say (lib/core/request.js onBodySent).
-    const size = typeof chunk === 'number' ? chunk : chunk.length;
-    if (this.#maxStreamedBody > 0 && (this.#sent += size) > this.#maxStreamedBody) this.#abort?.(new BodyTooLargeError('request', this.#maxStreamedBody));
+  onBodySent(chunk: Buffer): void {
+    if (this.#maxStreamedBody > 0 && (this.#sent += chunk.length) > this.#maxStreamedBody) this.#controller?.abort(new BodyTooLargeError('request', this.#maxStreamedBody));
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.#abort = abort;
-    if (this.#done) abort(new RequestAbortedError());
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller;
+    if (this.#done) controller.abort(new RequestAbortedError());
   }
 
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200 || this.#done) return true; // 1xx: the proxy's own server answers Expect itself
+  onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders): void {
+    if (statusCode < 200 || this.#done) return; // 1xx: the proxy's own server answers Expect itself
     const { observer, route, maxResponseBodyBytes, viaEntry } = this.#settings;
     const upstream = this.#target!.address;
     observer.upstreamLatency(route, upstream, (performance.now() - this.#sentAt) / 1000);
-    if (maxResponseBodyBytes > 0 && Number(rawHeader(headers, 'content-length') ?? 0) > maxResponseBodyBytes) {
-      this.#abort?.(new BodyTooLargeError('response', maxResponseBodyBytes));
-      return false;
+    if (maxResponseBodyBytes > 0 && Number(headerOf(headers, 'content-length') ?? 0) > maxResponseBodyBytes) {
+      controller.abort(new BodyTooLargeError('response', maxResponseBodyBytes));
+      return;
     }
-    this.#resume = resume;
     if (this.#settings.lifecycle.retiring) this.#res.shouldKeepAlive = false; // began before a reload or shutdown
-    this.#res.writeHead(statusCode, downstreamResponseHeaders(headers, viaEntry));
-    return true;
+    this.#res.writeHead(statusCode, downstreamResponseHeaders(rawHeadersOf(controller), viaEntry));
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.#done) return true;
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.#done) return;
     const limit = this.#settings.maxResponseBodyBytes;
     if (limit > 0 && (this.#bytes += chunk.length) > limit) {
-      this.#abort?.(new BodyTooLargeError('response', limit));
-      return false;
+      controller.abort(new BodyTooLargeError('response', limit));
+      return;
     }
-    if (this.#res.write(chunk)) return true;
-    this.#res.once('drain', this.#resume!);
-    return false;
+    if (this.#res.write(chunk)) return;
+    controller.pause();
+    this.#res.once('drain', this.#resume);
   }
 
-  onComplete(): void {
+  /** The client's socket drained: the upstream read goes on. */
+  readonly #resume = (): void => {
+    this.#controller?.resume();
+  };
+
+  onResponseEnd(): void {
     this.#release();
     if (this.#done) return;
     this.#res.end();
     this.#finish(this.#res.statusCode);
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Controller | null, err: Error): void {
     this.#release();
     if (this.#done) return;
     if (this.#res.headersSent) {
@@ -180,7 +180,7 @@ export class Exchange implements Handler {
   /** The client's connection closed: before the response ended, the upstream request is aborted. */
   readonly #onClientClose = (): void => {
     if (this.#res.writableFinished || this.#done) return;
-    this.#abort?.(new RequestAbortedError());
+    this.#controller?.abort(new RequestAbortedError());
     this.#finish(CLIENT_CLOSED);
   };
 }

@@ -2,7 +2,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { headerBytes, type Handler } from '../client/handler.js';
+import { rawHeadersOf, type Controller, type Handler } from '../client/handler.js';
 import { NoUpstreamError, RequestAbortedError } from '../errors.js';
 import { Splice } from '../net/splice.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
@@ -42,9 +42,9 @@ export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buf
   const sentAt = performance.now();
   let settled = false;
   let relayed = 502;
-  let abort: ((err?: Error) => void) | undefined;
+  let controller: Controller | undefined;
   const onClientClose = () => {
-    if (!settled) abort?.(new RequestAbortedError());
+    if (!settled) controller?.abort(new RequestAbortedError());
   };
   socket.once('close', onClientClose);
   const settle = (status: number) => {
@@ -54,18 +54,18 @@ export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buf
     observer.finished(route, status, target.address);
   };
   const handler: Handler = {
-    onConnect(abortFn) {
-      abort = abortFn;
-      if (socket.destroyed) abortFn(new RequestAbortedError());
+    onRequestStart(c) {
+      controller = c;
+      if (socket.destroyed) c.abort(new RequestAbortedError());
     },
-    onUpgrade(statusCode, rawHeaders, upstream) {
+    onRequestUpgrade(c, statusCode, _headers, upstream) {
       settle(statusCode);
       if (socket.destroyed) {
         upstream.destroy(); // the client left while the upstream was switching
         return;
       }
       observer.upstreamLatency(route, target.address, (performance.now() - sentAt) / 1000);
-      const lines = downstreamResponseHeaders(headerBytes(rawHeaders), settings.viaEntry, KEEP_ON_SWITCH);
+      const lines = downstreamResponseHeaders(rawHeadersOf(c), settings.viaEntry, KEEP_ON_SWITCH);
       socket.write(head101(lines));
       if (head.length > 0) upstream.write(head);
       upstream.on('error', ignore);
@@ -73,21 +73,23 @@ export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buf
       splice.start([]);
     },
     // Not switched: the upstream's answer (a 401, a 404) goes to the client, then the connection closes.
-    onHeaders(statusCode, rawHeaders) {
-      if (statusCode < 200) return true;
+    onResponseStart(c, statusCode) {
+      if (statusCode < 200) return;
       relayed = statusCode;
-      const lines = downstreamResponseHeaders(headerBytes(rawHeaders), settings.viaEntry);
+      const lines = downstreamResponseHeaders(rawHeadersOf(c), settings.viaEntry);
       socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\n${joinHeaders(lines)}connection: close\r\n\r\n`);
-      return true;
     },
-    onData(chunk) {
-      return socket.write(chunk);
+    onResponseData(c, chunk) {
+      if (!socket.write(chunk)) {
+        c.pause();
+        socket.once('drain', () => c.resume());
+      }
     },
-    onComplete() {
+    onResponseEnd() {
       settle(relayed);
       socket.end();
     },
-    onError(err) {
+    onResponseError(_c, err) {
       if (settled) return;
       settle(statusForUpstreamFailure(err));
       if (socket.destroyed) return;
