@@ -44,6 +44,25 @@ test('createAgent learns an unadvertised idle close and lowers the limit below i
   assert.ok(limit > 50 && limit < 150, `limit ${limit} ms, below the server's 150`);
 });
 
+// Node 22+ destroys a free socket on any read, EOF included, before 'end' or an error: the
+// learning must not wait for those (it never learned on 22, 24 and 26), nor take the agent's
+// own closes for the server's.
+test('createAgent learns nothing from its own closes: the idle timeout and agent.destroy()', async (t) => {
+  const server = await flakyServer(t, {});
+  const agent = createAgent({ keepAlive: { defaultIdleMs: 100 } });
+  t.after(() => agent.destroy());
+  const key = `127.0.0.1:${server.port}`;
+  const first = await get(server.url, agent);
+  await once(first.socket, 'close'); // retired by the agent at 100 ms
+  assert.equal(agent.idleLimitMs(key), 100, 'its own idle timeout taught nothing');
+  const second = await get(server.url, agent);
+  assert.equal(second.reused, false);
+  agent.destroy();
+  await once(second.socket, 'close');
+  assert.equal(agent.idleLimitMs(key), 100, 'agent.destroy() taught nothing');
+  assert.equal(server.stats().dropped, 0);
+});
+
 test('createAgent reuses free sockets FIFO within its pool limits', async (t) => {
   const server = await flakyServer(t, {});
   const agent = createAgent({ maxSockets: 2 });

@@ -57,6 +57,12 @@ function align<A extends http.Agent>(agent: A, keepAlive: z.output<typeof agentS
     return state;
   };
   const baseReuse = agent.reuseSocket.bind(agent);
+  const baseDestroy = agent.destroy.bind(agent);
+  let destroyed = false;
+  agent.destroy = (): void => {
+    destroyed = true;
+    baseDestroy();
+  };
 
   agent.keepSocketAlive = (socket: Duplex): boolean => {
     const now = clock.now();
@@ -74,7 +80,7 @@ function align<A extends http.Agent>(agent: A, keepAlive: z.output<typeof agentS
     idleSince.set(socket, now);
     if (!watched.has(socket)) {
       watched.add(socket);
-      learnFromPeerClose(tcp, state, clock);
+      learnFromPeerClose(tcp, state, clock, () => destroyed);
     }
     return true;
   };
@@ -94,16 +100,20 @@ function hostKey(req: http.ClientRequest | undefined, socket: Socket): string {
 }
 
 /**
- * A free socket that the server closed (FIN or reset) teaches its origin's limit.
- * Closes by the agent itself (our timeout, a full free list) teach nothing.
+ * A free socket that the server closed (FIN, reset, or anything it sent while the socket
+ * idled) teaches its origin's limit. From Node 22 on, the agent destroys a free socket as
+ * soon as anything arrives on it, EOF included, before the socket reports an 'end' or an
+ * error (a guard against response-queue poisoning), so the server's close cannot be told
+ * from the socket's own events: every close of a socket still in the free list is the
+ * server's, except the agent's own, which are known. It retires a free socket when it
+ * has idled for the limit (its 'timeout'), and all of them on `agent.destroy()`.
  */
-function learnFromPeerClose(socket: Socket, state: KeepAliveAlignment, clock: Clock): void {
-  let peerClosed = false;
-  socket.once('end', () => { peerClosed = true; });
-  socket.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET') peerClosed = true; });
+function learnFromPeerClose(socket: Socket, state: KeepAliveAlignment, clock: Clock, agentDestroyed: () => boolean): void {
+  let timedOut = false;
+  socket.once('timeout', () => { timedOut = true; });
   socket.once('close', () => {
     const since = idleSince.get(socket);
-    if (peerClosed && since !== undefined) state.observeIdleClose(clock.now() - since, clock.now());
+    if (since !== undefined && !timedOut && !agentDestroyed()) state.observeIdleClose(clock.now() - since, clock.now());
   });
 }
 
