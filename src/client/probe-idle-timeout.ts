@@ -1,6 +1,6 @@
-import http from 'node:http';
-import https from 'node:https';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { buildConnector, Client } from 'undici';
 import { InvalidOptionError, ProbeError } from '../errors.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, parseKeepAliveHint, safelyBelow } from '../policy/keep-alive.js';
 
@@ -45,10 +45,46 @@ export interface ProbeResult {
   durationMs: number;
 }
 
+/** Longer than any probe waits: undici must leave an idle socket to the server, whatever it advertises. */
+const NEVER_MS = 2 ** 31 - 1;
+
+/**
+ * One probed connection: an undici `Client` holding one socket, which the probe watches
+ * itself. (Not a node:http agent: from Node 22 on, the agent destroys an idle pooled socket
+ * as soon as anything arrives on it, EOF and resets included, before the socket reports
+ * either, so a reset would look like a FIN.)
+ */
 interface Conn {
-  agent: http.Agent;
+  client: Client;
   socket: Socket | undefined;
+  /** Connections opened so far: a second one means the first was not re-used. */
+  connects: number;
   idleSince: number;
+}
+
+function openConnection(url: URL, options: Required<Pick<ProbeOptions, 'requestTimeoutMs'>> & ProbeOptions): Conn {
+  const connector = buildConnector({ ca: options.ca, rejectUnauthorized: options.insecure !== true, timeout: options.requestTimeoutMs });
+  const conn: Conn = { client: undefined as unknown as Client, socket: undefined, connects: 0, idleSince: performance.now() };
+  conn.client = new Client(url.origin, {
+    allowH2: false,
+    pipelining: 1,
+    // The probe watches the server, so undici must not act on the hint itself.
+    keepAliveTimeout: NEVER_MS,
+    keepAliveMaxTimeout: NEVER_MS,
+    keepAliveTimeoutThreshold: -NEVER_MS,
+    headersTimeout: options.requestTimeoutMs,
+    bodyTimeout: options.requestTimeoutMs,
+    connect(opts, callback) {
+      connector(opts, (err, socket) => {
+        if (socket !== null) {
+          conn.socket = socket as Socket;
+          conn.connects++;
+        }
+        (callback as (e: Error | null, s: Socket | null) => void)(err, socket as Socket | null);
+      });
+    },
+  });
+  return conn;
 }
 
 function describeConnectError(err: NodeJS.ErrnoException, url: URL): ProbeError {
@@ -56,35 +92,21 @@ function describeConnectError(err: NodeJS.ErrnoException, url: URL): ProbeError 
   const code = err.code ?? '';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ProbeError(`DNS lookup failed for ${url.hostname} (${code})`, { cause: err });
   if (code === 'ECONNREFUSED') return new ProbeError(`connection refused by ${where}`, { cause: err });
-  if (code === 'ETIMEDOUT' || code === 'HF_PROBE_TIMEOUT') return new ProbeError(`no answer from ${where} in time`, { cause: err });
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new ProbeError(`no answer from ${where} in time`, { cause: err });
   if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code.includes('SELF_SIGNED')) {
     return new ProbeError(`TLS handshake with ${where} failed: ${err.message}`, { cause: err });
   }
   return new ProbeError(`request to ${where} failed: ${code || err.message}`, { cause: err });
 }
 
-/** One request on the connection's agent. Resolves with the response's Keep-Alive header once its body is read. */
-function exchange(url: URL, conn: Conn, options: Required<Pick<ProbeOptions, 'requestTimeoutMs'>> & ProbeOptions): Promise<{ keepAlive: string | undefined; reused: boolean }> {
-  const transport = url.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = transport.request(url, {
-      agent: conn.agent, method: 'GET', headers: { ...options.headers, connection: 'keep-alive' },
-      timeout: options.requestTimeoutMs,
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'HF_PROBE_TIMEOUT' })));
-    req.on('socket', (socket: Socket) => { conn.socket = socket; });
-    req.on('response', (res) => {
-      res.on('error', reject);
-      res.resume();
-      res.on('end', () => {
-        conn.idleSince = performance.now();
-        const header = res.headers['keep-alive'];
-        resolve({ keepAlive: Array.isArray(header) ? header[0] : header, reused: req.reusedSocket });
-      });
-    });
-    req.end();
-  });
+/** One request on the connection. Resolves with the response's Keep-Alive header once its body is read. */
+async function exchange(url: URL, conn: Conn, options: ProbeOptions): Promise<{ keepAlive: string | undefined; reused: boolean }> {
+  const connectsBefore = conn.connects;
+  const { headers, body } = await conn.client.request({ path: `${url.pathname}${url.search}`, method: 'GET', headers: options.headers });
+  await body.dump({ limit: Number.MAX_SAFE_INTEGER });
+  conn.idleSince = performance.now();
+  const header = headers['keep-alive'];
+  return { keepAlive: Array.isArray(header) ? header[0] : header, reused: conn.connects === connectsBefore };
 }
 
 /** Waits until the connection's socket closes or `untilMs` of idle time has passed, whichever is first. */
@@ -108,16 +130,7 @@ function watch(conn: Conn, untilMs: number): Promise<ProbeSample | undefined> {
 }
 
 async function probeConnection(url: URL, untilMs: number, options: Required<Pick<ProbeOptions, 'requestTimeoutMs'>> & ProbeOptions): Promise<{ hint: string | undefined; sample: ProbeSample }> {
-  const agentOptions = { keepAlive: true, maxSockets: 1, ca: options.ca, rejectUnauthorized: options.insecure !== true };
-  const agent = url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-  // The probe watches the server, so its agent must not act on the hint itself: Node's
-  // keepSocketAlive drops a socket whose hint is ≤ 1 s and may time others out.
-  // Overriding it is documented (http.Agent#keepSocketAlive).
-  agent.keepSocketAlive = (socket: Socket) => {
-    socket.setKeepAlive(true, 1000);
-    return true;
-  };
-  const conn: Conn = { agent, socket: undefined, idleSince: performance.now() };
+  const conn = openConnection(url, options);
   try {
     const first = await exchange(url, conn, options);
     const closed = await watch(conn, untilMs);
@@ -130,7 +143,7 @@ async function probeConnection(url: URL, untilMs: number, options: Required<Pick
       return { hint: first.keepAlive, sample: { outcome: 'failed', idleMs } };
     }
   } finally {
-    agent.destroy();
+    await conn.client.destroy();
   }
 }
 
