@@ -9,7 +9,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { Agent, Dispatcher1Wrapper, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher, type Dispatcher, type Response } from 'undici';
+import { Writable } from 'node:stream';
+import { Agent, Dispatcher1Wrapper, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher, stream, type Dispatcher, type Response } from 'undici';
 import { dispatcherFor } from './helpers.js';
 
 const BODY = 'holdfast '.repeat(200);
@@ -103,6 +104,18 @@ async function viaRequest(url: string, dispatcher: Dispatcher | undefined): Prom
   return { status: res.statusCode, headers, cookies: Array.isArray(cookies) ? cookies : cookies === undefined ? [] : [cookies], body, trailers: { ...res.trailers } };
 }
 
+async function viaStream(url: string, dispatcher: Dispatcher): Promise<{ status: number; type: unknown; body: string; trailers: unknown }> {
+  const chunks: Buffer[] = [];
+  let status = 0;
+  let type: unknown;
+  const { trailers } = await stream(url, { dispatcher, method: 'GET' }, ({ statusCode, headers }) => {
+    status = statusCode;
+    type = headers['content-type'];
+    return new Writable({ write(chunk: Buffer, _encoding, done) { chunks.push(chunk); done(); } });
+  });
+  return { status, type, body: Buffer.concat(chunks).toString(), trailers: { ...trailers } };
+}
+
 const FETCH_PATHS = ['/headers', '/gzip', '/br', '/redirect'];
 const nodeLine = `Node ${process.versions.node} (bundled undici ${process.versions.undici})`;
 
@@ -150,7 +163,7 @@ describe(`holdfast through every fetch and undici on ${nodeLine}`, () => {
     });
   }
 
-  test('undici 8 request: headers, Set-Cookie, body and trailers as undici\'s own Agent; an abort before the answer is HF_ERR_ABORTED', async (t) => {
+  test('undici 8 request and stream: headers, Set-Cookie, body and trailers as undici\'s own Agent; an abort before the answer is HF_ERR_ABORTED', async (t) => {
     const { url } = await server(t);
     const holdfast = dispatcherFor(t);
     const agent = new Agent();
@@ -159,6 +172,7 @@ describe(`holdfast through every fetch and undici on ${nodeLine}`, () => {
       assert.deepEqual(await viaRequest(url + path, holdfast), await viaRequest(url + path, agent), path);
     }
     assert.deepEqual((await viaRequest(`${url}/trailers`, holdfast)).trailers, { 'x-checksum': 'abc123' });
+    assert.deepEqual(await viaStream(`${url}/trailers`, holdfast), await viaStream(`${url}/trailers`, agent), 'stream');
     const controller = new AbortController();
     const pending = request(`${url}/hang`, { dispatcher: holdfast, signal: controller.signal });
     const res = await pending;

@@ -70,6 +70,21 @@ test('a non-idempotent request is not written to a socket idle for more than hal
   assert.equal(server.stats().connections, 2, 'the POST went out on a new connection');
 });
 
+// nodejs/undici#5022 (fixed in undici 8.2.0, #5034): once a pool's only socket was destroyed
+// inside dispatch(), as the retirement above does, every back-to-back request after it got a
+// new connection.
+test('after a socket is retired inside dispatch(), back-to-back requests share one connection again', async (t) => {
+  const server = await flakyServer(t, {});
+  const clock = new FakeClock();
+  const dispatcher = dispatcherFor(t, { connections: 1 }, clock);
+  await (await request(server.url, { dispatcher })).body.dump();
+  clock.advance(2500); // too idle for a POST: the socket is retired as the POST is dispatched
+  await (await request(server.url, { dispatcher, method: 'POST', body: 'a' })).body.dump();
+  assert.equal(server.stats().connections, 2);
+  for (let i = 0; i < 10; i++) await (await request(server.url, { dispatcher })).body.dump();
+  assert.equal(server.stats().connections, 2, 'the ten GETs reused the POST\'s connection');
+});
+
 test('a socket past its limit is retired at dispatch even when its timer was late (event loop stall)', async (t) => {
   const server = await flakyServer(t, {});
   let stalled = false;
