@@ -31,6 +31,22 @@ test('hedging cuts p99 against a slow-tail upstream', async (t) => {
   assert.ok(hedgedServer.stats().received > 30, 'some requests were hedged');
 });
 
+// Found on Node 26 with undici 8, whose latency tail crosses the 10 ms hedge floor more often:
+// a hedge sent while every connection was busy waited in the pool's queue behind the request
+// it raced, and when it lost, undici aborted it as it reached a socket and destroyed that
+// socket (bench/overhead.ts --all-policies: 75% of raw undici's throughput, 11,042 extra attempts).
+test('no hedge goes out while the pool has no room for it: it would queue behind the request it races', async (t) => {
+  const server = await flakyServer(t, { slowMs: 60 });
+  const dispatcher = dispatcherFor(t, { connections: 1, metrics: true, hedge: { quantile: 0.5, minSamples: 2, minDelayMs: 5 } });
+  for (let i = 0; i < 2; i++) await (await request(server.url, { dispatcher })).body.dump(); // the estimate: about 60 ms
+  const responses = await Promise.all([1, 2, 3].map(() => request(server.url, { dispatcher })));
+  for (const res of responses) await res.body.dump();
+  const metrics = await dispatcher.metricsRegistry!.getMetricsAsJSON();
+  const attempts = metrics.find((m) => m.name === 'holdfast_client_attempts_total')!.values.reduce((sum, v) => sum + v.value, 0);
+  assert.equal(attempts, 5, 'one attempt per request: the hedge delays passed while the only connection was busy');
+  assert.equal(server.stats().connections, 1, 'no connection was lost to an abandoned hedge');
+});
+
 test('a POST without a key is never hedged', async (t) => {
   const server = await flakyServer(t, { slowTail: { every: 1, ms: 100 } });
   const dispatcher = dispatcherFor(t, { hedge: { quantile: 0.5, minSamples: 1, minDelayMs: 5 } });

@@ -109,7 +109,7 @@ export class HoldfastDispatcher extends Dispatcher {
       ...(resolved.limit === undefined && resolved.rateLimit === undefined ? [] : [limitInterceptor(this.#origins, clock, resolved.rateLimit?.maxWaitMs ?? 0)]),
       ...(resolved.breaker === undefined ? [] : [breakerInterceptor(this.#origins, clock, new Set(resolved.breaker.failureStatuses))]),
       ...(resolved.adaptiveTimeout === undefined ? [] : [adaptiveTimeoutInterceptor(this.#origins, clock, resolved.adaptiveTimeout)]),
-      ...(resolved.hedge === undefined ? [] : [hedgeInterceptor(this.#origins, clock, resolved.hedge.minDelayMs)]),
+      ...(resolved.hedge === undefined ? [] : [hedgeInterceptor(this.#origins, clock, resolved.hedge.minDelayMs, (origin) => this.#hasRoom(origin))]),
       retryInterceptor({
         maxAttempts: retry.maxAttempts,
         backoff: fullJitterBackoff({ baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs }),
@@ -134,6 +134,12 @@ export class HoldfastDispatcher extends Dispatcher {
       return false;
     }
     return this.#dispatch(opts, toHandler(handler));
+  }
+
+  /** Whether `origin`'s pool could take one more request now without queueing it (undici's public pool stats). */
+  #hasRoom(origin: string): boolean {
+    const stats = (this.#agent.stats as Record<string, { free: number; connected: number; queued: number } | undefined>)[new URL(origin).origin];
+    return stats === undefined || (stats.queued === 0 && (stats.free > 0 || stats.connected < this.options.connections));
   }
 
   /** The circuit breaker state of `origin`, or undefined when breakers are off or the origin is unseen. */

@@ -13,15 +13,21 @@ import { hasReplayableBody, isRetrySafe } from './request-facts.js';
  * after the origin's latency quantile (the hedge delay), a second attempt is sent.
  * The first to answer wins; the other is aborted. If one fails, the other may
  * still win; if both fail, the last failure goes up (to retry).
+ *
+ * A hedge goes out only when the origin's pool has room for it (`hasRoom`): a free
+ * connection, or one it may still open, and nothing queued. A hedge that would wait in
+ * the pool's queue starts behind the very requests it races, and on HTTP/1.1 the loser of
+ * the race costs its connection: at saturation, hedging only adds load (bench/overhead.ts
+ * counts the requests slower than the hedge floor and the attempts sent).
  */
-export function hedgeInterceptor(origins: OriginRegistry, clock: Clock, minDelayMs: number): Interceptor {
+export function hedgeInterceptor(origins: OriginRegistry, clock: Clock, minDelayMs: number, hasRoom: (origin: string) => boolean): Interceptor {
   const queue = new DeadlineQueue(clock, { afterPendingIo: true }); // one timer for every pending hedge
   return (next) => (opts, handler) => {
     const latency = origins.get(opts.origin!).hedgeLatency;
     if (latency === undefined || !isRetrySafe(opts) || !hasReplayableBody(opts)) return next(opts, handler);
     const estimate = latency.estimate();
     if (estimate === undefined) return next(opts, new Recorder(handler, latency, clock));
-    new Hedge(next, opts, handler, latency, clock, Math.max(minDelayMs, estimate), queue).start();
+    new Hedge(next, opts, handler, latency, clock, Math.max(minDelayMs, estimate), queue, hasRoom).start();
     return true;
   };
 }
@@ -64,6 +70,7 @@ class Hedge implements DeadlineEntry {
   readonly #attempts: HedgeAttempt[] = [];
   #winner: HedgeAttempt | undefined;
   readonly #queue: DeadlineQueue;
+  readonly #hasRoom: (origin: string) => boolean;
   #failed = 0;
   #done = false;
   /** What the caller holds across both attempts: it follows the winner's controller. */
@@ -73,7 +80,8 @@ class Hedge implements DeadlineEntry {
   nextDeadline: DeadlineEntry | undefined;
   queued = false;
 
-  constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, latency: LatencyEstimator, clock: Clock, delayMs: number, queue: DeadlineQueue) {
+  constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, latency: LatencyEstimator, clock: Clock, delayMs: number, queue: DeadlineQueue, hasRoom: (origin: string) => boolean) {
+    this.#hasRoom = hasRoom;
     this.#next = next;
     this.#opts = opts;
     this.#outer = outer;
@@ -91,9 +99,9 @@ class Hedge implements DeadlineEntry {
     if (!this.#done && this.#winner === undefined) this.#queue.add(this);
   }
 
-  /** The hedge delay passed with no answer: the second attempt goes out. */
+  /** The hedge delay passed with no answer: the second attempt goes out, if the pool has room for it. */
   expire(): void {
-    if (this.#winner === undefined && !this.#done) this.#launch();
+    if (this.#winner === undefined && !this.#done && this.#hasRoom(String(this.#opts.origin))) this.#launch();
   }
 
   #launch(): void {
