@@ -60,7 +60,7 @@ class Recorder implements Handler {
   onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void { this.#inner.onRequestUpgrade?.(controller, statusCode, headers, socket); }
 }
 
-class Hedge implements DeadlineEntry {
+class Hedge extends RelayController implements DeadlineEntry {
   readonly #next: Dispatch;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #outer: Handler;
@@ -73,14 +73,13 @@ class Hedge implements DeadlineEntry {
   readonly #hasRoom: (origin: string) => boolean;
   #failed = 0;
   #done = false;
-  /** What the caller holds across both attempts: it follows the winner's controller. */
-  readonly controller = new RelayController((reason) => this.#abortAll(reason));
   readonly deadlineAt: number;
   prevDeadline: DeadlineEntry | undefined;
   nextDeadline: DeadlineEntry | undefined;
   queued = false;
 
   constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, latency: LatencyEstimator, clock: Clock, delayMs: number, queue: DeadlineQueue, hasRoom: (origin: string) => boolean) {
+    super();
     this.#hasRoom = hasRoom;
     this.#next = next;
     this.#opts = opts;
@@ -93,7 +92,7 @@ class Hedge implements DeadlineEntry {
   }
 
   start(): void {
-    this.#outer.onRequestStart?.(this.controller, {});
+    this.#outer.onRequestStart?.(this, {});
     if (this.#done) return;
     this.#launch();
     if (!this.#done && this.#winner === undefined) this.#queue.add(this);
@@ -114,11 +113,12 @@ class Hedge implements DeadlineEntry {
     }
   }
 
-  #abortAll(reason: Error): void {
+  /** The caller aborted: every attempt is abandoned. (Hedge is the caller's controller across both attempts; it follows the winner's.) */
+  protected onAbort(reason: Error): void {
     if (this.#done) return;
     this.#finish();
     for (const attempt of this.#attempts) attempt.abandon(reason);
-    this.#outer.onResponseError?.(this.controller, reason);
+    this.#outer.onResponseError?.(this, reason);
   }
 
   #finish(): void {
@@ -135,7 +135,7 @@ class Hedge implements DeadlineEntry {
     if (this.#winner !== undefined) return this.#winner === attempt;
     if (this.#done) return false;
     this.#winner = attempt;
-    this.controller.follow(controller);
+    this.follow(controller);
     this.#queue.remove(this);
     this.#latency.record(this.#clock.now() - this.#started);
     // An abort, not a failure: the breaker must not count a lost race against the server.
@@ -146,14 +146,14 @@ class Hedge implements DeadlineEntry {
   ended(attempt: HedgeAttempt, trailers: ParsedHeaders): void {
     if (attempt !== this.#winner || this.#done) return;
     this.#finish();
-    this.#outer.onResponseEnd?.(this.controller, trailers);
+    this.#outer.onResponseEnd?.(this, trailers);
   }
 
   failed(attempt: HedgeAttempt, err: Error): void {
     if (this.#done) return;
     if (attempt === this.#winner) {
       this.#finish();
-      this.#outer.onResponseError?.(this.controller, err);
+      this.#outer.onResponseError?.(this, err);
       return;
     }
     this.#failed++;
@@ -161,7 +161,7 @@ class Hedge implements DeadlineEntry {
     // decides with backoff and classification (a hedge is not a retry).
     if (this.#attempts.length - this.#failed > 0) return;
     this.#finish();
-    this.#outer.onResponseError?.(this.controller, err);
+    this.#outer.onResponseError?.(this, err);
   }
 }
 
@@ -188,11 +188,11 @@ class HedgeAttempt implements Handler {
   onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
     if (this.#abandoned || statusCode < 200) return;
     if (!this.#hedge.won(this, controller)) return;
-    this.#hedge.outer.onResponseStart?.(this.#hedge.controller, statusCode, headers, statusText);
+    this.#hedge.outer.onResponseStart?.(this.#hedge, statusCode, headers, statusText);
   }
 
   onResponseData(_controller: Controller, chunk: Buffer): void {
-    if (!this.#abandoned) this.#hedge.outer.onResponseData?.(this.#hedge.controller, chunk);
+    if (!this.#abandoned) this.#hedge.outer.onResponseData?.(this.#hedge, chunk);
   }
 
   onResponseEnd(_controller: Controller, trailers: ParsedHeaders): void {
@@ -207,6 +207,6 @@ class HedgeAttempt implements Handler {
 
   onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
     if (this.#abandoned || !this.#hedge.won(this, controller)) return;
-    this.#hedge.outer.onRequestUpgrade?.(this.#hedge.controller, statusCode, headers, socket);
+    this.#hedge.outer.onRequestUpgrade?.(this.#hedge, statusCode, headers, socket);
   }
 }

@@ -31,7 +31,7 @@ export function attemptsInterceptor(origins: OriginRegistry): Interceptor {
 }
 
 /** One request's way through the limits, and its handler once dispatched. */
-class Gate implements Handler {
+class Gate extends RelayController implements Handler {
   readonly #next: Dispatch;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #inner: Handler;
@@ -41,14 +41,13 @@ class Gate implements Handler {
   #phase: 'queued' | 'waiting-token' | 'dispatched' | 'done' = 'queued';
   #cancel: (() => void) | undefined;
   #holdsSlot = false;
-  /** What the caller holds from the start: it follows undici's controller once there is one. */
-  readonly #controller = new RelayController((reason) => this.#abort(reason));
   #dispatched: Controller | undefined;
   /** An abort that came after dispatch but before undici's onRequestStart. */
   #pendingAbort: Error | undefined;
   readonly #queuedAt: number;
 
   constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, inner: Handler, state: OriginState, clock: Clock, maxTokenWaitMs: number) {
+    super();
     this.#next = next;
     this.#opts = opts;
     this.#inner = inner;
@@ -64,7 +63,7 @@ class Gate implements Handler {
 
   start(): void {
     // The caller can abort while the request waits here, before undici has it.
-    this.#inner.onRequestStart?.(this.#controller, {});
+    this.#inner.onRequestStart?.(this, {});
     if (this.#phase === 'done') return;
     const bulkhead = this.#state.bulkhead;
     if (bulkhead === undefined) {
@@ -120,7 +119,8 @@ class Gate implements Handler {
     }
   }
 
-  #abort(reason: Error): void {
+  /** The caller aborted, queued or not. (Gate is the caller's controller from the start; it follows undici's once there is one.) */
+  protected onAbort(reason: Error): void {
     if (this.#phase === 'dispatched') {
       if (this.#dispatched === undefined) this.#pendingAbort = reason;
       else this.#dispatched.abort(reason);
@@ -139,14 +139,14 @@ class Gate implements Handler {
 
   #fail(err: Error): void {
     this.#release();
-    this.#inner.onResponseError?.(this.#controller, err);
+    this.#inner.onResponseError?.(this, err);
   }
 
   // ── once dispatched: forward, and free the slot at the end ─────────────────
 
   onRequestStart(controller: Controller): void {
     this.#dispatched = controller;
-    this.#controller.follow(controller);
+    this.follow(controller);
     if (this.#pendingAbort !== undefined) controller.abort(this.#pendingAbort);
   }
 
@@ -155,11 +155,11 @@ class Gate implements Handler {
   }
 
   onResponseStart(_controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
-    this.#inner.onResponseStart?.(this.#controller, statusCode, headers, statusText);
+    this.#inner.onResponseStart?.(this, statusCode, headers, statusText);
   }
 
   onResponseData(_controller: Controller, chunk: Buffer): void {
-    this.#inner.onResponseData?.(this.#controller, chunk);
+    this.#inner.onResponseData?.(this, chunk);
   }
 
   onBodySent(chunk: Buffer): void {
@@ -172,7 +172,7 @@ class Gate implements Handler {
 
   onResponseEnd(_controller: Controller, trailers: ParsedHeaders): void {
     this.#release();
-    this.#inner.onResponseEnd?.(this.#controller, trailers);
+    this.#inner.onResponseEnd?.(this, trailers);
   }
 
   onResponseError(_controller: Controller | null, err: Error): void {
@@ -182,6 +182,6 @@ class Gate implements Handler {
 
   onRequestUpgrade(_controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
     this.#release();
-    this.#inner.onRequestUpgrade?.(this.#controller, statusCode, headers, socket);
+    this.#inner.onRequestUpgrade?.(this, statusCode, headers, socket);
   }
 }

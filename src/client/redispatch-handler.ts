@@ -35,12 +35,11 @@ export interface RedispatchPolicy {
  *              │   └─▶ error ─▶ policy.onFailure ─┬─ give up ─▶ error  │
  *              └──────────── wait (delayMs) ◀─────┴────────────────────┘
  */
-export class RedispatchHandler {
+export class RedispatchHandler extends RelayController {
   readonly #dispatch: Dispatch;
   readonly #outer: Handler;
   readonly #policy: RedispatchPolicy;
   readonly #clock: Clock;
-  readonly controller: RelayController;
   #opts: Dispatcher.DispatchOptions;
   #phase: 'running' | 'waiting' | 'committed' | 'done' = 'running';
   #attempt: Attempt | undefined;
@@ -48,17 +47,17 @@ export class RedispatchHandler {
   #attempts = 0;
 
   constructor(dispatch: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, policy: RedispatchPolicy, clock: Clock) {
+    super();
     this.#dispatch = dispatch;
     this.#opts = opts;
     this.#outer = outer;
     this.#policy = policy;
     this.#clock = clock;
-    this.controller = new RelayController((reason) => this.#abort(reason));
   }
 
   /** Starts the first attempt. The caller's `onRequestStart` runs first, so an early abort wins. */
   start(): boolean {
-    this.#outer.onRequestStart?.(this.controller, {});
+    this.#outer.onRequestStart?.(this, {});
     if (this.#phase === 'done') return true;
     return this.#run(this.#opts);
   }
@@ -76,7 +75,7 @@ export class RedispatchHandler {
     }
   }
 
-  #abort(reason: Error): void {
+  protected onAbort(reason: Error): void {
     if (this.#phase === 'done') return;
     this.#cancelWait?.();
     const attempt = this.#attempt;
@@ -94,7 +93,7 @@ export class RedispatchHandler {
 
   #fail(err: Error): void {
     this.#settle();
-    this.#outer.onResponseError?.(this.controller, err);
+    this.#outer.onResponseError?.(this, err);
   }
 
   #again(next: Redispatch): void {
@@ -124,20 +123,20 @@ export class RedispatchHandler {
 
   deliverHeaders(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText: string | undefined): void {
     if (statusCode >= 200) this.#phase = 'committed';
-    this.controller.follow(controller);
-    this.#outer.onResponseStart?.(this.controller, statusCode, headers, statusText);
+    this.follow(controller);
+    this.#outer.onResponseStart?.(this, statusCode, headers, statusText);
   }
 
   deliverUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
     this.#settle();
-    this.controller.follow(controller);
-    this.#outer.onRequestUpgrade?.(this.controller, statusCode, headers, socket);
+    this.follow(controller);
+    this.#outer.onRequestUpgrade?.(this, statusCode, headers, socket);
   }
 
   deliverEnd(controller: Controller, trailers: ParsedHeaders): void {
     this.#settle();
-    this.controller.follow(controller);
-    this.#outer.onResponseEnd?.(this.controller, trailers);
+    this.follow(controller);
+    this.#outer.onResponseEnd?.(this, trailers);
   }
 
   retryAfterDiscard(next: Redispatch): void {
@@ -168,8 +167,8 @@ class Attempt implements Handler {
 
   onRequestStart(controller: Controller): void {
     this.controller = controller;
-    if (this.abandoned) controller.abort(this.#parent.controller.reason ?? new Error('abandoned'));
-    else this.#parent.controller.follow(controller);
+    if (this.abandoned) controller.abort(this.#parent.reason ?? new Error('abandoned'));
+    else this.#parent.follow(controller);
   }
 
   onResponseStarted(): void {
@@ -184,7 +183,7 @@ class Attempt implements Handler {
 
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.abandoned || this.#discard !== undefined) return;
-    this.#parent.outer.onResponseData?.(this.#parent.controller, chunk);
+    this.#parent.outer.onResponseData?.(this.#parent, chunk);
   }
 
   onBodySent(chunk: Buffer): void {
