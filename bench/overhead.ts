@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool, request, type Dispatcher } from 'undici';
 import { createDispatcher } from '../src/index.js';
+import { DEFAULT_HEDGE_MIN_DELAY_MS } from '../src/client/options.js';
 
 export interface OverheadOptions {
   durationMs: number;
@@ -39,17 +40,26 @@ export interface OverheadResult {
   ratio: number;
   /** With metrics on: network attempts beyond one per request (hedges, retries), from holdfast's own counters. */
   extraAttempts?: { requests: number; attempts: number };
+  /**
+   * Share of requests, over every round, whose headers took longer than hedging's floor
+   * (DEFAULT_HEDGE_MIN_DELAY_MS): with hedging on, each such request may be sent twice, and
+   * on HTTP/1.1 the loser of the race costs its connection.
+   */
+  undiciSlowShare: number;
+  holdfastSlowShare: number;
 }
 
-interface Sample { rps: number; cpuUsPerRequest: number }
+interface Sample { rps: number; cpuUsPerRequest: number; requests: number; slow: number }
 
 async function measure(url: string, dispatcher: Dispatcher, { durationMs, concurrency }: OverheadOptions): Promise<Sample> {
   let done = 0;
+  let slow = 0;
   const cpu = process.cpuUsage();
   const until = performance.now() + durationMs;
   const loop = async () => {
-    while (performance.now() < until) {
+    for (let sent = performance.now(); sent < until; sent = performance.now()) {
       const res = await request(url, { dispatcher });
+      if (performance.now() - sent > DEFAULT_HEDGE_MIN_DELAY_MS) slow++;
       await res.body.dump();
       done++;
     }
@@ -57,7 +67,7 @@ async function measure(url: string, dispatcher: Dispatcher, { durationMs, concur
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, loop));
   const used = process.cpuUsage(cpu);
-  return { rps: done / ((performance.now() - started) / 1000), cpuUsPerRequest: (used.user + used.system) / done };
+  return { rps: done / ((performance.now() - started) / 1000), cpuUsPerRequest: (used.user + used.system) / done, requests: done, slow };
 }
 
 /** Sums holdfast's requests and attempts counters, when metrics are on. */
@@ -87,12 +97,16 @@ export async function runOverhead(options: OverheadOptions, progress: (line: str
     } : {};
     const holdfast = createDispatcher({ connections: options.concurrency, ...policies });
     try {
-      const warm = { ...options, durationMs: Math.min(1000, options.durationMs) };
+      // A round's length of warm-up each: Node's optimizing compilers are still at work after one
+      // second under this load (on Node 26 a one-second warm-up left holdfast's first rounds at
+      // 50-80% of its later speed), and that is start-up, not the cost per request.
+      const warm = options;
       await measure(url, pool, warm);
       await measure(url, holdfast, warm);
       const result = { undiciPool: [] as number[], holdfast: [] as number[] };
       const ratios: number[] = [];
       const cpu = { u: [] as number[], h: [] as number[] };
+      const tail = { u: { requests: 0, slow: 0 }, h: { requests: 0, slow: 0 } };
       for (let round = 0; round < options.rounds; round++) {
         // Each round measures both, back to back, in alternating order, so drift in the
         // machine's speed hits both alike; the ratio of a round's pair is what counts.
@@ -104,6 +118,10 @@ export async function runOverhead(options: OverheadOptions, progress: (line: str
         ratios.push(h.rps / u.rps);
         cpu.u.push(u.cpuUsPerRequest);
         cpu.h.push(h.cpuUsPerRequest);
+        tail.u.requests += u.requests;
+        tail.u.slow += u.slow;
+        tail.h.requests += h.requests;
+        tail.h.slow += h.slow;
         progress(`round ${round + 1}: undici Pool ${Math.round(u.rps)} req/s ${u.cpuUsPerRequest.toFixed(1)} µs, holdfast ${Math.round(h.rps)} req/s ${h.cpuUsPerRequest.toFixed(1)} µs (${((h.rps / u.rps) * 100).toFixed(1)}%)`);
       }
       const undiciMedian = median(result.undiciPool);
@@ -113,6 +131,8 @@ export async function runOverhead(options: OverheadOptions, progress: (line: str
         options, ...result, undiciMedian, holdfastMedian, ratio: Math.round(median(ratios) * 1000) / 1000,
         undiciCpuUs: round1(median(cpu.u)), holdfastCpuUs: round1(median(cpu.h)),
         extraAttempts: await countAttempts(holdfast.metricsRegistry),
+        undiciSlowShare: Math.round((tail.u.slow / tail.u.requests) * 1e5) / 1e5,
+        holdfastSlowShare: Math.round((tail.h.slow / tail.h.requests) * 1e5) / 1e5,
       };
     } finally {
       await pool.close();
@@ -139,6 +159,8 @@ async function main(): Promise<void> {
   console.log(`| undici Pool (raw) | ${result.undiciMedian} | ${result.undiciCpuUs} µs | ${result.undiciPool.join(', ')} |`);
   console.log(`| holdfast createDispatcher | ${result.holdfastMedian} | ${result.holdfastCpuUs} µs | ${result.holdfast.join(', ')} |`);
   console.log(`\nholdfast: ${(result.ratio * 100).toFixed(1)}% of raw undici's requests per second (cost ${((1 - result.ratio) * 100).toFixed(1)}%)`);
+  const pct = (share: number) => `${(share * 100).toFixed(2)}%`;
+  console.log(`requests whose headers took over ${DEFAULT_HEDGE_MIN_DELAY_MS} ms (hedging's floor): raw undici ${pct(result.undiciSlowShare)}, holdfast ${pct(result.holdfastSlowShare)}`);
   if (result.extraAttempts !== undefined) {
     const { requests, attempts } = result.extraAttempts;
     console.log(`holdfast sent ${attempts - requests} attempts beyond one per request, over ${requests} requests (hedges and retries)`);

@@ -33,6 +33,7 @@ test('overhead runs both clients against a server in its own process', async () 
   assert.equal(result.undiciPool.length, 1);
   assert.ok(result.undiciMedian > 0 && result.holdfastMedian > 0);
   assert.ok(result.ratio > 0);
+  for (const share of [result.undiciSlowShare, result.holdfastSlowShare]) assert.ok(share >= 0 && share <= 1, `slow share ${share}`);
 });
 
 test('servicenow-paging pages through every incident in sys_updated_on, sys_id order', async () => {
