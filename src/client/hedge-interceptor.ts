@@ -4,7 +4,8 @@ import type { Clock } from '../clock.js';
 import { RequestAbortedError } from '../errors.js';
 import type { LatencyEstimator } from '../policy/latency-estimator.js';
 import { DeadlineQueue, type DeadlineEntry } from './deadline-queue.js';
-import { RelayController, type Controller, type Dispatch, type Handler, type Interceptor, type ParsedHeaders } from './handler.js';
+import { RelayController } from './relay-controller.js';
+import type { Controller, Dispatch, Handler, Interceptor, ParsedHeaders } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 import { hasReplayableBody, isRetrySafe } from './request-facts.js';
 

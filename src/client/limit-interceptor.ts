@@ -3,7 +3,8 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { DispatcherClosedError, QueueFullError, QueueTimeoutError, RateLimitedError } from '../errors.js';
 import type { BulkheadRejection } from '../policy/bulkhead.js';
-import { RelayController, type Controller, type Dispatch, type Handler, type Interceptor, type ParsedHeaders } from './handler.js';
+import { RelayController } from './relay-controller.js';
+import type { Controller, Dispatch, Handler, Interceptor, ParsedHeaders } from './handler.js';
 import type { OriginRegistry, OriginState } from './origin-state.js';
 
 /**

@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
-import { RelayController, type Controller, type Dispatch, type Handler, type ParsedHeaders } from './handler.js';
+import { RelayController } from './relay-controller.js';
+import type { Controller, Dispatch, Handler, ParsedHeaders } from './handler.js';
 
 /** Try again: after `delayMs`, with `opts` (or the original options). */
 export interface Redispatch {
