@@ -71,6 +71,11 @@ class Gate extends RelayController implements Handler {
       this.#takeToken();
       return;
     }
+    if (bulkhead.tryAcquire()) { // no closures for a request that does not wait
+      this.#holdsSlot = true;
+      this.#takeToken();
+      return;
+    }
     this.#cancel = bulkhead.acquire(() => {
       this.#holdsSlot = true;
       this.#takeToken();

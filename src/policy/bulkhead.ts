@@ -43,6 +43,13 @@ export class Bulkhead {
     return this.#queue.length;
   }
 
+  /** Takes a slot if one is free and nobody waits: the common case, without a callback. */
+  tryAcquire(): boolean {
+    if (this.#active >= this.maxConcurrent || this.#queue.length > 0) return false;
+    this.#active++;
+    return true;
+  }
+
   /**
    * Calls `granted` now or once a slot frees, or `rejected` with the reason.
    * Returns a cancel function that removes a still-queued waiter (no callback then).

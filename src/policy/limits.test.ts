@@ -27,6 +27,21 @@ test('bulkhead: grants up to the limit, queues FIFO, hands slots on', () => {
   assert.equal(bulkhead.active, 2);
 });
 
+test('bulkhead: tryAcquire takes a free slot, and never one a waiter is owed', () => {
+  const clock = new FakeClock();
+  const bulkhead = new Bulkhead({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMs: 0 }, clock);
+  assert.equal(bulkhead.tryAcquire(), true);
+  assert.equal(bulkhead.tryAcquire(), false, 'the only slot is taken');
+  const log: string[] = [];
+  bulkhead.acquire(() => log.push('queued'), (r) => log.push(r));
+  bulkhead.release();
+  assert.deepEqual(log, ['queued'], 'the freed slot went to the waiter');
+  assert.equal(bulkhead.tryAcquire(), false);
+  bulkhead.release();
+  assert.equal(bulkhead.tryAcquire(), true);
+  assert.equal(bulkhead.active, 1);
+});
+
 test('bulkhead: a queued wait times out with its own reason; cancel removes silently', () => {
   const clock = new FakeClock();
   const bulkhead = new Bulkhead({ maxConcurrent: 1, maxQueue: 5, queueTimeoutMs: 500 }, clock);
