@@ -123,7 +123,10 @@ describe('HTTP proxy chaos: clients see the right status, and nothing is left op
   });
 
   test('a slow upstream hits the response timeout: 504 with HF_ERR_RESPONSE_TIMEOUT', async () => {
-    app.routes.set('/slow', (_req, res) => { setTimeout(() => res.end('late'), 1_000).unref(); });
+    // undici times response headers with its coarse timers (ticks of half a second), so a
+    // 200 ms limit fires at 200 ms to about 1.2 s: the answer comes well after that (CI on Node 22
+    // once saw a 1 s answer win the race).
+    app.routes.set('/slow', (_req, res) => { setTimeout(() => res.end('late'), 3_000).unref(); });
     const answer = await fetchOnce(port, '/slow');
     assert.deepEqual([answer.status, answer.headers['holdfast-error']], [504, 'HF_ERR_RESPONSE_TIMEOUT']);
     await settled();
