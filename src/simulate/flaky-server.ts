@@ -64,7 +64,10 @@ export interface FlakyStats {
 
 interface Conn {
   idleSince: number;
-  served: number;
+  /** Requests that arrived on this connection: one more arriving means the connection is reused. */
+  requests: number;
+  /** A response on it has not finished yet: a request arriving now has idled 0 ms. */
+  answering: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -180,7 +183,7 @@ export class FlakyServer {
   #onConnection(socket: Socket): void {
     socket.on('error', () => {}); // a client's reset is the client's business; never crash
     this.#stats.connections++;
-    const conn: Conn = { idleSince: performance.now(), served: 0, timer: undefined };
+    const conn: Conn = { idleSince: performance.now(), requests: 0, answering: false, timer: undefined };
     this.#conns.set(socket, conn);
     socket.once('close', () => {
       clearTimeout(conn.timer);
@@ -216,15 +219,21 @@ export class FlakyServer {
       // The race at the boundary: the server has already decided to close this idle
       // connection when the request lands. It is dropped unanswered and unapplied.
       const { idleCloseMs, raceWindowMs } = this.#faults;
-      const idleMs = performance.now() - conn.idleSince;
-      if (idleCloseMs > 0 && conn.served > 0 && idleMs >= idleCloseMs - raceWindowMs) {
+      const idleMs = conn.answering ? 0 : performance.now() - conn.idleSince;
+      // Reused: counted as requests arrive, not as responses finish. A client can send its next
+      // request before this server's 'finish' for the last response has run (seen under load).
+      const reused = conn.requests++ > 0;
+      conn.answering = true;
+      if (idleCloseMs > 0 && reused && idleMs >= idleCloseMs - raceWindowMs) {
         this.#stats.received++;
         this.#stats.dropped++;
         this.#dropConnection(socket);
         return;
       }
+      const seq = conn.requests;
       res.once('finish', () => {
-        conn.served++;
+        if (seq !== conn.requests) return; // a later request already arrived: the connection is not idle
+        conn.answering = false;
         if (!socket.destroyed) this.#armIdle(socket, conn);
       });
     }
