@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
 import { parseOptions } from '../parse-options.js';
 import { KeepAliveAlignment, parseKeepAliveHint } from '../policy/keep-alive.js';
+import { headerOf } from './handler.js';
 import { keepAliveSchema } from './options.js';
 
 export const DEFAULT_AGENT_MAX_SOCKETS = 64;
@@ -70,8 +71,7 @@ function align<A extends http.Agent>(agent: A, keepAlive: z.output<typeof agentS
     const req = (socket as Socket & { _httpMessage?: http.ClientRequest & { res?: http.IncomingMessage } })._httpMessage;
     const tcp = socket as Socket;
     const state = stateOf(hostKey(req, tcp));
-    const hint = req?.res?.headers['keep-alive'];
-    state.observeHint(parseKeepAliveHint(Array.isArray(hint) ? hint[0] : hint));
+    state.observeHint(parseKeepAliveHint(headerOf(req?.res?.headers, 'keep-alive')));
     const limit = state.idleLimitMs(now);
     if (limit <= 0) return false;
     tcp.setKeepAlive(true, 1000);

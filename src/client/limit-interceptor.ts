@@ -42,7 +42,6 @@ class Gate extends RelayController implements Handler {
   #phase: 'queued' | 'waiting-token' | 'dispatched' | 'done' = 'queued';
   #cancel: (() => void) | undefined;
   #holdsSlot = false;
-  #dispatched: Controller | undefined;
   /** An abort that came after dispatch but before undici's onRequestStart. */
   #pendingAbort: Error | undefined;
   readonly #queuedAt: number;
@@ -128,8 +127,9 @@ class Gate extends RelayController implements Handler {
   /** The caller aborted, queued or not. (Gate is the caller's controller from the start; it follows undici's once there is one.) */
   protected onAbort(reason: Error): void {
     if (this.#phase === 'dispatched') {
-      if (this.#dispatched === undefined) this.#pendingAbort = reason;
-      else this.#dispatched.abort(reason);
+      const dispatched = this.followed;
+      if (dispatched === null) this.#pendingAbort = reason;
+      else dispatched.abort(reason);
       return;
     }
     if (this.#phase === 'done') return;
@@ -151,7 +151,6 @@ class Gate extends RelayController implements Handler {
   // ── once dispatched: forward, and free the slot at the end ─────────────────
 
   onRequestStart(controller: Controller): void {
-    this.#dispatched = controller;
     this.follow(controller);
     if (this.#pendingAbort !== undefined) controller.abort(this.#pendingAbort);
   }

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { buildConnector, Client } from 'undici';
+import { headerOf } from './handler.js';
 import { InvalidOptionError, ProbeError } from '../errors.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, parseKeepAliveHint, safelyBelow } from '../policy/keep-alive.js';
 
@@ -105,8 +106,7 @@ async function exchange(url: URL, conn: Conn, options: ProbeOptions): Promise<{ 
   const { headers, body } = await conn.client.request({ path: `${url.pathname}${url.search}`, method: 'GET', headers: options.headers });
   await body.dump({ limit: Number.MAX_SAFE_INTEGER });
   conn.idleSince = performance.now();
-  const header = headers['keep-alive'];
-  return { keepAlive: Array.isArray(header) ? header[0] : header, reused: conn.connects === connectsBefore };
+  return { keepAlive: headerOf(headers, 'keep-alive'), reused: conn.connects === connectsBefore };
 }
 
 /** Waits until the connection's socket closes or `untilMs` of idle time has passed, whichever is first. */

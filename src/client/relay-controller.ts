@@ -37,6 +37,11 @@ export abstract class RelayController implements Controller {
     return this.#current?.rawTrailers ?? null;
   }
 
+  /** The controller followed now, if any. */
+  protected get followed(): Controller | null {
+    return this.#current;
+  }
+
   /** From now on, pause and resume reach `controller` (a pause already asked for is applied). */
   follow(controller: Controller | null | undefined): void {
     this.#current = controller ?? null;

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { buildConnector, Client } from 'undici';
 import type { Clock } from '../clock.js';
-import type { Controller, Handler, ParsedHeaders } from './handler.js';
+import { headerOf, type Controller, type Handler, type ParsedHeaders } from './handler.js';
 import type { OriginState } from './origin-state.js';
 import { FRESH_CONNECTION, isRetrySafe, recordFacts, type HoldfastDispatchOptions } from './request-facts.js';
 
@@ -202,8 +202,7 @@ export class TrackedClient extends Client {
   observeHeaders(record: SocketRecord | undefined, headers: ParsedHeaders): void {
     const connection = headers.connection;
     if (record !== undefined && connection !== undefined && connection !== 'keep-alive' && /\bclose\b/i.test(String(connection))) record.willClose = true;
-    const hint = headers['keep-alive'];
-    this.#state.observeHint(Array.isArray(hint) ? hint[0] : hint);
+    this.#state.observeHint(headerOf(headers, 'keep-alive'));
   }
 }
 
