@@ -51,6 +51,12 @@
     return el('span', { class: 'progress' }, bar, ' ' + (loaded || 0) + (expected ? ' / ' + expected : ''));
   }
 
+  function syncState(t) {
+    const kept = t.refusedCheck ? ' · kept ' + t.refusedCheck.deletes + ' of ' + t.refusedCheck.stored + ' records the instance no longer lists (check refused)' : '';
+    if (t.lastError) return 'error: ' + t.lastError + kept;
+    return (t.inProgress ? (t.mode === 'full' ? 'first load' : 'syncing') : t.lastSuccessAt ? 'up to date' : 'waiting') + kept;
+  }
+
   function renderSync() {
     const { status } = state;
     const warm = $('warm');
@@ -65,7 +71,7 @@
       el('td', { class: 'num' }, t.records),
       el('td', {}, fmtTime(t.lastSuccessAt)),
       el('td', {}, fmtLag(t.lagS)),
-      el('td', {}, t.lastError ? 'error: ' + t.lastError : t.inProgress ? (t.mode === 'full' ? 'first load' : 'syncing') : t.lastSuccessAt ? 'up to date' : 'waiting'),
+      el('td', {}, syncState(t)),
       el('td', {}, t.mode === 'full' && (t.loaded || t.expected) ? progress(t.loaded, t.expected) : ''),
     )));
   }

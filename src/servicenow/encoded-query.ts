@@ -106,3 +106,15 @@ export class EncodedQuery<F extends string = string> {
     return [conditions, ...this.#order].filter((part) => part !== '').join('^');
   }
 }
+
+/**
+ * ANDs `condition` into every `^NQ` group of the encoded query `filter` (no ORDERBY): appended
+ * once, it would bind to the last group only.
+ *
+ * @example
+ * andIntoEveryGroup('active=true^NQstate=3', 'sys_idINa,b'); // 'active=true^sys_idINa,b^NQstate=3^sys_idINa,b'
+ */
+export function andIntoEveryGroup(filter: string | undefined, condition: string): string {
+  if (filter === undefined || filter === '') return condition;
+  return filter.split('^NQ').map((group) => `${group}^${condition}`).join('^NQ');
+}

@@ -1,3 +1,4 @@
+import { andIntoEveryGroup } from './encoded-query.js';
 import { DEFAULT_PAGE_SIZE, type Page, type SnRecord, type TableClient } from './table-client.js';
 
 /** Where a keyset pass stands: the (sys_updated_on, sys_id) of the last record it returned. */
@@ -41,29 +42,31 @@ const after = (r: SnRecord, c: KeysetCursor | undefined) =>
  * change; a record updated during the pass moves to the end and is read again there.
  *
  * When more than a page of records share one second, `>=` cannot move past it, so
- * that one second is walked with offsets (`sys_updated_on=<ts>^ORDERBYsys_id`) and the
- * pass goes on from `sys_updated_on><ts>`.
+ * that one second is walked by sys_id, again without offsets
+ * (`sys_updated_on=<ts>^sys_id><last id>^ORDERBYsys_id`: the Table API compares strings
+ * with `>`), and the pass goes on from `sys_updated_on><ts>`. A record edited during
+ * the walk leaves the second for a later one, where the pass reads it; a record deleted
+ * leaves no gap for others to fall into (with offsets, each one removed ahead of the
+ * walk made the next page skip one record for good: issue 17).
  *
  * The pass ends on an empty page or a page with nothing new: an instance may answer
  * fewer rows than the limit while more exist (the limit applies before ACLs), so a
  * short page alone does not end it.
  */
-export async function* keysetPages(client: TableClient, table: string, options: KeysetOptions): AsyncGenerator<KeysetPage> {
+export async function* keysetPages(client: Pick<TableClient, 'list'>, table: string, options: KeysetOptions): AsyncGenerator<KeysetPage> {
   const limit = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const maxRequests = options.maxRequests ?? DEFAULT_MAX_REQUESTS;
-  // The condition goes into every ^NQ group of the filter: appended once, it would bind to the last group only.
-  const groups = options.filter === undefined || options.filter === '' ? [''] : options.filter.split('^NQ').map((g) => `${g}^`);
-  const where = (condition: string) => groups.map((g) => `${g}${condition}`).join('^NQ');
+  const where = (condition: string) => andIntoEveryGroup(options.filter, condition);
   let cursor = options.after;
   let strictAfter: string | undefined; // set after walking a crowded second
   let requests = 0;
-  const get = (query: string, offset = 0): Promise<Page> => {
+  const get = (query: string): Promise<Page> => {
     if (++requests > maxRequests) throw new Error(`${table}: keyset pass stopped after ${maxRequests} requests`);
-    return client.list(table, { query, fields: options.fields, limit, offset, signal: options.signal });
+    return client.list(table, { query, fields: options.fields, limit, signal: options.signal });
   };
   for (;;) {
     const from = strictAfter !== undefined ? `sys_updated_on>${strictAfter}` : (cursor?.ts ?? options.since) !== undefined ? `sys_updated_on>=${cursor?.ts ?? options.since!}` : '';
-    const page = await get(`${from === '' ? groups.map((g) => g.slice(0, -1)).join('^NQ') : where(from)}^ORDERBYsys_updated_on^ORDERBYsys_id`.replace(/^\^/, ''));
+    const page = await get(`${from === '' ? options.filter ?? '' : where(from)}^ORDERBYsys_updated_on^ORDERBYsys_id`.replace(/^\^/, ''));
     strictAfter = undefined;
     const fresh = page.records.filter((r) => after(r, cursor));
     if (page.records.length === 0) return;
@@ -71,14 +74,14 @@ export async function* keysetPages(client: TableClient, table: string, options: 
       if (page.records.length < limit || cursor === undefined) return;
       // A full page, all at or before the cursor: more than `limit` records share cursor.ts.
       const second = cursor.ts;
-      for (let offset = 0; ; offset += limit) {
-        const crowd = await get(`${where(`sys_updated_on=${second}`)}^ORDERBYsys_id`, offset);
+      for (;;) {
+        const crowd = await get(`${where(`sys_updated_on=${second}^sys_id>${cursor.id}`)}^ORDERBYsys_id`);
         const newer = crowd.records.filter((r) => after(r, cursor));
         if (newer.length > 0) {
           cursor = { ts: second, id: newer[newer.length - 1]!.sys_id! };
           yield { ...crowd, records: newer, cursor };
         }
-        if (crowd.records.length < limit) break;
+        if (newer.length === 0 || crowd.records.length < limit) break;
       }
       strictAfter = second;
       continue;

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseOptions } from '../parse-options.js';
 import { DEFAULT_PAGE_SIZE } from './table-client.js';
-import { DEFAULT_FULL_CHECK_EVERY_MS, DEFAULT_OVERLAP_S } from './sync-engine.js';
+import { DEFAULT_FULL_CHECK_EVERY_MS, DEFAULT_MAX_CHECK_DELETE_SHARE, DEFAULT_OVERLAP_S } from './sync-engine.js';
 import { DEFAULT_WARM_PAUSE_MS } from './cache-warmer.js';
 import { DEFAULT_LOCK_TTL_MS } from './sync-lock.js';
 import { DEFAULT_REDIS_PREFIX } from './redis-store.js';
@@ -42,6 +42,8 @@ export const mirrorSchema = z.strictObject({
   pageSize: z.number().int().min(1).max(10_000).default(DEFAULT_PAGE_SIZE),
   overlapS: z.number().int().nonnegative().default(DEFAULT_OVERLAP_S),
   fullCheckEveryS: z.number().positive().default(DEFAULT_FULL_CHECK_EVERY_MS / 1000),
+  /** A sys_id check that would delete more than this share of a table is refused and shown (ACLs can hide rows). */
+  maxCheckDeleteShare: z.number().min(0).max(1).default(DEFAULT_MAX_CHECK_DELETE_SHARE),
   /** Upstream budget: requests per second and requests in flight, for the whole deployment. */
   requestsPerSecond: z.number().positive().default(DEFAULT_REQUESTS_PER_SECOND),
   concurrency: z.number().int().positive().max(16).default(DEFAULT_CONCURRENCY),

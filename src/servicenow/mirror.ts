@@ -120,7 +120,7 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
     });
     this.#tables = o.tables.map((name) => ({ name, fields: [...o.fields[name]!, ...bucketFields(o, name)] }));
     this.engine = new SyncEngine({
-      client: this.client, store: this.store, tables: this.#tables, pageSize: o.pageSize, overlapS: o.overlapS, fullCheckEveryMs: o.fullCheckEveryS * 1000,
+      client: this.client, store: this.store, tables: this.#tables, pageSize: o.pageSize, overlapS: o.overlapS, fullCheckEveryMs: o.fullCheckEveryS * 1000, maxCheckDeleteShare: o.maxCheckDeleteShare,
       onEvent: (e) => { this.#metrics.event(e); this.emit('event', e); },
     });
     this.#status = this.#emptyStatus();

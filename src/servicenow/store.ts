@@ -18,6 +18,11 @@ export interface TableSyncState {
   lastSuccessAt?: number;
   /** When the last full sys_id check completed (ms since the epoch). */
   lastCheckAt?: number;
+  /**
+   * The last sys_id check found more records gone than the engine deletes on a listing's
+   * word (maxCheckDeleteShare), and kept them: until a check passes, the status says so.
+   */
+  refusedCheck?: { at: number; deletes: number; stored: number };
   /** The last error of this table's sync, until a pass succeeds. */
   lastError?: string;
   /** Records read in the current full pass, and the instance's count when it began. */

@@ -1,9 +1,14 @@
+import { andIntoEveryGroup } from './encoded-query.js';
 import { keysetPages } from './keyset-pager.js';
 import type { MirrorStore, TableSyncState } from './store.js';
-import type { TableClient } from './table-client.js';
+import type { SnRecord, TableClient } from './table-client.js';
 
 export const DEFAULT_OVERLAP_S = 60;
 export const DEFAULT_FULL_CHECK_EVERY_MS = 3_600_000;
+/** A sys_id check that would delete more than this share of a table's stored records is refused. */
+export const DEFAULT_MAX_CHECK_DELETE_SHARE = 0.5;
+/** sys_ids per `sys_idIN…` request: the query stays well under URL limits (33 characters each). */
+const IDS_PER_REQUEST = 100;
 /** Fields every synced table needs, whatever else it reads. */
 export const KEY_FIELDS = ['sys_id', 'sys_updated_on', 'sys_mod_count'];
 
@@ -18,11 +23,13 @@ export interface TableSpec {
 export type SyncEvent =
   | { type: 'page'; table: string; kind: 'full' | 'incremental'; records: number; loaded: number; expected: number | undefined }
   | { type: 'deletes'; table: string; deleted: number; source: 'audit' | 'check' }
+  | { type: 'restored'; table: string; records: number; source: 'audit' | 'check' }
+  | { type: 'refused'; table: string; deletes: number; stored: number }
   | { type: 'done'; table: string; kind: 'full' | 'incremental'; records: number; ms: number }
   | { type: 'failed'; table: string; error: Error };
 
 export interface SyncEngineOptions {
-  client: TableClient;
+  client: Pick<TableClient, 'list'>;
   store: MirrorStore;
   tables: readonly TableSpec[];
   pageSize?: number;
@@ -30,6 +37,13 @@ export interface SyncEngineOptions {
   overlapS?: number;
   /** How often every sys_id is listed to catch deletes the audit table missed. */
   fullCheckEveryMs?: number;
+  /**
+   * A sys_id check whose listing would delete more than this share of the stored records
+   * is refused: ACLs can hide rows from a listing (even all of them, as `200 {"result":[]}`),
+   * and no record is deleted on evidence that could be an error. Deletes recorded in
+   * sys_audit_delete are applied whatever their number.
+   */
+  maxCheckDeleteShare?: number;
   onEvent?: (event: SyncEvent) => void;
   /** Wall time, ms since the epoch. */
   now?: () => number;
@@ -44,7 +58,8 @@ const parseGlide = (value: string) => Date.parse(`${value.replace(' ', 'T')}Z`);
  *
  *   state none ──full pass──▶ incremental ──every cycle──▶ incremental pass from watermark − overlap
  *                                 │                         then deletes from sys_audit_delete
- *                                 └──every fullCheckEveryMs──▶ list every sys_id, drop the missing
+ *                                 └──every fullCheckEveryMs──▶ list every sys_id: read what the store lacks,
+ *                                                               drop what the instance lacks (unless too many)
  *
  * Every page is applied with the table's new state (cursor, watermark) in one store
  * write, so a sync stopped anywhere, by SIGTERM or a dead replica, resumes at the
@@ -55,7 +70,7 @@ export class SyncEngine {
   readonly #tables: Map<string, TableSpec>;
 
   constructor(options: SyncEngineOptions) {
-    this.#o = { pageSize: 1000, overlapS: DEFAULT_OVERLAP_S, fullCheckEveryMs: DEFAULT_FULL_CHECK_EVERY_MS, now: Date.now, ...options };
+    this.#o = { pageSize: 1000, overlapS: DEFAULT_OVERLAP_S, fullCheckEveryMs: DEFAULT_FULL_CHECK_EVERY_MS, maxCheckDeleteShare: DEFAULT_MAX_CHECK_DELETE_SHARE, now: Date.now, ...options };
     this.#tables = new Map(options.tables.map((t) => [t.name, { ...t, fields: [...new Set([...KEY_FIELDS, ...t.fields])] }]));
   }
 
@@ -126,9 +141,14 @@ export class SyncEngine {
     for await (const page of pages) {
       const ids = page.records.map((r) => r.documentkey!).filter((id) => id !== '');
       newest = page.cursor!.ts;
+      // A record deleted and then restored keeps its sys_id, and its audit row stays: what the
+      // instance still has is read back, not deleted (issue 17).
+      const present = await this.#fetch(spec, ids, signal);
       signal?.throwIfAborted();
-      await this.#o.store.apply(spec.name, [], ids, state);
-      deleted += ids.length;
+      const gone = ids.filter((id) => !present.some((r) => r.sys_id === id));
+      await this.#o.store.apply(spec.name, present, gone, state);
+      deleted += gone.length;
+      if (present.length > 0) this.#o.onEvent?.({ type: 'restored', table: spec.name, records: present.length, source: 'audit' });
     }
     // Keep the overlap behind the newest audit row: rows of the same second may still be written.
     const next = newest === undefined ? since : glide(Math.max(parseGlide(since), parseGlide(newest) - this.#o.overlapS * 1000));
@@ -137,17 +157,46 @@ export class SyncEngine {
     return state;
   }
 
-  /** Lists every sys_id of the table and drops stored records the instance no longer has. */
+  /**
+   * Lists every sys_id of the table: reads the records the store lacks (a restored record
+   * keeps its old sys_updated_on, behind the watermark) and drops those the instance no
+   * longer has, unless that would drop more than `maxCheckDeleteShare` of the table.
+   */
   async #check(spec: TableSpec, state: TableSyncState, signal: AbortSignal | undefined): Promise<TableSyncState> {
     const listed = new Set<string>();
     const pages = keysetPages(this.#o.client, spec.name, { filter: spec.filter, fields: ['sys_id', 'sys_updated_on'], pageSize: this.#o.pageSize, signal });
     for await (const page of pages) for (const r of page.records) listed.add(r.sys_id!);
-    const gone = [...await this.#o.store.ids(spec.name)].filter((id) => !listed.has(id));
-    const next = { ...state, lastCheckAt: this.#o.now() };
+    const stored = await this.#o.store.ids(spec.name);
+    const missing = [...listed].filter((id) => !stored.has(id));
+    let gone = [...stored].filter((id) => !listed.has(id));
+    const next: TableSyncState = { ...state, lastCheckAt: this.#o.now(), refusedCheck: undefined };
+    if (gone.length > 0 && gone.length > stored.size * this.#o.maxCheckDeleteShare) {
+      next.refusedCheck = { at: this.#o.now(), deletes: gone.length, stored: stored.size };
+      this.#o.onEvent?.({ type: 'refused', table: spec.name, deletes: gone.length, stored: stored.size });
+      gone = [];
+    }
+    for (let i = 0; i < missing.length; i += IDS_PER_REQUEST) {
+      const found = await this.#fetch(spec, missing.slice(i, i + IDS_PER_REQUEST), signal);
+      signal?.throwIfAborted();
+      await this.#o.store.apply(spec.name, found, [], state);
+      if (found.length > 0) this.#o.onEvent?.({ type: 'restored', table: spec.name, records: found.length, source: 'check' });
+    }
     signal?.throwIfAborted();
     await this.#o.store.apply(spec.name, [], gone, next);
     if (gone.length > 0) this.#o.onEvent?.({ type: 'deletes', table: spec.name, deleted: gone.length, source: 'check' });
     return next;
+  }
+
+  /** The records among `ids` that the instance has (and the table's filter matches), in chunks. */
+  async #fetch(spec: TableSpec, ids: readonly string[], signal: AbortSignal | undefined): Promise<SnRecord[]> {
+    const found: SnRecord[] = [];
+    for (let i = 0; i < ids.length; i += IDS_PER_REQUEST) {
+      const chunk = ids.slice(i, i + IDS_PER_REQUEST);
+      const query = andIntoEveryGroup(spec.filter, `sys_idIN${chunk.join(',')}`);
+      const page = await this.#o.client.list(spec.name, { query, fields: spec.fields, limit: chunk.length, signal });
+      found.push(...page.records);
+    }
+    return found;
   }
 }
 

@@ -13,6 +13,8 @@ export const faultsSchema = z.strictObject({
   status: z.strictObject({ code: z.number().int().refine((c) => c === 429 || (c >= 500 && c <= 599), 'expected 429 or 500..599'), count: z.number().int().positive(), period: z.number().int().positive() }).optional(),
   /** Fraction of responses whose body is cut off mid-way (the connection is destroyed). */
   truncateRate: z.number().min(0).max(1).default(0),
+  /** Tables whose every row an ACL hides from lists: `200 {"result":[]}`, as an instance answers a user who may not read them. */
+  hiddenTables: z.array(z.string().min(1)).default([]),
 });
 
 export const simulatorSchema = z.strictObject({

@@ -205,7 +205,7 @@ export class ServiceNowSimulator {
     const readOnly = this.options.users.find((u) => u.user_name === user)?.readOnly === true || table.def.name === 'sys_audit_delete';
     if (request.method !== 'GET' && readOnly) return failure(403, 'Operation Failed', 'ACL Exception Update Failed due to security constraints');
     switch (request.method) {
-      case 'GET': return sysId === undefined ? this.#api.list(table, query, { baseUrl, path, version }) : this.#api.read(table, sysId, query, baseUrl);
+      case 'GET': return sysId === undefined ? this.#api.list(table, query, { baseUrl, path, version, hidden: this.faults.hiddenTables.includes(table.def.name) }) : this.#api.read(table, sysId, query, baseUrl);
       case 'POST': return sysId === undefined ? this.#api.create(table, request.body, user, query, baseUrl) : failure(405, 'Method not Supported', null);
       case 'PUT':
       case 'PATCH': return sysId === undefined ? failure(405, 'Method not Supported', null) : this.#api.update(table, sysId, request.body, user, query, baseUrl);

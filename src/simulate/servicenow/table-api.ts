@@ -51,12 +51,12 @@ export class TableApi {
   }
 
   /** `GET /api/now[/vN]/table/{table}`. */
-  list(table: TableStore, query: Query, { baseUrl, path, version }: { baseUrl: string; path: string; version: string | undefined }): ApiAnswer {
+  list(table: TableStore, query: Query, { baseUrl, path, version, hidden = false }: { baseUrl: string; path: string; version: string | undefined; hidden?: boolean }): ApiAnswer {
     const limit = nonNegative(query.sysparm_limit) ?? DEFAULT_LIMIT;
     const offset = nonNegative(query.sysparm_offset) ?? 0;
     let rows: SnRecord[];
     try {
-      rows = this.#data.engine.run(table, encodedQuery(query));
+      rows = hidden ? [] : this.#data.engine.run(table, encodedQuery(query));
     } catch (err) {
       if (err instanceof UnknownFieldError) return failure(400, 'Invalid query', err.message);
       throw err;
