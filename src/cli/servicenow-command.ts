@@ -131,8 +131,8 @@ export async function runServiceNow(args: string[], out: (line: string) => void)
   try {
     const url = await app.listen({ host: parsed.host, port: parsed.port });
     out(`holdfast servicenow: dashboard listening on ${url}/dashboard (store ${mirror.store.kind}, replica ${mirror.options.replica})`);
-    await mirror.start();
-    const signal = await stopped;
+    // start() waits for Redis; a signal that comes first (Redis unreachable) still stops (issue 17).
+    const signal = await Promise.race([stopped, mirror.start().then(() => stopped)]);
     out(`${signal}: stopping`);
   } finally {
     progress.close();

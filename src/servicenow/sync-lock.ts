@@ -28,9 +28,27 @@ export class LocalLock implements SyncLock {
 }
 
 /**
+ * redis-semaphore refreshes the lock from a timer and lets a failed refresh command
+ * reject unhandled: with Redis gone mid-cycle, the holder's process crashed (issue 17).
+ * Here a refresh that cannot reach Redis is a lost lock: the holder cannot prove it
+ * still holds it, so its work stops (the library then calls onLockLost).
+ */
+class RefreshSafeMutex extends Mutex {
+  protected override async _refresh(): Promise<boolean> {
+    try {
+      return await super._refresh();
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
  * A Redis mutex (redis-semaphore: atomic Lua acquire, refresh and release) with a TTL.
  * The holder refreshes it every ttl/3; a holder that dies stops refreshing, and the
- * lock expires after at most `ttlMs`, for another replica to take.
+ * lock expires after at most `ttlMs`, for another replica to take. A refresh that fails
+ * (the lock taken over, or Redis unreachable) aborts the work's signal: the engine stops
+ * writing, the lock is released (or left to expire), and the next tick tries again.
  */
 export class RedisLock implements SyncLock {
   readonly #redis: Redis;
@@ -45,7 +63,7 @@ export class RedisLock implements SyncLock {
 
   async tryRun<T>(work: (signal: AbortSignal) => Promise<T>): Promise<{ value: T } | undefined> {
     const lost = new AbortController();
-    const mutex = new Mutex(this.#redis, this.#key, {
+    const mutex = new RefreshSafeMutex(this.#redis, this.#key, {
       lockTimeout: this.#ttlMs,
       acquireAttemptsLimit: 1,
       refreshInterval: Math.max(100, Math.floor(this.#ttlMs / 3)),
