@@ -193,11 +193,17 @@ export class RateLimitedError extends HoldfastError {
   }
 }
 
-/** The ServiceNow instance refused the credentials (a 401 after a fresh token, or a refused OAuth grant). */
+/**
+ * The ServiceNow instance refused the credentials (a 401, or a refused OAuth grant), or
+ * sign-in is held off after such a refusal. `freshCredential`: a new credential (a new
+ * token) is ready for one more try; false when a try would send the refused one again.
+ */
 export class ServiceNowAuthError extends HoldfastError {
   static readonly code = 'HF_ERR_SERVICENOW_AUTH';
-  constructor(message: string, context?: ErrorContext) {
+  readonly freshCredential: boolean;
+  constructor(message: string, context?: ErrorContext & { freshCredential?: boolean }) {
     super(ServiceNowAuthError.code, message, context);
+    this.freshCredential = context?.freshCredential ?? false;
   }
 }
 

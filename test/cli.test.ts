@@ -127,6 +127,8 @@ describe('holdfast CLI', { concurrency: true }, () => {
     for (const [args, named] of [
       [[], /--instance URL/], [['--simulate', '--instance', 'http://127.0.0.1:1'], /exclude each other/], [['--simulate', '--rate', '0'], /--rate/],
       [['--instance', 'http://127.0.0.1:1'], /SERVICENOW_USER/], [['--simulate', '--page-size', '20000'], /--page-size/], [['--instance', 'http://127.0.0.1:1', '--records', '5'], /--records/],
+      // regression (issue 17): accepted, then every cycle failed forever
+      [['--simulate', '--tables', 'incident,sc_task'], /tables: .*sys_user_group/],
     ] as const) {
       const run = await cli(['servicenow', ...args]);
       assert.equal(run.code, 2, args.join(' '));

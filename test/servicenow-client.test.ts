@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDispatcher } from '../src/client/create-dispatcher.js';
-import { BasicAuth, OAuthAuth } from '../src/servicenow/auth.js';
+import { BasicAuth, DEFAULT_SIGN_IN_HOLD_OFF_MS, OAuthAuth } from '../src/servicenow/auth.js';
 import { keysetPages } from '../src/servicenow/keyset-pager.js';
 import { TableClient } from '../src/servicenow/table-client.js';
 import { ServiceNowSimulator } from '../src/simulate/servicenow/servicenow-simulator.js';
@@ -55,4 +55,31 @@ test('OAuth: one password grant for concurrent callers, a refresh ahead of expir
   assert.equal((await client.list('incident', { limit: 1 })).records.length, 1, 'the 401 was answered with a new sign-in');
   assert.equal(auth.grants.password, 2, 'the revoked refresh token fell back to the password grant');
   assert.ok(!JSON.stringify(auth).includes('admin'), 'credentials never serialised');
+});
+
+test('regression (issue 17): a 503 from the OAuth token endpoint is retried, not a failed page', async (t) => {
+  const { sim, dispatcher } = await setup(t, { faults: { status: { code: 503, count: 1, period: 1_000_000 } } });
+  const auth = new OAuthAuth(sim.url, { clientId: 'holdfast', clientSecret: 'holdfast', user: 'admin', password: 'admin' }, dispatcher);
+  const client = new TableClient({ instance: sim.url, auth, dispatcher });
+  assert.equal((await client.list('incident', { limit: 1 })).records.length, 1);
+  assert.equal(sim.stats().byStatus['503'], 1, 'the token request met the 503 and was sent again');
+});
+
+test('regression (issue 17): a wrong password is one failed sign-in, not one per request: no sign-in again until the hold-off passes', async (t) => {
+  const { sim, dispatcher } = await setup(t);
+  const clock = new FakeClock();
+  const tries = async (client: TableClient) => {
+    for (let i = 0; i < 3; i++) await assert.rejects(client.list('incident', { limit: 1 }), (err: Error & { code?: string }) => err.code === 'HF_ERR_SERVICENOW_AUTH');
+  };
+  const oauth = new OAuthAuth(sim.url, { clientId: 'holdfast', clientSecret: 'holdfast', user: 'admin', password: 'wrong' }, dispatcher, { clock });
+  await tries(new TableClient({ instance: sim.url, auth: oauth, dispatcher, clock }));
+  assert.equal(oauth.grants.password, 1, 'OAuth: one refused password grant');
+
+  const basic = new BasicAuth('admin', 'wrong', { clock });
+  await tries(new TableClient({ instance: sim.url, auth: basic, dispatcher, clock }));
+  assert.equal(sim.stats().byStatus['401'], 1, 'Basic: one 401 from the Table API');
+
+  clock.advance(DEFAULT_SIGN_IN_HOLD_OFF_MS);
+  await assert.rejects(new TableClient({ instance: sim.url, auth: basic, dispatcher, clock }).list('incident', { limit: 1 }));
+  assert.equal(sim.stats().byStatus['401'], 2, 'after the hold-off, one sign-in is tried again');
 });

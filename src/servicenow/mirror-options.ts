@@ -33,7 +33,9 @@ export const mirrorSchema = z.strictObject({
     z.strictObject({ type: z.literal('basic'), user: secret(), password: secret() }),
     z.strictObject({ type: z.literal('oauth'), clientId: secret(), clientSecret: secret(), user: secret(), password: secret() }),
   ]),
-  tables: z.array(tableName).min(1).default([...DEFAULT_TABLES]),
+  tables: z.array(tableName).min(1).default([...DEFAULT_TABLES])
+    .refine((tables) => tables.includes('sys_user_group'), 'must include sys_user_group: it names the assignment groups the counts are kept by')
+    .refine((tables) => new Set(tables).size === tables.length, 'names a table twice'),
   /** Extra fields per table, on top of DEFAULT_FIELDS. */
   fields: z.record(tableName, z.array(z.string().regex(/^[a-z_][a-z0-9_.]*$/, 'expected a field name'))).default({}),
   /** What "waiting" means per table (see waiting.ts); replaces the default of each table it names. */

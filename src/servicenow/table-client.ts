@@ -98,7 +98,7 @@ export class TableClient {
       try {
         return await this.#attempt(table, url.href, attempt, options.signal);
       } catch (err) {
-        if (err instanceof ServiceNowAuthError && err.statusCode === 401 && !authRetried) {
+        if (err instanceof ServiceNowAuthError && err.statusCode === 401 && !authRetried && err.freshCredential) {
           authRetried = true; // a token revoked or expired early: once more with a fresh one
           attempt--;
           continue;
@@ -126,8 +126,8 @@ export class TableClient {
         throw new ServiceNowResponseError(`${table}: the body was cut off (${(cause as Error).message})`, { statusCode: res.statusCode, cause, retryable: true });
       }
       if (res.statusCode === 401) {
-        this.#auth.rejected(authorization);
-        throw new ServiceNowAuthError(`${table}: 401 User Not Authenticated`, { statusCode: 401 });
+        const fresh = this.#auth.rejected(authorization);
+        throw new ServiceNowAuthError(`${table}: 401 User Not Authenticated`, { statusCode: 401, freshCredential: fresh });
       }
       if (res.statusCode !== 200) throw this.#statusError(table, res.statusCode, res.headers, text);
       const result = parseResult(table, text);
