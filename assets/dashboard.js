@@ -37,10 +37,12 @@
     const up = status.upstream;
     const banner = $('banner');
     const down = !up.reachable || up.breaker === 'open' || up.breaker === 'isolated';
-    banner.hidden = !down;
+    banner.hidden = !down && !up.stalled;
     banner.textContent = down
       ? 'The ServiceNow instance is unreachable' + (up.lastError ? ' (' + up.lastError + ')' : '') + '. Data as of ' + fmtTime(up.lastContactAt) + '.'
-      : '';
+      : up.stalled
+        ? 'The ServiceNow instance has not answered for ' + fmtLag(up.waitingS) + ': the counts may be stale. Last answer ' + fmtTime(up.lastContactAt) + '.'
+        : '';
     const storeBanner = $('store-banner');
     storeBanner.hidden = status.store.ok;
     storeBanner.textContent = status.store.ok ? '' : 'The store is unavailable (' + status.store.error + '): showing the last good data.';
@@ -54,6 +56,8 @@
   function syncState(t) {
     const kept = t.refusedCheck ? ' · kept ' + t.refusedCheck.deletes + ' of ' + t.refusedCheck.stored + ' records the instance no longer lists (check refused)' : '';
     if (t.lastError) return 'error: ' + t.lastError + kept;
+    const up = state.status.upstream;
+    if (t.inProgress && up.stalled) return 'waiting for the instance (' + fmtLag(up.waitingS) + ')' + kept;
     return (t.inProgress ? (t.mode === 'full' ? 'first load' : 'syncing') : t.lastSuccessAt ? 'up to date' : 'waiting') + kept;
   }
 

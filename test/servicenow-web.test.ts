@@ -84,3 +84,19 @@ test('losing Redis for a while: pages keep serving the last good data with a cle
   await recovered;
   assert.equal(((await get('/api/summary')).json() as { status: { store: { ok: boolean } } }).status.store.ok, true);
 });
+
+test('regression (issue 17): a hung instance shows as stale within stallAfterS, not after the 90 s deadline', { timeout: 60_000 }, async (t) => {
+  const { sim, mirror, get } = await setup(t, { stallAfterS: 2 });
+  const loaded = nextCycle(mirror, 'complete');
+  await mirror.start();
+  await loaded;
+  sim.faults.slowMs = 60_000; // the instance accepts requests and does not answer
+  await new Promise<void>((resolve) => {
+    const onUpdate = () => { if (mirror.status().upstream.stalled === true) { mirror.off('update', onUpdate); resolve(); } };
+    mirror.on('update', onUpdate);
+  });
+  const { status } = (await get('/api/summary')).json() as { status: { upstream: { stalled: boolean; waitingS: number }; tables: Record<string, { inProgress: boolean }> } };
+  assert.equal(status.upstream.stalled, true);
+  assert.ok(status.upstream.waitingS >= 2 && status.upstream.waitingS < 10, `waiting ${status.upstream.waitingS} s`);
+  assert.ok(Object.values(status.tables).some((s) => s.inProgress), 'the waiting table shows a sync in progress');
+});

@@ -13,6 +13,7 @@ export const DEFAULT_INTERVAL_S = 300;
 export const DEFAULT_REQUESTS_PER_SECOND = 10;
 export const DEFAULT_CONCURRENCY = 2;
 export const DEFAULT_HEARTBEAT_S = 30;
+export const DEFAULT_STALL_AFTER_S = 10;
 
 const TASK_FIELDS = ['number', 'short_description', 'state', 'active', 'assignment_group', 'priority', 'opened_at', 'sys_created_on'];
 /** Fields mirrored per table by default; the sync adds sys_id, sys_updated_on and sys_mod_count, and the waiting rules' fields. */
@@ -54,6 +55,8 @@ export const mirrorSchema = z.strictObject({
   warmPauseMs: z.number().int().nonnegative().default(DEFAULT_WARM_PAUSE_MS),
   /** Without a cycle for this long, the lock holder checks the instance is reachable. */
   heartbeatS: z.number().positive().default(DEFAULT_HEARTBEAT_S),
+  /** A request to the instance unanswered this long marks the data stale on the dashboard (a hung instance). */
+  stallAfterS: z.number().positive().default(DEFAULT_STALL_AFTER_S),
   /** Share the store, the lock and the rate budget with other replicas. */
   redis: z.strictObject({
     url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),

@@ -23,6 +23,10 @@ const TICK_MS = 1000;
 /** What the instance looked like from the last replica that talked to it. */
 export interface UpstreamStatus {
   reachable: boolean;
+  /** How long the oldest request in flight has waited for the instance's answer, in s (0: none waiting). */
+  waitingS?: number;
+  /** waitingS reached stallAfterS: the instance hangs, and what is shown may be stale. */
+  stalled?: boolean;
   /** The last successful exchange with the instance (ms since the epoch). */
   lastContactAt: number | undefined;
   lastError: string | undefined;
@@ -125,7 +129,10 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
     });
     this.#status = this.#emptyStatus();
     this.store.onChange(() => this.#scheduleRefresh());
-    this.#timer = setInterval(() => { this.#ticking ??= this.#tick().finally(() => { this.#ticking = undefined; }); }, TICK_MS);
+    this.#timer = setInterval(() => {
+      this.#live();
+      this.#ticking ??= this.#tick().finally(() => { this.#ticking = undefined; });
+    }, TICK_MS);
     this.#timer.unref();
   }
 
@@ -284,6 +291,25 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
     }
   }
 
+  /**
+   * Each second, without the store: the lag of each table and how long the instance has
+   * kept a request waiting. A hung instance leaves a cycle waiting up to the 90 s deadline,
+   * and nothing else would change the status meanwhile (issue 17).
+   */
+  #live(): void {
+    const waitingS = Math.floor(this.client.waitingMs() / 1000);
+    const stalled = waitingS >= this.options.stallAfterS;
+    const now = Date.now();
+    const before = this.#status;
+    const tables = Object.fromEntries(Object.entries(before.tables).map(([t, s]) => [t, { ...s, lagS: lagOf(s, now), inProgress: this.#syncing.has(t) || s.cursor !== undefined }]));
+    const moved = Object.entries(tables).some(([t, s]) => Math.abs((s.lagS ?? 0) - (before.tables[t]?.lagS ?? 0)) >= LAG_STEP_S);
+    const changed = stalled !== (before.upstream.stalled === true) || (stalled && waitingS !== before.upstream.waitingS)
+      || Object.entries(tables).some(([t, s]) => s.inProgress !== before.tables[t]?.inProgress);
+    this.#status = { ...before, tables, upstream: { ...before.upstream, waitingS, stalled } };
+    if (changed || moved) this.emit('update', 'status');
+    else this.#status = { ...this.#status, tables: before.tables }; // keep the emitted lags: a page shows what it was sent
+  }
+
   #storeError(err: Error): void {
     this.#logger?.warn({ err: err.message }, 'store unavailable; serving the last good data');
     this.#status = { ...this.#status, store: { kind: this.store.kind, ok: false, error: err.message } };
@@ -296,7 +322,7 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
       ...(s ?? { mode: 'full' as const }),
       records: summary.records[t] ?? 0,
       inProgress: this.#syncing.has(t) || s?.cursor !== undefined,
-      lagS: s?.lastSuccessAt === undefined ? undefined : Math.round((now - s.lastSuccessAt) / 1000),
+      lagS: lagOf(s, now),
     }]));
     const up = upstream === undefined ? { reachable: true, lastContactAt: undefined, lastError: undefined } : JSON.parse(upstream) as UpstreamStatus;
     const origin = new URL(this.options.instance).origin;
@@ -305,7 +331,7 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
       ready: warmed !== undefined,
       warm: this.#warm,
       store: { kind: this.store.kind, ok: storeError === undefined, error: storeError },
-      upstream: { ...up, breaker: this.dispatcher.circuit(origin) ?? 'closed' },
+      upstream: { ...up, waitingS: this.#status?.upstream.waitingS ?? 0, stalled: this.#status?.upstream.stalled ?? false, breaker: this.dispatcher.circuit(origin) ?? 'closed' },
       tables,
       buckets: Object.fromEntries(this.options.tables.map((t) => [t, bucketsOf(this.options.waiting[t])])),
       instance: this.options.instance,
@@ -335,6 +361,12 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
     await this.store.close();
   }
 }
+
+/** A status update goes out when a table's lag moved by this much, not every second. */
+const LAG_STEP_S = 5;
+
+/** Seconds since the table's last successful sync, or undefined before the first. */
+const lagOf = (s: TableSyncState | undefined, now: number) => (s?.lastSuccessAt === undefined ? undefined : Math.round((now - s.lastSuccessAt) / 1000));
 
 /** Fields the waiting rules of `table` read. */
 const bucketFields = (o: Readonly<ResolvedMirrorOptions>, table: string) => fieldsOf(o.waiting[table]);

@@ -67,6 +67,8 @@ export class TableClient {
   readonly #onSample: ((sample: RequestSample) => void) | undefined;
   /** Requests sent so far (each attempt of a page counts). */
   requests = 0;
+  /** The requests waiting for their answer, with their start times (clock ms). */
+  readonly #pending = new Set<{ started: number }>();
 
   constructor(options: TableClientOptions) {
     this.#base = new URL(options.instance);
@@ -114,6 +116,7 @@ export class TableClient {
     const started = this.#clock.now();
     this.requests++;
     let outcome: number | string = 'error';
+    const pending = this.#track(started);
     try {
       const res = await request(url, { dispatcher: this.#dispatcher, signal, headers: { accept: 'application/json', authorization } })
         .catch((err: unknown) => { outcome = err instanceof HoldfastError ? err.code : 'error'; throw err; });
@@ -135,8 +138,22 @@ export class TableClient {
       const date = Date.parse(String(res.headers.date));
       return { records: result, totalCount: Number.isFinite(total) ? total : undefined, serverTime: Number.isNaN(date) ? undefined : date };
     } finally {
+      pending();
       this.#onSample?.({ table, outcome, ms: this.#clock.now() - started, attempt });
     }
+  }
+
+  /** How long the oldest request in flight has waited for its answer, in ms; 0 when none is. */
+  waitingMs(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const { started } of this.#pending) oldest = Math.min(oldest, started);
+    return oldest === Number.POSITIVE_INFINITY ? 0 : this.#clock.now() - oldest;
+  }
+
+  #track(started: number): () => void {
+    const entry = { started };
+    this.#pending.add(entry);
+    return () => this.#pending.delete(entry);
   }
 
   #statusError(table: string, status: number, headers: Record<string, string | string[] | undefined>, text: string): ServiceNowResponseError {

@@ -277,4 +277,5 @@ export class ServiceNowSimulator {
   }
 }
 
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Unref'd: a simulated slow answer must not keep a closed simulator's process alive. */
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
