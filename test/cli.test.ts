@@ -129,11 +129,15 @@ describe('holdfast CLI', { concurrency: true }, () => {
       [['--instance', 'http://127.0.0.1:1'], /SERVICENOW_USER/], [['--simulate', '--page-size', '20000'], /--page-size/], [['--instance', 'http://127.0.0.1:1', '--records', '5'], /--records/],
       // regression (issue 17): accepted, then every cycle failed forever
       [['--simulate', '--tables', 'incident,sc_task'], /tables: .*sys_user_group/],
+      // regression (issue 17): credentials in the URL were shown on the dashboard, in the API and in every link
+      [['--instance', 'https://svc:s3cret@acme.service-now.com'], /--instance must not carry credentials/],
+      [['--simulate', '--host', '0.0.0.0'], /beyond loopback: give --auth-tokens or --auth-users/],
     ] as const) {
       const run = await cli(['servicenow', ...args]);
       assert.equal(run.code, 2, args.join(' '));
       assert.match(run.stderr, /^holdfast: .+\n$/);
       assert.match(run.stderr, named, args.join(' '));
+      assert.doesNotMatch(run.stderr, /s3cret/, 'the error does not repeat a secret');
     }
   });
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { HoldfastError } from '../errors.js';
+import { printable } from '../observe/printable.js';
 import { UsageError } from './cli-error.js';
 import { runProbe } from './probe-command.js';
 import { runProxy } from './proxy-command.js';
@@ -50,7 +51,7 @@ async function run(argv: string[]): Promise<number> {
 run(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = printable(err instanceof Error ? err.message : String(err));
     const code = err instanceof HoldfastError ? ` [${err.code}]` : '';
     process.stderr.write(`holdfast: ${message}${code}\n`);
     // parseArgs reports unknown flags as TypeError with an ERR_PARSE_ARGS_* code: bad input too.

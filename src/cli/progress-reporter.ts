@@ -1,3 +1,4 @@
+import { printable } from '../observe/printable.js';
 import type { MirrorEvent } from '../servicenow/mirror.js';
 
 const WIDTH = 30;
@@ -12,15 +13,22 @@ export class ProgressReporter {
   readonly #logged = new Map<string, number>();
   #drawn = false;
 
-  constructor(stream: NodeJS.WriteStream, out: (line: string) => void) {
-    this.#tty = stream.isTTY ? stream : undefined;
+  readonly #replica: string;
+
+  constructor(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'write'>, out: (line: string) => void, replica = '') {
+    this.#tty = stream.isTTY ? stream as NodeJS.WriteStream : undefined;
     this.#out = out;
+    this.#replica = printable(replica);
   }
 
+  /** Prints an event. Text from the instance (an error's message) is escaped: it can neither forge a line nor drive the terminal. */
   event(e: MirrorEvent): void {
     switch (e.type) {
+      case 'cycle':
+        this.#line(`sync cycle ${e.cycle}: ${e.phase}${e.resumed === true ? ' (resuming an interrupted cycle)' : ''}${e.error === undefined ? '' : `: ${printable(e.error)}`} [replica ${this.#replica}]`);
+        break;
       case 'warm':
-        this.#progress(`warming ${e.progress.group}`, 'warm', e.progress.done, e.progress.total);
+        this.#progress(`warming ${printable(e.progress.group)}`, 'warm', e.progress.done, e.progress.total);
         if (e.progress.done === e.progress.total) this.#line(`cache warmed: ${e.progress.total} critical groups`);
         break;
       case 'page':
@@ -30,7 +38,7 @@ export class ProgressReporter {
         if (e.kind === 'full') this.#line(`${e.table}: first load complete, ${e.records} records in ${(e.ms / 1000).toFixed(1)} s`);
         break;
       case 'failed':
-        this.#line(`${e.table}: sync failed: ${e.error.message}`);
+        this.#line(`${e.table}: sync failed: ${printable(e.error.message)}`);
         break;
       default:
         break;

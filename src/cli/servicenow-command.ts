@@ -4,12 +4,14 @@ import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { Mirror, type MirrorEvent } from '../servicenow/mirror.js';
 import { resolveMirrorOptions, type MirrorOptions } from '../servicenow/mirror-options.js';
+import { hashPassword, LOOPBACK_HOSTS, parseUsersFile, type AccessOptions } from '../servicenow/web/access.js';
 import { buildWebApp } from '../servicenow/web/app.js';
 import { ServiceNowSimulator } from '../simulate/servicenow/servicenow-simulator.js';
 import { intFlag, UsageError, untilSignal } from './cli-error.js';
 import { ProgressReporter } from './progress-reporter.js';
 
 export const MIRROR_HELP = `Usage: holdfast servicenow (--instance URL | --simulate) [options]
+       holdfast servicenow hash-password NAME < password   (a line for --auth-users)
 
 Mirrors a ServiceNow instance's waiting work per assignment group into a store and
 serves a live dashboard of it. Page views never call the instance.
@@ -22,8 +24,15 @@ Instance:
   --records N              simulator: task records to generate (default 20000)
   --churn N                simulator: writes per second (default 5)
 Web:
-  --host HOST              dashboard bind address (default 127.0.0.1)
+  --host HOST              dashboard bind address (default 127.0.0.1); beyond loopback,
+                           --auth-tokens or --auth-users is required
   --port PORT              dashboard port (default 3000; 0: any free port)
+  --auth-tokens FILE       bearer tokens, one per line (or HOLDFAST_DASHBOARD_TOKEN)
+  --auth-users FILE        basic users, name:hash per line (holdfast servicenow
+                           hash-password NAME prints a line from a password on stdin)
+  --allowed-hosts LIST     host names the dashboard answers to, comma-separated
+                           (default on a loopback bind: localhost,127.0.0.1,[::1];
+                           otherwise any)
   --allow-remote-admin     accept POST /api/sync/TABLE from other hosts than loopback
 Sync:
   --config FILE            mirror options as JSON or YAML (tables, fields, waiting rules,
@@ -54,6 +63,32 @@ export interface ParsedMirrorArgs {
   host: string;
   port: number;
   allowRemoteAdmin: boolean;
+  access: AccessOptions;
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/** Credentials and host names for the dashboard, from the flags; binding beyond loopback needs credentials. */
+async function accessOf(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv, host: string): Promise<AccessOptions> {
+  const tokensFile = values['auth-tokens'] as string | undefined;
+  const usersFile = values['auth-users'] as string | undefined;
+  const tokens = tokensFile === undefined ? [] : (await readFile(tokensFile, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  if (tokensFile !== undefined && tokens.length === 0) throw new UsageError(`--auth-tokens ${tokensFile}: no tokens`);
+  if (tokens.some((token) => token.length < 16)) throw new UsageError(`--auth-tokens ${tokensFile}: a token is shorter than 16 characters`);
+  if (env.HOLDFAST_DASHBOARD_TOKEN !== undefined && env.HOLDFAST_DASHBOARD_TOKEN !== '') tokens.push(env.HOLDFAST_DASHBOARD_TOKEN);
+  let users: Map<string, string> | undefined;
+  if (usersFile !== undefined) {
+    try {
+      users = parseUsersFile(await readFile(usersFile, 'utf8'), usersFile);
+    } catch (err) {
+      throw new UsageError(`--auth-users ${(err as Error).message}`);
+    }
+  }
+  if (!isLoopback(host) && tokens.length === 0 && users === undefined) {
+    throw new UsageError(`--host ${host} is beyond loopback: give --auth-tokens or --auth-users (or HOLDFAST_DASHBOARD_TOKEN), so that the dashboard is not open to the network`);
+  }
+  const allowed = list(values['allowed-hosts'] as string | undefined);
+  return { tokens, users, allowedHosts: allowed ?? (isLoopback(host) ? [...LOOPBACK_HOSTS] : undefined) };
 }
 
 function credentials(env: NodeJS.ProcessEnv, file: Record<string, unknown>): MirrorOptions['auth'] {
@@ -69,7 +104,8 @@ export async function parseMirrorArgs(args: string[], env: NodeJS.ProcessEnv = p
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
     options: {
-      instance: s, simulate: b, records: s, churn: s, host: s, port: s, 'allow-remote-admin': b, config: s, tables: s, interval: s, 'page-size': s,
+      instance: s, simulate: b, records: s, churn: s, host: s, port: s, 'allow-remote-admin': b, 'auth-tokens': s, 'auth-users': s, 'allowed-hosts': s,
+      config: s, tables: s, interval: s, 'page-size': s,
       rate: s, concurrency: s, 'critical-groups': s, redis: s, 'redis-prefix': s, replica: s, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -81,6 +117,9 @@ export async function parseMirrorArgs(args: string[], env: NodeJS.ProcessEnv = p
   if (simulate && values.instance !== undefined) throw new UsageError('--simulate and --instance exclude each other');
   if (!simulate && instance === undefined) throw new UsageError('give --instance URL (or SERVICENOW_INSTANCE), or --simulate');
   if (!simulate && (values.records ?? values.churn) !== undefined) throw new UsageError('--records and --churn need --simulate');
+  if (instance !== undefined && URL.canParse(instance) && (new URL(instance).username !== '' || new URL(instance).password !== '')) {
+    throw new UsageError('--instance must not carry credentials (user:password@): give them in SERVICENOW_USER and SERVICENOW_PASSWORD');
+  }
   const redisUrl = values.redis ?? env.HOLDFAST_REDIS_URL;
   const fileRedis = file.redis as Record<string, unknown> | undefined;
   const options: Record<string, unknown> = {
@@ -95,16 +134,31 @@ export async function parseMirrorArgs(args: string[], env: NodeJS.ProcessEnv = p
     }),
   };
   resolveMirrorOptions(options); // names the bad option now, before anything starts
+  const host = values.host ?? '127.0.0.1';
   return {
+    access: await accessOf(values, env, host),
     options: options as MirrorOptions,
     simulate: simulate ? { records: intFlag(values, 'records') ?? 20_000, churn: intFlag(values, 'churn') ?? 5 } : undefined,
-    host: values.host ?? '127.0.0.1',
+    host,
     port: intFlag(values, 'port', { max: 65_535 }) ?? 3000,
     allowRemoteAdmin: values['allow-remote-admin'] === true,
   };
 }
 
+/** `holdfast servicenow hash-password NAME`: a users-file line from a password read on stdin. */
+async function hashPasswordCommand(args: string[], out: (line: string) => void): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || rest.length > 0 || !/^[^:\s]+$/.test(name)) throw new UsageError('usage: holdfast servicenow hash-password NAME (the password on stdin; NAME without ":" or spaces)');
+  let input = '';
+  for await (const chunk of process.stdin) input += String(chunk);
+  const password = input.replace(/\r?\n$/, '');
+  if (password.length < 8) throw new UsageError('the password on stdin is shorter than 8 characters');
+  out(`${name}:${hashPassword(password)}`);
+  return 0;
+}
+
 export async function runServiceNow(args: string[], out: (line: string) => void): Promise<number> {
+  if (args[0] === 'hash-password') return hashPasswordCommand(args.slice(1), out);
   const parsed = await parseMirrorArgs(args);
   if (parsed === 'help') {
     out(MIRROR_HELP);
@@ -122,12 +176,9 @@ export async function runServiceNow(args: string[], out: (line: string) => void)
   }
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn', redact: ['*.authorization', '*.password', '*.clientSecret'] }, pino.destination(2));
   const mirror = new Mirror({ ...parsed.options, ...(sim === undefined ? {} : { instance: sim.url }) }, { logger });
-  const progress = new ProgressReporter(process.stderr, out);
-  mirror.on('event', (e: MirrorEvent) => {
-    if (e.type === 'cycle') out(`sync cycle ${e.cycle}: ${e.phase}${e.resumed === true ? ' (resuming an interrupted cycle)' : ''}${e.error === undefined ? '' : `: ${e.error}`} [replica ${mirror.options.replica}]`);
-    else progress.event(e);
-  });
-  const app = buildWebApp(mirror, { allowRemoteAdmin: parsed.allowRemoteAdmin });
+  const progress = new ProgressReporter(process.stderr, out, mirror.options.replica);
+  mirror.on('event', (e: MirrorEvent) => progress.event(e));
+  const app = buildWebApp(mirror, { allowRemoteAdmin: parsed.allowRemoteAdmin, access: parsed.access });
   try {
     const url = await app.listen({ host: parsed.host, port: parsed.port });
     out(`holdfast servicenow: dashboard listening on ${url}/dashboard (store ${mirror.store.kind}, replica ${mirror.options.replica})`);

@@ -29,7 +29,8 @@ const tableName = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'expected a table name'
 
 export const mirrorSchema = z.strictObject({
   /** The instance, e.g. https://example.service-now.com. */
-  instance: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+  instance: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+    .refine((url) => { const u = new URL(url); return u.username === '' && u.password === ''; }, 'must not carry credentials (user:password@): the instance URL is shown on the dashboard and in links; give them as auth (SERVICENOW_USER and SERVICENOW_PASSWORD)'),
   auth: z.discriminatedUnion('type', [
     z.strictObject({ type: z.literal('basic'), user: secret(), password: secret() }),
     z.strictObject({ type: z.literal('oauth'), clientId: secret(), clientSecret: secret(), user: secret(), password: secret() }),

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Mirror } from '../mirror.js';
 import { EventStream } from './event-stream.js';
 import { renderDashboard } from './dashboard-page.js';
+import { accessHook, LOOPBACK_HOSTS, type AccessOptions } from './access.js';
 
 const ASSETS = new URL('../../../assets/', import.meta.url);
 const asset = (name: string) => readFileSync(new URL(name, ASSETS));
@@ -14,9 +15,18 @@ const SECURITY_HEADERS = {
 };
 const MAX_LIST = 500;
 
+/**
+ * A client on this machine, not a client of a reverse proxy on this machine: a proxy
+ * connects from loopback for everyone, and says so with Forwarded, X-Forwarded-For or Via.
+ */
+const fromLoopback = (req: { socket: { remoteAddress?: string }; headers: Record<string, unknown> }) =>
+  LOOPBACK.has(req.socket.remoteAddress ?? '') && req.headers.forwarded === undefined && req.headers['x-forwarded-for'] === undefined && req.headers.via === undefined;
+
 export interface WebOptions {
   /** Accept POST /api/sync/:table from other hosts than loopback. Off by default. */
   allowRemoteAdmin?: boolean;
+  /** Credentials and host names (default: no credentials, loopback host names only). */
+  access?: AccessOptions;
   logger?: boolean;
 }
 
@@ -34,6 +44,9 @@ export interface WebOptions {
  *   GET  /api/groups/:group/:table   a group's waiting records (group "-" is unassigned)
  *   GET  /api/events             server-sent events: summary, health
  *   POST /api/sync/:table        sync one table now (loopback only unless allowRemoteAdmin)
+ *
+ * Every request first passes the access hook (access.ts): the Host allow-list, the
+ * credentials when configured (not for /health and /ready), and same-origin for POST.
  */
 export function buildWebApp(mirror: Mirror, options: WebOptions = {}): FastifyInstance {
   const app = Fastify({ logger: options.logger ?? false, forceCloseConnections: true, keepAliveTimeout: 5000 });
@@ -52,6 +65,7 @@ export function buildWebApp(mirror: Mirror, options: WebOptions = {}): FastifyIn
   const offHealth = mirror.health.onPoint((point) => events.send('health', point));
   app.addHook('onClose', () => { mirror.off('update', onUpdate); offHealth(); clearTimeout(pending); events.close(); });
   app.addHook('onSend', (_req, reply, payload, done) => { reply.headers(SECURITY_HEADERS); done(null, payload); });
+  app.addHook('onRequest', accessHook(options.access ?? { allowedHosts: LOOPBACK_HOSTS }));
 
   app.get('/health', () => ({ status: 'ok' }));
   app.get('/ready', (_req, reply) => {
@@ -86,7 +100,7 @@ export function buildWebApp(mirror: Mirror, options: WebOptions = {}): FastifyIn
     req.raw.socket.setTimeout(0);
   });
   app.post<{ Params: { table: string } }>('/api/sync/:table', async (req, reply) => {
-    if (options.allowRemoteAdmin !== true && !LOOPBACK.has(req.socket.remoteAddress ?? '')) return reply.code(403).send({ error: 'admin actions are allowed from loopback only' });
+    if (options.allowRemoteAdmin !== true && !fromLoopback(req)) return reply.code(403).send({ error: 'admin actions are allowed from loopback only' });
     if (!mirror.engine.tables.includes(req.params.table)) return reply.code(404).send({ error: `table ${req.params.table} is not mirrored` });
     const ran = await mirror.syncNow(req.params.table).catch((err: Error) => err);
     if (ran instanceof Error) return reply.code(502).send({ error: ran.message });
