@@ -11,6 +11,7 @@ test('regression (issue 17): an instance\'s error text cannot forge a log line o
   progress.event({ type: 'cycle', cycle: 9, phase: 'failed', error: forged });
   assert.equal(lines.length, 2);
   for (const line of lines) {
+    // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f]/, 'no control character');
     assert.match(line, /boom\\n\{"level":30/);
   }
