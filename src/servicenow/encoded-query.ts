@@ -1,11 +1,117 @@
 import { InvalidOptionError } from '../errors.js';
 
-/** Operators of an encoded query condition that take one value. */
-export type ValueOperator = '=' | '!=' | '>' | '>=' | '<' | '<=' | 'LIKE' | 'NOTLIKE' | 'STARTSWITH' | 'ENDSWITH';
+/**
+ * ServiceNow's encoded query grammar (research/servicenow.md §1.3), written once: the
+ * mirror's builder writes it and the simulator's parser reads it.
+ *
+ *   a^b^ORc^NQd^ORDERBYx^ORDERBYDESCy   →   (a AND (b OR c)) OR (d), ordered by x, then y descending
+ *
+ * A condition is `<field><OPERATOR><value>`. The operator decides the value's shape.
+ */
+export const OPERATOR_KINDS = {
+  '=': 'value', '!=': 'value', '<': 'value', '<=': 'value', '>': 'value', '>=': 'value',
+  LIKE: 'value', 'NOT LIKE': 'value', STARTSWITH: 'value', ENDSWITH: 'value',
+  /** `sys_class_nameINSTANCEOFtask`: the class or any class extending it. */
+  INSTANCEOF: 'value',
+  IN: 'list', 'NOT IN': 'list',
+  ISEMPTY: 'none', ISNOTEMPTY: 'none', EMPTYSTRING: 'none', ANYTHING: 'none',
+  /** `priorityBETWEEN1@3`. */
+  BETWEEN: 'range',
+} as const;
+
+export type Operator = keyof typeof OPERATOR_KINDS;
+type OperatorsOf<K> = { [O in Operator]: (typeof OPERATOR_KINDS)[O] extends K ? O : never }[Operator];
+/** Operators that take one value. */
+export type ValueOperator = OperatorsOf<'value'>;
 /** Operators that take a list of values. */
-export type ListOperator = 'IN' | 'NOT IN';
+export type ListOperator = OperatorsOf<'list'>;
 /** Operators that take no value. */
-export type EmptyOperator = 'ISEMPTY' | 'ISNOTEMPTY';
+export type EmptyOperator = OperatorsOf<'none'>;
+
+/** Longest first: `INSTANCEOF` before `IN`, `NOT IN` before `IN`, `<=` before `<`. */
+export const OPERATORS = (Object.keys(OPERATOR_KINDS) as Operator[]).sort((a, b) => b.length - a.length);
+
+export interface Condition {
+  /** A field name, or a dot-walk through references (`assignment_group.name`). */
+  field: string;
+  op: Operator;
+  value: string;
+}
+
+/** Conditions joined by OR. */
+export type Clause = Condition[];
+/** Clauses joined by AND. */
+export type Group = Clause[];
+
+export interface OrderBy {
+  field: string;
+  desc: boolean;
+}
+
+export interface ParsedQuery {
+  /** OR'ed together (`^NQ`); an empty list matches everything. */
+  groups: Group[];
+  orderBy: OrderBy[];
+  /** Parts that are not a condition (no operator), ignored as a real instance ignores them. */
+  invalid: string[];
+}
+
+// Field names are lower case; operators are upper case or symbols, so the split is unambiguous.
+const CONDITION = new RegExp(`^([a-z0-9_.]+)(${OPERATORS.map((op) => op.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(.*)$`, 's');
+
+/** Parses one condition, such as `stateIN1,2` or `assignment_group.name=Network`. */
+export function parseCondition(text: string): Condition | undefined {
+  const match = CONDITION.exec(text);
+  if (match === null) return undefined;
+  return { field: match[1]!, op: match[2] as Operator, value: match[3]! };
+}
+
+/**
+ * `^` is AND; `^OR` binds only the condition before it and the one after; `^NQ` starts a
+ * new query, OR'ed with the others; a trailing `^EQ` (left by the UI's filter builder) is
+ * ignored.
+ *
+ * @example
+ * parseEncodedQuery('active=true^state=3^ORstate=-5^ORDERBYsys_updated_on');
+ * // { groups: [[[active=true], [state=3, state=-5]]], orderBy: [{ field: 'sys_updated_on', desc: false }], invalid: [] }
+ */
+export function parseEncodedQuery(query: string): ParsedQuery {
+  const groups: Group[] = [];
+  const orderBy: OrderBy[] = [];
+  const invalid: string[] = [];
+  let group: Group = [];
+  for (const token of query.split('^')) {
+    if (token === '' || token === 'EQ') continue;
+    if (token.startsWith('ORDERBYDESC')) {
+      orderBy.push({ field: token.slice('ORDERBYDESC'.length), desc: true });
+      continue;
+    }
+    if (token.startsWith('ORDERBY')) {
+      orderBy.push({ field: token.slice('ORDERBY'.length), desc: false });
+      continue;
+    }
+    let text = token;
+    let or = false;
+    if (token.startsWith('NQ')) {
+      if (group.length > 0) groups.push(group);
+      group = [];
+      text = token.slice(2);
+    } else if (token.startsWith('OR')) {
+      or = true;
+      text = token.slice(2);
+    }
+    const condition = parseCondition(text);
+    if (condition === undefined) {
+      invalid.push(text);
+      continue;
+    }
+    const last = group.at(-1);
+    if (or && last !== undefined) last.push(condition);
+    else group.push([condition]);
+  }
+  if (group.length > 0) groups.push(group);
+  return { groups, orderBy, invalid };
+}
 
 const FIELD = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/;
 
@@ -59,7 +165,7 @@ export class EncodedQuery<F extends string = string> {
   }
 
   /** ANDs `field op value`. */
-  where(name: F | 'sys_id' | 'sys_updated_on' | 'sys_created_on', op: ValueOperator, v: string): EncodedQuery<F> {
+  where(name: F | 'sys_id' | 'sys_updated_on' | 'sys_created_on' | 'sys_class_name', op: ValueOperator, v: string): EncodedQuery<F> {
     return this.#add(`${field(name)}${op}${value(v)}`);
   }
 
@@ -77,6 +183,12 @@ export class EncodedQuery<F extends string = string> {
   /** ANDs `field ISEMPTY` or `ISNOTEMPTY`. */
   is(name: F, op: EmptyOperator): EncodedQuery<F> {
     return this.#add(`${field(name)}${op}`);
+  }
+
+  /** ANDs `field BETWEEN low@high` (inclusive). */
+  between(name: F | 'sys_updated_on' | 'sys_created_on', low: string, high: string): EncodedQuery<F> {
+    if (low.includes('@') || high.includes('@')) throw new InvalidOptionError('query.value', 'a BETWEEN bound cannot contain @');
+    return this.#add(`${field(name)}BETWEEN${value(low)}@${value(high)}`);
   }
 
   /** Starts a new query ORed with everything before it (`^NQ`). */

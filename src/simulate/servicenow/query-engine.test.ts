@@ -66,3 +66,10 @@ test('sys_updated_on ranges use the sorted index and stay right across updates',
   assert.equal(run(`sys_updated_on>${since}^ORDERBYsys_updated_on^ORDERBYsys_id`), 'INC2,INC3,INC4,INC5,INC1');
   assert.equal(run('stateIN2^ORDERBYnumber'), 'INC1,INC2', 'the state index follows the update');
 });
+
+test('regression (issue 17): INSTANCEOF matches the class and the classes extending it', () => {
+  const { run } = instance();
+  assert.equal(run('sys_class_nameINSTANCEOFtask'), 'INC1,INC2,INC3,INC4,INC5');
+  assert.equal(run('sys_class_nameINSTANCEOFincident^state=3'), 'INC3,INC5');
+  assert.equal(run('sys_class_nameINSTANCEOFchange_task'), '');
+});

@@ -1,4 +1,4 @@
-import { parseEncodedQuery, type Condition, type EncodedQuery, type Group } from './encoded-query.js';
+import { parseEncodedQuery, type Condition, type ParsedQuery, type Group } from '../../servicenow/encoded-query.js';
 import { TableStore } from './table-store.js';
 import type { FieldDef, SnRecord } from './tables.js';
 
@@ -74,7 +74,7 @@ export class QueryEngine {
     return rows;
   }
 
-  #execute(table: TableStore, parsed: EncodedQuery): SnRecord[] {
+  #execute(table: TableStore, parsed: ParsedQuery): SnRecord[] {
     if (this.#options.strict && parsed.invalid.length > 0) throw new UnknownFieldError(table.def.name, parsed.invalid[0]!);
     const groups = parsed.groups.map((group) => this.#compileGroup(table, group));
     const { rows: candidates, sortedByUpdated } = this.#candidates(table, parsed.groups);
@@ -167,6 +167,17 @@ export class QueryEngine {
       case 'BETWEEN': {
         const [low = '', high = ''] = value.split('@');
         return (r) => { const v = get(r); return compareValues(v, low, def) >= 0 && compareValues(v, high, def) <= 0; };
+      }
+      case 'INSTANCEOF': {
+        // The classes `value` names: itself and every table that extends it, transitively.
+        const classes = new Set([fold(value)]);
+        for (let grew = true; grew;) {
+          grew = false;
+          for (const t of this.#tables.values()) {
+            if (t.def.extends !== undefined && classes.has(fold(t.def.extends)) && !classes.has(fold(t.def.name))) { classes.add(fold(t.def.name)); grew = true; }
+          }
+        }
+        return (r) => classes.has(fold(get(r)));
       }
     }
   }

@@ -20,6 +20,8 @@ export interface TableDef {
   displayField: string;
   /** Prefix of the auto-numbered `number` field, when the table has one. */
   numberPrefix?: string;
+  /** The table this one extends (`task` for incident): what `sys_class_nameINSTANCEOFtask` matches. */
+  extends?: string;
   fields: Readonly<Record<string, FieldDef>>;
 }
 
@@ -92,18 +94,21 @@ export const TABLES: Readonly<Record<string, TableDef>> = {
   },
   incident: {
     name: 'incident',
+    extends: 'task',
     displayField: 'number',
     numberPrefix: 'INC',
     fields: { ...TASK, state: choice(INCIDENT_STATES), incident_state: choice(INCIDENT_STATES), hold_reason: choice(HOLD_REASONS), caller_id: ref('sys_user'), category: str },
   },
   change_task: {
     name: 'change_task',
+    extends: 'task',
     displayField: 'number',
     numberPrefix: 'CTASK',
     fields: { ...TASK, state: choice(CHANGE_TASK_STATES), on_hold: bool, on_hold_reason: str, change_task_type: str },
   },
   sc_task: {
     name: 'sc_task',
+    extends: 'task',
     displayField: 'number',
     numberPrefix: 'SCTASK',
     fields: { ...TASK, state: choice(SC_TASK_STATES) },

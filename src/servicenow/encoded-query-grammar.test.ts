@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEncodedQuery } from './encoded-query.js';
+import { EncodedQuery, OPERATOR_KINDS, OPERATORS, parseEncodedQuery, type EmptyOperator, type ListOperator, type ValueOperator } from './encoded-query.js';
 
 const c = (field: string, op: string, value: string) => ({ field, op, value });
 
@@ -33,4 +33,29 @@ test('every operator parses, the longest first (NOT IN before IN, <= before <)',
 
 test('a part without an operator is reported as invalid, not a condition', () => {
   assert.deepEqual(parseEncodedQuery('active=true^garbage').invalid, ['garbage']);
+});
+
+test('regression (issue 17): INSTANCEOF is its own operator, not IN with "STANCEOF…" as the value', () => {
+  assert.deepEqual(parseEncodedQuery('sys_class_nameINSTANCEOFtask').groups, [[[c('sys_class_name', 'INSTANCEOF', 'task')]]]);
+});
+
+test('one grammar: every operator the builder writes, the parser reads back as the same condition (round trip)', () => {
+  const samples: Record<string, string> = { value: 'x y', list: 'a,b', none: '', range: '1@3' };
+  for (const op of OPERATORS) {
+    const kind = OPERATOR_KINDS[op];
+    let q = new EncodedQuery<'state'>();
+    if (kind === 'value') q = q.where('state', op as ValueOperator, samples.value!);
+    else if (kind === 'list') q = q.in('state', ['a', 'b'], op as ListOperator);
+    else if (kind === 'none') q = q.is('state', op as EmptyOperator);
+    else q = q.between('state', '1', '3');
+    const parsed = parseEncodedQuery(q.orderBy('number').toString());
+    assert.deepEqual(parsed.groups, [[[c('state', op, samples[kind]!)]]], `${op}: ${q.toString()}`);
+    assert.deepEqual(parsed.invalid, []);
+  }
+  // The same for OR, NQ and ordering around them.
+  const q = new EncodedQuery<'state' | 'active'>().where('state', 'NOT LIKE', 'x').or('state', 'STARTSWITH', 'y').newQuery().is('active', 'ISNOTEMPTY').orderByDesc('number');
+  assert.deepEqual(parseEncodedQuery(q.toString()), {
+    groups: [[[c('state', 'NOT LIKE', 'x'), c('state', 'STARTSWITH', 'y')]], [[c('active', 'ISNOTEMPTY', '')]]],
+    orderBy: [{ field: 'number', desc: true }], invalid: [],
+  });
 });
