@@ -228,3 +228,26 @@ test('429 bursts carry Retry-After: 1; the stats keep the peak rate and the peak
   assert.ok(stats.peakRequestsPerSecond >= 2 && stats.peakRequestsPerSecond <= 5, `peak per second ${stats.peakRequestsPerSecond}`);
   assert.ok(stats.peakInFlight >= 1 && stats.peakInFlight <= 3, `peak in flight ${stats.peakInFlight}`);
 });
+
+test('regression (issue 17): HEAD is GET without a body, on a record and on a list; it never deletes', async (t) => {
+  const { sim, call } = await simulator(t);
+  const incidents = sim.data.table('incident')!;
+  const record = incidents.byUpdated()[0]!;
+  const head = await call(`/api/now/table/incident/${record.sys_id}`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.text, '');
+  assert.ok(incidents.get(record.sys_id!) !== undefined, 'the record is still there');
+  const list = await call('/api/now/table/incident?sysparm_limit=5', { method: 'HEAD' });
+  assert.equal(list.status, 200);
+  assert.equal(list.headers['x-total-count'], String(incidents.size));
+  assert.equal((await call('/api/now/table/incident/0123456789abcdef0123456789abcdef', { method: 'HEAD' })).status, 404);
+});
+
+test('regression (issue 17): DELETE with Content-Type: application/json and no body deletes, as ServiceNow\'s docs and servicenow-rest-api send it', async (t) => {
+  const { sim, call } = await simulator(t);
+  const incidents = sim.data.table('incident')!;
+  const record = incidents.byUpdated()[0]!;
+  const deleted = await call(`/api/now/table/incident/${record.sys_id}`, { method: 'DELETE', headers: { 'content-type': 'application/json', accept: 'application/json' } });
+  assert.equal(deleted.status, 204);
+  assert.equal(incidents.get(record.sys_id!), undefined);
+});

@@ -132,6 +132,14 @@ export class ServiceNowSimulator {
 
   #routes(): void {
     const app = this.#app;
+    // A DELETE may say Content-Type: application/json and send no body (ServiceNow's docs and
+    // servicenow-rest-api do): an empty JSON body is no body, not a 400 (issue 17).
+    const json = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+      if (body === '') return done(null, undefined);
+      return json(req, body as string, done);
+    });
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, new URLSearchParams(body as string)));
     app.setErrorHandler((err: { statusCode?: number; message: string }, request, reply) => {
       const status = err.statusCode !== undefined && err.statusCode < 500 ? 400 : 500;
@@ -205,7 +213,9 @@ export class ServiceNowSimulator {
     const readOnly = this.options.users.find((u) => u.user_name === user)?.readOnly === true || table.def.name === 'sys_audit_delete';
     if (request.method !== 'GET' && readOnly) return failure(403, 'Operation Failed', 'ACL Exception Update Failed due to security constraints');
     switch (request.method) {
-      case 'GET': return sysId === undefined ? this.#api.list(table, query, { baseUrl, path, version, hidden: this.faults.hiddenTables.includes(table.def.name) }) : this.#api.read(table, sysId, query, baseUrl);
+      case 'GET':
+      case 'HEAD': // GET without the body (#send leaves it out): never the default below, a delete (issue 17)
+        return sysId === undefined ? this.#api.list(table, query, { baseUrl, path, version, hidden: this.faults.hiddenTables.includes(table.def.name) }) : this.#api.read(table, sysId, query, baseUrl);
       case 'POST': return sysId === undefined ? this.#api.create(table, request.body, user, query, baseUrl) : failure(405, 'Method not Supported', null);
       case 'PUT':
       case 'PATCH': return sysId === undefined ? failure(405, 'Method not Supported', null) : this.#api.update(table, sysId, request.body, user, query, baseUrl);
