@@ -219,7 +219,8 @@ export class ServiceNowSimulator {
       case 'POST': return sysId === undefined ? this.#api.create(table, request.body, user, query, baseUrl) : failure(405, 'Method not Supported', null);
       case 'PUT':
       case 'PATCH': return sysId === undefined ? failure(405, 'Method not Supported', null) : this.#api.update(table, sysId, request.body, user, query, baseUrl);
-      default: return sysId === undefined ? failure(405, 'Method not Supported', null) : this.#api.delete(table, sysId, user);
+      case 'DELETE': return sysId === undefined ? failure(405, 'Method not Supported', null) : this.#api.delete(table, sysId, user);
+      default: return failure(405, 'Method not Supported', null);
     }
   }
 
