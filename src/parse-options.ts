@@ -11,5 +11,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, input: unknown): z.
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const path = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(options)');
-  throw new InvalidOptionError(path, issue?.message ?? 'invalid');
+  // A record's bad key carries the key rule's own message one level down.
+  const message = issue?.code === 'invalid_key' ? issue.issues[0]?.message ?? issue.message : issue?.message;
+  throw new InvalidOptionError(path, message ?? 'invalid');
 }

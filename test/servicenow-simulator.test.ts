@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
 import { ServiceNowSimulator } from '../src/simulate/servicenow/servicenow-simulator.js';
-import type { SimulatorOptions } from '../src/simulate/servicenow/options.js';
+import { resolveSimulatorOptions, type SimulatorOptions } from '../src/simulate/servicenow/options.js';
 
 const BASIC = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
 
@@ -250,4 +250,62 @@ test('regression (issue 17): DELETE with Content-Type: application/json and no b
   const deleted = await call(`/api/now/table/incident/${record.sys_id}`, { method: 'DELETE', headers: { 'content-type': 'application/json', accept: 'application/json' } });
   assert.equal(deleted.status, 204);
   assert.equal(incidents.get(record.sys_id!), undefined);
+});
+
+test('regression (issue 17): sysparm_input_display_value=true stores a group by name as its sys_id and a state label as its code; name=value filters take display values', async (t) => {
+  const { sim, call } = await simulator(t);
+  const json = { 'content-type': 'application/json' };
+  const group = sim.data.table('sys_user_group')!.byUpdated()[0]!;
+  const created = await call('/api/now/table/incident?sysparm_input_display_value=true&sysparm_exclude_reference_link=true', { method: 'POST', headers: json, body: JSON.stringify({ short_description: 'by display value', assignment_group: group.name, state: 'In Progress' }) });
+  const record = created.json().result as Record<string, string>;
+  assert.deepEqual([record.assignment_group, record.state], [group.sys_id, '2']);
+  const updated = await call(`/api/now/table/incident/${record.sys_id}?sysparm_input_display_value=true`, { method: 'PATCH', headers: json, body: '{"state":"Closed"}' });
+  assert.deepEqual([(updated.json().result as Record<string, string>).state, (updated.json().result as Record<string, string>).active], ['7', 'false']);
+  const raw = await call('/api/now/table/incident', { method: 'POST', headers: json, body: '{"state":"In Progress"}' });
+  assert.equal((raw.json().result as Record<string, string>).state, 'In Progress', 'without the flag a value is stored as given');
+
+  const closed = sim.data.table('incident')!.byUpdated().filter((r) => r.state === '7').length;
+  assert.equal(result((await call('/api/now/table/incident?state=Closed&sysparm_limit=100000')).json()).length, closed);
+  assert.equal(result((await call('/api/now/table/incident?state=7&sysparm_limit=100000')).json()).length, closed);
+  const inGroup = sim.data.table('incident')!.byUpdated().filter((r) => r.assignment_group === group.sys_id).length;
+  assert.equal(result((await call(`/api/now/table/incident?assignment_group=${encodeURIComponent(group.name!)}&sysparm_limit=100000`)).json()).length, inGroup);
+});
+
+test('regression (issue 17): change_request, journal fields, severity and defaults on insert', async (t) => {
+  const { call } = await simulator(t, { users: [{ user_name: 'admin', password: 'admin', readOnly: false }] });
+  const json = { 'content-type': 'application/json' };
+  const change = await call('/api/now/table/change_request', { method: 'POST', headers: json, body: JSON.stringify({ short_description: 'Patch the routers', work_notes: 'planned for Sunday' }) });
+  assert.equal(change.status, 201);
+  const chg = change.json().result as Record<string, string>;
+  assert.match(chg.number!, /^CHG\d{7}$/);
+  assert.deepEqual([chg.state, chg.type, chg.risk, chg.active, chg.priority], ['-5', 'normal', '3', 'true', '5']);
+  assert.equal(chg.work_notes, '', 'a journal field reads as "" by value');
+  await call(`/api/now/table/change_request/${chg.sys_id}`, { method: 'PATCH', headers: json, body: '{"work_notes":"moved to Monday","comments":"FYI"}' });
+  const shown = (await call(`/api/now/table/change_request/${chg.sys_id}?sysparm_display_value=true&sysparm_fields=work_notes,comments`)).json().result as Record<string, string>;
+  assert.match(shown.work_notes!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - admin \(Work notes\)\nmoved to Monday\n\n.* - admin \(Work notes\)\nplanned for Sunday\n\n$/s);
+  assert.match(shown.comments!, /\(Additional comments\)\nFYI/);
+  const entries = result((await call(`/api/now/table/sys_journal_field?sysparm_query=element_id=${chg.sys_id}`)).json());
+  assert.equal(entries.length, 3);
+
+  const inc = (await call('/api/now/table/incident', { method: 'POST', headers: json, body: '{"short_description":"defaults"}' })).json().result as Record<string, string>;
+  assert.deepEqual([inc.state, inc.priority, inc.severity, inc.impact, inc.urgency, inc.active], ['1', '5', '3', '3', '3', 'true']);
+});
+
+test('regression (issue 17): extra tables and u_* fields from the config, with sys_dictionary rows; a bad declaration is named', async (t) => {
+  const { call } = await simulator(t, {
+    schema: {
+      fields: { incident: { u_vendor_ticket: 'string', u_site: { type: 'reference', reference: 'u_site' } } },
+      tables: [{ name: 'u_site', displayField: 'u_name', fields: { u_name: 'string', u_code: 'string' } }],
+    },
+  });
+  const json = { 'content-type': 'application/json' };
+  const site = (await call('/api/now/table/u_site', { method: 'POST', headers: json, body: '{"u_name":"Zurich","u_code":"ZRH"}' })).json().result as Record<string, string>;
+  const inc = (await call('/api/now/table/incident?sysparm_input_display_value=true&sysparm_exclude_reference_link=true', { method: 'POST', headers: json, body: '{"u_vendor_ticket":"V-1","u_site":"Zurich"}' })).json().result as Record<string, string>;
+  assert.deepEqual([inc.u_vendor_ticket, inc.u_site], ['V-1', site.sys_id]);
+  const dictionary = result((await call('/api/now/table/sys_dictionary?sysparm_query=name=incident^elementSTARTSWITHu_^ORDERBYelement')).json());
+  assert.deepEqual(dictionary.map((r) => [r.element, r.internal_type, r.reference]), [['u_site', 'reference', 'u_site'], ['u_vendor_ticket', 'string', '']]);
+  assert.equal(result((await call('/api/now/table/sys_dictionary?sysparm_query=name=u_site^element=')).json())[0]?.internal_type, 'collection');
+
+  assert.throws(() => resolveSimulatorOptions({ schema: { fields: { incident: { vendor: 'string' } } } }), /schema\.fields\.incident\.vendor: a custom field is named u_/);
+  await assert.rejects(ServiceNowSimulator.start({ schema: { fields: { nope: { u_x: 'string' } } } }), /invalid option schema\.fields\.nope: unknown table nope/);
 });

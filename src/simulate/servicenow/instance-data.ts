@@ -1,8 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { QueryEngine, type QueryEngineOptions } from './query-engine.js';
 import { TableStore } from './table-store.js';
-import { INACTIVE_STATES, TABLES, type SnRecord } from './tables.js';
+import { dictionaryRows } from './schema.js';
+import { INACTIVE_STATES, TABLES, type FieldDef, type SnRecord, type TableDef } from './tables.js';
 
 /** `YYYY-MM-DD HH:mm:ss` in UTC, as sys_updated_on is stored and returned. */
 export function glideDateTime(ms: number): string {
@@ -27,6 +28,7 @@ export function newSysId(): string {
 }
 
 const SAVE_FORMAT = 1;
+const DICTIONARY_TIME = '2020-01-01 00:00:00';
 
 /**
  * The simulated instance's data: one TableStore per table, the query engine, and
@@ -40,11 +42,82 @@ export class InstanceData {
   /** Next number per table prefix (INC0010001…). */
   readonly #numbers = new Map<string, number>();
   readonly #now: () => number;
+  /** `sys_id \t element` → its journal entries, oldest first. */
+  readonly #journal = new Map<string, SnRecord[]>();
 
-  constructor(options: QueryEngineOptions, now: () => number = Date.now) {
-    for (const def of Object.values(TABLES)) this.tables.set(def.name, new TableStore(def));
+  constructor(options: QueryEngineOptions, now: () => number = Date.now, defs: Readonly<Record<string, TableDef>> = TABLES) {
+    for (const def of Object.values(defs)) this.tables.set(def.name, new TableStore(def));
     this.engine = new QueryEngine(this.tables, options);
     this.#now = now;
+    // The dictionary is the schema's: the same rows, sys_ids and times on every start.
+    const dictionary = this.tables.get('sys_dictionary')!;
+    for (const row of dictionaryRows(defs)) {
+      const sysId = createHash('sha256').update(`${row.name}.${row.element}`).digest('hex').slice(0, 32);
+      dictionary.insert({ ...row, sys_id: sysId, sys_created_on: DICTIONARY_TIME, sys_created_by: 'system', sys_updated_on: DICTIONARY_TIME, sys_updated_by: 'system', sys_mod_count: '0', sys_class_name: 'sys_dictionary', sys_domain: 'global' });
+    }
+  }
+
+  /** A row the instance itself writes (the dictionary, journal entries): system fields set, nothing else derived. */
+  #insertSystem(table: TableStore, values: SnRecord, user: string): SnRecord {
+    const now = glideDateTime(this.#now());
+    const record: SnRecord = { ...values, sys_id: newSysId(), sys_created_on: now, sys_created_by: user, sys_updated_on: now, sys_updated_by: user, sys_mod_count: '0', sys_class_name: table.def.name, sys_domain: 'global' };
+    table.insert(record);
+    return record;
+  }
+
+  /**
+   * A value as stored, from a value that may be a display value (`sysparm_input_display_value=true`,
+   * or a name=value filter): a choice's label becomes its code, a reference's display value
+   * (a group's name) its sys_id. Anything else is kept as given.
+   */
+  storedValue(def: FieldDef | undefined, value: string): string {
+    if (def === undefined || value === '') return value;
+    if (def.choices !== undefined && !(value in def.choices)) {
+      const folded = value.toLowerCase();
+      const code = Object.entries(def.choices).find(([, label]) => label.toLowerCase() === folded)?.[0];
+      return code ?? value;
+    }
+    if (def.type === 'reference') {
+      const target = this.tables.get(def.reference!);
+      if (target === undefined || target.get(value) !== undefined) return value;
+      const folded = value.toLowerCase();
+      const match = target.byUpdated().find((r) => (r[target.def.displayField] ?? '').toLowerCase() === folded);
+      return match?.sys_id ?? value;
+    }
+    return value;
+  }
+
+  /** A journal field's entries for display, newest first, as the instance renders them. */
+  journalText(sysId: string, element: string): string {
+    const entries = this.#journal.get(`${sysId}\t${element}`) ?? [];
+    const kind = element === 'work_notes' ? 'Work notes' : element === 'comments' ? 'Additional comments' : element;
+    return entries.slice().reverse().map((e) => `${e.sys_created_on} - ${e.sys_created_by} (${kind})\n${e.value}\n\n`).join('');
+  }
+
+  /** Journal values of a write go to sys_journal_field; the other fields, converted from display values when asked, are returned. */
+  #writable(table: TableStore, values: Record<string, unknown>, displayValues: boolean): { fields: SnRecord; journal: [string, string][] } {
+    const fields: SnRecord = {};
+    const journal: [string, string][] = [];
+    for (const [name, raw] of Object.entries(values)) {
+      const def = table.def.fields[name];
+      if (def === undefined) continue; // unknown fields are dropped, as an instance drops them
+      const value = stringValue(raw);
+      if (def.type === 'journal') {
+        if (value !== '') journal.push([name, value]);
+        continue;
+      }
+      fields[name] = displayValues ? this.storedValue(def, value) : value;
+    }
+    return { fields, journal };
+  }
+
+  #appendJournal(table: TableStore, record: SnRecord, entries: [string, string][], user: string): void {
+    const journal = this.tables.get('sys_journal_field')!;
+    for (const [element, value] of entries) {
+      const entry = this.#insertSystem(journal, { element_id: record.sys_id!, element, name: table.def.name, value }, user);
+      const key = `${record.sys_id}\t${element}`;
+      this.#journal.set(key, [...(this.#journal.get(key) ?? []), entry]);
+    }
   }
 
   table(name: string): TableStore | undefined {
@@ -58,11 +131,15 @@ export class InstanceData {
     return `${prefix}${String(n).padStart(7, '0')}`;
   }
 
-  /** A complete record from `values`: unknown fields dropped, missing ones `""`, system fields set. */
-  create(table: TableStore, values: Record<string, unknown>, user: string): SnRecord {
+  /**
+   * A complete record from `values`: unknown fields dropped, missing ones their dictionary
+   * default or `""`, system fields set, `opened_by` the caller, journal fields appended.
+   */
+  create(table: TableStore, values: Record<string, unknown>, user: string, { displayValues = false }: { displayValues?: boolean } = {}): SnRecord {
     const now = glideDateTime(this.#now());
+    const { fields, journal } = this.#writable(table, values, displayValues);
     const record: SnRecord = {};
-    for (const name of Object.keys(table.def.fields)) record[name] = stringValue(values[name]);
+    for (const [name, def] of Object.entries(table.def.fields)) record[name] = fields[name] ?? (def.type === 'journal' ? '' : def.default ?? '');
     Object.assign(record, {
       sys_id: typeof values.sys_id === 'string' && /^[0-9a-f]{32}$/.test(values.sys_id) && table.get(values.sys_id) === undefined ? values.sys_id : newSysId(),
       sys_created_on: now, sys_created_by: user, sys_updated_on: now, sys_updated_by: user, sys_mod_count: '0',
@@ -70,22 +147,29 @@ export class InstanceData {
     });
     if (table.def.numberPrefix !== undefined && record.number === '') record.number = this.nextNumber(table);
     if ('opened_at' in record && record.opened_at === '') record.opened_at = now;
+    if ('opened_by' in record && record.opened_by === '') record.opened_by = this.#userId(user);
     const active = activeFor(table.def.name, record.state);
     if (active !== undefined) record.active = active;
     table.insert(record);
+    this.#appendJournal(table, record, journal, user);
     return record;
   }
 
-  /** PUT/PATCH: the given fields change; sys_* fields are not writable. */
-  update(table: TableStore, record: SnRecord, values: Record<string, unknown>, user: string): SnRecord {
+  /** The sys_user sys_id of a user name, or '' when the instance has no such user record. */
+  #userId(userName: string): string {
+    return this.tables.get('sys_user')?.byUpdated().find((u) => u.user_name === userName)?.sys_id ?? '';
+  }
+
+  /** PUT/PATCH: the given fields change; sys_* fields are not writable; journal values are appended. */
+  update(table: TableStore, record: SnRecord, values: Record<string, unknown>, user: string, { displayValues = false }: { displayValues?: boolean } = {}): SnRecord {
+    const { fields, journal } = this.#writable(table, values, displayValues);
     const changes: SnRecord = {};
-    for (const [name, value] of Object.entries(values)) {
-      if (name in table.def.fields && !name.startsWith('sys_')) changes[name] = stringValue(value);
-    }
+    for (const [name, value] of Object.entries(fields)) if (!name.startsWith('sys_')) changes[name] = value;
     Object.assign(changes, { sys_updated_on: glideDateTime(this.#now()), sys_updated_by: user, sys_mod_count: String(Number(record.sys_mod_count ?? 0) + 1) });
     const active = activeFor(table.def.name, changes.state ?? record.state);
     if (active !== undefined) changes.active = active;
     table.update(record, changes);
+    this.#appendJournal(table, record, journal, user);
     return record;
   }
 
@@ -107,11 +191,16 @@ export class InstanceData {
     const parsed = JSON.parse(await readFile(path, 'utf8')) as { format?: number; numbers?: Record<string, number>; tables?: Record<string, SnRecord[]> };
     if (parsed.format !== SAVE_FORMAT || typeof parsed.tables !== 'object') throw new Error(`${path} is not a holdfast ServiceNow simulator state file (format ${SAVE_FORMAT})`);
     for (const [name, rows] of Object.entries(parsed.tables)) {
+      if (name === 'sys_dictionary') continue; // built from the schema at start
       const table = this.tables.get(name);
       if (table === undefined) throw new Error(`${path}: unknown table "${name}"`);
       for (const row of rows) table.insert(row);
     }
     for (const [prefix, n] of Object.entries(parsed.numbers ?? {})) this.#numbers.set(prefix, n);
+    for (const entry of this.tables.get('sys_journal_field')!.byUpdated()) {
+      const key = `${entry.element_id}\t${entry.element}`;
+      this.#journal.set(key, [...(this.#journal.get(key) ?? []), entry]);
+    }
   }
 }
 

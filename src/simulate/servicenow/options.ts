@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseOptions } from '../../parse-options.js';
+import { schemaSchema } from './schema.js';
 
 const ms = () => z.number().int().nonnegative();
 
@@ -57,6 +58,8 @@ export const simulatorSchema = z.strictObject({
   /** Updates, creates and deletes per second on the task tables (0: none). */
   churnPerSecond: z.number().nonnegative().default(0),
   faults: faultsSchema.prefault({}),
+  /** Extra tables and u_* fields (schema.ts), with their sys_dictionary rows. */
+  schema: schemaSchema.prefault({}),
 });
 
 export type SimulatorOptions = z.input<typeof simulatorSchema>;

@@ -11,6 +11,8 @@ export interface RenderOptions {
   excludeReferenceLink: boolean;
   /** `https://instance` as the caller reached it, for reference links. */
   baseUrl: string;
+  /** A journal field's entries as text (its display value). */
+  journal?: (sysId: string, element: string) => string;
 }
 
 type Cell = (record: SnRecord) => unknown;
@@ -31,10 +33,11 @@ export class RecordRenderer {
     const names = options.fields ?? Object.keys(table.def.fields);
     this.#identity = options.fields === undefined && options.display === 'false'
       && (options.excludeReferenceLink || Object.values(table.def.fields).every((f) => f.type !== 'reference'));
+    // (A journal field's stored value is "", which is also its raw value: identity holds for it.)
     this.#cells = [];
     for (const name of names) {
       const field = engine.field(table, name);
-      if (field !== undefined) this.#cells.push([name, cell(field.get, field.def, tables, options)]);
+      if (field !== undefined) this.#cells.push([name, field.def.type === 'journal' ? journalCell(name, options) : cell(field.get, field.def, tables, options)]);
     }
   }
 
@@ -69,6 +72,16 @@ function cell(get: (r: SnRecord) => string, def: FieldDef, tables: ReadonlyMap<s
     const value = get(r);
     return { display_value: label(value), value };
   };
+}
+
+/** A journal field: "" as a value (the entries live in sys_journal_field), the entries, newest first, as its display value. */
+function journalCell(element: string, { display, journal }: RenderOptions): Cell {
+  const text = (r: SnRecord) => journal?.(r.sys_id ?? '', element) ?? '';
+  switch (display) {
+    case 'false': return () => '';
+    case 'true': return text;
+    case 'all': return (r) => ({ display_value: text(r), value: '' });
+  }
 }
 
 function referenceCell(display: DisplayValue, noLink: boolean, link: (v: string) => string, shown: (v: string) => string): (value: string) => unknown {

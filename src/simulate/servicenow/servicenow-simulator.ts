@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { SimAuth } from './auth.js';
 import { InstanceData } from './instance-data.js';
+import { buildTables } from './schema.js';
 import { resolveSimulatorOptions, type Faults, type ResolvedSimulatorOptions, type SimulatorOptions } from './options.js';
 import { RateLimitRules } from './rate-limit-rules.js';
 import { seededRandom } from '../seeded-random.js';
@@ -65,7 +66,7 @@ export class ServiceNowSimulator {
   private constructor(options: ResolvedSimulatorOptions) {
     this.options = options;
     this.faults = options.faults;
-    this.data = new InstanceData({ caseSensitive: options.caseSensitive, strict: options.strict });
+    this.data = new InstanceData({ caseSensitive: options.caseSensitive, strict: options.strict }, Date.now, buildTables(options.schema));
     this.auth = new SimAuth(options);
     this.#api = new TableApi(this.data, options);
     this.#rates = new RateLimitRules(options.rateLimits);

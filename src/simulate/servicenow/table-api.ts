@@ -47,6 +47,7 @@ export class TableApi {
     }
     return new RecordRenderer(this.#data.engine, this.#data.tables, table, {
       fields, display: displayOf(query), excludeReferenceLink: flag(query.sysparm_exclude_reference_link), baseUrl,
+      journal: (sysId, element) => this.#data.journalText(sysId, element),
     });
   }
 
@@ -56,7 +57,7 @@ export class TableApi {
     const offset = nonNegative(query.sysparm_offset) ?? 0;
     let rows: SnRecord[];
     try {
-      rows = hidden ? [] : this.#data.engine.run(table, encodedQuery(query));
+      rows = hidden ? [] : this.#data.engine.run(table, this.#encodedQuery(table, query));
     } catch (err) {
       if (err instanceof UnknownFieldError) return failure(400, 'Invalid query', err.message);
       throw err;
@@ -71,6 +72,16 @@ export class TableApi {
     return { status: 200, headers, body: { result: page.map((r) => renderer.render(r)) }, rows: page.length };
   }
 
+  /**
+   * `sysparm_query`, or name=value pairs standing in for it (the two are exclusive). A pair's
+   * value may be a display value (`?state=Closed`, `?assignment_group=Network`), as on an instance.
+   */
+  #encodedQuery(table: TableStore, query: Query): string {
+    if (query.sysparm_query !== undefined) return query.sysparm_query;
+    return Object.entries(query).filter(([k, v]) => !k.startsWith('sysparm_') && v !== undefined)
+      .map(([k, v]) => `${k}=${this.#data.storedValue(table.def.fields[k], v!)}`).join('^');
+  }
+
   /** `GET …/{table}/{sys_id}`. */
   read(table: TableStore, sysId: string, query: Query, baseUrl: string): ApiAnswer {
     const record = table.get(sysId);
@@ -83,7 +94,7 @@ export class TableApi {
   create(table: TableStore, body: unknown, user: string, query: Query, baseUrl: string): ApiAnswer {
     const values = recordBody(body);
     if (values === undefined) return failure(400, 'Exception while reading request', 'The payload is not valid JSON.');
-    const record = this.#data.create(table, values, user);
+    const record = this.#data.create(table, values, user, { displayValues: flag(query.sysparm_input_display_value) });
     const answer = this.read(table, record.sys_id!, query, baseUrl);
     return { ...answer, status: 201, headers: { location: `${baseUrl}/api/now/table/${table.def.name}/${record.sys_id}` } };
   }
@@ -93,7 +104,7 @@ export class TableApi {
     if (record === undefined) return notFound();
     const values = recordBody(body);
     if (values === undefined) return failure(400, 'Exception while reading request', 'The payload is not valid JSON.');
-    this.#data.update(table, record, values, user);
+    this.#data.update(table, record, values, user, { displayValues: flag(query.sysparm_input_display_value) });
     return this.read(table, sysId, query, baseUrl);
   }
 
@@ -112,12 +123,6 @@ function notFound(): ApiAnswer {
 function nonNegative(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d+$/.test(value)) return undefined;
   return Number(value);
-}
-
-/** `sysparm_query`, or name=value pairs standing in for it (the two are exclusive). */
-function encodedQuery(query: Query): string {
-  if (query.sysparm_query !== undefined) return query.sysparm_query;
-  return Object.entries(query).filter(([k, v]) => !k.startsWith('sysparm_') && v !== undefined).map(([k, v]) => `${k}=${v}`).join('^');
 }
 
 /** A write's body: one record (only the first of an array, as the instance does). */

@@ -4,7 +4,7 @@
  * for a reference, the table it points at. Values are stored as strings, as the
  * Table API returns them (research: docs/simulator.md, "Response shapes").
  */
-export type FieldType = 'string' | 'integer' | 'boolean' | 'datetime' | 'reference';
+export type FieldType = 'string' | 'integer' | 'boolean' | 'datetime' | 'reference' | 'journal';
 
 export interface FieldDef {
   type: FieldType;
@@ -12,6 +12,8 @@ export interface FieldDef {
   reference?: string;
   /** For a choice field: value → label (the display value). */
   choices?: Readonly<Record<string, string>>;
+  /** The value a new record gets when the insert does not set the field. */
+  default?: string;
 }
 
 export interface TableDef {
@@ -22,6 +24,8 @@ export interface TableDef {
   numberPrefix?: string;
   /** The table this one extends (`task` for incident): what `sys_class_nameINSTANCEOFtask` matches. */
   extends?: string;
+  /** The label shown for the table (sys_dictionary's collection row). */
+  label?: string;
   fields: Readonly<Record<string, FieldDef>>;
 }
 
@@ -30,7 +34,9 @@ const int: FieldDef = { type: 'integer' };
 const bool: FieldDef = { type: 'boolean' };
 const date: FieldDef = { type: 'datetime' };
 const ref = (table: string): FieldDef => ({ type: 'reference', reference: table });
-const choice = (choices: Record<string, string>): FieldDef => ({ type: 'integer', choices });
+const choice = (choices: Record<string, string>, defaultValue?: string): FieldDef => ({ type: 'integer', choices, ...(defaultValue === undefined ? {} : { default: defaultValue }) });
+/** A journal field (work notes, comments): each write appends an entry in sys_journal_field; the record's own value stays empty. */
+const journal: FieldDef = { type: 'journal' };
 
 /** Fields every table has, managed by the instance. */
 const SYSTEM: Record<string, FieldDef> = {
@@ -44,16 +50,16 @@ const SYSTEM: Record<string, FieldDef> = {
   sys_domain: str,
 };
 
-const PRIORITY = choice({ 1: '1 - Critical', 2: '2 - High', 3: '3 - Moderate', 4: '4 - Low', 5: '5 - Planning' });
-const IMPACT = choice({ 1: '1 - High', 2: '2 - Medium', 3: '3 - Low' });
+const PRIORITY = choice({ 1: '1 - Critical', 2: '2 - High', 3: '3 - Moderate', 4: '4 - Low', 5: '5 - Planning' }, '5');
+const IMPACT = choice({ 1: '1 - High', 2: '2 - Medium', 3: '3 - Low' }, '3');
 
 /** Fields of the `task` table that incident, change_task and sc_task extend. */
-const TASK: Record<string, FieldDef> = {
+export const TASK_FIELDS: Readonly<Record<string, FieldDef>> = {
   ...SYSTEM,
   number: str,
   short_description: str,
   description: str,
-  active: bool,
+  active: { ...bool, default: 'true' },
   priority: PRIORITY,
   impact: IMPACT,
   urgency: IMPACT,
@@ -62,7 +68,9 @@ const TASK: Record<string, FieldDef> = {
   opened_at: date,
   opened_by: ref('sys_user'),
   closed_at: date,
-  reassignment_count: int,
+  reassignment_count: { ...int, default: '0' },
+  work_notes: journal,
+  comments: journal,
 };
 
 /** incident states (IncidentStateSNC). */
@@ -71,12 +79,15 @@ export const INCIDENT_STATES = { 1: 'New', 2: 'In Progress', 3: 'On Hold', 6: 'R
 export const HOLD_REASONS = { 1: 'Awaiting Caller', 3: 'Awaiting Problem', 4: 'Awaiting Vendor', 5: 'Awaiting Change' } as const;
 /** change_task states (ChangeTaskStateSNC). */
 export const CHANGE_TASK_STATES = { '-5': 'Pending', 1: 'Open', 2: 'In Progress', 3: 'Closed', 4: 'Canceled' } as const;
+/** change_request states (ChangeRequestStateSNC). */
+export const CHANGE_REQUEST_STATES = { '-5': 'New', '-4': 'Assess', '-3': 'Authorize', '-2': 'Scheduled', '-1': 'Implement', 0: 'Review', 3: 'Closed', 4: 'Canceled' } as const;
 /** sc_task states; 7 is Closed Skipped. */
 export const SC_TASK_STATES = { '-5': 'Pending', 1: 'Open', 2: 'Work in Progress', 3: 'Closed Complete', 4: 'Closed Incomplete', 7: 'Closed Skipped' } as const;
 
 /** States in which business rules set `active=false`. */
 export const INACTIVE_STATES: Readonly<Record<string, readonly string[]>> = {
   incident: ['7', '8'],
+  change_request: ['3', '4'],
   change_task: ['3', '4'],
   sc_task: ['3', '4', '7'],
 };
@@ -97,21 +108,46 @@ export const TABLES: Readonly<Record<string, TableDef>> = {
     extends: 'task',
     displayField: 'number',
     numberPrefix: 'INC',
-    fields: { ...TASK, state: choice(INCIDENT_STATES), incident_state: choice(INCIDENT_STATES), hold_reason: choice(HOLD_REASONS), caller_id: ref('sys_user'), category: str },
+    fields: {
+      ...TASK_FIELDS, state: choice(INCIDENT_STATES, '1'), incident_state: choice(INCIDENT_STATES, '1'), hold_reason: choice(HOLD_REASONS), caller_id: ref('sys_user'), category: { ...str, default: 'inquiry' },
+      severity: choice({ 1: '1 - High', 2: '2 - Medium', 3: '3 - Low' }, '3'),
+    },
   },
   change_task: {
     name: 'change_task',
     extends: 'task',
     displayField: 'number',
     numberPrefix: 'CTASK',
-    fields: { ...TASK, state: choice(CHANGE_TASK_STATES), on_hold: bool, on_hold_reason: str, change_task_type: str },
+    fields: { ...TASK_FIELDS, state: choice(CHANGE_TASK_STATES, '1'), on_hold: { ...bool, default: 'false' }, on_hold_reason: str, change_task_type: str, change_request: ref('change_request') },
+  },
+  change_request: {
+    name: 'change_request',
+    extends: 'task',
+    displayField: 'number',
+    numberPrefix: 'CHG',
+    fields: {
+      ...TASK_FIELDS, state: choice(CHANGE_REQUEST_STATES, '-5'), type: { ...str, default: 'normal' }, risk: choice({ 2: 'High', 3: 'Moderate', 4: 'Low' }, '3'),
+      category: { ...str, default: 'Other' }, start_date: date, end_date: date, on_hold: { ...bool, default: 'false' },
+    },
   },
   sc_task: {
     name: 'sc_task',
     extends: 'task',
     displayField: 'number',
     numberPrefix: 'SCTASK',
-    fields: { ...TASK, state: choice(SC_TASK_STATES) },
+    fields: { ...TASK_FIELDS, state: choice(SC_TASK_STATES, '1') },
+  },
+  /** Journal entries: one row per work note or comment written to a record. */
+  sys_journal_field: {
+    name: 'sys_journal_field',
+    displayField: 'value',
+    fields: { ...SYSTEM, element_id: str, element: str, name: str, value: str },
+  },
+  /** The dictionary: a row per table (element empty) and per field, built from these definitions and the configured extras. */
+  sys_dictionary: {
+    name: 'sys_dictionary',
+    displayField: 'column_label',
+    fields: { ...SYSTEM, name: str, element: str, column_label: str, internal_type: str, reference: str, default_value: str, active: bool },
   },
   /** Audit Deleted Records: one row per deleted record, which a sync reads to learn of deletes. */
   sys_audit_delete: {
