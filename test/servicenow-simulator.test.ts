@@ -309,3 +309,20 @@ test('regression (issue 17): extra tables and u_* fields from the config, with s
   assert.throws(() => resolveSimulatorOptions({ schema: { fields: { incident: { vendor: 'string' } } } }), /schema\.fields\.incident\.vendor: a custom field is named u_/);
   await assert.rejects(ServiceNowSimulator.start({ schema: { fields: { nope: { u_x: 'string' } } } }), /invalid option schema\.fields\.nope: unknown table nope/);
 });
+
+test('regression (issue 17): --tls serves HTTPS with a generated certificate that verifies for 127.0.0.1 and localhost', async (t) => {
+  const sim = await ServiceNowSimulator.start({ records: 20, tls: true });
+  t.after(() => sim.close());
+  assert.match(sim.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(sim.certificate!, /^-----BEGIN CERTIFICATE-----/);
+  const agent = new Agent({ connect: { ca: sim.certificate } });
+  t.after(() => agent.close());
+  for (const url of [sim.url, sim.url.replace('127.0.0.1', 'localhost')]) {
+    const res = await request(`${url}/api/now/table/incident?sysparm_limit=1`, { dispatcher: agent, headers: { authorization: BASIC } });
+    assert.equal(res.statusCode, 200, url);
+    assert.equal(((await res.body.json()) as { result: unknown[] }).result.length, 1);
+  }
+  const untrusted = new Agent();
+  t.after(() => untrusted.close());
+  await assert.rejects(request(`${sim.url}/api/now/table/incident`, { dispatcher: untrusted }), /self-signed|SELF_SIGNED/i);
+});

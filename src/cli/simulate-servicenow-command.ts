@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ServiceNowSimulator } from '../simulate/servicenow/servicenow-simulator.js';
@@ -17,7 +17,13 @@ Server:
   --admin-host HOST        admin endpoint bind address (default 127.0.0.1)
   --admin-port PORT        admin endpoint port (default 0: any free port, printed)
   --config FILE            options as JSON or YAML (users, OAuth clients, rate-limit
-                           rules...); flags given as well override the file
+                           rules, extra tables and u_* fields under schema...); flags
+                           given as well override the file
+  --tls                    serve HTTPS with a self-signed certificate made at start
+  --tls-key FILE           serve HTTPS with this key (PEM) and --tls-cert FILE
+  --tls-cert FILE
+  --tls-cert-out FILE      with --tls: write the generated certificate there, for
+                           clients to trust (NODE_EXTRA_CA_CERTS=FILE)
 Data:
   --seed N                 seed for generated data (default 1)
   --records N              task records to generate: half incidents, a quarter
@@ -70,14 +76,14 @@ function user(spec: string): { user_name: string; password: string } {
   return { user_name: spec.slice(0, colon), password: spec.slice(colon + 1) };
 }
 
-export async function parseServiceNowArgs(args: string[]): Promise<{ options: SimulatorOptions; save: string | undefined } | 'help'> {
+export async function parseServiceNowArgs(args: string[]): Promise<{ options: SimulatorOptions; save: string | undefined; certOut: string | undefined } | 'help'> {
   const s = { type: 'string' } as const;
   const b = { type: 'boolean' } as const;
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
-      host: s, port: s, 'admin-host': s, 'admin-port': s, config: s, seed: s, records: s, load: s, save: s, churn: s, strict: b, 'case-sensitive': b,
+      host: s, port: s, 'admin-host': s, 'admin-port': s, config: s, tls: b, 'tls-key': s, 'tls-cert': s, 'tls-cert-out': s, seed: s, records: s, load: s, save: s, churn: s, strict: b, 'case-sensitive': b,
       user: { type: 'string', multiple: true }, 'access-token-ttl': s, 'refresh-token-ttl': s, 'rate-limit': s, workers: s, 'queue-depth': s,
       'max-transaction': s, 'on-timeout': s, 'row-cost-us': s, 'keep-alive': s, 'lb-idle': s, 'lb-advertise': b, 'rst-rate': s, slow: s,
       status: s, 'status-count': s, 'status-period': s, 'truncate-rate': s, 'refuse-every': s, 'refuse-for': s, help: { type: 'boolean', short: 'h' },
@@ -95,7 +101,12 @@ export async function parseServiceNowArgs(args: string[]): Promise<{ options: Si
   const refuseFor = intFlag(values, 'refuse-for', { min: 1 });
   if ((refuseEvery === undefined) !== (refuseFor === undefined)) throw new UsageError('--refuse-every and --refuse-for go together');
   const rateLimit = intFlag(values, 'rate-limit', { min: 1 });
+  if ((values['tls-key'] === undefined) !== (values['tls-cert'] === undefined)) throw new UsageError('--tls-key and --tls-cert go together');
+  if (values.tls === true && values['tls-key'] !== undefined) throw new UsageError('--tls (a generated certificate) and --tls-key/--tls-cert exclude each other');
+  if (values['tls-cert-out'] !== undefined && values.tls !== true) throw new UsageError('--tls-cert-out needs --tls');
+  const tls = values['tls-key'] !== undefined ? { key: await readFile(values['tls-key'], 'utf8'), cert: await readFile(values['tls-cert']!, 'utf8') } : values.tls === true ? true : undefined;
   const flags: Record<string, unknown> = {
+    tls,
     host: values.host, port: intFlag(values, 'port', { max: 65_535 }), adminHost: values['admin-host'], adminPort: intFlag(values, 'admin-port', { max: 65_535 }),
     seed: intFlag(values, 'seed'), records: intFlag(values, 'records'), load: values.load, churnPerSecond: intFlag(values, 'churn'),
     strict: values.strict, caseSensitive: values['case-sensitive'], users: values.user?.map(user),
@@ -113,7 +124,7 @@ export async function parseServiceNowArgs(args: string[]): Promise<{ options: Si
   };
   const options = { ...file, ...defined(flags), faults };
   resolveSimulatorOptions(options); // names the bad option now, before anything starts
-  return { options, save: values.save };
+  return { options, save: values.save, certOut: values['tls-cert-out'] };
 }
 
 const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
@@ -128,6 +139,10 @@ export async function runSimulateServiceNow(args: string[], out: (line: string) 
   out('holdfast ServiceNow simulator: loading data…');
   const sim = await ServiceNowSimulator.start(parsed.options);
   const counts = [...sim.data.tables].map(([name, table]) => `${name} ${table.size}`).join(', ');
+  if (parsed.certOut !== undefined && sim.certificate !== undefined) {
+    await writeFile(parsed.certOut, sim.certificate);
+    out(`the generated certificate is in ${parsed.certOut} (trust it with NODE_EXTRA_CA_CERTS=${parsed.certOut})`);
+  }
   out(`holdfast ServiceNow simulator listening on ${sim.url} (admin ${sim.adminUrl}); ${counts}`);
   out(`sign in with Basic ${sim.options.users[0]!.user_name}:*** or OAuth at ${sim.url}/oauth_token.do`);
   const signal = await stopped;

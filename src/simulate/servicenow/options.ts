@@ -20,6 +20,11 @@ export const faultsSchema = z.strictObject({
 
 export const simulatorSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
+  /**
+   * HTTPS: true makes a self-signed certificate for the host, localhost and 127.0.0.1 at start
+   * (`sim.certificate` holds it, for clients to trust); or a key and certificate, as PEM.
+   */
+  tls: z.union([z.boolean(), z.strictObject({ key: z.string().min(1), cert: z.string().min(1) })]).default(false),
   port: z.number().int().min(0).max(65_535).default(0),
   /** The admin endpoint (faults, refusal windows, token revocation, stats) binds to loopback unless told otherwise. */
   adminHost: z.string().default('127.0.0.1'),

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { SimAuth } from './auth.js';
 import { InstanceData } from './instance-data.js';
 import { buildTables } from './schema.js';
+import { selfSignedCertificate } from './self-signed.js';
 import { resolveSimulatorOptions, type Faults, type ResolvedSimulatorOptions, type SimulatorOptions } from './options.js';
 import { RateLimitRules } from './rate-limit-rules.js';
 import { seededRandom } from '../seeded-random.js';
@@ -63,7 +64,10 @@ export class ServiceNowSimulator {
   #statusCount = 0;
   #port = 0;
 
-  private constructor(options: ResolvedSimulatorOptions) {
+  /** The certificate served over HTTPS (PEM), or undefined without TLS. */
+  readonly certificate: string | undefined;
+
+  private constructor(options: ResolvedSimulatorOptions, tls: { key: string; cert: string } | undefined) {
     this.options = options;
     this.faults = options.faults;
     this.data = new InstanceData({ caseSensitive: options.caseSensitive, strict: options.strict }, Date.now, buildTables(options.schema));
@@ -72,19 +76,26 @@ export class ServiceNowSimulator {
     this.#rates = new RateLimitRules(options.rateLimits);
     this.#queue = new InboundQueue(options.workers, options.queueDepth);
     this.#random = seededRandom(options.seed ^ 0x5eed);
-    this.#app = Fastify({ keepAliveTimeout: options.keepAliveTimeoutS * 1000, forceCloseConnections: true, bodyLimit: 10 * 1024 * 1024 });
+    this.certificate = tls?.cert;
+    this.#app = Fastify({
+      keepAliveTimeout: options.keepAliveTimeoutS * 1000, forceCloseConnections: true, bodyLimit: 10 * 1024 * 1024,
+      ...(tls === undefined ? {} : { https: tls }),
+    }) as unknown as FastifyInstance;
     this.#routes();
     this.#refusals = new RefusalWindows(this.#app.server, () => ({ host: options.host, port: this.#port }), () => { this.#stats.refusals++; });
   }
 
   static async start(input: SimulatorOptions = {}): Promise<ServiceNowSimulator> {
-    const sim = new ServiceNowSimulator(resolveSimulatorOptions(input));
+    const options = resolveSimulatorOptions(input);
+    const tls = options.tls === false ? undefined : options.tls === true ? await selfSignedCertificate(options.host) : options.tls;
+    const sim = new ServiceNowSimulator(options, tls);
     await sim.#init();
     return sim;
   }
 
   get url(): string {
-    return `http://${this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host}:${this.#port}`;
+    const scheme = this.certificate === undefined ? 'http' : 'https';
+    return `${scheme}://${this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host}:${this.#port}`;
   }
 
   get adminUrl(): string {
