@@ -326,3 +326,28 @@ test('regression (issue 17): --tls serves HTTPS with a generated certificate tha
   t.after(() => untrusted.close());
   await assert.rejects(request(`${sim.url}/api/now/table/incident`, { dispatcher: untrusted }), /self-signed|SELF_SIGNED/i);
 });
+
+test('regression (issue 17): the Aggregate API: count, group-by (raw and display), sum/avg/min/max and having, as the instance shapes them', async (t) => {
+  const { sim, call } = await simulator(t);
+  const incidents = sim.data.table('incident')!.byUpdated();
+  const active = incidents.filter((r) => r.active === 'true');
+  const total = (await call('/api/now/stats/incident?sysparm_count=true&sysparm_query=active=true')).json();
+  assert.deepEqual(total, { result: { stats: { count: String(active.length) } } });
+
+  const byState = (await call('/api/now/stats/incident?sysparm_count=true&sysparm_group_by=state&sysparm_sum_fields=priority&sysparm_min_fields=priority')).json().result as { stats: { count: string; sum: { priority: string }; min: { priority: string } }; groupby_fields: { field: string; value: string }[] }[];
+  for (const { stats, groupby_fields: [by] } of byState) {
+    const rows = incidents.filter((r) => r.state === by!.value);
+    assert.equal(by!.field, 'state');
+    assert.equal(stats.count, String(rows.length));
+    assert.equal(stats.sum.priority, String(rows.reduce((a, r) => a + Number(r.priority), 0)));
+    assert.equal(stats.min.priority, rows.map((r) => r.priority!).sort()[0]);
+  }
+  assert.equal(byState.reduce((a, g) => a + Number(g.stats.count), 0), incidents.length);
+
+  const named = (await call('/api/now/stats/incident?sysparm_count=true&sysparm_group_by=state&sysparm_display_value=true&state=Closed')).json().result as { groupby_fields: { value: string }[] }[];
+  assert.deepEqual(named.map((g) => g.groupby_fields[0]!.value), ['Closed']);
+  const big = (await call('/api/now/stats/incident?sysparm_count=true&sysparm_group_by=assignment_group&sysparm_having=count^assignment_group^>^5')).json().result as { stats: { count: string } }[];
+  assert.ok(big.every((g) => Number(g.stats.count) > 5));
+  assert.equal((await call('/api/now/stats/incident?sysparm_sum_fields=nope')).status, 400);
+  assert.equal((await call('/api/now/stats/nope?sysparm_count=true')).status, 400);
+});

@@ -87,6 +87,18 @@ export class InstanceData {
     return value;
   }
 
+  /** A stored value as the instance displays it: a choice's label, a reference's display field. */
+  displayValue(table: TableStore, field: string, value: string): string {
+    const def = table.def.fields[field];
+    if (def === undefined || value === '') return value;
+    if (def.choices !== undefined) return def.choices[value] ?? value;
+    if (def.type === 'reference') {
+      const target = this.tables.get(def.reference!);
+      return target?.get(value)?.[target.def.displayField] ?? value;
+    }
+    return value;
+  }
+
   /** A journal field's entries for display, newest first, as the instance renders them. */
   journalText(sysId: string, element: string): string {
     const entries = this.#journal.get(`${sysId}\t${element}`) ?? [];

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { SimAuth } from './auth.js';
 import { InstanceData } from './instance-data.js';
 import { buildTables } from './schema.js';
+import { aggregateAnswer } from './aggregate-api.js';
 import { selfSignedCertificate } from './self-signed.js';
 import { resolveSimulatorOptions, type Faults, type ResolvedSimulatorOptions, type SimulatorOptions } from './options.js';
 import { RateLimitRules } from './rate-limit-rules.js';
@@ -31,6 +32,8 @@ export interface SimulatorStats {
 }
 
 const TABLE_ROUTE = /^\/api\/now(?:\/(v1|v2))?\/table\/([^/?]+)(?:\/([^/?]+))?\/?$/;
+/** The Aggregate API: `/api/now[/v1]/stats/{table}`. */
+const STATS_ROUTE = /^\/api\/now(?:\/(v1|v2))?\/stats\/([^/?]+)\/?$/;
 const CANCELLED = 'Transaction cancelled: maximum execution time exceeded';
 
 /**
@@ -187,13 +190,14 @@ export class ServiceNowSimulator {
   async #table(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const arrived = performance.now();
     const path = request.url.split('?', 1)[0]!;
-    const match = TABLE_ROUTE.exec(path);
-    if (match === null) return this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null));
+    const stats = STATS_ROUTE.exec(path);
+    const match = stats === null ? TABLE_ROUTE.exec(path) : null;
+    if (match === null && stats === null) return this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null));
     const user = this.auth.authenticate(request.headers.authorization);
     if (user === undefined) {
       return this.#send(request, reply, failure(401, 'User Not Authenticated', 'Required to provide Auth information', { 'www-authenticate': 'BASIC realm="Service-now"', connection: 'close' }));
     }
-    const [, version, tableName = '', sysId] = match;
+    const [, version, tableName = '', sysId] = match ?? stats!;
     const rate = this.#rates.check(user, tableName, request.method);
     const rateHeaders: Record<string, string> = rate.matched ? { 'x-ratelimit-limit': String(rate.limit), 'x-ratelimit-reset': String(rate.resetS), 'x-ratelimit-rule': rate.ruleId } : {};
     if (rate.matched && !rate.allowed) {
@@ -211,7 +215,9 @@ export class ServiceNowSimulator {
         return this.#send(request, reply, failure(500, CANCELLED, null));
       }
       const table = this.data.table(tableName);
-      const answer = table === undefined ? failure(400, `Invalid table ${tableName}`, null) : this.#answer(request, table, sysId, version, path, user);
+      const answer = table === undefined ? failure(400, `Invalid table ${tableName}`, null)
+        : stats !== null ? (request.method === 'GET' || request.method === 'HEAD' ? aggregateAnswer(this.data, table, request.query as Query, this.#api.queryOf(table, request.query as Query)) : failure(405, 'Method not Supported', null))
+          : this.#answer(request, table, sysId, version, path, user);
       Object.assign(answer.headers, rateHeaders, { 'server-timing': `sem_wait;dur=${Math.round(waitedMs)}, sesh_wait;dur=0` });
       await this.#work(request, reply, answer, waitedMs);
     } finally {

@@ -57,7 +57,7 @@ export class TableApi {
     const offset = nonNegative(query.sysparm_offset) ?? 0;
     let rows: SnRecord[];
     try {
-      rows = hidden ? [] : this.#data.engine.run(table, this.#encodedQuery(table, query));
+      rows = hidden ? [] : this.#data.engine.run(table, this.queryOf(table, query));
     } catch (err) {
       if (err instanceof UnknownFieldError) return failure(400, 'Invalid query', err.message);
       throw err;
@@ -76,7 +76,7 @@ export class TableApi {
    * `sysparm_query`, or name=value pairs standing in for it (the two are exclusive). A pair's
    * value may be a display value (`?state=Closed`, `?assignment_group=Network`), as on an instance.
    */
-  #encodedQuery(table: TableStore, query: Query): string {
+  queryOf(table: TableStore, query: Query): string {
     if (query.sysparm_query !== undefined) return query.sysparm_query;
     return Object.entries(query).filter(([k, v]) => !k.startsWith('sysparm_') && v !== undefined)
       .map(([k, v]) => `${k}=${this.#data.storedValue(table.def.fields[k], v!)}`).join('^');
