@@ -351,3 +351,41 @@ test('regression (issue 17): the Aggregate API: count, group-by (raw and display
   assert.equal((await call('/api/now/stats/incident?sysparm_sum_fields=nope')).status, 400);
   assert.equal((await call('/api/now/stats/nope?sysparm_count=true')).status, 400);
 });
+
+test('regression (issue 17): the Attachment API: upload as bytes and as multipart, metadata, download, list and delete', async (t) => {
+  const { sim, call } = await simulator(t);
+  const record = sim.data.table('incident')!.byUpdated()[0]!;
+  const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 255]);
+  const res = await request(`${sim.url}/api/now/attachment/file?table_name=incident&table_sys_id=${record.sys_id}&file_name=shot.png`, { method: 'POST', headers: { authorization: BASIC, 'content-type': 'image/png' }, body: bytes });
+  assert.equal(res.statusCode, 201);
+  const meta = ((await res.body.json()) as { result: Record<string, string> }).result;
+  assert.deepEqual([meta.file_name, meta.table_name, meta.table_sys_id, meta.content_type, meta.size_bytes], ['shot.png', 'incident', record.sys_id, 'image/png', '8']);
+  assert.equal(meta.download_link, `${sim.url}/api/now/attachment/${meta.sys_id}/file`);
+  assert.equal(res.headers.location, `${sim.url}/api/now/attachment/${meta.sys_id}`);
+
+  const download = await request(meta.download_link!, { headers: { authorization: BASIC } });
+  assert.equal(download.headers['content-type'], 'image/png');
+  assert.deepEqual(Buffer.from(await download.body.arrayBuffer()), bytes);
+
+  const form = new FormData();
+  form.set('table_name', 'incident');
+  form.set('table_sys_id', record.sys_id!);
+  form.set('uploadFile', new Blob(['hello'], { type: 'text/plain' }), 'note.txt');
+  const upload = await fetch(`${sim.url}/api/now/attachment/upload`, { method: 'POST', headers: { authorization: BASIC }, body: form });
+  assert.equal(upload.status, 201);
+  const note = ((await upload.json()) as { result: Record<string, string> }).result;
+  assert.deepEqual([note.file_name, note.content_type, note.size_bytes], ['note.txt', 'text/plain', '5']);
+
+  const listed = result((await call(`/api/now/attachment?sysparm_query=table_sys_id=${record.sys_id}`)).json());
+  assert.deepEqual(listed.map((r) => r.file_name).sort(), ['note.txt', 'shot.png']);
+  assert.equal((await call(`/api/now/attachment/${meta.sys_id}`, { method: 'DELETE' })).status, 204);
+  assert.equal((await call(`/api/now/attachment/${meta.sys_id}`)).status, 404);
+  assert.equal((await call('/api/now/attachment/file?table_name=incident&table_sys_id=nope&file_name=a', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })).status, 400);
+});
+
+test('regression (issue 17): what is not simulated (the UI login that now-sdk uses for Basic) answers 501 with its name', async (t) => {
+  const { call } = await simulator(t);
+  const login = await call('/login.do', { method: 'POST' });
+  assert.equal(login.status, 501);
+  assert.match(String((login.json().error as { message: string }).message), /Not simulated: \/login\.do/);
+});

@@ -42,6 +42,8 @@ export class InstanceData {
   /** Next number per table prefix (INC0010001…). */
   readonly #numbers = new Map<string, number>();
   readonly #now: () => number;
+  /** Attachment contents by the sys_attachment row's sys_id. */
+  readonly #attachments = new Map<string, Buffer>();
   /** `sys_id \t element` → its journal entries, oldest first. */
   readonly #journal = new Map<string, SnRecord[]>();
 
@@ -185,6 +187,24 @@ export class InstanceData {
     return record;
   }
 
+  /** Stores an attachment: its metadata row in sys_attachment and its bytes. */
+  createAttachment(meta: SnRecord, bytes: Buffer, user: string): SnRecord {
+    const row = this.#insertSystem(this.tables.get('sys_attachment')!, meta, user);
+    this.#attachments.set(row.sys_id!, bytes);
+    return row;
+  }
+
+  attachmentContent(sysId: string): Buffer | undefined {
+    return this.#attachments.get(sysId);
+  }
+
+  deleteAttachment(sysId: string): void {
+    const table = this.tables.get('sys_attachment')!;
+    const row = table.get(sysId);
+    if (row !== undefined) table.delete(row);
+    this.#attachments.delete(sysId);
+  }
+
   /** Deletes a record and records it in sys_audit_delete, where a sync can learn of it. */
   delete(table: TableStore, record: SnRecord, user: string): void {
     table.delete(record);
@@ -195,12 +215,13 @@ export class InstanceData {
   /** Writes every table to a JSON file. */
   async save(path: string): Promise<void> {
     const tables = Object.fromEntries([...this.tables].map(([name, t]) => [name, t.byUpdated()]));
-    await writeFile(path, JSON.stringify({ format: SAVE_FORMAT, numbers: Object.fromEntries(this.#numbers), tables }));
+    const attachments = Object.fromEntries([...this.#attachments].map(([id, bytes]) => [id, bytes.toString('base64')]));
+    await writeFile(path, JSON.stringify({ format: SAVE_FORMAT, numbers: Object.fromEntries(this.#numbers), tables, attachments }));
   }
 
   /** Replaces the data with a file written by `save()`. */
   async load(path: string): Promise<void> {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as { format?: number; numbers?: Record<string, number>; tables?: Record<string, SnRecord[]> };
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as { format?: number; numbers?: Record<string, number>; tables?: Record<string, SnRecord[]>; attachments?: Record<string, string> };
     if (parsed.format !== SAVE_FORMAT || typeof parsed.tables !== 'object') throw new Error(`${path} is not a holdfast ServiceNow simulator state file (format ${SAVE_FORMAT})`);
     for (const [name, rows] of Object.entries(parsed.tables)) {
       if (name === 'sys_dictionary') continue; // built from the schema at start
@@ -209,6 +230,7 @@ export class InstanceData {
       for (const row of rows) table.insert(row);
     }
     for (const [prefix, n] of Object.entries(parsed.numbers ?? {})) this.#numbers.set(prefix, n);
+    for (const [id, base64] of Object.entries(parsed.attachments ?? {})) this.#attachments.set(id, Buffer.from(base64, 'base64'));
     for (const entry of this.tables.get('sys_journal_field')!.byUpdated()) {
       const key = `${entry.element_id}\t${entry.element}`;
       this.#journal.set(key, [...(this.#journal.get(key) ?? []), entry]);

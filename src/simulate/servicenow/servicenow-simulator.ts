@@ -5,6 +5,8 @@ import { SimAuth } from './auth.js';
 import { InstanceData } from './instance-data.js';
 import { buildTables } from './schema.js';
 import { aggregateAnswer } from './aggregate-api.js';
+import { AttachmentApi, ATTACHMENT_ROUTE, MAX_ATTACHMENT_BYTES } from './attachment-api.js';
+import multipart from '@fastify/multipart';
 import { selfSignedCertificate } from './self-signed.js';
 import { resolveSimulatorOptions, type Faults, type ResolvedSimulatorOptions, type SimulatorOptions } from './options.js';
 import { RateLimitRules } from './rate-limit-rules.js';
@@ -53,6 +55,7 @@ export class ServiceNowSimulator {
   faults: Faults;
   readonly #app: FastifyInstance;
   readonly #api: TableApi;
+  readonly #attachments: AttachmentApi;
   readonly #rates: RateLimitRules;
   readonly #queue: InboundQueue;
   readonly #random: () => number;
@@ -76,6 +79,7 @@ export class ServiceNowSimulator {
     this.data = new InstanceData({ caseSensitive: options.caseSensitive, strict: options.strict }, Date.now, buildTables(options.schema));
     this.auth = new SimAuth(options);
     this.#api = new TableApi(this.data, options);
+    this.#attachments = new AttachmentApi(this.data);
     this.#rates = new RateLimitRules(options.rateLimits);
     this.#queue = new InboundQueue(options.workers, options.queueDepth);
     this.#random = seededRandom(options.seed ^ 0x5eed);
@@ -155,12 +159,22 @@ export class ServiceNowSimulator {
       if (body === '') return done(null, undefined);
       return json(req, body as string, done);
     });
+    // Attachments come in any content type (c_AttachmentAPI: */*), as bytes; multipart for /upload.
+    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_ATTACHMENT_BYTES }, (_req, body, done) => done(null, body));
+    void app.register(multipart, { limits: { fileSize: MAX_ATTACHMENT_BYTES } });
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, new URLSearchParams(body as string)));
     app.setErrorHandler((err: { statusCode?: number; message: string }, request, reply) => {
       const status = err.statusCode !== undefined && err.statusCode < 500 ? 400 : 500;
       this.#send(request, reply, failure(status, status === 400 ? 'Exception while reading request' : 'Internal server error', err.message));
     });
-    app.setNotFoundHandler((request, reply) => this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null)));
+    app.setNotFoundHandler((request, reply) => {
+      // The UI (login.do and its session cookies, through which @servicenow/sdk signs in with
+      // Basic or its OAuth CI mode) is not simulated: say so plainly (docs/simulator.md).
+      if (/\.do$/.test(request.url.split('?', 1)[0]!)) {
+        return this.#send(request, reply, failure(501, `Not simulated: ${request.url.split('?', 1)[0]} (the instance's UI and its session sign-in)`, 'The holdfast simulator serves the REST APIs only: Table, Aggregate, Attachment and OAuth (/oauth_token.do). Sign in with Basic or a bearer token.'));
+      }
+      return this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null));
+    });
     app.addHook('onRequest', (request, reply, done) => {
       this.#count(reply);
       if (this.#random() < this.faults.rstRate) {
@@ -191,12 +205,14 @@ export class ServiceNowSimulator {
     const arrived = performance.now();
     const path = request.url.split('?', 1)[0]!;
     const stats = STATS_ROUTE.exec(path);
-    const match = stats === null ? TABLE_ROUTE.exec(path) : null;
-    if (match === null && stats === null) return this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null));
+    const attachment = ATTACHMENT_ROUTE.exec(path);
+    const match = stats === null && attachment === null ? TABLE_ROUTE.exec(path) : null;
+    if (match === null && stats === null && attachment === null) return this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null));
     const user = this.auth.authenticate(request.headers.authorization);
     if (user === undefined) {
       return this.#send(request, reply, failure(401, 'User Not Authenticated', 'Required to provide Auth information', { 'www-authenticate': 'BASIC realm="Service-now"', connection: 'close' }));
     }
+    if (attachment !== null) return this.#attachment(request, reply, attachment, user);
     const [, version, tableName = '', sysId] = match ?? stats!;
     const rate = this.#rates.check(user, tableName, request.method);
     const rateHeaders: Record<string, string> = rate.matched ? { 'x-ratelimit-limit': String(rate.limit), 'x-ratelimit-reset': String(rate.resetS), 'x-ratelimit-rule': rate.ruleId } : {};
@@ -220,6 +236,29 @@ export class ServiceNowSimulator {
           : this.#answer(request, table, sysId, version, path, user);
       Object.assign(answer.headers, rateHeaders, { 'server-timing': `sem_wait;dur=${Math.round(waitedMs)}, sesh_wait;dur=0` });
       await this.#work(request, reply, answer, waitedMs);
+    } finally {
+      slot();
+    }
+  }
+
+  /** The Attachment API, behind the same queue as the Table API. */
+  async #attachment(request: FastifyRequest, reply: FastifyReply, [, id, file]: RegExpExecArray, user: string): Promise<void> {
+    const readOnly = this.options.users.find((u) => u.user_name === user)?.readOnly === true;
+    if (request.method !== 'GET' && request.method !== 'HEAD' && readOnly) return this.#send(request, reply, failure(403, 'Operation Failed', 'ACL Exception Insert Failed due to security constraints'));
+    const slot = await this.#queue.enter();
+    if (slot === undefined) {
+      this.#stats.queueRejected++;
+      return this.#send(request, reply, failure(429, 'Too Many Requests', 'The API_INT semaphore queue is full'));
+    }
+    try {
+      const baseUrl = `${request.protocol}://${request.headers.host ?? `127.0.0.1:${this.#port}`}`;
+      const answer = await this.#attachments.answer(request, id, file !== undefined, user, baseUrl);
+      if ('file' in answer) {
+        this.#stats.byStatus['200'] = (this.#stats.byStatus['200'] ?? 0) + 1;
+        void reply.code(200).headers({ 'content-type': answer.contentType, 'x-attachment-metadata': '' }).send(request.method === 'HEAD' ? undefined : answer.file);
+        return;
+      }
+      this.#send(request, reply, answer);
     } finally {
       slot();
     }

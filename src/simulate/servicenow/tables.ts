@@ -137,6 +137,15 @@ export const TABLES: Readonly<Record<string, TableDef>> = {
     numberPrefix: 'SCTASK',
     fields: { ...TASK_FIELDS, state: choice(SC_TASK_STATES, '1') },
   },
+  /** Attachment metadata (the Attachment API); the contents are kept beside it. */
+  sys_attachment: {
+    name: 'sys_attachment',
+    displayField: 'file_name',
+    fields: {
+      ...SYSTEM, file_name: str, table_name: str, table_sys_id: str, content_type: str, size_bytes: int, size_compressed: int, compressed: bool,
+      state: str, hash: str, chunk_size_bytes: str, image_width: str, image_height: str, average_image_color: str,
+    },
+  },
   /** Journal entries: one row per work note or comment written to a record. */
   sys_journal_field: {
     name: 'sys_journal_field',
