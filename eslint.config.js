@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.bench-build/**', '.prof/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test/clients/node_modules/**', 'coverage/**', '.bench-build/**', '.prof/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -23,6 +23,12 @@ export default tseslint.config(
       sourceType: 'script',
       globals: { document: 'readonly', window: 'readonly', EventSource: 'readonly', fetch: 'readonly', encodeURIComponent: 'readonly', Date: 'readonly', Intl: 'readonly' },
     },
+  },
+  {
+    // Drivers of other projects' CommonJS clients (test/servicenow-clients.test.ts runs them).
+    files: ['test/clients/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off', 'no-console': 'off' },
   },
   {
     // The CLI, benchmarks and scripts talk to a terminal; library code never does.

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 
 function collect(dir, out) {
   for (const name of readdirSync(dir)) {
+    if (name === 'node_modules') continue; // test/clients/node_modules holds other projects' tests
     const path = join(dir, name);
     if (statSync(path).isDirectory()) collect(path, out);
     else if (name.endsWith('.test.ts')) out.push(path);

@@ -378,6 +378,7 @@ test('regression (issue 17): the Attachment API: upload as bytes and as multipar
 
   const listed = result((await call(`/api/now/attachment?sysparm_query=table_sys_id=${record.sys_id}`)).json());
   assert.deepEqual(listed.map((r) => r.file_name).sort(), ['note.txt', 'shot.png']);
+  assert.deepEqual(result((await call(`/api/now/attachment?table_sys_id=${record.sys_id}`)).json()).length, 2, 'name=value pairs too');
   assert.equal((await call(`/api/now/attachment/${meta.sys_id}`, { method: 'DELETE' })).status, 204);
   assert.equal((await call(`/api/now/attachment/${meta.sys_id}`)).status, 404);
   assert.equal((await call('/api/now/attachment/file?table_name=incident&table_sys_id=nope&file_name=a', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })).status, 400);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { InstanceData } from './instance-data.js';
 import { failure, type ApiAnswer, type Query } from './table-api.js';
+import type { TableStore } from './table-store.js';
 import type { SnRecord } from './tables.js';
 
 /** `/api/now[/v1]/attachment[/{sys_id}][/file]`, and the two upload routes `/attachment/file` and `/attachment/upload`. */
@@ -13,7 +14,7 @@ export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
 /**
  * The Attachment API (c_AttachmentAPI): metadata in sys_attachment, contents in memory.
  *
- *   GET    /attachment                 metadata list (sysparm_query, sysparm_limit, sysparm_offset)
+ *   GET    /attachment                 metadata list (sysparm_query or name=value pairs, sysparm_limit, sysparm_offset)
  *   GET    /attachment/{sys_id}        metadata
  *   GET    /attachment/{sys_id}/file   the file, with its Content-Type
  *   POST   /attachment/file?table_name&table_sys_id&file_name   the body is the file
@@ -22,9 +23,12 @@ export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
  */
 export class AttachmentApi {
   readonly #data: InstanceData;
+  readonly #queryOf: (table: TableStore, query: Query) => string;
 
-  constructor(data: InstanceData) {
+  /** `queryOf`: the Table API's reading of `sysparm_query` or name=value pairs (`?table_sys_id=…`). */
+  constructor(data: InstanceData, queryOf: (table: TableStore, query: Query) => string) {
     this.#data = data;
+    this.#queryOf = queryOf;
   }
 
   async answer(request: FastifyRequest, id: string | undefined, file: boolean, user: string, baseUrl: string): Promise<ApiAnswer | { status: 200; file: Buffer; contentType: string }> {
@@ -35,7 +39,7 @@ export class AttachmentApi {
       case 'GET':
       case 'HEAD': {
         if (id === undefined) {
-          const rows = this.#data.engine.run(table, query.sysparm_query ?? '');
+          const rows = this.#data.engine.run(table, this.#queryOf(table, query));
           const offset = Number(query.sysparm_offset ?? 0) || 0;
           const limit = Number(query.sysparm_limit ?? 1000) || 1000;
           return { status: 200, headers: { 'x-total-count': String(rows.length) }, body: { result: rows.slice(offset, offset + limit).map(render) }, rows: rows.length };

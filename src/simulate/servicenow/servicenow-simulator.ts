@@ -79,7 +79,7 @@ export class ServiceNowSimulator {
     this.data = new InstanceData({ caseSensitive: options.caseSensitive, strict: options.strict }, Date.now, buildTables(options.schema));
     this.auth = new SimAuth(options);
     this.#api = new TableApi(this.data, options);
-    this.#attachments = new AttachmentApi(this.data);
+    this.#attachments = new AttachmentApi(this.data, (table, query) => this.#api.queryOf(table, query));
     this.#rates = new RateLimitRules(options.rateLimits);
     this.#queue = new InboundQueue(options.workers, options.queueDepth);
     this.#random = seededRandom(options.seed ^ 0x5eed);
