@@ -10,12 +10,15 @@ import { performance } from 'node:perf_hooks';
 export interface Clock {
   /** Milliseconds, for durations (monotonic on the system clock). */
   now(): number;
+  /** Milliseconds since the epoch, for calendar time: what a record's timestamp or a cycle number is made of. */
+  wallNow(): number;
   /** Calls `fn` after `ms`; returns a function that cancels the call. */
   schedule(fn: () => void, ms: number, options?: { ref?: boolean }): () => void;
 }
 
 export const systemClock: Clock = {
   now: () => performance.now(),
+  wallNow: () => Date.now(),
   schedule(fn, ms, options) {
     const timer = setTimeout(fn, ms);
     if (options?.ref !== true) timer.unref();

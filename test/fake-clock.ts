@@ -29,6 +29,11 @@ export class FakeClock implements Clock {
     return this.#now;
   }
 
+  /** Wall time moves with now(), from 2026-01-01T00:00:00Z. */
+  wallNow(): number {
+    return Date.parse('2026-01-01T00:00:00Z') + this.#now;
+  }
+
   schedule(fn: () => void, ms: number, options?: { ref?: boolean }): () => void {
     const timer: Timer = { at: this.#now + ms, fn, ref: options?.ref === true, cancelled: false };
     if (timer.ref) {

@@ -59,7 +59,8 @@ test('servicenow-rest-api, unmodified, over TLS: create and update with display 
   const incidents = sim.data.table('incident')!;
   const before = ((await get('/api/now/stats/incident?sysparm_count=true')).result as { stats: { count: string } }).stats.count;
   const out = await run(['servicenow-rest-api.cjs'], { NODE_EXTRA_CA_CERTS: ca, SN_HOST: new URL(sim.url).host, SN_USER: 'admin', SN_PASSWORD: 'admin', SN_GROUP: group.name! });
-  const { created, read, updated, deleted } = JSON.parse(out) as Record<string, Record<string, unknown>> & { read: Record<string, unknown>[]; deleted: number };
+  type Row = Record<string, unknown>;
+  const { created, read, updated, deleted } = JSON.parse(out) as { created: Row; read: Row[]; updated: Row; deleted: number };
   // The library asks for display values back: a group by its name, a state by its label.
   assert.equal((created.assignment_group as { display_value: string }).display_value, group.name);
   assert.equal(created.state, 'In Progress');
@@ -78,7 +79,8 @@ test('the Backstage ServiceNow scaffolder actions, unmodified, over TLS: create,
   if (!clientsOrSkip(t)) return;
   const { sim, ca, group } = await tlsSimulator(t);
   const out = await run(['backstage-scaffolder.cjs'], { NODE_EXTRA_CA_CERTS: ca, SN_URL: sim.url, SN_USER: 'admin', SN_PASSWORD: 'admin', SN_GROUP: group.name! });
-  const { created, read, modified, listed } = JSON.parse(out) as Record<string, Record<string, string>> & { listed: Record<string, string>[] };
+  type Row = Record<string, string>;
+  const { created, read, modified, listed } = JSON.parse(out) as { created: Row; read: Row; modified: Row; listed: Row[] };
   assert.deepEqual([created.assignment_group, created.state], [group.sys_id, '2'], 'display values in, stored values out');
   assert.deepEqual([read.state, read.assignment_group], ['In Progress', group.name]);
   assert.equal(modified.state, '6');

@@ -8,6 +8,7 @@ function manualClock(): Clock & { advance(ms: number): void; timers: number } {
   let timers: { at: number; fn: () => void }[] = [];
   return {
     now: () => now,
+    wallNow: () => now,
     schedule(fn, ms) {
       timers.push({ at: now + ms, fn });
       return () => {};
