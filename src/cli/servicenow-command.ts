@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { Mirror, type MirrorEvent } from '../servicenow/mirror.js';
-import { resolveMirrorOptions, type MirrorOptions } from '../servicenow/mirror-options.js';
+import { resolveMirrorOptions, withInstance, type MirrorOptions, type ResolvedMirrorOptions } from '../servicenow/mirror-options.js';
 import { hashPassword, LOOPBACK_HOSTS, parseUsersFile, type AccessOptions } from '../servicenow/web/access.js';
 import { buildWebApp } from '../servicenow/web/app.js';
 import { ServiceNowSimulator } from '../simulate/servicenow/servicenow-simulator.js';
@@ -58,7 +58,8 @@ const list = (raw: string | undefined) => raw?.split(',').map((s) => s.trim()).f
 const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 export interface ParsedMirrorArgs {
-  options: MirrorOptions;
+  /** Validated once, here; with --simulate, withInstance() points them at the simulator. */
+  options: Readonly<ResolvedMirrorOptions>;
   simulate: { records: number; churn: number } | undefined;
   host: string;
   port: number;
@@ -133,11 +134,11 @@ export async function parseMirrorArgs(args: string[], env: NodeJS.ProcessEnv = p
       redis: redisUrl === undefined && fileRedis === undefined ? undefined : { ...fileRedis, ...defined({ url: redisUrl, prefix: values['redis-prefix'] }) },
     }),
   };
-  resolveMirrorOptions(options); // names the bad option now, before anything starts
+  const resolved = resolveMirrorOptions(options); // names the bad option now, before anything starts
   const host = values.host ?? '127.0.0.1';
   return {
     access: await accessOf(values, env, host),
-    options: options as MirrorOptions,
+    options: resolved,
     simulate: simulate ? { records: intFlag(values, 'records') ?? 20_000, churn: intFlag(values, 'churn') ?? 5 } : undefined,
     host,
     port: intFlag(values, 'port', { max: 65_535 }) ?? 3000,
@@ -175,7 +176,7 @@ export async function runServiceNow(args: string[], out: (line: string) => void)
     out(`simulator listening on ${sim.url} (admin ${sim.adminUrl})`);
   }
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn', redact: ['*.authorization', '*.password', '*.clientSecret'] }, pino.destination(2));
-  const mirror = new Mirror({ ...parsed.options, ...(sim === undefined ? {} : { instance: sim.url }) }, { logger });
+  const mirror = new Mirror(sim === undefined ? parsed.options : withInstance(parsed.options, sim.url), { logger });
   const progress = new ProgressReporter(process.stderr, out, mirror.options.replica);
   mirror.on('event', (e: MirrorEvent) => progress.event(e));
   const app = buildWebApp(mirror, { allowRemoteAdmin: parsed.allowRemoteAdmin, access: parsed.access });

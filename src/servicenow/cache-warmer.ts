@@ -63,5 +63,5 @@ export async function warmCache(o: CacheWarmerOptions, signal: AbortSignal): Pro
     o.onProgress?.({ done: i + 1, total: wanted.length, group: group.name ?? group.sys_id! });
     if (i < wanted.length - 1 && (o.pauseMs ?? DEFAULT_WARM_PAUSE_MS) > 0) await delay(clock, o.pauseMs ?? DEFAULT_WARM_PAUSE_MS, signal);
   }
-  await o.store.setMeta(WARMED_META, JSON.stringify({ at: Date.now(), groups: wanted.length }));
+  await o.store.setMeta(WARMED_META, JSON.stringify({ at: clock.wallNow(), groups: wanted.length }));
 }

@@ -71,10 +71,24 @@ export const mirrorSchema = z.strictObject({
 export type MirrorOptions = z.input<typeof mirrorSchema>;
 export type ResolvedMirrorOptions = z.output<typeof mirrorSchema>;
 
-/** Validates once, naming the bad option; fills in each table's default fields and waiting rules. */
+/** Options that went through resolveMirrorOptions: passed again, they are not validated twice. */
+const RESOLVED = new WeakSet<object>();
+
+/** Validates once, naming the bad option; fills in each table's default fields and waiting rules. Resolved options come back as they are. */
 export function resolveMirrorOptions(input: unknown): Readonly<ResolvedMirrorOptions> {
+  if (typeof input === 'object' && input !== null && RESOLVED.has(input)) return input as Readonly<ResolvedMirrorOptions>;
   const o = parseOptions(mirrorSchema, input);
   const waiting = { ...DEFAULT_WAITING, ...o.waiting };
   const fields = Object.fromEntries(o.tables.map((t) => [t, [...new Set([...(DEFAULT_FIELDS[t] ?? []), ...(o.fields[t] ?? [])])]]));
-  return Object.freeze({ ...o, waiting, fields });
+  const resolved = Object.freeze({ ...o, waiting, fields });
+  RESOLVED.add(resolved);
+  return resolved;
+}
+
+/** Resolved options pointed at another instance (the simulator's, once it listens): only the URL is checked. */
+export function withInstance(options: Readonly<ResolvedMirrorOptions>, instance: string): Readonly<ResolvedMirrorOptions> {
+  const { instance: url } = parseOptions(mirrorSchema.pick({ instance: true }), { instance });
+  const resolved = Object.freeze({ ...options, instance: url });
+  RESOLVED.add(resolved);
+  return resolved;
 }

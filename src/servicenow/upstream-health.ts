@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import type { Registry } from 'prom-client';
 import type { RequestSample } from './table-client.js';
 
@@ -39,19 +40,21 @@ export class UpstreamHealth {
   readonly #points: HealthPoint[] = [];
   readonly #registry: Registry | undefined;
   readonly #breaker: () => string;
-  readonly #timer: NodeJS.Timeout;
+  readonly #clock: Clock;
+  #cancel: () => void;
   readonly #max: number;
   readonly #intervalMs: number;
   #last = { retries: 0, replays: 0 };
   readonly #listeners = new Set<(point: HealthPoint) => void>();
 
-  constructor(registry: Registry | undefined, breaker: () => string, { intervalMs = DEFAULT_HEALTH_INTERVAL_MS, points = DEFAULT_HEALTH_POINTS } = {}) {
+  constructor(registry: Registry | undefined, breaker: () => string, { intervalMs = DEFAULT_HEALTH_INTERVAL_MS, points = DEFAULT_HEALTH_POINTS, clock = systemClock }: { intervalMs?: number; points?: number; clock?: Clock } = {}) {
     this.#registry = registry;
     this.#breaker = breaker;
     this.#max = points;
     this.#intervalMs = intervalMs;
-    this.#timer = setInterval(() => { void this.#tick(); }, intervalMs);
-    this.#timer.unref();
+    this.#clock = clock;
+    const tick = () => { this.#cancel = clock.schedule(tick, intervalMs); void this.#tick(); };
+    this.#cancel = clock.schedule(tick, intervalMs);
   }
 
   sample(s: RequestSample): void {
@@ -79,7 +82,7 @@ export class UpstreamHealth {
       counterTotal(this.#registry, 'holdfast_client_retries_total'), counterTotal(this.#registry, 'holdfast_client_stale_socket_replays_total'),
     ]);
     const point: HealthPoint = {
-      t: Date.now(),
+      t: this.#clock.wallNow(),
       rps: Math.round((count * 1000 * 10) / this.#intervalMs) / 10,
       p99Ms: latencies.length === 0 ? null : Math.round(latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.99) - 1)]!),
       retries: retries - this.#last.retries + clientRetries,
@@ -93,7 +96,7 @@ export class UpstreamHealth {
   }
 
   close(): void {
-    clearInterval(this.#timer);
+    this.#cancel();
     this.#listeners.clear();
   }
 }

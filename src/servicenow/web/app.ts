@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Mirror } from '../mirror.js';
+import type { DashboardSource } from '../dashboard-source.js';
 import { EventStream } from './event-stream.js';
 import { renderDashboard } from './dashboard-page.js';
 import { accessHook, LOOPBACK_HOSTS, type AccessOptions } from './access.js';
@@ -48,7 +48,7 @@ export interface WebOptions {
  * Every request first passes the access hook (access.ts): the Host allow-list, the
  * credentials when configured (not for /health and /ready), and same-origin for POST.
  */
-export function buildWebApp(mirror: Mirror, options: WebOptions = {}): FastifyInstance {
+export function buildWebApp(mirror: DashboardSource, options: WebOptions = {}): FastifyInstance {
   const app = Fastify({ logger: options.logger ?? false, forceCloseConnections: true, keepAliveTimeout: 5000 });
   const events = new EventStream();
   const files = { js: asset('dashboard.js'), css: asset('dashboard.css'), ico: asset('favicon.ico') };
@@ -62,7 +62,7 @@ export function buildWebApp(mirror: Mirror, options: WebOptions = {}): FastifyIn
     pending ??= setTimeout(() => { pending = undefined; events.send('summary', { summary: mirror.summary(), status: mirror.status() }); }, 200);
   };
   mirror.on('update', onUpdate);
-  const offHealth = mirror.health.onPoint((point) => events.send('health', point));
+  const offHealth = mirror.onHealthPoint((point) => events.send('health', point));
   app.addHook('onClose', () => { mirror.off('update', onUpdate); offHealth(); clearTimeout(pending); events.close(); });
   app.addHook('onSend', (_req, reply, payload, done) => { reply.headers(SECURITY_HEADERS); done(null, payload); });
   app.addHook('onRequest', accessHook(options.access ?? { allowedHosts: LOOPBACK_HOSTS }));
@@ -75,10 +75,13 @@ export function buildWebApp(mirror: Mirror, options: WebOptions = {}): FastifyIn
   app.get('/favicon.ico', (_req, reply) => reply.type('image/x-icon').header('cache-control', 'public, max-age=86400').send(files.ico));
   app.get('/assets/dashboard.js', (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(files.js));
   app.get('/assets/dashboard.css', (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(files.css));
-  app.get('/metrics', async (_req, reply) => reply.type(mirror.registry.contentType).send(await mirror.registry.metrics()));
+  app.get('/metrics', async (_req, reply) => {
+    const { contentType, text } = await mirror.metrics();
+    return reply.type(contentType).send(text);
+  });
   app.get('/', (_req, reply) => reply.redirect('/dashboard'));
   app.get('/dashboard', (_req, reply) => {
-    page ??= renderDashboard({ instance: mirror.options.instance, state: state() });
+    page ??= renderDashboard({ instance: mirror.instance, state: state() });
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
   });
   app.get('/api/summary', (_req, reply) => {
@@ -87,7 +90,7 @@ export function buildWebApp(mirror: Mirror, options: WebOptions = {}): FastifyIn
   });
   app.get<{ Params: { group: string; table: string }; Querystring: { limit?: string } }>('/api/groups/:group/:table', async (req, reply) => {
     const { table } = req.params;
-    if (!mirror.engine.tables.includes(table)) return reply.code(404).send({ error: `table ${table} is not mirrored` });
+    if (!mirror.tables.includes(table)) return reply.code(404).send({ error: `table ${table} is not mirrored` });
     const group = req.params.group === '-' ? '' : req.params.group;
     if (!/^[0-9a-f]{0,32}$/i.test(group)) return reply.code(400).send({ error: 'group must be a sys_id or "-"' });
     const limit = Math.min(MAX_LIST, Math.max(1, Number(req.query.limit ?? 200) || 200));
@@ -101,7 +104,7 @@ export function buildWebApp(mirror: Mirror, options: WebOptions = {}): FastifyIn
   });
   app.post<{ Params: { table: string } }>('/api/sync/:table', async (req, reply) => {
     if (options.allowRemoteAdmin !== true && !fromLoopback(req)) return reply.code(403).send({ error: 'admin actions are allowed from loopback only' });
-    if (!mirror.engine.tables.includes(req.params.table)) return reply.code(404).send({ error: `table ${req.params.table} is not mirrored` });
+    if (!mirror.tables.includes(req.params.table)) return reply.code(404).send({ error: `table ${req.params.table} is not mirrored` });
     const ran = await mirror.syncNow(req.params.table).catch((err: Error) => err);
     if (ran instanceof Error) return reply.code(502).send({ error: ran.message });
     return reply.code(ran ? 200 : 409).send(ran ? { synced: req.params.table } : { error: 'another sync is running; try again shortly' });
