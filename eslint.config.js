@@ -31,6 +31,29 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off', 'no-console': 'off' },
   },
   {
+    // STYLE.md: a file says one thing; past 300 lines it says several.
+    files: ['src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'max-lines': ['error', { max: 300 }] },
+  },
+  // Layering (docs/architecture.md): policy depends on nothing of ours (but the clock's type),
+  // net on policy, and nothing on the CLI.
+  {
+    files: ['src/policy/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../clock.js'], message: 'policy/ imports nothing of ours: pure decision logic (docs/architecture.md)' }] }] },
+  },
+  {
+    files: ['src/net/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../policy', '!../clock.js', '!../errors.js'], message: 'net/ imports only policy/ (and the clock and the error catalog)' }] }] },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**', 'src/policy/**', 'src/net/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/*'], message: 'nothing imports the CLI: it is the outermost layer' }] }] },
+  },
+  {
     // The CLI, benchmarks and scripts talk to a terminal; library code never does.
     files: ['src/cli/**', 'bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },

@@ -44,6 +44,13 @@ export class HoldfastError extends Error {
   }
 }
 
+/** A holdfast error made of a message and context; its code is the subclass's static `code`. */
+export abstract class MessageError extends HoldfastError {
+  constructor(message: string, context?: ErrorContext) {
+    super((new.target as unknown as { code: string }).code, message, context);
+  }
+}
+
 /** An option or argument is invalid. Thrown synchronously, at construction or call time. */
 export class InvalidOptionError extends HoldfastError {
   static readonly code = 'HF_ERR_INVALID_OPTION';
@@ -56,11 +63,8 @@ export class InvalidOptionError extends HoldfastError {
 }
 
 /** No connection could be made: refused, DNS failure, connect timeout. Nothing was sent. */
-export class ConnectError extends HoldfastError {
+export class ConnectError extends MessageError {
   static readonly code = 'HF_ERR_CONNECT';
-  constructor(message: string, context?: ErrorContext) {
-    super(ConnectError.code, message, context);
-  }
 }
 
 /**
@@ -69,27 +73,18 @@ export class ConnectError extends HoldfastError {
  * (a non-idempotent method without an `Idempotency-Key`). The server most
  * likely closed the idle connection as the request was written.
  */
-export class StaleSocketError extends HoldfastError {
+export class StaleSocketError extends MessageError {
   static readonly code = 'HF_ERR_STALE_SOCKET';
-  constructor(message: string, context?: ErrorContext) {
-    super(StaleSocketError.code, message, context);
-  }
 }
 
 /** The connection failed after the request was (partly) written: the outcome is unknown. */
-export class SocketError extends HoldfastError {
+export class SocketError extends MessageError {
   static readonly code = 'HF_ERR_SOCKET';
-  constructor(message: string, context?: ErrorContext) {
-    super(SocketError.code, message, context);
-  }
 }
 
 /** The server did not answer within a per-attempt timeout (headers or body). */
-export class ResponseTimeoutError extends HoldfastError {
+export class ResponseTimeoutError extends MessageError {
   static readonly code = 'HF_ERR_RESPONSE_TIMEOUT';
-  constructor(message: string, context?: ErrorContext) {
-    super(ResponseTimeoutError.code, message, context);
-  }
 }
 
 /** The request's overall deadline, which covers every attempt and wait, passed. */
@@ -124,19 +119,13 @@ export class RetryBudgetExhaustedError extends HoldfastError {
 }
 
 /** The TLS handshake failed (certificate, protocol or cipher mismatch). */
-export class TlsError extends HoldfastError {
+export class TlsError extends MessageError {
   static readonly code = 'HF_ERR_TLS';
-  constructor(message: string, context?: ErrorContext) {
-    super(TlsError.code, message, context);
-  }
 }
 
 /** The request was refused before it reached the network (e.g. an invalid header). */
-export class InvalidRequestError extends HoldfastError {
+export class InvalidRequestError extends MessageError {
   static readonly code = 'HF_ERR_INVALID_REQUEST';
-  constructor(message: string, context?: ErrorContext) {
-    super(InvalidRequestError.code, message, context);
-  }
 }
 
 /** The dispatcher was closed or destroyed while the request was pending. */
@@ -148,11 +137,8 @@ export class DispatcherClosedError extends HoldfastError {
 }
 
 /** The idle-timeout probe could not complete a measurement. */
-export class ProbeError extends HoldfastError {
+export class ProbeError extends MessageError {
   static readonly code = 'HF_ERR_PROBE';
-  constructor(message: string, context?: ErrorContext) {
-    super(ProbeError.code, message, context);
-  }
 }
 
 /** The origin's circuit breaker is open (or isolated): rejected at once, nothing sent. Never retried. */

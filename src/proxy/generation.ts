@@ -1,12 +1,23 @@
 import type { Logger } from 'pino';
 import { CidrSet } from '../net/address.js';
 import { readCaFile, type CertificateStore } from './certificate-store.js';
-import { timeoutsFor, type ProxyConfig } from './config.js';
+import { timeoutsFor, type ProxyConfig, type Timeouts } from './config.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { HttpSite } from './http-site.js';
-import type { Generation } from './l4-connection.js';
 import { Router } from './router.js';
 import type { UpstreamTls } from './upstream-group.js';
+
+/** What a connection reads from the proxy's current generation of config, fixed at accept. */
+export interface Generation {
+  readonly router: Router;
+  /** Timeouts before a route is chosen (the global ones). */
+  readonly timeouts: Timeouts;
+  readonly maxHelloBytes: number;
+  /** The HTTP side of `http` and `terminate*` routes, by route name. */
+  readonly sites: ReadonlyMap<string, HttpSite>;
+  readonly certificates: CertificateStore;
+  readonly handshakeMs: number;
+}
 
 /**
  * One generation of config, as connections read it: the compiled routes, and the HTTP sites

@@ -1,6 +1,12 @@
 import { Agent, request } from 'undici';
 import type { DispatcherOptions } from '../client/options.js';
-import type { UpstreamTarget } from './upstream-group.js';
+
+/** What the health checker reads and sets of an upstream target (upstream-group.ts's CheckedTarget is one). */
+export interface CheckedTarget {
+  readonly address: string;
+  readonly origin: string;
+  healthy: boolean;
+}
 
 export interface HealthCheckSettings {
   path: string;
@@ -26,15 +32,15 @@ export interface HealthHooks {
  */
 export class HealthChecker {
   readonly #route: string;
-  readonly #targets: readonly UpstreamTarget[];
+  readonly #targets: readonly CheckedTarget[];
   readonly #settings: HealthCheckSettings;
   readonly #hooks: HealthHooks;
   readonly #agent: Agent;
-  readonly #streaks = new Map<UpstreamTarget, number>();
+  readonly #streaks = new Map<CheckedTarget, number>();
   readonly #timer: NodeJS.Timeout;
   #stopped = false;
 
-  constructor(route: string, targets: readonly UpstreamTarget[], settings: HealthCheckSettings, tls: DispatcherOptions['tls'], hooks: HealthHooks) {
+  constructor(route: string, targets: readonly CheckedTarget[], settings: HealthCheckSettings, tls: DispatcherOptions['tls'], hooks: HealthHooks) {
     this.#route = route;
     this.#targets = targets;
     this.#settings = settings;
@@ -54,7 +60,7 @@ export class HealthChecker {
     for (const target of this.#targets) void this.#check(target);
   }
 
-  async #check(target: UpstreamTarget): Promise<void> {
+  async #check(target: CheckedTarget): Promise<void> {
     const { path, timeoutMs } = this.#settings;
     let pass: boolean;
     try {
@@ -76,7 +82,7 @@ export class HealthChecker {
     else if (!target.healthy && streak >= this.#settings.healthyThreshold) this.#set(target, true);
   }
 
-  #set(target: UpstreamTarget, healthy: boolean): void {
+  #set(target: CheckedTarget, healthy: boolean): void {
     target.healthy = healthy;
     this.#hooks.healthChanged(this.#route, target.address, healthy);
   }

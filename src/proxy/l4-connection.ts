@@ -8,23 +8,10 @@ import type { DirectReads } from '../net/direct-reads.js';
 import { encodeProxyV1, encodeProxyV2, readProxyHeader, type ProxiedAddresses } from '../net/proxy-protocol.js';
 import { PrefixedStream } from '../net/prefixed-stream.js';
 import { Splice } from '../net/splice.js';
-import type { CertificateStore } from './certificate-store.js';
-import type { Timeouts } from './config.js';
+import type { Generation } from './generation.js';
 import type { HttpSite } from './http-site.js';
-import type { CompiledRoute, Router } from './router.js';
+import type { CompiledRoute } from './router.js';
 import { terminateTls, type HandshakeOutcome } from './tls-terminate.js';
-
-/** What a connection reads from the proxy's current generation of config, fixed at accept. */
-export interface Generation {
-  readonly router: Router;
-  /** Timeouts before a route is chosen (the global ones). */
-  readonly timeouts: Timeouts;
-  readonly maxHelloBytes: number;
-  /** The HTTP side of `http` and `terminate*` routes, by route name. */
-  readonly sites: ReadonlyMap<string, HttpSite>;
-  readonly certificates: CertificateStore;
-  readonly handshakeMs: number;
-}
 
 export interface ListenerContext {
   readonly name: string;

@@ -6,11 +6,11 @@ import { CHANNELS } from '../client/channels.js';
 import { CidrSet } from '../net/address.js';
 import { ConnectionTracker, type ConnectionRecord } from '../net/connection-tracker.js';
 import { CertificateStore } from './certificate-store.js';
-import { buildGeneration, closeSites, originsOf } from './generation.js';
+import { buildGeneration, closeSites, originsOf, type Generation } from './generation.js';
 import { listenerName, type ListenerConfig, type ProxyConfig } from './config.js';
 import { HttpMetrics } from './http-metrics.js';
 import type { HttpSite } from './http-site.js';
-import { L4Connection, type Generation, type ListenerContext } from './l4-connection.js';
+import { L4Connection, type ListenerContext } from './l4-connection.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 
 /** A bound listener: `port` is the real one (a configured 0 becomes the port the OS chose). */

@@ -1,8 +1,16 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HoldfastError } from '../../errors.js';
-import { parseFaults } from './options.js';
-import type { ServiceNowSimulator } from './servicenow-simulator.js';
+import { parseFaults, type Faults } from './options.js';
+
+/** What the admin endpoint drives: a ServiceNowSimulator (an interface, so that neither file imports the other). */
+export interface AdminTarget {
+  faults: Faults;
+  refuseFor(ms: number): Promise<void>;
+  stats(): unknown;
+  readonly auth: { revoke(who: { refreshToken?: string; user?: string }): number };
+  readonly data: { save(path: string): Promise<void> };
+}
 
 const refuseBody = z.strictObject({ ms: z.number().int().positive().max(600_000) });
 const revokeBody = z.strictObject({ refresh_token: z.string().optional(), user: z.string().optional() });
@@ -16,7 +24,7 @@ const revokeBody = z.strictObject({ refresh_token: z.string().optional(), user: 
  *   POST /revoke {refresh_token | user}             revoke OAuth tokens
  *   POST /save {path}     write the data to a state file
  */
-export async function startAdmin(sim: ServiceNowSimulator, host: string, port: number): Promise<FastifyInstance> {
+export async function startAdmin(sim: AdminTarget, host: string, port: number): Promise<FastifyInstance> {
   const app = Fastify();
   app.setErrorHandler((err: Error & { statusCode?: number }, _request, reply) => {
     const status = err instanceof HoldfastError || err instanceof z.ZodError ? 400 : (err.statusCode ?? 500);

@@ -1,5 +1,4 @@
 import type { AddressInfo, Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { SimAuth } from './auth.js';
 import { InstanceData } from './instance-data.js';
@@ -16,27 +15,15 @@ import { failure, TableApi, type ApiAnswer, type Query } from './table-api.js';
 import { startAdmin } from './admin-api.js';
 import { Churn } from './churn.js';
 import { InboundQueue } from './inbound-queue.js';
+import { AnswerWriter, TRANSACTION_CANCELLED } from './answer-writer.js';
 import { RefusalWindows } from '../refusal-windows.js';
+import { SimulatorCounters, type SimulatorStats } from './simulator-counters.js';
 
-export interface SimulatorStats {
-  requests: number;
-  byStatus: Record<string, number>;
-  connections: number;
-  resets: number;
-  truncated: number;
-  cancelled: number;
-  queueRejected: number;
-  refusals: number;
-  /** The most requests that arrived within one wall-clock second. */
-  peakRequestsPerSecond: number;
-  /** The most requests in progress at once. */
-  peakInFlight: number;
-}
+export type { SimulatorStats } from './simulator-counters.js';
 
 const TABLE_ROUTE = /^\/api\/now(?:\/(v1|v2))?\/table\/([^/?]+)(?:\/([^/?]+))?\/?$/;
 /** The Aggregate API: `/api/now[/v1]/stats/{table}`. */
 const STATS_ROUTE = /^\/api\/now(?:\/(v1|v2))?\/stats\/([^/?]+)\/?$/;
-const CANCELLED = 'Transaction cancelled: maximum execution time exceeded';
 
 /**
  * A local ServiceNow instance's REST Table API and OAuth endpoint, with the
@@ -58,12 +45,11 @@ export class ServiceNowSimulator {
   readonly #attachments: AttachmentApi;
   readonly #rates: RateLimitRules;
   readonly #queue: InboundQueue;
+  readonly #out: AnswerWriter;
   readonly #random: () => number;
   readonly #sockets = new Set<Socket>();
-  readonly #stats: SimulatorStats = { requests: 0, byStatus: {}, connections: 0, resets: 0, truncated: 0, cancelled: 0, queueRejected: 0, refusals: 0, peakRequestsPerSecond: 0, peakInFlight: 0 };
-  #second = 0;
-  #inSecond = 0;
-  #inFlight = 0;
+  readonly #counters = new SimulatorCounters();
+  readonly #stats = this.#counters.stats;
   #admin: FastifyInstance | undefined;
   #churn: Churn | undefined;
   readonly #refusals: RefusalWindows;
@@ -82,6 +68,7 @@ export class ServiceNowSimulator {
     this.#attachments = new AttachmentApi(this.data, (table, query) => this.#api.queryOf(table, query));
     this.#rates = new RateLimitRules(options.rateLimits);
     this.#queue = new InboundQueue(options.workers, options.queueDepth);
+    this.#out = new AnswerWriter(options, () => this.faults, this.#stats, seededRandom(options.seed ^ 0x7a));
     this.#random = seededRandom(options.seed ^ 0x5eed);
     this.certificate = tls?.cert;
     this.#app = Fastify({
@@ -135,20 +122,6 @@ export class ServiceNowSimulator {
     if (idleMs > 0) socket.setTimeout(idleMs, () => socket.destroy());
   }
 
-  /** Counts a request toward the totals, the per-second peak and the in-flight peak. */
-  #count(reply: FastifyReply): void {
-    const stats = this.#stats;
-    stats.requests++;
-    const second = Math.floor(Date.now() / 1000);
-    if (second !== this.#second) {
-      this.#second = second;
-      this.#inSecond = 0;
-    }
-    stats.peakRequestsPerSecond = Math.max(stats.peakRequestsPerSecond, ++this.#inSecond);
-    stats.peakInFlight = Math.max(stats.peakInFlight, ++this.#inFlight);
-    reply.raw.once('close', () => { this.#inFlight--; });
-  }
-
   #routes(): void {
     const app = this.#app;
     // A DELETE may say Content-Type: application/json and send no body (ServiceNow's docs and
@@ -165,18 +138,18 @@ export class ServiceNowSimulator {
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, new URLSearchParams(body as string)));
     app.setErrorHandler((err: { statusCode?: number; message: string }, request, reply) => {
       const status = err.statusCode !== undefined && err.statusCode < 500 ? 400 : 500;
-      this.#send(request, reply, failure(status, status === 400 ? 'Exception while reading request' : 'Internal server error', err.message));
+      this.#out.send(request, reply, failure(status, status === 400 ? 'Exception while reading request' : 'Internal server error', err.message));
     });
     app.setNotFoundHandler((request, reply) => {
       // The UI (login.do and its session cookies, through which @servicenow/sdk signs in with
       // Basic or its OAuth CI mode) is not simulated: say so plainly (docs/simulator.md).
       if (/\.do$/.test(request.url.split('?', 1)[0]!)) {
-        return this.#send(request, reply, failure(501, `Not simulated: ${request.url.split('?', 1)[0]} (the instance's UI and its session sign-in)`, 'The holdfast simulator serves the REST APIs only: Table, Aggregate, Attachment and OAuth (/oauth_token.do). Sign in with Basic or a bearer token.'));
+        return this.#out.send(request, reply, failure(501, `Not simulated: ${request.url.split('?', 1)[0]} (the instance's UI and its session sign-in)`, 'The holdfast simulator serves the REST APIs only: Table, Aggregate, Attachment and OAuth (/oauth_token.do). Sign in with Basic or a bearer token.'));
       }
-      return this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null));
+      return this.#out.send(request, reply, failure(400, 'Requested URI does not represent any resource', null));
     });
     app.addHook('onRequest', (request, reply, done) => {
-      this.#count(reply);
+      this.#counters.request(reply.raw);
       if (this.#random() < this.faults.rstRate) {
         this.#stats.resets++;
         reply.hijack();
@@ -186,7 +159,7 @@ export class ServiceNowSimulator {
       const burst = this.faults.status;
       if (burst !== undefined && this.#statusCount++ % burst.period < burst.count) {
         const title = burst.code === 429 ? 'Too Many Requests' : burst.code === 503 ? 'Service Unavailable' : 'Internal Server Error';
-        this.#send(request, reply, failure(burst.code, title, null, burst.code === 429 ? { 'retry-after': '1' } : {}));
+        this.#out.send(request, reply, failure(burst.code, title, null, burst.code === 429 ? { 'retry-after': '1' } : {}));
         return;
       }
       done();
@@ -207,35 +180,35 @@ export class ServiceNowSimulator {
     const stats = STATS_ROUTE.exec(path);
     const attachment = ATTACHMENT_ROUTE.exec(path);
     const match = stats === null && attachment === null ? TABLE_ROUTE.exec(path) : null;
-    if (match === null && stats === null && attachment === null) return this.#send(request, reply, failure(400, 'Requested URI does not represent any resource', null));
+    if (match === null && stats === null && attachment === null) return this.#out.send(request, reply, failure(400, 'Requested URI does not represent any resource', null));
     const user = this.auth.authenticate(request.headers.authorization);
     if (user === undefined) {
-      return this.#send(request, reply, failure(401, 'User Not Authenticated', 'Required to provide Auth information', { 'www-authenticate': 'BASIC realm="Service-now"', connection: 'close' }));
+      return this.#out.send(request, reply, failure(401, 'User Not Authenticated', 'Required to provide Auth information', { 'www-authenticate': 'BASIC realm="Service-now"', connection: 'close' }));
     }
     if (attachment !== null) return this.#attachment(request, reply, attachment, user);
     const [, version, tableName = '', sysId] = match ?? stats!;
     const rate = this.#rates.check(user, tableName, request.method);
     const rateHeaders: Record<string, string> = rate.matched ? { 'x-ratelimit-limit': String(rate.limit), 'x-ratelimit-reset': String(rate.resetS), 'x-ratelimit-rule': rate.ruleId } : {};
     if (rate.matched && !rate.allowed) {
-      return this.#send(request, reply, failure(429, 'Rate limit exceeded', `Rate limit of ${rate.limit} requests per hour for Table API exceeded`, { ...rateHeaders, 'retry-after': String(rate.retryAfterS) }));
+      return this.#out.send(request, reply, failure(429, 'Rate limit exceeded', `Rate limit of ${rate.limit} requests per hour for Table API exceeded`, { ...rateHeaders, 'retry-after': String(rate.retryAfterS) }));
     }
     const slot = await this.#queue.enter();
     if (slot === undefined) {
       this.#stats.queueRejected++;
-      return this.#send(request, reply, failure(429, 'Too Many Requests', 'The API_INT semaphore queue is full', rateHeaders));
+      return this.#out.send(request, reply, failure(429, 'Too Many Requests', 'The API_INT semaphore queue is full', rateHeaders));
     }
     try {
       const waitedMs = performance.now() - arrived;
       if (waitedMs >= this.options.maxTransactionMs) {
         this.#stats.cancelled++;
-        return this.#send(request, reply, failure(500, CANCELLED, null));
+        return this.#out.send(request, reply, failure(500, TRANSACTION_CANCELLED, null));
       }
       const table = this.data.table(tableName);
       const answer = table === undefined ? failure(400, `Invalid table ${tableName}`, null)
         : stats !== null ? (request.method === 'GET' || request.method === 'HEAD' ? aggregateAnswer(this.data, table, request.query as Query, this.#api.queryOf(table, request.query as Query)) : failure(405, 'Method not Supported', null))
           : this.#answer(request, table, sysId, version, path, user);
       Object.assign(answer.headers, rateHeaders, { 'server-timing': `sem_wait;dur=${Math.round(waitedMs)}, sesh_wait;dur=0` });
-      await this.#work(request, reply, answer, waitedMs);
+      await this.#out.work(request, reply, answer, waitedMs);
     } finally {
       slot();
     }
@@ -244,11 +217,11 @@ export class ServiceNowSimulator {
   /** The Attachment API, behind the same queue as the Table API. */
   async #attachment(request: FastifyRequest, reply: FastifyReply, [, id, file]: RegExpExecArray, user: string): Promise<void> {
     const readOnly = this.options.users.find((u) => u.user_name === user)?.readOnly === true;
-    if (request.method !== 'GET' && request.method !== 'HEAD' && readOnly) return this.#send(request, reply, failure(403, 'Operation Failed', 'ACL Exception Insert Failed due to security constraints'));
+    if (request.method !== 'GET' && request.method !== 'HEAD' && readOnly) return this.#out.send(request, reply, failure(403, 'Operation Failed', 'ACL Exception Insert Failed due to security constraints'));
     const slot = await this.#queue.enter();
     if (slot === undefined) {
       this.#stats.queueRejected++;
-      return this.#send(request, reply, failure(429, 'Too Many Requests', 'The API_INT semaphore queue is full'));
+      return this.#out.send(request, reply, failure(429, 'Too Many Requests', 'The API_INT semaphore queue is full'));
     }
     try {
       const baseUrl = `${request.protocol}://${request.headers.host ?? `127.0.0.1:${this.#port}`}`;
@@ -258,7 +231,7 @@ export class ServiceNowSimulator {
         void reply.code(200).headers({ 'content-type': answer.contentType, 'x-attachment-metadata': '' }).send(request.method === 'HEAD' ? undefined : answer.file);
         return;
       }
-      this.#send(request, reply, answer);
+      this.#out.send(request, reply, answer);
     } finally {
       slot();
     }
@@ -281,50 +254,6 @@ export class ServiceNowSimulator {
     }
   }
 
-  /** Holds the answer for its simulated work time; past the transaction quota it is cancelled. */
-  async #work(request: FastifyRequest, reply: FastifyReply, answer: ApiAnswer, waitedMs: number): Promise<void> {
-    const workMs = this.faults.slowMs + ((answer.rows ?? 0) * this.options.rowCostUs) / 1000;
-    const budgetMs = this.options.maxTransactionMs - waitedMs;
-    if (workMs <= budgetMs) {
-      if (workMs > 0) await delay(workMs);
-      return this.#send(request, reply, answer);
-    }
-    await delay(budgetMs);
-    this.#stats.cancelled++;
-    if (this.options.onTransactionTimeout === '500' || answer.status !== 200) return this.#send(request, reply, failure(500, CANCELLED, null));
-    // KB1297438: the error object is appended to the body, which was cut off mid-way.
-    const full = JSON.stringify(answer.body);
-    const cut = full.slice(0, Math.floor(full.length * Math.max(0, budgetMs / workMs)));
-    const error = JSON.stringify({ error: { message: CANCELLED, detail: `${CANCELLED} Check logs for error trace or enable glide.rest.debug property to verify REST request processing` }, status: 'failure' });
-    return this.#send(request, reply, { ...answer, body: undefined }, cut + error);
-  }
-
-  /** Sends an answer with an instance's headers, or cuts its body off (the truncate fault). */
-  #send(request: FastifyRequest, reply: FastifyReply, answer: ApiAnswer, raw?: string): void {
-    this.#stats.byStatus[answer.status] = (this.#stats.byStatus[answer.status] ?? 0) + 1;
-    const body = raw ?? (answer.body === undefined ? '' : JSON.stringify(answer.body));
-    const headers: Record<string, string> = {
-      'content-type': 'application/json;charset=UTF-8', server: 'ServiceNow', 'x-is-logged-in': String(answer.status !== 401),
-      'x-transaction-id': randomBytes(6).toString('hex'), pragma: 'no-store,no-cache', 'cache-control': 'no-cache,no-store,must-revalidate,max-age=-1', expires: '0',
-      ...answer.headers,
-    };
-    if (this.options.lbIdleMs > 0 && this.options.lbAdvertise) headers['keep-alive'] = `timeout=${Math.floor(this.options.lbIdleMs / 1000)}`;
-    if (answer.status === 204 || request.method === 'HEAD' || (body !== '' && request.headers['x-no-response-body'] === 'true' && request.method !== 'GET')) {
-      void reply.code(answer.status).headers(headers).send();
-      return;
-    }
-    if (body.length > 2 && this.#random() < this.faults.truncateRate) {
-      this.#stats.truncated++;
-      reply.hijack();
-      const bytes = Buffer.from(body);
-      request.raw.socket.on('error', () => {});
-      reply.raw.writeHead(answer.status, { ...headers, 'content-length': bytes.length });
-      reply.raw.write(bytes.subarray(0, bytes.length >> 1), () => request.raw.socket.destroy());
-      return;
-    }
-    void reply.code(answer.status).headers(headers).send(body);
-  }
-
   /** Changes the live activity to `perSecond` writes a second (0 stops it). */
   setChurn(perSecond: number): void {
     this.#churn?.stop();
@@ -344,6 +273,3 @@ export class ServiceNowSimulator {
     await Promise.all([this.#app.close(), this.#admin?.close()]);
   }
 }
-
-/** Unref'd: a simulated slow answer must not keep a closed simulator's process alive. */
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
