@@ -72,3 +72,8 @@ test('withAxios: an AbortSignal cancels a retry wait at once', async (t) => {
 });
 
 void ({} as AxiosInstance);
+
+test('withAxios validates its options with the dispatcher\'s retry schema: a bad or unknown option is named (issue 18)', () => {
+  assert.throws(() => withAxios(axios.create(), { retry: { maxAttemps: 3 } } as never), (err: Error & { code?: string }) => err.code === 'HF_ERR_INVALID_OPTION' && /retry/.test(err.message) && /maxAttemps/.test(err.message));
+  assert.throws(() => withAxios(axios.create(), { retry: { maxAttempts: 0 } }), /retry\.maxAttempts/);
+});

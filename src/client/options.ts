@@ -61,6 +61,21 @@ const breakerSchema = z.strictObject({
   failureStatuses: z.array(z.number().int().min(100).max(599)).default([...DEFAULT_BREAKER_FAILURE_STATUSES]),
 });
 
+/** Retries: the one schema, and so the one set of defaults, of the dispatcher and the axios adapter. */
+export const retrySchema = z.strictObject({
+  /** Attempts in all, the first included; 1 turns retries off. */
+  maxAttempts: z.number().int().min(1).default(DEFAULT_MAX_ATTEMPTS),
+  baseDelayMs: ms().default(DEFAULT_BACKOFF_BASE_MS),
+  maxDelayMs: ms().default(DEFAULT_BACKOFF_MAX_MS),
+  statuses: z.array(z.number().int().min(100).max(599)).default([...DEFAULT_RETRY_STATUSES]),
+  /** A `Retry-After` longer than this is not waited for: the response goes to the caller. */
+  maxRetryAfterMs: ms().default(DEFAULT_MAX_RETRY_AFTER_MS),
+  budget: z.strictObject({
+    ratio: ratio().default(DEFAULT_RETRY_BUDGET_RATIO),
+    minConcurrent: z.number().int().nonnegative().default(DEFAULT_RETRY_BUDGET_MIN_CONCURRENT),
+  }).prefault({}),
+});
+
 const schema = z.strictObject({
   /** Sockets per origin; requests beyond it wait in the pool's queue. */
   connections: z.number().int().positive().default(DEFAULT_CONNECTIONS_PER_ORIGIN),
@@ -135,19 +150,7 @@ const schema = z.strictObject({
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'expected a pino logger').optional(),
   /** A request slower than this, retries included, is logged as a warning. */
   slowRequestMs: ms().default(DEFAULT_SLOW_REQUEST_MS),
-  retry: z.strictObject({
-    /** Attempts in all, the first included; 1 turns retries off. */
-    maxAttempts: z.number().int().min(1).default(DEFAULT_MAX_ATTEMPTS),
-    baseDelayMs: ms().default(DEFAULT_BACKOFF_BASE_MS),
-    maxDelayMs: ms().default(DEFAULT_BACKOFF_MAX_MS),
-    statuses: z.array(z.number().int().min(100).max(599)).default([...DEFAULT_RETRY_STATUSES]),
-    /** A `Retry-After` longer than this is not waited for: the response goes to the caller. */
-    maxRetryAfterMs: ms().default(DEFAULT_MAX_RETRY_AFTER_MS),
-    budget: z.strictObject({
-      ratio: ratio().default(DEFAULT_RETRY_BUDGET_RATIO),
-      minConcurrent: z.number().int().nonnegative().default(DEFAULT_RETRY_BUDGET_MIN_CONCURRENT),
-    }).prefault({}),
-  }).prefault({}),
+  retry: retrySchema.prefault({}),
 });
 
 export type DispatcherOptions = z.input<typeof schema>;

@@ -1,4 +1,6 @@
 import type { Dispatcher } from 'undici';
+import { failureKind, type FailureKind } from '../policy/failure-kinds.js';
+import { isSafeToRepeat } from '../policy/retry-safety.js';
 
 /**
  * What the transport knew about an attempt when it failed. Recorded by
@@ -34,9 +36,6 @@ export type HoldfastDispatchOptions = Dispatcher.DispatchOptions & {
   [FRESH_CONNECTION]?: boolean;
 };
 
-/** Methods that RFC 9110 §9.2.2 defines as idempotent, plus QUERY (draft-ietf-httpbis-safe-method-w-body). */
-const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY']);
-
 /** Reads one header from any shape undici accepts: object, flat array or iterable of pairs. */
 export function headerValue(headers: Dispatcher.DispatchOptions['headers'], name: string): string | undefined {
   if (headers == null) return undefined;
@@ -68,8 +67,8 @@ export function isRetrySafe(opts: Dispatcher.DispatchOptions): boolean {
   const declared = opts.holdfast?.idempotent;
   if (declared !== undefined) return declared;
   const { method } = opts;
-  if (method === 'GET' || method === 'HEAD') return true; // the common case, without allocating
-  return IDEMPOTENT_METHODS.has(method.toUpperCase()) || headerValue(opts.headers, 'idempotency-key') !== undefined;
+  if (method === 'GET' || method === 'HEAD') return true; // the common case, without reading headers
+  return isSafeToRepeat(method, { idempotencyKey: headerValue(opts.headers, 'idempotency-key') });
 }
 
 /** A body that can be sent again: nothing, or bytes held in memory. Streams are consumed by the first attempt. */
@@ -78,45 +77,19 @@ export function hasReplayableBody(opts: Dispatcher.DispatchOptions): boolean {
   return body == null || typeof body === 'string' || body instanceof Uint8Array;
 }
 
-/** How a failed attempt failed, as far as retrying it is concerned. */
-export type FailureKind =
-  | 'connect' // nothing was written: safe to send again, whatever the method
-  | 'stale' // reused socket, request written, no response byte: the server closed an idle socket
-  | 'socket' // written, then the connection failed: outcome unknown
-  | 'timeout' // no headers or body data in time: outcome unknown
-  | 'tls'
-  | 'aborted'
-  | 'closed'
-  | 'invalid'
-  | 'other';
-
-const CONNECT_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ENETDOWN', 'EHOSTDOWN', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
-]);
-const SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'UND_ERR_SOCKET']);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'HF_ERR_RESPONSE_TIMEOUT']);
+export type { FailureKind } from '../policy/failure-kinds.js';
 
 export function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
 
-function isTlsCode(code: string): boolean {
-  return code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code.includes('SIGNATURE');
-}
-
+/** The kind of a failure from undici or holdfast, with the facts TrackedClient recorded on it (policy/failure-kinds.ts decides). */
 export function classifyFailure(err: unknown): FailureKind {
   const code = errorCode(err) ?? '';
   const facts = factsOf(err);
   if (code === 'UND_ERR_ABORTED' || code === 'HF_ERR_ABORTED' || (err as Error | null)?.name === 'AbortError') return 'aborted';
   if (code === 'UND_ERR_DESTROYED' || (code === 'UND_ERR_CLOSED' && facts === undefined)) return 'closed';
   if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return 'invalid';
-  if (isTlsCode(code)) return 'tls';
-  if (TIMEOUT_CODES.has(code)) return 'timeout';
-  if (facts === undefined || !facts.written) return CONNECT_CODES.has(code) ? 'connect' : 'other';
-  if (SOCKET_CODES.has(code) || code === 'UND_ERR_CLOSED') {
-    return facts.reused && !facts.responseBytes ? 'stale' : 'socket';
-  }
-  return 'other';
+  return failureKind(code, facts);
 }

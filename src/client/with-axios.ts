@@ -1,28 +1,26 @@
 import type { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import type { ClientRequest } from 'node:http';
+import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
 import { fullJitterBackoff, type Backoff } from '../policy/backoff.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { createAgent, type AgentOptions, type HoldfastAgent } from './create-agent.js';
-import { DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_AFTER_MS, DEFAULT_RETRY_STATUSES } from './options.js';
-import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS } from '../policy/backoff.js';
-import { DEFAULT_RETRY_BUDGET_MIN_CONCURRENT, DEFAULT_RETRY_BUDGET_RATIO } from '../policy/retry-budget.js';
+import { retrySchema } from './options.js';
+import { parseOptions } from '../parse-options.js';
+import { failureKind, NEVER_CONNECTED_CODES, type FailureKind } from '../policy/failure-kinds.js';
+import { isSafeToRepeat } from '../policy/retry-safety.js';
 
-export interface WithAxiosOptions {
-  /** Options of the agents installed as `httpAgent` and `httpsAgent`. */
-  agent?: AgentOptions;
+const withAxiosSchema = z.strictObject({
+  /** Options of the agents installed as `httpAgent` and `httpsAgent` (createAgent validates them). */
+  agent: z.custom<AgentOptions>((v: unknown) => typeof v === 'object' && v !== null, 'expected agent options').optional(),
   /** Stale-socket replay (default on). */
-  replay?: boolean;
-  retry?: {
-    maxAttempts?: number;
-    baseDelayMs?: number;
-    maxDelayMs?: number;
-    statuses?: number[];
-    maxRetryAfterMs?: number;
-    budget?: { ratio?: number; minConcurrent?: number };
-  };
-}
+  replay: z.boolean().default(true),
+  /** The dispatcher's retry options, with the same defaults (options.ts). */
+  retry: retrySchema.prefault({}),
+});
+
+export type WithAxiosOptions = z.input<typeof withAxiosSchema>;
 
 /** Per-request state, carried in the config from one attempt to the next. */
 interface AttemptState {
@@ -32,15 +30,17 @@ interface AttemptState {
 const STATE_KEY = '__holdfast';
 type Config = InternalAxiosRequestConfig & { [STATE_KEY]?: AttemptState };
 
-const IDEMPOTENT = new Set(['get', 'head', 'options', 'trace', 'put', 'delete', 'query']);
-/** Failures with no connection made: nothing was sent, safe to retry for any method. */
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-/** Failures of an established connection: the outcome is unknown unless the socket was reused and nothing came back. */
-const SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
-
 function retrySafe(config: Config): boolean {
   const key = config.headers?.get?.('idempotency-key') ?? (config.headers as Record<string, unknown> | undefined)?.['idempotency-key'];
-  return IDEMPOTENT.has((config.method ?? 'get').toLowerCase()) || key != null;
+  return isSafeToRepeat(config.method ?? 'get', { idempotencyKey: key == null ? undefined : String(key) });
+}
+
+/**
+ * An axios network error's kind (policy/failure-kinds.ts): a code that means no connection
+ * was made was not written; an error with no response on a reused socket met a stale one.
+ */
+function kindOf(code: string, reused: boolean): FailureKind {
+  return failureKind(code, { written: !NEVER_CONNECTED_CODES.has(code), reused, responseBytes: false });
 }
 
 function originOf(config: Config): string {
@@ -64,20 +64,20 @@ function originOf(config: Config): string {
  * @example
  * const api = withAxios(axios.create({ baseURL: 'https://api.example.test' }));
  */
-export function withAxios<T extends AxiosInstance>(instance: T, options: WithAxiosOptions = {}, clock: Clock = systemClock): T & { agents: { http: HoldfastAgent; https: HoldfastAgent } } {
+export function withAxios<T extends AxiosInstance>(instance: T, input: WithAxiosOptions = {}, clock: Clock = systemClock): T & { agents: { http: HoldfastAgent; https: HoldfastAgent } } {
+  const options = parseOptions(withAxiosSchema, input);
   const agents = { http: createAgent(options.agent, clock), https: createAgent({ ...options.agent, https: true }, clock) };
   instance.defaults.httpAgent = agents.http;
   instance.defaults.httpsAgent = agents.https;
-  const retry = options.retry ?? {};
-  const maxAttempts = retry.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const backoff: Backoff = fullJitterBackoff({ baseMs: retry.baseDelayMs ?? DEFAULT_BACKOFF_BASE_MS, maxMs: retry.maxDelayMs ?? DEFAULT_BACKOFF_MAX_MS });
-  const statuses = new Set(retry.statuses ?? DEFAULT_RETRY_STATUSES);
-  const maxRetryAfterMs = retry.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+  const { retry } = options;
+  const { maxAttempts, maxRetryAfterMs } = retry;
+  const backoff: Backoff = fullJitterBackoff({ baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs });
+  const statuses = new Set(retry.statuses);
   const budgets = new Map<string, RetryBudget>();
   const budgetOf = (origin: string) => {
     let budget = budgets.get(origin);
     if (budget === undefined) {
-      budget = new RetryBudget({ ratio: retry.budget?.ratio ?? DEFAULT_RETRY_BUDGET_RATIO, minConcurrent: retry.budget?.minConcurrent ?? DEFAULT_RETRY_BUDGET_MIN_CONCURRENT });
+      budget = new RetryBudget(retry.budget);
       budgets.set(origin, budget);
     }
     return budget;
@@ -142,9 +142,9 @@ export function withAxios<T extends AxiosInstance>(instance: T, options: WithAxi
         if ((retryAfterMs ?? 0) > maxRetryAfterMs || !mayRetry(config, state)) throw error;
         return again(config, state, retryAfterMs ?? backoff(state.attempts - state.replays), false);
       }
-      const stale = req?.reusedSocket === true && SOCKET_CODES.has(code);
-      if (stale && safe && options.replay !== false && state.replays === 0) return again(config, state, 0, true);
-      const retryable = CONNECT_CODES.has(code) || (safe && SOCKET_CODES.has(code));
+      const kind = kindOf(code, req?.reusedSocket === true);
+      if (kind === 'stale' && safe && options.replay !== false && state.replays === 0) return again(config, state, 0, true);
+      const retryable = kind === 'connect' || (safe && (kind === 'socket' || kind === 'stale'));
       if (!retryable || !mayRetry(config, state)) throw error;
       return again(config, state, backoff(state.attempts - state.replays), false);
     },

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
+import { isIdempotentMethod } from '../policy/retry-safety.js';
 import { headerOf, rawHeadersOf, type Controller, type Handler, type ParsedHeaders } from '../client/handler.js';
 import { BodyTooLargeError, NoUpstreamError, RequestAbortedError } from '../errors.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
@@ -35,7 +36,6 @@ const CLIENT_CLOSED = 499;
 const RETRY_ON_ANOTHER = new Set(['HF_ERR_CONNECT', 'HF_ERR_SOCKET', 'HF_ERR_STALE_SOCKET', 'HF_ERR_CIRCUIT_OPEN', 'HF_ERR_TLS']);
 
 /** RFC 9110 §9.2.2. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /**
  * One proxied request: the client's request goes to a target through the route's holdfast
@@ -71,7 +71,7 @@ export class Exchange implements Handler {
     this.#maxStreamedBody = maxStreamedBody;
     this.#res = res;
     this.#settings = settings;
-    this.#retriesLeft = body === null && IDEMPOTENT.has(req.method!) ? settings.retries : 0;
+    this.#retriesLeft = body === null && isIdempotentMethod(req.method!) ? settings.retries : 0;
     this.#opts = { origin: '', path, method: req.method as Dispatcher.HttpMethod, headers, body };
   }
 
