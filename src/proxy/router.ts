@@ -1,3 +1,4 @@
+import { LoadBalancer } from '../policy/load-balancer.js';
 import { CidrSet } from '../net/address.js';
 import { timeoutsFor, type ProxyConfig, type RouteConfig, type Target, type Timeouts } from './config.js';
 import { HostSet } from './http-router.js';
@@ -59,45 +60,16 @@ function compileRoute(config: ProxyConfig, route: RouteConfig): CompiledRoute {
   };
 }
 
-export type BalanceStrategy = 'round-robin' | 'least-connections' | 'random';
-
 /**
- * Orders a route's targets for one connection: the chosen one first, then the others as
- * fallbacks for a connect that fails before any byte is forwarded.
+ * A route's targets with their load balancer (policy/load-balancer.ts): `order()` puts the
+ * chosen target first and the others after it, as fallbacks for a connect that fails
+ * before any byte is forwarded. `least-connections` is least-request over connections.
  */
-export class Balancer {
+export class Balancer extends LoadBalancer {
   readonly targets: readonly Target[];
-  readonly #strategy: BalanceStrategy;
-  readonly #active: number[];
-  #next = 0;
 
-  constructor(targets: readonly Target[], strategy: BalanceStrategy) {
+  constructor(targets: readonly Target[], strategy: 'round-robin' | 'least-connections' | 'random') {
+    super(strategy === 'least-connections' ? 'least-request' : strategy, targets.map(() => 1));
     this.targets = targets;
-    this.#strategy = strategy;
-    this.#active = targets.map(() => 0);
-  }
-
-  /** Target indexes, best first. */
-  order(): number[] {
-    const n = this.targets.length;
-    let first: number;
-    if (this.#strategy === 'random') first = Math.floor(Math.random() * n);
-    else if (this.#strategy === 'least-connections') first = this.#active.indexOf(Math.min(...this.#active));
-    else first = this.#next++ % n;
-    return Array.from({ length: n }, (_, i) => (first + i) % n);
-  }
-
-  /** A connection to target `index` is established (least-connections counts it). */
-  acquire(index: number): void {
-    this.#active[index]!++;
-  }
-
-  release(index: number): void {
-    this.#active[index]!--;
-  }
-
-  /** Established connections per target, in target order. */
-  get active(): readonly number[] {
-    return this.#active;
   }
 }

@@ -1,3 +1,4 @@
+import { LoadBalancer } from '../policy/load-balancer.js';
 import { HoldfastDispatcher } from '../client/create-dispatcher.js';
 import type { DispatcherOptions } from '../client/options.js';
 import type { ProxyActionConfig } from './http-config.js';
@@ -16,8 +17,6 @@ export interface UpstreamTarget {
   healthy: boolean;
   /** Its breaker opened; cleared when the breaker lets requests through again (half-open or closed). */
   ejected: boolean;
-  /** Smooth weighted round-robin state (nginx's algorithm). */
-  current: number;
 }
 
 export interface UpstreamTls {
@@ -45,15 +44,14 @@ export class UpstreamGroup {
   readonly route: string;
   readonly targets: readonly UpstreamTarget[];
   readonly dispatcher: HoldfastDispatcher;
-  readonly #leastRequest: boolean;
+  readonly #balancer: LoadBalancer;
   readonly #checker: HealthChecker | undefined;
-  #start = 0;
 
   constructor(route: string, action: ProxyActionConfig, tls: UpstreamTls | undefined, hooks: UpstreamHooks) {
     this.route = route;
     const scheme = tls === undefined ? 'http' : 'https';
-    this.targets = action.targets.map(({ address, weight }) => ({ address, origin: `${scheme}://${address}`, weight, inFlight: 0, healthy: true, ejected: false, current: 0 }));
-    this.#leastRequest = action.balance === 'least-request';
+    this.targets = action.targets.map(({ address, weight }) => ({ address, origin: `${scheme}://${address}`, weight, inFlight: 0, healthy: true, ejected: false }));
+    this.#balancer = new LoadBalancer(action.balance, this.targets.map((t) => t.weight), { loadOf: (i) => this.targets[i]!.inFlight });
     const tlsOptions: DispatcherOptions['tls'] = tls === undefined ? undefined : { ca: tls.ca, rejectUnauthorized: tls.verify, servername: tls.servername };
     this.dispatcher = new HoldfastDispatcher({
       connections: action.connections,
@@ -94,45 +92,10 @@ export class UpstreamGroup {
     return state !== 'open' && state !== 'isolated';
   }
 
-  /** The next target for a request, skipping `tried` and those out of rotation; undefined when none is left. */
+  /** The next target for a request (policy/load-balancer.ts), skipping `tried` and those out of rotation; undefined when none is left. */
   pick(tried?: ReadonlySet<UpstreamTarget>): UpstreamTarget | undefined {
-    return this.#leastRequest ? this.#leastLoaded(tried) : this.#weightedRoundRobin(tried);
-  }
-
-  /**
-   * Smooth weighted round-robin (nginx): each pick adds every target's weight to its
-   * `current`, takes the highest, and subtracts the total from it. Weights 5,1,1 give
-   * a a b a c a a, not a a a a a b c.
-   */
-  #weightedRoundRobin(tried: ReadonlySet<UpstreamTarget> | undefined): UpstreamTarget | undefined {
-    let best: UpstreamTarget | undefined;
-    let total = 0;
-    for (const target of this.targets) {
-      if (tried?.has(target) === true || !this.available(target)) continue;
-      target.current += target.weight;
-      total += target.weight;
-      if (best === undefined || target.current > best.current) best = target;
-    }
-    if (best !== undefined) best.current -= total;
-    return best;
-  }
-
-  /** Fewest requests in flight per unit of weight; ties go round the targets in turn. */
-  #leastLoaded(tried: ReadonlySet<UpstreamTarget> | undefined): UpstreamTarget | undefined {
-    const n = this.targets.length;
-    const start = this.#start++ % n;
-    let best: UpstreamTarget | undefined;
-    let bestLoad = Infinity;
-    for (let i = 0; i < n; i++) {
-      const target = this.targets[(start + i) % n]!;
-      if (tried?.has(target) === true || !this.available(target)) continue;
-      const load = target.inFlight / target.weight;
-      if (load < bestLoad) {
-        best = target;
-        bestLoad = load;
-      }
-    }
-    return best;
+    const index = this.#balancer.pick((i) => tried?.has(this.targets[i]!) === true || !this.available(this.targets[i]!));
+    return index === undefined ? undefined : this.targets[index];
   }
 
   /** Stops health checks and closes every pooled connection, after in-flight requests end. */
