@@ -8,3 +8,36 @@ export const positive = (what: string) => z.number({ error: `expected ${what} as
 export const bytes = (what: string) => z.number({ error: `expected ${what} in bytes` }).int().min(0, `expected ${what} >= 0`);
 export const name = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected a name of letters, digits, _ . : - (at most 64)');
 export const cidr = z.string().refine(isCidr, 'expected an IP address or CIDR such as 10.0.0.0/8 or ::1/128');
+
+/** An upstream target, parsed: `host` without brackets, `address` as written (`host:port`, `[v6]:port`). */
+export type Target = { host: string; port: number };
+
+/**
+ * `host:port` or `[v6]:port`, with a port 1-65535: the one target syntax of L4 routes and
+ * HTTP upstreams.
+ *
+ * @example
+ * parseTarget('[::1]:443'); // { host: '::1', port: 443 }
+ */
+export function parseTarget(text: string): Target | undefined {
+  const match = /^(?:\[([0-9a-f:.]+)\]|([^:[\]\s/]+)):(\d{1,5})$/i.exec(text);
+  if (match === null) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+const TARGET_SYNTAX = 'expected "host:port" (or "[v6]:port") with a port 1-65535';
+
+/** A target as `host:port`, parsed. */
+export const target = z.string().transform((text, ctx) => {
+  const parsed = parseTarget(text);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${TARGET_SYNTAX}, got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** A target address kept as written (`host:port`), checked with the same syntax. */
+export const targetAddress = z.string().refine((text) => parseTarget(text) !== undefined, TARGET_SYNTAX);

@@ -104,6 +104,10 @@ test('HTTP routes: defaults, and errors naming the field', () => {
   assert.equal(action.routes[0]!.action.retries, 1);
 
   assert.equal(fieldOf(http([{ name: 'app', action: { type: 'proxy', targets: ['nohost'] } }])), 'routes[0].action.routes[0].action.targets[0]');
+  // One target syntax (issue 18): an HTTP upstream's port is checked as an L4 target's is (70000 was accepted).
+  for (const bad of ['host:70000', 'host:0', { address: 'host:99999', weight: 2 }]) {
+    assert.match(fieldOf(http([{ name: 'app', action: { type: 'proxy', targets: [bad] } }])) ?? '', /^routes\[0\]\.action\.routes\[0\]\.action\.targets\[0\]/, JSON.stringify(bad));
+  }
   assert.equal(fieldOf(http([{ name: 'app', match: { pathPrefix: 'api' }, action: { type: 'respond', status: 200 } }])), 'routes[0].action.routes[0].match.pathPrefix');
   assert.equal(fieldOf(http([{ name: 'r', action: { type: 'redirect', status: 200 } }])), 'routes[0].action.routes[0].action.status');
   assert.equal(fieldOf(http([{ name: 'r', action: { type: 'respond', status: 200 } }], { http: { via: 'two words' } })), 'http.via');

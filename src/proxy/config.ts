@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { cidr, ms, name, port, positive } from './config-fields.js';
+import { cidr, ms, name, port, positive, target } from './config-fields.js';
+
+export { parseTarget, type Target } from './config-fields.js';
 import {
   certificateSchema, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, hostPattern, httpAction, httpSettingsSchema, reencryptAction, terminateAction,
 } from './http-config.js';
@@ -20,16 +22,6 @@ export const DEFAULT_MAX_LIFETIME_MS = 0;
 export const DEFAULT_HALF_CLOSE_GRACE_MS = 30_000;
 export const DEFAULT_DRAIN_MS = 30_000;
 
-
-/** `host:port` or `[v6]:port`, parsed into its parts. */
-const target = z.string().transform((text, ctx) => {
-  const parsed = parseTarget(text);
-  if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected "host:port" (or "[v6]:port"), got ${JSON.stringify(text)}` });
-    return z.NEVER;
-  }
-  return parsed;
-});
 
 /** A host name, `*.` wildcard (any depth below it, as nginx's server_name), lower-cased. */
 const sniPattern = hostPattern;
@@ -124,7 +116,7 @@ export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
 export type ProxyConfig = z.output<typeof proxyConfigSchema>;
 export type RouteConfig = ProxyConfig['routes'][number];
 export type ListenerConfig = ProxyConfig['listeners'][number];
-export type Target = { host: string; port: number };
+
 
 /** Every timeout, with the route's overrides over the global ones over the defaults. */
 export interface Timeouts {
@@ -149,14 +141,6 @@ export function timeoutsFor(config: ProxyConfig, route: RouteConfig | undefined)
 
 function withoutUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-export function parseTarget(text: string): Target | undefined {
-  const match = /^(?:\[([0-9a-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/i.exec(text);
-  if (match === null) return undefined;
-  const port = Number(match[3]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: (match[1] ?? match[2])!, port };
 }
 
 /** A listener's name: its own, or `host:port`. */

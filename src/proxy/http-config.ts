@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bytes, cidr, ms, name, positive } from './config-fields.js';
+import { bytes, cidr, ms, name, positive, targetAddress } from './config-fields.js';
 
 /**
  * The HTTP half of the proxy's config: TLS certificates, the HTTP server settings, and the
@@ -31,8 +31,8 @@ export const DEFAULT_UPSTREAM_CONNECTIONS = 128;
 export const hostPattern = z.string().regex(/^(\*\.)?([a-z0-9_]([a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/i, 'expected a host name or *.wildcard such as *.example.test')
   .transform((s) => s.toLowerCase());
 
-/** `http://host:port` style upstream address without scheme: `host:port` or `[v6]:port`. */
-const upstreamAddress = z.string().regex(/^(?:\[[0-9a-f:.]+\]|[^:[\]\s/]+):\d{1,5}$/i, 'expected "host:port" (or "[v6]:port")');
+/** An upstream's address without scheme, in the one target syntax (config-fields.ts). */
+const upstreamAddress = targetAddress;
 
 const targetSchema = z.union([
   upstreamAddress.transform((address) => ({ address, weight: 1 })),
