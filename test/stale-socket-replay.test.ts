@@ -150,3 +150,17 @@ test('attempts on the final error count the replay: stale socket, then the fresh
     return true;
   });
 });
+
+test('each dispatcher reports its own replays (onReplay), not another one\'s: the proxy counts them without a process-wide channel (issue 18)', async (t) => {
+  const server = await staleServer(t);
+  const mine = dispatcherFor(t, { connections: 1 });
+  const other = dispatcherFor(t, { connections: 1 });
+  const seen: { mine: string[]; other: string[] } = { mine: [], other: [] };
+  const off = mine.onReplay(({ path }) => seen.mine.push(path));
+  other.onReplay(({ path }) => seen.other.push(path));
+  for (const path of ['/a', '/b']) await (await request(`${server.url}${path}`, { dispatcher: mine })).body.dump();
+  assert.deepEqual(seen, { mine: ['/b'], other: [] });
+  off();
+  await (await request(`${server.url}/c`, { dispatcher: mine })).body.dump();
+  assert.deepEqual(seen.mine, ['/b'], 'unsubscribed');
+});

@@ -67,7 +67,7 @@ export class HoldfastDispatcher extends Dispatcher {
     const registry = resolved.metrics === false ? undefined : resolved.metrics === true ? new Registry() : resolved.metrics.registry;
     const metrics = registry === undefined ? undefined : new ClientMetrics(registry, () => this.#snapshot());
     this.#registry = registry;
-    const telemetry = new Telemetry(metrics, resolved.logger);
+    const telemetry = new Telemetry(metrics, resolved.logger, (event, message) => (this as NodeJS.EventEmitter).emit(event, message));
     this.#origins = new OriginRegistry((origin) => new OriginState(origin, resolved, {
       clock,
       telemetry,
@@ -158,6 +158,24 @@ export class HoldfastDispatcher extends Dispatcher {
     const emitter = this as NodeJS.EventEmitter;
     emitter.on('circuit', listener);
     return () => { emitter.off('circuit', listener); };
+  }
+
+  /**
+   * Calls `listener` on every stale-socket replay of this dispatcher's requests (not another
+   * dispatcher's: the `holdfast:client:replay` channel carries every one in the process);
+   * returns a function that unsubscribes.
+   */
+  onReplay(listener: (event: { origin: string; method: string; path: string }) => void): () => void {
+    const emitter = this as NodeJS.EventEmitter;
+    emitter.on('replay', listener);
+    return () => { emitter.off('replay', listener); };
+  }
+
+  /** Calls `listener` on every retry this dispatcher schedules; returns a function that unsubscribes. */
+  onRetry(listener: (event: { origin: string; method: string; path: string; attempt: number; delayMs: number; reason: string }) => void): () => void {
+    const emitter = this as NodeJS.EventEmitter;
+    emitter.on('retry', listener);
+    return () => { emitter.off('retry', listener); };
   }
 
   /** Opens `origin`'s breaker until `resetCircuit()`: every request to it is rejected at once. */

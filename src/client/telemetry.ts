@@ -4,17 +4,20 @@ import { publish } from './channels.js';
 
 /**
  * One dispatcher's voice: every event goes to its diagnostics channel (global,
- * documented in docs/client.md) and, when they are on, to this dispatcher's own
- * metrics and logger. Components call it instead of publishing directly, so two
+ * documented in docs/client.md), to this dispatcher's own events ('replay', 'retry')
+ * and, when they are on, to its own metrics and logger. Components call it instead of publishing directly, so two
  * dispatchers in one process never mix their metrics.
  */
 export class Telemetry {
   readonly metrics: ClientMetrics | undefined;
   readonly logger: Logger | undefined;
+  /** This dispatcher's own events ('replay', 'retry'): what a user of one dispatcher listens to, instead of a process-wide channel. */
+  readonly #emit: ((event: 'replay' | 'retry', message: object) => void) | undefined;
 
-  constructor(metrics?: ClientMetrics, logger?: Logger) {
+  constructor(metrics?: ClientMetrics, logger?: Logger, emit?: (event: 'replay' | 'retry', message: object) => void) {
     this.metrics = metrics;
     this.logger = logger;
+    this.#emit = emit;
   }
 
   attempt(origin: string): void {
@@ -22,13 +25,16 @@ export class Telemetry {
   }
 
   replay(origin: string, method: string, path: string): void {
-    publish('replay', { origin, method, path });
+    const message = { origin, method, path };
+    publish('replay', message);
     this.metrics?.replays.inc({ origin });
+    this.#emit?.('replay', message);
   }
 
   retry(message: { origin: string; method: string; path: string; attempt: number; delayMs: number; reason: string }): void {
     publish('retry', message);
     this.metrics?.retries.inc({ origin: message.origin, reason: message.reason });
+    this.#emit?.('retry', message);
   }
 
   retryDenied(message: { origin: string; method: string; path: string; reason: string }): void {

@@ -53,11 +53,6 @@ export function buildGeneration(config: ProxyConfig, deps: { certificates: Certi
   };
 }
 
-/** Upstream origins of a generation's `proxy` routes (to count their replays). */
-export function originsOf(generation: Generation): Set<string> {
-  return new Set([...generation.sites.values()].flatMap((site) => site.groups.flatMap((group) => group.targets.map((target) => target.origin))));
-}
-
 /** Closes a generation's HTTP sites: their timers and upstream pools. */
 export async function closeSites(generation: Generation): Promise<void> {
   await Promise.all([...generation.sites.values()].map((site) => site.close()));

@@ -1,12 +1,10 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
-import { CHANNELS } from '../client/channels.js';
 import { CidrSet } from '../net/address.js';
 import { ConnectionTracker, type ConnectionRecord } from '../net/connection-tracker.js';
 import { CertificateStore } from './certificate-store.js';
-import { buildGeneration, closeSites, originsOf, type Generation } from './generation.js';
+import { buildGeneration, closeSites, type Generation } from './generation.js';
 import { listenerName, type ListenerConfig, type ProxyConfig } from './config.js';
 import { HttpMetrics } from './http-metrics.js';
 import type { HttpSite } from './http-site.js';
@@ -65,19 +63,8 @@ export class ProxyServer {
     };
     this.certificates = new CertificateStore(config.certificates, config.tls.minVersion);
     this.#generation = this.#generationOf(config);
-    this.#origins = originsOf(this.#generation);
     this.tracker.on('refused', (limit, listener) => this.#debug?.debug({ limit, listener }, 'connection refused by a limit'));
-    diagnosticsChannel.subscribe(CHANNELS.replay.name as string, this.#onReplay);
   }
-
-  /** Stale-socket replays of this proxy's upstream requests (the client core publishes them). */
-  readonly #onReplay = (message: unknown): void => {
-    const { origin } = message as { origin: string };
-    if (this.#origins.has(origin)) this.httpMetrics.replayed(origin);
-  };
-
-  /** Upstream origins of the current generation's `proxy` routes. */
-  #origins: Set<string>;
 
   static async start(config: ProxyConfig, { logger }: { logger?: Logger } = {}): Promise<ProxyServer> {
     const proxy = new ProxyServer(config, logger);
@@ -140,7 +127,6 @@ export class ProxyServer {
     const old = this.#generation;
     this.#config = config;
     this.#generation = generation;
-    this.#origins = originsOf(generation);
     this.tracker.setLimits(config.limits);
     // Old sites close their idle keep-alive connections now and busy ones after their response.
     for (const site of old.sites.values()) {
@@ -195,7 +181,6 @@ export class ProxyServer {
   }
 
   async #stop(): Promise<void> {
-    diagnosticsChannel.unsubscribe(CHANNELS.replay.name as string, this.#onReplay);
     await closeSites(this.#generation);
     await Promise.all([...this.#retiring].map((site) => site.close()));
     this.tracker.stop();

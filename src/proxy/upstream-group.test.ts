@@ -4,7 +4,7 @@ import { proxyConfigSchema } from './config.js';
 import type { ProxyActionConfig } from './http-config.js';
 import { UpstreamGroup, type UpstreamHooks } from './upstream-group.js';
 
-const hooks: UpstreamHooks = { ejected() {}, checked() {}, healthChanged() {} };
+const hooks: UpstreamHooks = { ejected() {}, replayed() {}, checked() {}, healthChanged() {} };
 const groups: UpstreamGroup[] = [];
 after(async () => { await Promise.all(groups.map((group) => group.close())); });
 

@@ -28,6 +28,8 @@ export interface UpstreamTls {
 export interface UpstreamHooks extends HealthHooks {
   /** A target's breaker opened: it is out of rotation for a while (outlier ejection). */
   ejected(route: string, address: string): void;
+  /** A request met a stale keep-alive socket and was replayed at once on a fresh one (the dispatcher's own 'replay' event). */
+  replayed(origin: string): void;
 }
 
 /**
@@ -77,6 +79,7 @@ export class UpstreamGroup {
       target.ejected = to === 'open' || to === 'isolated';
       if (target.ejected) hooks.ejected(route, target.address);
     });
+    this.dispatcher.onReplay(({ origin }) => hooks.replayed(origin));
     this.#checker = action.healthCheck === undefined ? undefined : new HealthChecker(route, this.targets, action.healthCheck, tlsOptions, hooks);
   }
 
