@@ -21,8 +21,8 @@ export { systemClock, type Clock } from './clock.js';
 
 // proxy (docs/proxy.md)
 export { ProxyServer, type BoundListener, type ConnectionSummary } from './proxy/proxy-server.js';
-export { loadConfigFile, parseConfig } from './proxy/config-loader.js';
-export type { ProxyConfig, ProxyConfigInput } from './proxy/config.js';
+export { loadConfigFile, parseConfig } from './proxy/config/config-loader.js';
+export type { ProxyConfig, ProxyConfigInput } from './proxy/config/config.js';
 
 // simulators
 export { FlakyServer, type FlakyFaults, type FlakyOptions, type FlakyStats } from './simulate/flaky-server.js';

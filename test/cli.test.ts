@@ -49,7 +49,7 @@ describe('holdfast CLI', { concurrency: true }, () => {
       writeFileSync(file, 'listeners: [{ port: 8443 }]\nroutes:\n  - name: a\n    action: { type: forward, targets: ["10.0.0.1:443", "nope"] }\n');
       const run = await cli(['proxy', '--config', file]);
       assert.equal(run.code, 2);
-      assert.equal(run.stderr, `holdfast: ${file}: routes[0].action.targets[1]: expected "host:port" (or "[v6]:port"), got "nope" [HF_ERR_PROXY_CONFIG]\n`);
+      assert.equal(run.stderr, `holdfast: ${file}: routes[0].action.targets[1]: expected "host:port" (or "[v6]:port") with a port 1-65535, got "nope" [HF_ERR_PROXY_CONFIG]\n`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

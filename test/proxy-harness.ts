@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
-import type { ProxyConfigInput } from '../src/proxy/config.js';
+import type { ProxyConfigInput } from '../src/proxy/config/config.js';
 
 // The proxy is tested as users run it: the built bin, as its own process, configured by a file.
 const BIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { closedPort } from './helpers.js';
 import { fetchOnce, startUpstream, type Info, type Upstream } from './http-upstream.js';
 import { startProxy, type ProxyProcess } from './proxy-harness.js';
-import type { ProxyConfigInput } from '../src/proxy/config.js';
+import type { ProxyConfigInput } from '../src/proxy/config/config.js';
 import { captureClientHello, testCa, type TestCa } from './tls-fixtures.js';
 
 /**

@@ -4,15 +4,15 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../src/proxy/config-loader.js';
+import { parseConfig } from '../src/proxy/config/config-loader.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
 import { ProxyConfigError } from '../src/errors.js';
 import { closedPort } from './helpers.js';
 import { createRequire } from 'node:module';
 import { Registry } from 'prom-client';
 import { CidrSet } from '../src/net/address.js';
-import { HttpMetrics } from '../src/proxy/http-metrics.js';
-import { HttpSite } from '../src/proxy/http-site.js';
+import { HttpMetrics } from '../src/proxy/http/http-metrics.js';
+import { HttpSite } from '../src/proxy/http/http-site.js';
 import { selfSignedCertificate } from './tls-fixtures.js';
 
 test('regression: a reload refused for a missing CA file starts no health check and leaves the running config', async (t) => {

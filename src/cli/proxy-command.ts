@@ -3,9 +3,9 @@ import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { ProxyConfigError } from '../errors.js';
 import { buildAdminApp } from '../proxy/admin-server.js';
-import { checkConfigFiles } from '../proxy/certificate-store.js';
-import { ConfigWatcher, loadConfigFile } from '../proxy/config-loader.js';
-import type { ProxyConfig } from '../proxy/config.js';
+import { checkConfigFiles } from '../proxy/tls/certificate-store.js';
+import { ConfigWatcher, loadConfigFile } from '../proxy/config/config-loader.js';
+import type { ProxyConfig } from '../proxy/config/config.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
 import { UsageError, untilSignal } from './cli-error.js';
 

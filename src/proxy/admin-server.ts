@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { redactConfig } from './config.js';
+import { redactConfig } from './config/config.js';
 import type { ProxyServer } from './proxy-server.js';
 
 const MAX_LIST = 10_000;

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { CidrSet } from '../net/address.js';
-import { readCaFile, type CertificateStore } from './certificate-store.js';
-import { timeoutsFor, type ProxyConfig, type Timeouts } from './config.js';
-import type { HttpMetrics } from './http-metrics.js';
-import { HttpSite } from './http-site.js';
-import { Router } from './router.js';
-import type { UpstreamTls } from './upstream-group.js';
+import { readCaFile, type CertificateStore } from './tls/certificate-store.js';
+import { timeoutsFor, type ProxyConfig, type Timeouts } from './config/config.js';
+import type { HttpMetrics } from './http/http-metrics.js';
+import { HttpSite } from './http/http-site.js';
+import { Router } from './l4/router.js';
+import type { UpstreamTls } from './http/upstream-group.js';
 
 /** What a connection reads from the proxy's current generation of config, fixed at accept. */
 export interface Generation {

@@ -3,13 +3,13 @@ import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
 import { CidrSet } from '../net/address.js';
 import { ConnectionTracker, type ConnectionRecord } from '../net/connection-tracker.js';
-import { CertificateStore } from './certificate-store.js';
+import { CertificateStore } from './tls/certificate-store.js';
 import { buildGeneration, closeSites, type Generation } from './generation.js';
-import { listenerName, type ListenerConfig, type ProxyConfig } from './config.js';
-import { HttpMetrics } from './http-metrics.js';
-import type { HttpSite } from './http-site.js';
-import { L4Connection, type ListenerContext } from './l4-connection.js';
-import { ProxyMetrics } from './proxy-metrics.js';
+import { listenerName, type ListenerConfig, type ProxyConfig } from './config/config.js';
+import { HttpMetrics } from './http/http-metrics.js';
+import type { HttpSite } from './http/http-site.js';
+import { L4Connection, type ListenerContext } from './l4/l4-connection.js';
+import { ProxyMetrics } from './l4/proxy-metrics.js';
 
 /** A bound listener: `port` is the real one (a configured 0 becomes the port the OS chose). */
 export interface BoundListener {

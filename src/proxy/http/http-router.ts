@@ -1,4 +1,4 @@
-import type { HttpRouteConfig } from './http-config.js';
+import type { HttpRouteConfig } from '../config/http-config.js';
 
 /** Host names as matched: exact ones, and `*.` wildcards matching any depth below their suffix. */
 export class HostSet {

@@ -1,7 +1,7 @@
-import { LoadBalancer } from '../policy/load-balancer.js';
-import { CidrSet } from '../net/address.js';
-import { timeoutsFor, type ProxyConfig, type RouteConfig, type Target, type Timeouts } from './config.js';
-import { HostSet } from './http-router.js';
+import { LoadBalancer } from '../../policy/load-balancer.js';
+import { CidrSet } from '../../net/address.js';
+import { timeoutsFor, type ProxyConfig, type RouteConfig, type Target, type Timeouts } from '../config/config.js';
+import { HostSet } from '../http/http-router.js';
 
 /** A route, compiled once per config: sets for matching, its balancer, its resolved timeouts. */
 export interface CompiledRoute {

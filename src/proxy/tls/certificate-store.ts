@@ -1,10 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { ProxyConfigError } from '../errors.js';
-import type { ProxyConfig } from './config.js';
-import type { CertificateConfig } from './http-config.js';
-import { HostSet } from './http-router.js';
+import { ProxyConfigError } from '../../errors.js';
+import type { ProxyConfig } from '../config/config.js';
+import type { CertificateConfig } from '../config/http-config.js';
+import { HostSet } from '../http/http-router.js';
 
 interface LoadedCertificate {
   readonly hosts: HostSet;

@@ -1,5 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
-import { FastCounter, FastHistogram } from '../observe/fast-metrics.js';
+import { FastCounter, FastHistogram } from '../../observe/fast-metrics.js';
 import type { ExchangeObserver } from './http-forward.js';
 import type { UpstreamHooks } from './upstream-group.js';
 

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import { isIdempotentMethod } from '../policy/retry-safety.js';
-import { headerOf, rawHeadersOf, type Controller, type Handler, type ParsedHeaders } from '../client/handler.js';
-import { BodyTooLargeError, NoUpstreamError, RequestAbortedError } from '../errors.js';
+import { isIdempotentMethod } from '../../policy/retry-safety.js';
+import { headerOf, rawHeadersOf, type Controller, type Handler, type ParsedHeaders } from '../../client/handler.js';
+import { BodyTooLargeError, NoUpstreamError, RequestAbortedError } from '../../errors.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
 import { codeOf, sendError, statusForUpstreamFailure } from './http-errors.js';
 import type { UpstreamGroup, UpstreamTarget } from './upstream-group.js';

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { ProxyConfigError } from '../errors.js';
+import { ProxyConfigError } from '../../errors.js';
 import { proxyConfigSchema, type ProxyConfig } from './config.js';
 
 /**

@@ -1,5 +1,5 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
-import { HoldfastError, type BodyTooLargeError } from '../errors.js';
+import { HoldfastError, type BodyTooLargeError } from '../../errors.js';
 
 /** The response header that carries the holdfast error code of a response the proxy made itself. */
 export const ERROR_HEADER = 'holdfast-error';

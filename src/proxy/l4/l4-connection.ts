@@ -1,17 +1,17 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { normalizeAddress, type CidrSet } from '../net/address.js';
-import { ClientHelloReader } from '../net/client-hello.js';
-import type { CloseReason, ConnectionRecord, ConnectionTracker } from '../net/connection-tracker.js';
-import { dial, type DialFailure } from '../net/dial.js';
-import type { DirectReads } from '../net/direct-reads.js';
-import { encodeProxyV1, encodeProxyV2, readProxyHeader, type ProxiedAddresses } from '../net/proxy-protocol.js';
-import { PrefixedStream } from '../net/prefixed-stream.js';
-import { Splice } from '../net/splice.js';
-import type { Generation } from './generation.js';
-import type { HttpSite } from './http-site.js';
+import { normalizeAddress, type CidrSet } from '../../net/address.js';
+import { ClientHelloReader } from '../../net/client-hello.js';
+import type { CloseReason, ConnectionRecord, ConnectionTracker } from '../../net/connection-tracker.js';
+import { dial, type DialFailure } from '../../net/dial.js';
+import type { DirectReads } from '../../net/direct-reads.js';
+import { encodeProxyV1, encodeProxyV2, readProxyHeader, type ProxiedAddresses } from '../../net/proxy-protocol.js';
+import { PrefixedStream } from '../../net/prefixed-stream.js';
+import { Splice } from '../../net/splice.js';
+import type { Generation } from '../generation.js';
+import type { HttpSite } from '../http/http-site.js';
 import type { CompiledRoute } from './router.js';
-import { terminateTls, type HandshakeOutcome } from './tls-terminate.js';
+import { terminateTls, type HandshakeOutcome } from '../tls/tls-terminate.js';
 
 export interface ListenerContext {
   readonly name: string;

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { CONNECTION_STATES, type ConnectionRecord, type ConnectionTracker } from '../net/connection-tracker.js';
+import { CONNECTION_STATES, type ConnectionRecord, type ConnectionTracker } from '../../net/connection-tracker.js';
 
 const NO_ROUTE = 'none';
 

@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../errors.js';
-import type { CidrSet } from '../net/address.js';
+import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../../errors.js';
+import type { CidrSet } from '../../net/address.js';
 import { forwardedValue, upstreamRequestHeaders } from './forward-headers.js';
-import type { HttpRouteConfig, HttpSettings } from './http-config.js';
+import type { HttpRouteConfig, HttpSettings } from '../config/http-config.js';
 import { sendError } from './http-errors.js';
 import { Exchange, type ExchangeSettings } from './http-forward.js';
 import type { HttpMetrics } from './http-metrics.js';

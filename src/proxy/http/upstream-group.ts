@@ -1,7 +1,7 @@
-import { LoadBalancer } from '../policy/load-balancer.js';
-import { HoldfastDispatcher } from '../client/create-dispatcher.js';
-import type { DispatcherOptions } from '../client/options.js';
-import type { ProxyActionConfig } from './http-config.js';
+import { LoadBalancer } from '../../policy/load-balancer.js';
+import { HoldfastDispatcher } from '../../client/create-dispatcher.js';
+import type { DispatcherOptions } from '../../client/options.js';
+import type { ProxyActionConfig } from '../config/http-config.js';
 import { HealthChecker, type HealthHooks } from './health-checker.js';
 
 /** One upstream of a `proxy` action. */

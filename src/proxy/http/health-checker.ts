@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import type { DispatcherOptions } from '../client/options.js';
+import type { DispatcherOptions } from '../../client/options.js';
 
 /** What the health checker reads and sets of an upstream target (upstream-group.ts's CheckedTarget is one). */
 export interface CheckedTarget {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { proxyConfigSchema } from './config.js';
-import type { ProxyActionConfig } from './http-config.js';
+import { proxyConfigSchema } from '../config/config.js';
+import type { ProxyActionConfig } from '../config/http-config.js';
 import { UpstreamGroup, type UpstreamHooks } from './upstream-group.js';
 
 const hooks: UpstreamHooks = { ejected() {}, replayed() {}, checked() {}, healthChanged() {} };

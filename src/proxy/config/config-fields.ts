@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isCidr } from '../net/address.js';
+import { isCidr } from '../../net/address.js';
 
 /** The field types both halves of the proxy's config schema use, with errors that say what was expected. */
 export const port = z.number({ error: 'expected a port number' }).int('expected a whole port number').min(0, 'expected a port 0-65535').max(65535, 'expected a port 0-65535');

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProxyConfigError } from '../errors.js';
+import { ProxyConfigError } from '../../errors.js';
 import { parseConfig } from './config-loader.js';
 import { parseTarget, redactConfig, timeoutsFor } from './config.js';
-import { Router } from './router.js';
+import { Router } from '../l4/router.js';
 
 const minimal = { listeners: [{ port: 8443 }], routes: [{ name: 'a', action: { type: 'forward', targets: ['127.0.0.1:9000'] } }] };
 
