@@ -21,6 +21,7 @@ export { systemClock, type Clock } from './clock.js';
 
 // proxy (docs/proxy.md)
 export { ProxyServer, type BoundListener, type ConnectionSummary } from './proxy/proxy-server.js';
+export { ProxyRuntime } from './proxy/runtime.js';
 export { loadConfigFile, parseConfig } from './proxy/config/config-loader.js';
 export type { ProxyConfig, ProxyConfigInput } from './proxy/config/config.js';
 

@@ -4,7 +4,9 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../src/proxy/config/config-loader.js';
+import { loadConfigFile, parseConfig } from '../src/proxy/config/config-loader.js';
+import { ProxyRuntime } from '../src/proxy/runtime.js';
+import { pino } from 'pino';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
 import { ProxyConfigError } from '../src/errors.js';
 import { closedPort } from './helpers.js';
@@ -60,4 +62,27 @@ test('regression: a retired HTTP site stops its connection checks (reloads do no
   assert.equal(interval._destroyed, false, 'started: slowloris clients are cut off');
   await site.retire(); // no connection: retires at once
   assert.equal(interval._destroyed, true, 'stopped once retired');
+});
+
+test('ProxyRuntime (the library, without the CLI) reloads when its config file changes, and keeps the running config on a bad one (issue 18)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-runtime-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'proxy.yaml');
+  const yaml = (route: string) => `listeners:\n  - port: 0\n    host: 127.0.0.1\nroutes:\n  - name: ${route}\n    action: { type: forward, targets: ["127.0.0.1:9"] }\n`;
+  writeFileSync(file, yaml('first'));
+  const lines: string[] = [];
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(line); for (const w of waiters.splice(0)) if (w.pattern.test(line)) w.resolve(); else waiters.push(w); } });
+  const logged = (pattern: RegExp) => new Promise<void>((resolve) => { if (lines.some((l) => pattern.test(l))) resolve(); else waiters.push({ pattern, resolve }); });
+  const runtime = await ProxyRuntime.start(file, await loadConfigFile(file), { logger });
+  t.after(() => runtime.stop());
+  assert.equal(runtime.proxy.config.routes[0]!.name, 'first');
+
+  writeFileSync(file, yaml('second'));
+  await logged(/config reloaded/);
+  assert.equal(runtime.proxy.config.routes[0]!.name, 'second');
+
+  writeFileSync(file, 'routes: [');
+  await logged(/config reload refused/);
+  assert.equal(runtime.proxy.config.routes[0]!.name, 'second', 'the running config stays');
 });

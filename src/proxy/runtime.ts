@@ -1,0 +1,166 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { ProxyConfigError } from '../errors.js';
+import { buildAdminApp } from './admin-server.js';
+import { ConfigWatcher, loadConfigFile } from './config/config-loader.js';
+import type { ProxyConfig } from './config/config.js';
+import { ProxyServer } from './proxy-server.js';
+
+/**
+ * The proxy as it runs from a config file, for the CLI and the library alike: the server,
+ * its admin endpoint, and reloads on a change of the file (or `reload()`, which the CLI
+ * calls on SIGHUP) and of any certificate or key file it names.
+ *
+ *   start(file) ─▶ listening ─▶ file changed / reload() ─▶ load + validate ─▶ apply, or keep the running one
+ *                     │          certificate changed ─────▶ reload certificates, or keep the running ones
+ *                     ▼
+ *                   stop() ─▶ watchers closed ─▶ drain (shutdown.drainMs) ─▶ admin closed
+ *
+ * @example
+ * const runtime = await ProxyRuntime.start('proxy.yaml', await loadConfigFile('proxy.yaml'), { logger });
+ * await runtime.stop();
+ */
+export class ProxyRuntime {
+  readonly proxy: ProxyServer;
+  readonly #file: string;
+  readonly #logger: Logger;
+  #admin: FastifyInstance | undefined;
+  readonly #watcher: ConfigWatcher;
+  readonly #certificates: CertificateWatchers;
+  readonly #reload: (why: string) => Promise<void>;
+  #stopping = false;
+
+  private constructor(file: string, proxy: ProxyServer, logger: Logger) {
+    this.#file = file;
+    this.proxy = proxy;
+    this.#logger = logger;
+    this.#certificates = new CertificateWatchers(proxy, logger);
+    this.#reload = reloader(file, proxy, logger, () => this.#certificates.watch());
+    this.#watcher = new ConfigWatcher(file, () => void this.#reload('file change'));
+  }
+
+  /** Starts the proxy from `config` (loaded from `file`, which is watched), with its admin endpoint when configured. */
+  static async start(file: string, config: ProxyConfig, { logger }: { logger: Logger }): Promise<ProxyRuntime> {
+    const token = adminToken(config);
+    const proxy = await ProxyServer.start(config, { logger });
+    const runtime = new ProxyRuntime(file, proxy, logger);
+    if (config.admin !== undefined) {
+      const admin = buildAdminApp(proxy, { token, isStopping: () => runtime.#stopping });
+      runtime.#admin = admin;
+      await admin.listen({ host: config.admin.host, port: config.admin.port }).catch(async (err: unknown) => {
+        await runtime.stop(); // the admin port is taken: nothing of this runtime stays behind
+        throw err;
+      });
+      logger.info({ admin: `http://${hostForUrl(config.admin.host)}:${(admin.server.address() as { port: number }).port}`, auth: token !== undefined }, 'admin listening');
+    }
+    logger.info({ listeners: proxy.listeners, routes: config.routes.length }, 'proxy ready');
+    return runtime;
+  }
+
+  /** The config file as it was last read. */
+  get file(): string {
+    return this.#file;
+  }
+
+  /** Reads the file again and applies it, one reload at a time; an invalid file keeps the running config. */
+  reload(why = 'reload()'): Promise<void> {
+    return this.#reload(why);
+  }
+
+  /** Stops watching, drains (shutdown.drainMs), then closes the admin endpoint. */
+  async stop(): Promise<{ drained: boolean; destroyed: number }> {
+    this.#stopping = true;
+    this.#watcher.close();
+    this.#certificates.close();
+    const result = await this.proxy.shutdown();
+    await this.#admin?.close();
+    this.#logger.debug({ file: this.#file }, 'runtime stopped');
+    return result;
+  }
+}
+
+/** Reloads one at a time; a change that arrives mid-reload is applied after it. */
+function reloader(file: string, proxy: ProxyServer, logger: Logger, onApplied: () => void): (why: string) => Promise<void> {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const once = async (why: string): Promise<void> => {
+    let next: ProxyConfig;
+    try {
+      next = await loadConfigFile(file);
+    } catch (err) {
+      proxy.metrics.reloaded('invalid');
+      logger.error({ why, error: err instanceof ProxyConfigError ? err.message : String(err) }, 'config reload refused; the running config stays');
+      return;
+    }
+    try {
+      await proxy.reload(next);
+      proxy.metrics.reloaded('applied');
+      onApplied();
+      logger.info({ why, listeners: proxy.listeners, routes: next.routes.length }, 'config reloaded');
+    } catch (err) {
+      proxy.metrics.reloaded('invalid');
+      logger.error({ why, error: (err as Error).message }, 'config reload failed; the running config stays');
+    }
+  };
+  return async (why) => {
+    if (running !== undefined) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await once(why);
+      } while (again);
+    })().finally(() => { running = undefined; });
+    return running;
+  };
+}
+
+/**
+ * Watches the certificate and key files of the running config: a renewal (a file replaced
+ * or rewritten) reloads them, and an unreadable or mismatched pair keeps the running ones.
+ */
+class CertificateWatchers {
+  readonly #proxy: ProxyServer;
+  readonly #logger: Logger;
+  #watchers: ConfigWatcher[] = [];
+
+  constructor(proxy: ProxyServer, logger: Logger) {
+    this.#proxy = proxy;
+    this.#logger = logger;
+    this.watch();
+  }
+
+  /** (Re)starts watching the current config's files. */
+  watch(): void {
+    this.close();
+    this.#watchers = [...new Set(this.#proxy.certificates.files)].map((file) => new ConfigWatcher(file, () => this.#reload(file)));
+  }
+
+  #reload(file: string): void {
+    try {
+      this.#proxy.reloadCertificates();
+      this.#logger.info({ file, certificates: this.#proxy.certificates.summaries() }, 'certificates reloaded');
+    } catch (err) {
+      this.#logger.error({ file, error: (err as Error).message }, 'certificate reload refused; the running certificates stay');
+    }
+  }
+
+  close(): void {
+    for (const watcher of this.#watchers) watcher.close();
+    this.#watchers = [];
+  }
+}
+
+function adminToken(config: ProxyConfig): string | undefined {
+  const admin = config.admin;
+  if (admin?.tokenEnv === undefined) return admin?.token;
+  const value = process.env[admin.tokenEnv];
+  if (value === undefined || value.length < 16) throw new ProxyConfigError('environment', 'admin.tokenEnv', `${admin.tokenEnv} must hold a token of at least 16 characters`);
+  return value;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
