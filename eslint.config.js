@@ -25,7 +25,7 @@ export default tseslint.config(
     },
   },
   {
-    // Drivers of other projects' CommonJS clients (test/servicenow-clients.test.ts runs them).
+    // Drivers of other projects' CommonJS clients (test/servicenow/servicenow-clients.test.ts runs them).
     files: ['test/clients/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off', 'no-console': 'off' },

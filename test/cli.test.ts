@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CLI_BIN, closedPort, serveCommand as serve } from './helpers.js';
+import { CLI_BIN, closedPort, serveCommand as serve } from './support/helpers.js';
 
 // The CLI is tested as users run it: the built bin (npm test builds before testing).
 const BIN = CLI_BIN;
@@ -57,7 +57,7 @@ describe('holdfast CLI', { concurrency: true }, () => {
 
   test('proxy --check validates the example with its certificates, and names a missing certificate file', async () => {
     const { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync } = await import('node:fs');
-    const { testCa } = await import('./tls-fixtures.js');
+    const { testCa } = await import('./support/tls-fixtures.js');
     const dir = mkdtempSync('/tmp/holdfast-cli-');
     try {
       copyFileSync('examples/proxy.yaml', `${dir}/proxy.yaml`);

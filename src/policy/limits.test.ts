@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock } from '../../test/fake-clock.js';
+import { FakeClock } from '../../test/support/fake-clock.js';
 import { Bulkhead } from './bulkhead.js';
 import { TokenBucket } from './token-bucket.js';
 

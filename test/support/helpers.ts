@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import assert from 'node:assert/strict';
+import { HoldfastDispatcher } from '../../src/client/create-dispatcher.js';
+import type { DispatcherOptions } from '../../src/client/options.js';
+import type { Clock } from '../../src/clock.js';
+import { FlakyServer, type FlakyOptions } from '../../src/simulate/flaky-server.js';
+
+/** Starts a flaky upstream on 127.0.0.1 port 0; at the end of the test, closes it and checks no connection is left. */
+export async function flakyServer(t: { after(fn: () => Promise<void>): void }, options: FlakyOptions = {}): Promise<FlakyServer> {
+  const server = await FlakyServer.start(options);
+  t.after(async () => {
+    await server.close();
+    assert.equal(server.openConnections, 0, 'the upstream has no connection left');
+  });
+  return server;
+}
+
+/** A port on 127.0.0.1 with nothing listening: connects to it are refused. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** Creates a dispatcher and checks, at the end of the test, that closing it leaves no socket open. */
+export function dispatcherFor(t: { after(fn: () => Promise<void>): void }, options: DispatcherOptions = {}, clock?: Clock): HoldfastDispatcher {
+  const dispatcher = new HoldfastDispatcher(options, clock === undefined ? {} : { clock });
+  t.after(async () => {
+    await dispatcher.close();
+    assert.equal(dispatcher.openSockets, 0, 'no socket left open');
+  });
+  return dispatcher;
+}
+
+/** The built CLI (npm test builds before testing): commands are tested as users run them. */
+export const CLI_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/**
+ * Starts a long-running CLI command (`simulate flaky`, `simulate servicenow`…) as its own
+ * process and resolves with the URL it prints when listening; SIGTERM at the end of the test.
+ */
+export async function serveCommand(t: { after(fn: () => Promise<void>): void }, args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'close');
+    }
+  });
+  // Plain 'data' events: leaving a readline iterator early would close the child's stdout.
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (\S+)/.exec(output);
+      if (match?.[1] !== undefined) resolve({ url: match[1], child });
+    };
+    child.stdout!.on('data', onData);
+    child.once('close', () => reject(new Error(`the command exited before listening: ${output}`)));
+  });
+}

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { stringify } from 'yaml';
+import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
+
+// The proxy is tested as users run it: the built bin, as its own process, configured by a file.
+const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+/**
+ * Reads a child's JSON log lines and lets a test await the first line, past or future,
+ * that satisfies a predicate. Awaiting a line is how tests wait for a condition: no sleeps.
+ */
+export class LogWatcher {
+  readonly lines: LogLine[] = [];
+  #waiters: { test: (line: LogLine) => boolean; from: number; resolve: (line: LogLine) => void }[] = [];
+  #partial = '';
+
+  feed(chunk: Buffer): void {
+    this.#partial += chunk.toString();
+    const parts = this.#partial.split('\n');
+    this.#partial = parts.pop()!;
+    for (const text of parts) {
+      if (text.trim() === '') continue;
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { msg: text };
+      }
+      this.lines.push(line);
+      this.#waiters = this.#waiters.filter((w) => {
+        if (!w.test(line)) return true;
+        w.resolve(line);
+        return false;
+      });
+    }
+  }
+
+  /** The first line from index `from` on (default: from the start) that satisfies `test`. */
+  waitFor(test: (line: LogLine) => boolean, from = 0): Promise<LogLine> {
+    const seen = this.lines.slice(from).find(test);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => this.#waiters.push({ test, from, resolve }));
+  }
+
+  /** Index of the next line, for waiting on lines logged after now. */
+  get mark(): number {
+    return this.lines.length;
+  }
+}
+
+export interface ProxyProcess {
+  child: ChildProcess;
+  log: LogWatcher;
+  stderr: () => string;
+  /** Bound listener ports by listener name. */
+  ports: Record<string, number>;
+  adminUrl: string;
+  configFile: string;
+  admin(path: string, headers?: Record<string, string>): Promise<{ status: number; text: string }>;
+  /** Open connections, per the admin API. */
+  active(): Promise<number>;
+  /** Resolves once the proxy reports no open connection (from its logs, then confirmed by the admin API). */
+  idle(): Promise<void>;
+  /** Resolves once the proxy has logged holding at least `n` connections. */
+  waitForActive(n: number): Promise<LogLine>;
+  /** The proxy process's open file descriptors. */
+  fds(): number;
+  /** Rewrites the config file (a hot reload follows). */
+  rewrite(config: ProxyConfigInput): void;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Starts `holdfast proxy` on a temporary config file with an admin API on an ephemeral
+ * port, and debug logs (one line per closed connection, with the active count).
+ */
+export async function startProxy(t: { after(fn: () => Promise<void> | void): void }, config: ProxyConfigInput, env: NodeJS.ProcessEnv = {}): Promise<ProxyProcess> {
+  assert.ok(existsSync(BIN), 'dist/ is built (run npm run build)');
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-proxy-'));
+  const configFile = join(dir, 'proxy.yaml');
+  const withAdmin = { admin: { host: '127.0.0.1', port: 0 }, ...config };
+  writeFileSync(configFile, stringify(withAdmin));
+  const child = spawn(process.execPath, [BIN, 'proxy', '--config', configFile, '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const log = new LogWatcher();
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => log.feed(chunk));
+  if (process.env.HOLDFAST_TEST_PROXY_LOG === '1') child.stdout!.pipe(process.stderr); // for debugging a case
+  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'close');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const exited = once(child, 'exit').then(() => { throw new Error(`the proxy exited before it was ready: ${stderr}`); });
+  const ready = await Promise.race([log.waitFor((l) => l.msg === 'proxy ready'), exited]);
+  const adminLine = log.lines.find((l) => l.msg === 'admin listening');
+  const adminUrl = String(adminLine?.admin);
+  const ports = Object.fromEntries((ready.listeners as { name: string; port: number }[]).map((l) => [l.name, l.port]));
+  // One kept-alive admin connection for the whole test: a stable part of the fd baseline.
+  const pool = new Pool(adminUrl, { connections: 1 });
+  t.after(() => pool.destroy());
+  const admin = async (path: string, headers: Record<string, string> = {}) => {
+    const { statusCode, body } = await pool.request({ path, method: 'GET', headers });
+    return { status: statusCode, text: await body.text() };
+  };
+  const active = async () => (JSON.parse((await admin('/connections?limit=0')).text) as { active: number }).active;
+  return {
+    child, log, ports, adminUrl, configFile, admin, active,
+    stderr: () => stderr,
+    async idle() {
+      const mark = log.mark;
+      if ((await active()) === 0) return;
+      await log.waitFor((l) => l.msg === 'connection closed' && l.active === 0, mark);
+      assert.equal(await active(), 0);
+    },
+    waitForActive: (n) => log.waitFor((l) => l.msg === 'connection opened' && Number(l.active) >= n),
+    fds: () => readdirSync(`/proc/${child.pid!}/fd`).length,
+    rewrite(next) {
+      writeFileSync(configFile, stringify({ admin: { host: '127.0.0.1', port: 0 }, ...next }));
+    },
+    async stop(signal = 'SIGTERM') {
+      const closed = once(child, 'exit');
+      child.kill(signal);
+      const [code] = (await closed) as [number | null];
+      return code;
+    },
+  };
+}
+
+/**
+ * A TCP server on 127.0.0.1:0 that tracks its sockets; `handler` gets each one with 'error'
+ * attached. Unless `allowHalfOpen`, a socket answers the peer's FIN with its own, as most
+ * servers do.
+ */
+export async function tcpServer(t: { after(fn: () => Promise<void> | void): void }, handler: (socket: Socket) => void, { allowHalfOpen = false } = {}): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer({ allowHalfOpen }, (socket) => {
+    socket.on('error', () => {});
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    handler(socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy();
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { server, port: (server.address() as { port: number }).port, sockets };
+}
+
+/** An echo backend: writes back what it reads; ends when the client ends. */
+export function echo(socket: Socket): void {
+  socket.pipe(socket);
+}
+
+/** Connects to 127.0.0.1:port with 'error' handled; resolves once connected. */
+export async function dialProxy(port: number, { allowHalfOpen = false } = {}): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port, allowHalfOpen });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** Resolves when the socket closes, whatever error came first (events.once would reject on it). */
+export function closed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
