@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CLI_BIN, closedPort, serveCommand as serve } from './support/helpers.js';
+import { LineWatcher } from './support/line-watcher.js';
 
 // The CLI is tested as users run it: the built bin (npm test builds before testing).
 const BIN = CLI_BIN;
@@ -144,26 +145,18 @@ describe('holdfast CLI', { concurrency: true }, () => {
   test('servicenow --simulate: logs the first load (no TTY), serves the dashboard, stops cleanly on SIGTERM', async (t) => {
     const child = spawn(process.execPath, [BIN, 'servicenow', '--simulate', '--records', '400', '--port', '0', '--interval', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(async () => { if (child.exitCode === null) { child.kill('SIGKILL'); await once(child, 'close'); } });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    const seen = (pattern: RegExp) => new Promise<RegExpExecArray>((resolve, reject) => {
-      const check = () => { const m = pattern.exec(output); if (m !== null) { child.stdout.off('data', onData); resolve(m); } };
-      const onData = () => check();
-      child.stdout.on('data', onData);
-      child.once('close', () => reject(new Error(`exited before ${pattern}: ${output}`)));
-      check();
-    });
-    const [, url] = await seen(/dashboard listening on (\S+)/);
-    await seen(/sync cycle \d+: complete/);
-    assert.match(output, /first load of incident: \d+ of \d+ \(100%\)/);
-    assert.match(output, /cache warmed: \d+ critical groups/);
+    const out = LineWatcher.of(child);
+    const url = /dashboard listening on (\S+)/.exec(await out.waitFor(/dashboard listening on (\S+)/))![1];
+    await out.waitFor(/sync cycle \d+: complete/);
+    assert.match(out.text, /first load of incident: \d+ of \d+ \(100%\)/);
+    assert.match(out.text, /cache warmed: \d+ critical groups/);
     const page = await fetch(url!);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /Waiting work/);
     child.kill('SIGTERM');
     const [code] = (await once(child, 'close')) as [number | null];
     assert.equal(code, 0);
-    assert.match(output, /SIGTERM: stopping/);
+    assert.match(out.text, /SIGTERM: stopping/);
   });
 
   test('probe against simulate flaky --idle-close 3000 reports 3 s ± 10%, unadvertised and advertised', async (t) => {

@@ -7,6 +7,7 @@ import { RedisStore } from '../../src/servicenow/redis-store.js';
 import { DEFAULT_WAITING } from '../../src/servicenow/waiting.js';
 import { ServiceNowSimulator } from '../../src/simulate/servicenow/servicenow-simulator.js';
 import { CLI_BIN, closedPort } from '../support/helpers.js';
+import { LineWatcher } from '../support/line-watcher.js';
 import { privateRedisOrSkip } from '../support/redis.js';
 import { assertStoreEqualsInstance, nextCycle } from '../support/servicenow-helpers.js';
 
@@ -55,13 +56,10 @@ test('regression (issue 17): with Redis unreachable at start, the first SIGTERM 
   const child = spawn(process.execPath, [CLI_BIN, 'servicenow', '--simulate', '--records', '200', '--port', '0', '--redis', `redis://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   child.stderr!.resume();
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); if (/dashboard listening/.test(output)) resolve(); });
-    child.once('close', () => reject(new Error(`exited before listening: ${output}`)));
-  });
+  const out = LineWatcher.of(child);
+  await out.waitFor(/dashboard listening/);
   child.kill('SIGTERM');
   const [code] = await once(child, 'close') as [number | null];
-  assert.equal(code, 0, output);
-  assert.match(output, /SIGTERM: stopping/);
+  assert.equal(code, 0, out.text);
+  assert.match(out.text, /SIGTERM: stopping/);
 });

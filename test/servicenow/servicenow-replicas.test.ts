@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { RedisStore } from '../../src/servicenow/redis-store.js';
 import { DEFAULT_WAITING } from '../../src/servicenow/waiting.js';
 import { ServiceNowSimulator } from '../../src/simulate/servicenow/servicenow-simulator.js';
 import { redisOrSkip, uniquePrefix } from '../support/redis.js';
+import { LineWatcher } from '../support/line-watcher.js';
 import { assertStoreEqualsInstance } from '../support/servicenow-helpers.js';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
@@ -20,11 +21,8 @@ interface Replica {
   name: string;
   child: ChildProcess;
   url: string;
-  lines: string[];
-  /** Emits 'line' for each line printed. */
-  events: EventEmitter;
-  /** Resolves with the first line (already printed or to come) that matches. */
-  waitFor(pattern: RegExp): Promise<string>;
+  /** What it printed, line by line, as it comes. */
+  out: LineWatcher;
 }
 
 /** Starts `holdfast servicenow` as a child process: a replica as it runs in production. */
@@ -38,33 +36,10 @@ async function replica(t: TestContext, name: string, args: string[]): Promise<Re
       await once(child, 'close');
     }
   });
-  const lines: string[] = [];
-  const events = new EventEmitter();
-  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
-  let buffered = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    for (const line of parts) {
-      lines.push(line);
-      events.emit('line', line);
-      for (const w of waiters.filter((w) => w.pattern.test(line))) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  });
   child.stderr!.resume();
-  const waitFor = (pattern: RegExp) => {
-    const seen = lines.find((l) => pattern.test(l));
-    return seen !== undefined ? Promise.resolve(seen) : new Promise<string>((resolve, reject) => {
-      waiters.push({ pattern, resolve });
-      child.once('close', () => reject(new Error(`replica ${name} exited before printing ${pattern}:\n${lines.join('\n')}`)));
-    });
-  };
-  const listening = await waitFor(/dashboard listening on (\S+)\/dashboard/);
-  return { name, child, url: /listening on (\S+)\/dashboard/.exec(listening)![1]!, lines, events, waitFor };
+  const out = LineWatcher.of(child);
+  const listening = await out.waitFor(/dashboard listening on (\S+)\/dashboard/);
+  return { name, child, url: /listening on (\S+)\/dashboard/.exec(listening)![1]!, out };
 }
 
 async function cleanup(t: TestContext, url: string, prefix: string): Promise<void> {
@@ -76,7 +51,7 @@ async function cleanup(t: TestContext, url: string, prefix: string): Promise<voi
   });
 }
 
-const cycles = (r: Replica, phase: string) => r.lines.flatMap((l) => { const m = new RegExp(`sync cycle (\\d+): ${phase}`).exec(l); return m === null ? [] : [Number(m[1])]; });
+const cycles = (r: Replica, phase: string) => r.out.lines.flatMap((l) => { const m = new RegExp(`sync cycle (\\d+): ${phase}`).exec(l); return m === null ? [] : [Number(m[1])]; });
 
 async function summary(r: Replica): Promise<unknown> {
   const res = await request(`${r.url}/api/summary`);
@@ -96,14 +71,13 @@ test('two replicas on one Redis: exactly one sync per cycle, and both serve iden
   // Wait until three cycles after the first have completed, by whichever replica.
   const completed = () => [...cycles(a, 'complete'), ...cycles(b, 'complete')];
   await new Promise<void>((resolve) => {
+    const offs: (() => void)[] = [];
     const check = () => {
       if (new Set(completed()).size < 4) return;
-      a.events.off('line', check);
-      b.events.off('line', check);
+      for (const off of offs) off();
       resolve();
     };
-    a.events.on('line', check);
-    b.events.on('line', check);
+    offs.push(a.out.onLine(check), b.out.onLine(check));
     check();
   });
   const done = completed();
@@ -129,15 +103,15 @@ test('the replica holding the lock is killed mid-cycle: the other takes the lock
   writeFileSync(join(dir, 'mirror.yaml'), 'redis:\n  lockTtlMs: 2000\n');
   const args = ['--instance', sim.url, '--redis', url, '--redis-prefix', prefix, '--interval', '3600', '--page-size', '100', '--rate', '100', '--config', join(dir, 'mirror.yaml')];
   const a = await replica(t, 'A', args);
-  const first = await a.waitFor(/sync cycle \d+: started/);
+  const first = await a.out.waitFor(/sync cycle \d+: started/);
   const cycle = Number(/sync cycle (\d+)/.exec(first)![1]);
   const b = await replica(t, 'B', args);
-  await a.waitFor(/first load of incident: [1-9]/); // past the warming, inside a table's full load
+  await a.out.waitFor(/first load of incident: [1-9]/); // past the warming, inside a table's full load
   a.child.kill('SIGKILL');
   await once(a.child, 'close');
-  const resumed = await b.waitFor(new RegExp(`sync cycle ${cycle}: started \\(resuming an interrupted cycle\\)`));
+  const resumed = await b.out.waitFor(new RegExp(`sync cycle ${cycle}: started \\(resuming an interrupted cycle\\)`));
   assert.match(resumed, /\[replica B\]/);
-  await b.waitFor(new RegExp(`sync cycle ${cycle}: complete`));
+  await b.out.waitFor(new RegExp(`sync cycle ${cycle}: complete`));
   assert.deepEqual(cycles(a, 'complete'), []);
 
   const store = new RedisStore(url, DEFAULT_WAITING, prefix);

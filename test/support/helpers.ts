@@ -7,6 +7,7 @@ import { HoldfastDispatcher } from '../../src/client/create-dispatcher.js';
 import type { DispatcherOptions } from '../../src/client/options.js';
 import type { Clock } from '../../src/clock.js';
 import { FlakyServer, type FlakyOptions } from '../../src/simulate/flaky-server.js';
+import { LineWatcher } from './line-watcher.js';
 
 /** Starts a flaky upstream on 127.0.0.1 port 0; at the end of the test, closes it and checks no connection is left. */
 export async function flakyServer(t: { after(fn: () => Promise<void>): void }, options: FlakyOptions = {}): Promise<FlakyServer> {
@@ -54,15 +55,7 @@ export async function serveCommand(t: { after(fn: () => Promise<void>): void }, 
       await once(child, 'close');
     }
   });
-  // Plain 'data' events: leaving a readline iterator early would close the child's stdout.
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (\S+)/.exec(output);
-      if (match?.[1] !== undefined) resolve({ url: match[1], child });
-    };
-    child.stdout!.on('data', onData);
-    child.once('close', () => reject(new Error(`the command exited before listening: ${output}`)));
-  });
+  const lines = LineWatcher.of(child);
+  const listening = await lines.waitFor(/listening on (\S+)/);
+  return { url: /listening on (\S+)/.exec(listening)![1]!, child };
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
+import { LineWatcher } from './line-watcher.js';
 
 // The proxy is tested as users run it: the built bin, as its own process, configured by a file.
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -19,44 +20,16 @@ export type LogLine = Record<string, unknown> & { msg?: string };
  * Reads a child's JSON log lines and lets a test await the first line, past or future,
  * that satisfies a predicate. Awaiting a line is how tests wait for a condition: no sleeps.
  */
-export class LogWatcher {
-  readonly lines: LogLine[] = [];
-  #waiters: { test: (line: LogLine) => boolean; from: number; resolve: (line: LogLine) => void }[] = [];
-  #partial = '';
+/** The proxy's JSON log lines, parsed (a line that is not JSON is kept as its `msg`). */
+export type LogWatcher = LineWatcher<LogLine>;
 
-  feed(chunk: Buffer): void {
-    this.#partial += chunk.toString();
-    const parts = this.#partial.split('\n');
-    this.#partial = parts.pop()!;
-    for (const text of parts) {
-      if (text.trim() === '') continue;
-      let line: LogLine;
-      try {
-        line = JSON.parse(text) as LogLine;
-      } catch {
-        line = { msg: text };
-      }
-      this.lines.push(line);
-      this.#waiters = this.#waiters.filter((w) => {
-        if (!w.test(line)) return true;
-        w.resolve(line);
-        return false;
-      });
-    }
+const parseLogLine = (text: string): LogLine => {
+  try {
+    return JSON.parse(text) as LogLine;
+  } catch {
+    return { msg: text };
   }
-
-  /** The first line from index `from` on (default: from the start) that satisfies `test`. */
-  waitFor(test: (line: LogLine) => boolean, from = 0): Promise<LogLine> {
-    const seen = this.lines.slice(from).find(test);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => this.#waiters.push({ test, from, resolve }));
-  }
-
-  /** Index of the next line, for waiting on lines logged after now. */
-  get mark(): number {
-    return this.lines.length;
-  }
-}
+};
 
 export interface ProxyProcess {
   child: ChildProcess;
@@ -91,9 +64,8 @@ export async function startProxy(t: { after(fn: () => Promise<void> | void): voi
   const withAdmin = { admin: { host: '127.0.0.1', port: 0 }, ...config };
   writeFileSync(configFile, stringify(withAdmin));
   const child = spawn(process.execPath, [BIN, 'proxy', '--config', configFile, '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  const log = new LogWatcher();
+  const log = LineWatcher.of(child, parseLogLine);
   let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => log.feed(chunk));
   if (process.env.HOLDFAST_TEST_PROXY_LOG === '1') child.stdout!.pipe(process.stderr); // for debugging a case
   child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
   t.after(async () => {

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { LineWatcher } from './line-watcher.js';
 
 export const TEST_REDIS_URL = process.env.HOLDFAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -57,12 +58,7 @@ export async function privateRedisOrSkip(t: { skip(message: string): void; after
   let child: ReturnType<typeof spawn> | undefined;
   const start = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      child!.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); if (out.includes('Ready to accept connections')) resolve(); });
-      child!.once('close', () => reject(new Error(`redis-server exited: ${out}`)));
-    });
-    child.stdout!.resume();
+    await LineWatcher.of(child).waitFor(/Ready to accept connections/); // keeps reading its output after
   };
   const kill = async () => {
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
