@@ -44,13 +44,18 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../clock.js'], message: 'policy/ imports nothing of ours: pure decision logic (docs/architecture.md)' }] }] },
   },
   {
+    files: ['src/http/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: 'http/ imports nothing of ours: header facts the client and the proxy share' }] }] },
+  },
+  {
     files: ['src/net/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../policy', '!../clock.js', '!../errors.js'], message: 'net/ imports only policy/ (and the clock and the error catalog)' }] }] },
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/cli/**', 'src/policy/**', 'src/net/**'],
+    ignores: ['src/cli/**', 'src/policy/**', 'src/net/**', 'src/http/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/*'], message: 'nothing imports the CLI: it is the outermost layer' }] }] },
   },
   {

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
 import { parseOptions } from '../parse-options.js';
 import { KeepAliveAlignment, parseKeepAliveHint } from '../policy/keep-alive.js';
-import { headerOf } from './handler.js';
+import { headerOf } from '../http/headers.js';
 import { keepAliveSchema } from './options.js';
 
 export const DEFAULT_AGENT_MAX_SOCKETS = 64;

@@ -1,10 +1,10 @@
 import { Dispatcher1Wrapper, type Dispatcher } from 'undici';
+import { headerBytes } from '../http/headers.js';
 
 /** undici 8's request controller: pause, resume and abort, and the raw headers of the response. */
 export type Controller = Dispatcher.DispatchController;
 
-/** Response headers as undici 8 hands them to a handler: parsed once, keys in lower case. */
-export type ParsedHeaders = Record<string, string | string[] | undefined>;
+export type { ParsedHeaders } from '../http/headers.js';
 
 /**
  * undici 8's handler contract (`onRequestStart`, `onResponseStart`, …), which every
@@ -47,52 +47,8 @@ export function toHandler(handler: Dispatcher.DispatchHandler): Handler {
   return (Dispatcher1Wrapper as unknown as { wrapHandler(h: object): Handler }).wrapHandler(handler);
 }
 
-/** One header's value from parsed headers (`name` in lower case): the first, when it was sent several times. */
-export function headerOf(headers: ParsedHeaders | null | undefined, name: string): string | undefined {
-  const value = headers?.[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
 /** Raw `[name, value, …]` header buffers from a controller, or an empty list when it holds none. */
 export function rawHeadersOf(controller: Controller | null | undefined): Buffer[] {
   const raw = controller?.rawHeaders;
   return Array.isArray(raw) ? headerBytes(raw) : [];
-}
-
-/**
- * Compares raw header bytes (a name or a value) to a lower-case ASCII word,
- * case-insensitively, without decoding them. Its twin for decoded text is
- * textEqualsLower: one function over both types would see strings and buffers at the
- * same property loads, and V8 then leaves them generic in every caller it is inlined
- * into (seen in the proxy's profile: docs/proxy.md#cpu-per-request).
- */
-export function bytesEqualLower(raw: Buffer, lower: string): boolean {
-  if (raw.length !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    const code = raw[i]!;
-    const want = lower.charCodeAt(i);
-    if (code !== want && (code | 0x20) !== want) return false;
-  }
-  return true;
-}
-
-/** bytesEqualLower for a decoded header name or value. */
-export function textEqualsLower(raw: string, lower: string): boolean {
-  if (raw.length !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    const code = raw.charCodeAt(i);
-    const want = lower.charCodeAt(i);
-    if (code !== want && (code | 0x20) !== want) return false;
-  }
-  return true;
-}
-
-/**
- * Raw headers as buffers. Undici passes buffers; a list of strings (from a handler
- * written by hand) is encoded once, so that the code reading them sees one type.
- */
-export function headerBytes(headers: readonly (Buffer | string)[] | null): Buffer[] {
-  if (headers === null) return [];
-  if (headers.length === 0 || typeof headers[0] !== 'string') return headers as Buffer[];
-  return headers.map((field) => (typeof field === 'string' ? Buffer.from(field, 'latin1') : field));
 }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { buildConnector, Client } from 'undici';
-import { headerOf } from './handler.js';
+import { headerOf } from '../http/headers.js';
 import { InvalidOptionError, ProbeError } from '../errors.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, parseKeepAliveHint, safelyBelow } from '../policy/keep-alive.js';
 

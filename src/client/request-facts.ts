@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { failureKind, type FailureKind } from '../policy/failure-kinds.js';
 import { isSafeToRepeat } from '../policy/retry-safety.js';
+import { headerValue } from '../http/headers.js';
 
 /**
  * What the transport knew about an attempt when it failed. Recorded by
@@ -35,28 +36,6 @@ export const FRESH_CONNECTION = Symbol('holdfast.freshConnection');
 export type HoldfastDispatchOptions = Dispatcher.DispatchOptions & {
   [FRESH_CONNECTION]?: boolean;
 };
-
-/** Reads one header from any shape undici accepts: object, flat array or iterable of pairs. */
-export function headerValue(headers: Dispatcher.DispatchOptions['headers'], name: string): string | undefined {
-  if (headers == null) return undefined;
-  const wanted = name.toLowerCase();
-  if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) {
-      if (String(headers[i]).toLowerCase() === wanted) return String(headers[i + 1]);
-    }
-    return undefined;
-  }
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const pair of headers as Iterable<[string, string | string[] | undefined]>) {
-      if (pair[0].toLowerCase() === wanted && pair[1] !== undefined) return String(pair[1]);
-    }
-    return undefined;
-  }
-  for (const [key, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {
-    if (key.toLowerCase() === wanted && value !== undefined) return String(value);
-  }
-  return undefined;
-}
 
 /**
  * Whether sending the request twice is harmless: an idempotent method, or an

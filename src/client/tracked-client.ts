@@ -2,7 +2,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { buildConnector, Client } from 'undici';
 import type { Clock } from '../clock.js';
-import { headerOf, type Controller, type Handler, type ParsedHeaders } from './handler.js';
+import { headerOf, type ParsedHeaders } from '../http/headers.js';
+import type { Controller, Handler } from './handler.js';
 import type { OriginState } from './origin-state.js';
 import { FRESH_CONNECTION, isRetrySafe, recordFacts, type HoldfastDispatchOptions } from './request-facts.js';
 

@@ -1,4 +1,4 @@
-import { bytesEqualLower, textEqualsLower } from '../../client/handler.js';
+import { bytesEqualLower, textEqualsLower } from '../../http/headers.js';
 import { latin1Text } from './latin1-text.js';
 
 /**
