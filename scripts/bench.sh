@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 name="$1"; shift
 npx tsc -p tsconfig.bench.json
-cp bench/*.mjs .bench-build/bench/
+mkdir -p .bench-build/bench/peers .bench-build/bench/fixtures
+cp bench/peers/*.mjs .bench-build/bench/peers/
+cp bench/fixtures/*.mjs .bench-build/bench/fixtures/
 cp -r assets .bench-build/
-exec node ".bench-build/bench/${name}.js" "$@"
+exec node ".bench-build/bench/runners/${name}.js" "$@"

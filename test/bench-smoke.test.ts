@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatTable, runKeepaliveRace } from '../bench/keepalive-race.js';
-import { runOverhead } from '../bench/overhead.js';
-import { runPaging } from '../bench/servicenow-paging.js';
-import { runFullLoad } from '../bench/servicenow-full-load.js';
-import { runDashboard } from '../bench/servicenow-dashboard.js';
-import { formatL4, runProxyL4 } from '../bench/proxy-l4.js';
-import { formatHttp, NAMES, runProxyHttp } from '../bench/proxy-http.js';
-import { runProxyMemory } from '../bench/proxy-memory.js';
-import { runProxySoak } from '../bench/proxy-soak.js';
+import { formatTable, runKeepaliveRace } from '../bench/runners/keepalive-race.js';
+import { runOverhead } from '../bench/runners/overhead.js';
+import { runPaging } from '../bench/runners/servicenow-paging.js';
+import { runFullLoad } from '../bench/runners/servicenow-full-load.js';
+import { runDashboard } from '../bench/runners/servicenow-dashboard.js';
+import { formatL4, runProxyL4 } from '../bench/runners/proxy-l4.js';
+import { formatHttp, NAMES, runProxyHttp } from '../bench/runners/proxy-http.js';
+import { runProxyMemory } from '../bench/runners/proxy-memory.js';
+import { runProxySoak } from '../bench/runners/proxy-soak.js';
 
 // Tiny runs of the benchmarks, so that they never rot. Speed is not asserted here:
 // it is measured by hand, against a peer in the same run (see README).

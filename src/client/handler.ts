@@ -29,7 +29,7 @@ export type Dispatch = (opts: Dispatcher.DispatchOptions, handler: Handler) => b
 // Each interceptor's handler spells out its own forwarding methods rather than inheriting
 // them from a shared base class. That is deliberate: with one base class, the inherited
 // forwarding call sites see every handler class and V8's inline caches go megamorphic,
-// which cost about 2.5 µs per request with every policy on (bench/overhead.ts, measured
+// which cost about 2.5 µs per request with every policy on (bench/runners/overhead.ts, measured
 // against the same code with per-class copies).
 export type Interceptor = (next: Dispatch) => Dispatch;
 

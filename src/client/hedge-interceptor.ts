@@ -18,7 +18,7 @@ import { hasReplayableBody, isRetrySafe } from './request-facts.js';
  * A hedge goes out only when the origin's pool has room for it (`hasRoom`): a free
  * connection, or one it may still open, and nothing queued. A hedge that would wait in
  * the pool's queue starts behind the very requests it races, and on HTTP/1.1 the loser of
- * the race costs its connection: at saturation, hedging only adds load (bench/overhead.ts
+ * the race costs its connection: at saturation, hedging only adds load (bench/runners/overhead.ts
  * counts the requests slower than the hedge floor and the attempts sent).
  */
 export function hedgeInterceptor(origins: OriginRegistry, clock: Clock, minDelayMs: number, hasRoom: (origin: string) => boolean): Interceptor {

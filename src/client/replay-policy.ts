@@ -14,7 +14,7 @@ import { classifyFailure, FRESH_CONNECTION } from './request-facts.js';
  *
  * It lives in the retry interceptor's handler rather than in its own: one handler
  * per request instead of two keeps holdfast's cost under 10% of raw undici's
- * (bench/overhead.ts).
+ * (bench/runners/overhead.ts).
  */
 export class ReplayPolicy {
   readonly #opts: Dispatcher.DispatchOptions;

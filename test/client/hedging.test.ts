@@ -34,7 +34,7 @@ test('hedging cuts p99 against a slow-tail upstream', async (t) => {
 // Found on Node 26 with undici 8, whose latency tail crosses the 10 ms hedge floor more often:
 // a hedge sent while every connection was busy waited in the pool's queue behind the request
 // it raced, and when it lost, undici aborted it as it reached a socket and destroyed that
-// socket (bench/overhead.ts --all-policies: 75% of raw undici's throughput, 11,042 extra attempts).
+// socket (bench/runners/overhead.ts --all-policies: 75% of raw undici's throughput, 11,042 extra attempts).
 test('no hedge goes out while the pool has no room for it: it would queue behind the request it races', async (t) => {
   const server = await flakyServer(t, { slowMs: 60 });
   const dispatcher = dispatcherFor(t, { connections: 1, metrics: true, hedge: { quantile: 0.5, minSamples: 2, minDelayMs: 5 } });

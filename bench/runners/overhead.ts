@@ -14,8 +14,8 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool, request, type Dispatcher } from 'undici';
-import { createDispatcher } from '../src/index.js';
-import { DEFAULT_HEDGE_MIN_DELAY_MS } from '../src/client/options.js';
+import { createDispatcher } from '../../src/index.js';
+import { DEFAULT_HEDGE_MIN_DELAY_MS } from '../../src/client/options.js';
 
 export interface OverheadOptions {
   durationMs: number;
@@ -81,7 +81,7 @@ async function countAttempts(registry: { getMetricsAsJSON(): Promise<{ name: str
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 export async function runOverhead(options: OverheadOptions, progress: (line: string) => void = () => {}): Promise<OverheadResult> {
-  const server = fork(fileURLToPath(new URL('./hello-server.mjs', import.meta.url)), { stdio: 'inherit' });
+  const server = fork(fileURLToPath(new URL('../fixtures/hello-server.mjs', import.meta.url)), { stdio: 'inherit' });
   try {
     const [{ port }] = (await once(server, 'message')) as [{ port: number }];
     const url = `http://127.0.0.1:${port}/`;

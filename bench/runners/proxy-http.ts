@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import {
   freePort, hasCommand, median, processCpuUs, PROXY_CLI, runRounds, stopContestants, waitForPort, type Contestant, type ContestantRounds,
-} from './proxy-process.js';
+} from '../fixtures/proxy-process.js';
 
 export interface HttpBenchOptions {
   seconds: number;
@@ -97,7 +97,7 @@ async function startHoldfast(upstream: number, dir: string): Promise<Contestant>
 
 async function startNodePeer(name: string, script: string, upstream: number): Promise<Contestant> {
   const port = await freePort();
-  const child = fork(here(script), [String(port), String(upstream)], { stdio: 'inherit' });
+  const child = fork(here(`../peers/${script}`), [String(port), String(upstream)], { stdio: 'inherit' });
   await once(child, 'message');
   return { name, port, child };
 }
@@ -154,7 +154,7 @@ async function startHaproxy(upstream: number, dir: string): Promise<Contestant> 
 
 export async function runProxyHttp(options: HttpBenchOptions, progress: (line: string) => void = () => {}): Promise<HttpBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-http-'));
-  const upstream = fork(here('hello-server.mjs'), { stdio: 'inherit' });
+  const upstream = fork(here('../fixtures/hello-server.mjs'), { stdio: 'inherit' });
   const contestants: Contestant[] = [];
   try {
     const [{ port: upstreamPort }] = (await once(upstream, 'message')) as [{ port: number }];

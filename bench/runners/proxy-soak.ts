@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { freePort, startBenchProxy, until } from './proxy-process.js';
+import { freePort, startBenchProxy, until } from '../fixtures/proxy-process.js';
 
 export interface SoakResult {
   seconds: number;

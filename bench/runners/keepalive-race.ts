@@ -11,9 +11,9 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FlakyServer, type FlakyFaults } from '../src/simulate/flaky-server.js';
-import { seededRandom } from '../src/simulate/seeded-random.js';
-import { makeClients, type BenchRequest } from './clients.js';
+import { FlakyServer, type FlakyFaults } from '../../src/simulate/flaky-server.js';
+import { seededRandom } from '../../src/simulate/seeded-random.js';
+import { makeClients, type BenchRequest } from '../fixtures/clients.js';
 
 export interface RaceOptions {
   requests: number;

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import {
   freePort, hasCommand, median, processCpuUs, PROXY_CLI, runRounds, stopContestants, waitForPort, type Contestant, type ContestantRounds,
-} from './proxy-process.js';
+} from '../fixtures/proxy-process.js';
 
 export interface L4Options {
   seconds: number;
@@ -68,7 +68,7 @@ async function startHoldfast(backend: number, dir: string): Promise<Contestant> 
 
 async function startNaive(backend: number): Promise<Contestant> {
   const port = await freePort();
-  const child = fork(here('naive-pipe.mjs'), [String(port), String(backend)], { stdio: 'inherit' });
+  const child = fork(here('../peers/naive-pipe.mjs'), [String(port), String(backend)], { stdio: 'inherit' });
   await once(child, 'message');
   return { name: 'naive net pipe', port, child };
 }
@@ -89,7 +89,7 @@ async function startHaproxy(backend: number, dir: string): Promise<Contestant> {
 
 export async function runProxyL4(options: L4Options, progress: (line: string) => void = () => {}): Promise<L4Result> {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
-  const backend = fork(here('hello-server.mjs'), { stdio: 'inherit' });
+  const backend = fork(here('../fixtures/hello-server.mjs'), { stdio: 'inherit' });
   const contestants: Contestant[] = [];
   try {
     const [{ port: backendPort }] = (await once(backend, 'message')) as [{ port: number }];

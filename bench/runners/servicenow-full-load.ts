@@ -11,8 +11,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Mirror } from '../src/servicenow/mirror.js';
-import { startSimulatorProcess } from './simulator-process.js';
+import { Mirror } from '../../src/servicenow/mirror.js';
+import { startSimulatorProcess } from '../fixtures/simulator-process.js';
 
 export interface FullLoadResult {
   incidents: number;

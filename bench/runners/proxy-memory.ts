@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { freePort, startBenchProxy, until } from './proxy-process.js';
+import { freePort, startBenchProxy, until } from '../fixtures/proxy-process.js';
 
 export interface MemoryResult {
   connections: number;

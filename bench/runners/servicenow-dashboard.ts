@@ -12,10 +12,10 @@
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { autocannon } from './autocannon.js';
-import { Mirror } from '../src/servicenow/mirror.js';
-import { buildWebApp } from '../src/servicenow/web/app.js';
-import { startSimulatorProcess } from './simulator-process.js';
+import { autocannon } from '../fixtures/autocannon.js';
+import { Mirror } from '../../src/servicenow/mirror.js';
+import { buildWebApp } from '../../src/servicenow/web/app.js';
+import { startSimulatorProcess } from '../fixtures/simulator-process.js';
 
 export interface RouteResult {
   route: string;
