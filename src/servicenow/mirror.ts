@@ -73,7 +73,7 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
       logger,
     });
     const auth: Authenticator = o.auth.type === 'basic' ? new BasicAuth(o.auth.user, o.auth.password) : new OAuthAuth(o.instance, o.auth, this.dispatcher);
-    const metrics = new SyncMetrics(this.registry, () => this.view.lags(), () => this.view.summary().totals);
+    const metrics = new SyncMetrics(this.registry, () => this.view.lags(), () => this.view.summary().totals, () => clock.wallNow());
     collectDefaultMetrics({ register: this.registry, prefix: 'holdfast_servicenow_process_' });
     this.health = new UpstreamHealth(this.registry, () => this.dispatcher.circuit(origin) ?? 'closed', { clock });
     this.client = new TableClient({

@@ -15,7 +15,10 @@ export class SyncMetrics {
   readonly #lastSuccess: Gauge<'table'>;
   readonly #warm: Gauge;
 
-  constructor(registry: Registry, lagOf: () => Record<string, number | undefined>, waitingOf: () => Record<string, Record<string, number>>) {
+  readonly #wallNow: () => number;
+
+  constructor(registry: Registry, lagOf: () => Record<string, number | undefined>, waitingOf: () => Record<string, Record<string, number>>, wallNow: () => number = Date.now) {
+    this.#wallNow = wallNow;
     const registers = [registry];
     this.#pages = new Counter({ name: `${P}sync_pages_total`, help: 'Pages applied to the store, by table and pass kind.', labelNames: ['table', 'kind'], registers });
     this.#records = new Counter({ name: `${P}sync_records_total`, help: 'Records applied to the store, by table and operation (upsert, delete).', labelNames: ['table', 'op'], registers });
@@ -52,7 +55,7 @@ export class SyncMetrics {
         break;
       case 'done':
         this.#passes.inc({ table: e.table, kind: e.kind, outcome: 'ok' });
-        this.#lastSuccess.set({ table: e.table }, Date.now() / 1000);
+        this.#lastSuccess.set({ table: e.table }, this.#wallNow() / 1000);
         break;
       case 'failed':
         this.#passes.inc({ table: e.table, kind: 'any', outcome: 'failed' });

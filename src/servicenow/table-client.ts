@@ -160,7 +160,7 @@ export class TableClient {
     let message = '';
     try { message = String((JSON.parse(text) as { error?: { message?: unknown } }).error?.message ?? ''); } catch { /* not JSON */ }
     const retryable = status === 429 || status === 202 || status >= 500;
-    const retryAfterMs = parseRetryAfter(typeof headers['retry-after'] === 'string' ? headers['retry-after'] : undefined, Date.now());
+    const retryAfterMs = parseRetryAfter(typeof headers['retry-after'] === 'string' ? headers['retry-after'] : undefined, this.#clock.wallNow());
     return new ServiceNowResponseError(`${table}: ${status} ${message}`.trim(), { statusCode: status, retryable, retryAfterMs });
   }
 }

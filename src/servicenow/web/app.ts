@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DashboardSource } from '../dashboard-source.js';
+import { systemClock, type Clock } from '../../clock.js';
 import { EventStream } from './event-stream.js';
 import { renderDashboard } from './dashboard-page.js';
 import { accessHook, LOOPBACK_HOSTS, type AccessOptions } from './access.js';
@@ -27,6 +28,8 @@ export interface WebOptions {
   allowRemoteAdmin?: boolean;
   /** Credentials and host names (default: no credentials, loopback host names only). */
   access?: AccessOptions;
+  /** Timers (the update debounce, the event stream's heartbeat); the mirror's clock. */
+  clock?: Clock;
   logger?: boolean;
 }
 
@@ -50,20 +53,21 @@ export interface WebOptions {
  */
 export function buildWebApp(mirror: DashboardSource, options: WebOptions = {}): FastifyInstance {
   const app = Fastify({ logger: options.logger ?? false, forceCloseConnections: true, keepAliveTimeout: 5000 });
-  const events = new EventStream();
+  const clock = options.clock ?? systemClock;
+  const events = new EventStream(clock);
   const files = { js: asset('dashboard.js'), css: asset('dashboard.css'), ico: asset('favicon.ico') };
   let page: string | undefined;
   let summaryJson: string | undefined;
   const state = () => ({ summary: mirror.summary(), status: mirror.status(), health: mirror.healthPoints() });
   const invalidate = () => { page = undefined; summaryJson = undefined; };
-  let pending: NodeJS.Timeout | undefined;
+  let pending: (() => void) | undefined;
   const onUpdate = () => {
     invalidate();
-    pending ??= setTimeout(() => { pending = undefined; events.send('summary', { summary: mirror.summary(), status: mirror.status() }); }, 200);
+    pending ??= clock.schedule(() => { pending = undefined; events.send('summary', { summary: mirror.summary(), status: mirror.status() }); }, 200);
   };
   mirror.on('update', onUpdate);
   const offHealth = mirror.onHealthPoint((point) => events.send('health', point));
-  app.addHook('onClose', () => { mirror.off('update', onUpdate); offHealth(); clearTimeout(pending); events.close(); });
+  app.addHook('onClose', () => { mirror.off('update', onUpdate); offHealth(); pending?.(); events.close(); });
   app.addHook('onSend', (_req, reply, payload, done) => { reply.headers(SECURITY_HEADERS); done(null, payload); });
   app.addHook('onRequest', accessHook(options.access ?? { allowedHosts: LOOPBACK_HOSTS }));
 

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { systemClock, type Clock } from '../../clock.js';
 
 export const HEARTBEAT_MS = 15_000;
 
@@ -9,11 +10,15 @@ export const HEARTBEAT_MS = 15_000;
  */
 export class EventStream {
   readonly #clients = new Set<ServerResponse>();
-  readonly #heartbeat: NodeJS.Timeout;
+  #cancelHeartbeat: () => void;
 
-  constructor() {
-    this.#heartbeat = setInterval(() => { for (const res of this.#clients) res.write(': keep-alive\n\n'); }, HEARTBEAT_MS);
-    this.#heartbeat.unref();
+  /** A comment line every HEARTBEAT_MS keeps proxies from closing an idle stream (timers on `clock`, unref'd). */
+  constructor(clock: Clock = systemClock) {
+    const beat = () => {
+      this.#cancelHeartbeat = clock.schedule(beat, HEARTBEAT_MS);
+      for (const res of this.#clients) res.write(': keep-alive\n\n');
+    };
+    this.#cancelHeartbeat = clock.schedule(beat, HEARTBEAT_MS);
   }
 
   get size(): number {
@@ -41,7 +46,7 @@ export class EventStream {
   }
 
   close(): void {
-    clearInterval(this.#heartbeat);
+    this.#cancelHeartbeat();
     for (const res of this.#clients) res.end();
     this.#clients.clear();
   }
