@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
 import { CidrSet } from '../net/address.js';
 import { readCaFile, type CertificateStore } from './tls/certificate-store.js';
 import { timeoutsFor, type ProxyConfig, type Timeouts } from './config/config.js';
@@ -24,7 +25,7 @@ export interface Generation {
  * (with their upstream pools and health checks) of the `http`, `terminate` and
  * `terminate-reencrypt` routes. A reload builds a new one; the old one's sites are retired.
  */
-export function buildGeneration(config: ProxyConfig, deps: { certificates: CertificateStore; metrics: HttpMetrics; logger: Logger | undefined }): Generation {
+export function buildGeneration(config: ProxyConfig, deps: { certificates: CertificateStore; metrics: HttpMetrics; logger: Logger | undefined; clock?: Clock }): Generation {
   // Every file is read before any site exists: a site starts health checks and pools, which a
   // failure half-way would leave running.
   const upstreamTls = config.routes.map((route, i): UpstreamTls | undefined => {
@@ -33,7 +34,7 @@ export function buildGeneration(config: ProxyConfig, deps: { certificates: Certi
     return { ca: readCaFile(action.upstreamTls.caFile, `routes[${i}].action.upstreamTls.caFile`), verify: action.upstreamTls.verify, servername: action.upstreamTls.servername };
   });
   const sites = new Map<string, HttpSite>();
-  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.metrics, logger: deps.logger };
+  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.metrics, logger: deps.logger, clock: deps.clock };
   config.routes.forEach((route, i) => {
     const action = route.action;
     if (action.type === 'http') sites.set(route.name, new HttpSite(action.routes, 'http', undefined, siteDeps));

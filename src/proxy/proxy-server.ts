@@ -10,6 +10,7 @@ import { HttpMetrics } from './http/http-metrics.js';
 import type { HttpSite } from './http/http-site.js';
 import { L4Connection, type ListenerContext } from './l4/l4-connection.js';
 import { ProxyMetrics } from './l4/proxy-metrics.js';
+import { systemClock, type Clock } from '../clock.js';
 
 /** A bound listener: `port` is the real one (a configured 0 becomes the port the OS chose). */
 export interface BoundListener {
@@ -49,9 +50,12 @@ export class ProxyServer {
   /** Sites of replaced generations, until their last connection is gone. */
   readonly #retiring = new Set<HttpSite>();
 
-  private constructor(config: ProxyConfig, logger: Logger | undefined) {
+  readonly #clock: Clock;
+
+  private constructor(config: ProxyConfig, logger: Logger | undefined, clock: Clock) {
     this.#config = config;
     this.#logger = logger;
+    this.#clock = clock;
     this.#debug = logger?.isLevelEnabled('debug') === true ? logger : undefined;
     this.tracker = new ConnectionTracker(config.limits);
     this.metrics = new ProxyMetrics(this.tracker);
@@ -66,8 +70,9 @@ export class ProxyServer {
     this.tracker.on('refused', (limit, listener) => this.#debug?.debug({ limit, listener }, 'connection refused by a limit'));
   }
 
-  static async start(config: ProxyConfig, { logger }: { logger?: Logger } = {}): Promise<ProxyServer> {
-    const proxy = new ProxyServer(config, logger);
+  /** `clock`: the drain deadline and the health checks' timers (a fake one in tests). */
+  static async start(config: ProxyConfig, { logger, clock = systemClock }: { logger?: Logger; clock?: Clock } = {}): Promise<ProxyServer> {
+    const proxy = new ProxyServer(config, logger, clock);
     try {
       for (const listener of config.listeners) await proxy.#listen(listener);
     } catch (err) {
@@ -151,10 +156,10 @@ export class ProxyServer {
     await this.#closeListeners([...this.#listeners.values()]);
     // Idle keep-alive connections first (fastify's order): they have nothing to finish.
     for (const site of this.#generation.sites.values()) site.drain();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), drainMs); });
+    let cancel = () => {};
+    const deadline = new Promise<false>((resolve) => { cancel = this.#clock.schedule(() => resolve(false), drainMs, { ref: true }); });
     const drained = await Promise.race([this.tracker.whenIdle().then(() => true as const), deadline]);
-    clearTimeout(timer);
+    cancel();
     let destroyed = 0;
     if (!drained) {
       for (const record of [...this.tracker.records()]) {
@@ -187,7 +192,7 @@ export class ProxyServer {
   }
 
   #generationOf(config: ProxyConfig): Generation {
-    return buildGeneration(config, { certificates: this.certificates, metrics: this.httpMetrics, logger: this.#logger });
+    return buildGeneration(config, { certificates: this.certificates, metrics: this.httpMetrics, logger: this.#logger, clock: this.#clock });
   }
 
   async #listen(listener: ListenerConfig): Promise<LiveListener> {

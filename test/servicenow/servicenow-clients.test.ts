@@ -91,11 +91,14 @@ test('the Backstage ServiceNow scaffolder actions, unmodified, over TLS: create,
 test('now-sdk query with a bearer token, unmodified, over TLS: the records and the display values the instance would give', { timeout: 60_000 }, async (t) => {
   if (!clientsOrSkip(t)) return;
   const { sim, ca, group } = await tlsSimulator(t);
-  const token = await fetch(`${sim.url}/oauth_token.do`, {
-    method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'holdfast', client_secret: 'holdfast' }),
-    // @ts-expect-error undici's fetch takes a dispatcher
-    dispatcher: new Agent({ connect: { ca: sim.certificate } }),
-  }).then(async (res) => ((await res.json()) as { access_token: string }).access_token);
+  // undici's own request with undici's Agent: Node 22's global fetch (undici 6) cannot drive undici 8's dispatchers.
+  const agent = new Agent({ connect: { ca: sim.certificate } });
+  t.after(() => agent.close());
+  const grant = await request(`${sim.url}/oauth_token.do`, {
+    method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'holdfast', client_secret: 'holdfast' }).toString(),
+  });
+  const token = ((await grant.body.json()) as { access_token: string }).access_token;
   const query = `assignment_group=${group.sys_id}^ORDERBYnumber`;
   const out = await run([join(CLIENTS, 'node_modules/@servicenow/sdk/bin/index.js'), 'query', 'incident', '--query', query, '--fields', 'number,state,assignment_group', '--display-value', 'true', '--limit', '500', '--output', 'json'], {
     NODE_EXTRA_CA_CERTS: ca, SN_SDK_INSTANCE_URL: sim.url, SN_SDK_SESSION_BEARER_TOKEN: token,

@@ -1,5 +1,6 @@
 import { Agent, request } from 'undici';
 import type { DispatcherOptions } from '../../client/options.js';
+import { systemClock, type Clock } from '../../clock.js';
 
 /** What the health checker reads and sets of an upstream target (upstream-group.ts's CheckedTarget is one). */
 export interface CheckedTarget {
@@ -37,22 +38,27 @@ export class HealthChecker {
   readonly #hooks: HealthHooks;
   readonly #agent: Agent;
   readonly #streaks = new Map<CheckedTarget, number>();
-  readonly #timer: NodeJS.Timeout;
+  #cancel: () => void;
   #stopped = false;
 
-  constructor(route: string, targets: readonly CheckedTarget[], settings: HealthCheckSettings, tls: DispatcherOptions['tls'], hooks: HealthHooks) {
+  /** Rounds run on `clock` (unref'd timers), so that a test moves through thresholds without waiting. */
+  constructor(route: string, targets: readonly CheckedTarget[], settings: HealthCheckSettings, tls: DispatcherOptions['tls'], hooks: HealthHooks, clock: Clock = systemClock) {
     this.#route = route;
     this.#targets = targets;
     this.#settings = settings;
     this.#hooks = hooks;
     this.#agent = new Agent({ connections: 1, allowH2: false, connectTimeout: settings.timeoutMs, ...(tls === undefined ? {} : { connect: { ...tls } }) });
-    this.#timer = setInterval(() => this.#round(), settings.intervalMs).unref();
+    const tick = () => {
+      this.#cancel = clock.schedule(tick, settings.intervalMs);
+      this.#round();
+    };
+    this.#cancel = clock.schedule(tick, settings.intervalMs);
     this.#round();
   }
 
   stop(): void {
     this.#stopped = true;
-    clearInterval(this.#timer);
+    this.#cancel();
     void this.#agent.destroy();
   }
 

@@ -10,6 +10,7 @@ import { Exchange, type ExchangeSettings } from './http-forward.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { HttpRouter } from './http-router.js';
 import { UpstreamGroup, type UpstreamTls } from './upstream-group.js';
+import type { Clock } from '../../clock.js';
 import { refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
 
 type SiteRoute =
@@ -22,6 +23,8 @@ export interface SiteDeps {
   readonly trusted: CidrSet;
   readonly metrics: HttpMetrics;
   readonly logger: Logger | undefined;
+  /** Timers of the health checks (the proxy's clock). */
+  readonly clock?: Clock;
 }
 
 /** Where a request is going: the host routed on (lower case, no port), the Host to send, the path. */
@@ -102,7 +105,7 @@ export class HttpSite {
     const { action } = route;
     switch (action.type) {
       case 'proxy': {
-        const group = new UpstreamGroup(route.name, action, upstreamTls, this.#deps.metrics);
+        const group = new UpstreamGroup(route.name, action, upstreamTls, this.#deps.metrics, this.#deps.clock);
         this.groups.push(group);
         const { settings, metrics } = this.#deps;
         return {

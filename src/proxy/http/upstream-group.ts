@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../../clock.js';
 import { LoadBalancer } from '../../policy/load-balancer.js';
 import { HoldfastDispatcher } from '../../client/create-dispatcher.js';
 import type { DispatcherOptions } from '../../client/options.js';
@@ -49,7 +50,7 @@ export class UpstreamGroup {
   readonly #balancer: LoadBalancer;
   readonly #checker: HealthChecker | undefined;
 
-  constructor(route: string, action: ProxyActionConfig, tls: UpstreamTls | undefined, hooks: UpstreamHooks) {
+  constructor(route: string, action: ProxyActionConfig, tls: UpstreamTls | undefined, hooks: UpstreamHooks, clock: Clock = systemClock) {
     this.route = route;
     const scheme = tls === undefined ? 'http' : 'https';
     this.targets = action.targets.map(({ address, weight }) => ({ address, origin: `${scheme}://${address}`, weight, inFlight: 0, healthy: true, ejected: false }));
@@ -80,7 +81,7 @@ export class UpstreamGroup {
       if (target.ejected) hooks.ejected(route, target.address);
     });
     this.dispatcher.onReplay(({ origin }) => hooks.replayed(origin));
-    this.#checker = action.healthCheck === undefined ? undefined : new HealthChecker(route, this.targets, action.healthCheck, tlsOptions, hooks);
+    this.#checker = action.healthCheck === undefined ? undefined : new HealthChecker(route, this.targets, action.healthCheck, tlsOptions, hooks, clock);
   }
 
   /**
