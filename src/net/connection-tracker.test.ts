@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
+import { FakeClock } from '../../test/support/fake-clock.js';
 import { ConnectionTracker, type LimitName } from './connection-tracker.js';
 
 const socket = {} as Socket;
 
 test('counters move once per connection, whichever side reports the close and however often', () => {
-  const tracker = new ConnectionTracker({ maxConnections: 10, perIp: 10, newPerSecondPerIp: 100 }, () => 0);
+  const tracker = new ConnectionTracker({ maxConnections: 10, perIp: 10, newPerSecondPerIp: 100 }, new FakeClock());
   const closed: string[] = [];
   tracker.on('closed', (r) => closed.push(r.reason!));
   const record = tracker.open(socket, 'l', '10.0.0.1');
@@ -24,8 +25,8 @@ test('counters move once per connection, whichever side reports the close and ho
 });
 
 test('limits: total, per IP, per route and new connections per second per IP, each refused and reported', () => {
-  let now = 0;
-  const tracker = new ConnectionTracker({ maxConnections: 3, perIp: 2, newPerSecondPerIp: 3 }, () => now);
+  const clock = new FakeClock();
+  const tracker = new ConnectionTracker({ maxConnections: 3, perIp: 2, newPerSecondPerIp: 3 }, clock);
   const refused: LimitName[] = [];
   tracker.on('refused', (limit) => refused.push(limit));
   const open = (ip: string, routeLimit: number) => {
@@ -41,7 +42,7 @@ test('limits: total, per IP, per route and new connections per second per IP, ea
   assert.equal(open('d', 5), 'total', 'three are open');
   assert.deepEqual(refused, ['per-ip', 'per-route', 'total']);
   // Rate: 3 new connections per second per IP, whatever closes in between.
-  const rate = new ConnectionTracker({ maxConnections: 100, perIp: 100, newPerSecondPerIp: 3 }, () => now);
+  const rate = new ConnectionTracker({ maxConnections: 100, perIp: 100, newPerSecondPerIp: 3 }, clock);
   const admitOne = () => {
     const record = rate.open(socket, 'l', 'e');
     if (typeof record === 'string') return record;
@@ -50,7 +51,7 @@ test('limits: total, per IP, per route and new connections per second per IP, ea
     return verdict ?? 'ok';
   };
   assert.deepEqual([admitOne(), admitOne(), admitOne(), admitOne()], ['ok', 'ok', 'ok', 'rate-per-ip']);
-  now += 1000 / 3;
+  clock.advance(1000 / 3);
   assert.equal(admitOne(), 'ok', 'a token a third of a second later');
   tracker.stop();
   rate.stop();

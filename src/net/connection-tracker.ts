@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { TokenBucket } from '../policy/token-bucket.js';
+import { systemClock, type Clock } from '../clock.js';
 
 /**
  * The one registry of proxied connections. Each connection is a small state machine:
@@ -78,16 +79,21 @@ export class ConnectionTracker extends EventEmitter<TrackerEvents> {
   readonly #perIp = new Map<string, number>();
   readonly #perRoute = new Map<string, number>();
   readonly #rates = new Map<string, TokenBucket>();
-  readonly #sweep: NodeJS.Timeout;
+  #cancelSweep: () => void;
   #nextId = 1;
   #waiters: (() => void)[] = [];
 
-  constructor(limits: TrackerLimits, now: () => number = () => performance.now()) {
+  /** `clock`: rate buckets' time and the sweep's timer (a fake one in tests). */
+  constructor(limits: TrackerLimits, clock: Clock = systemClock) {
     super();
     this.#limits = limits;
-    this.#now = now;
+    this.#now = () => clock.now();
     // Full buckets carry no information: drop them, or the map grows with every IP ever seen.
-    this.#sweep = setInterval(() => this.#sweepRates(), RATE_SWEEP_MS).unref();
+    const sweep = () => {
+      this.#cancelSweep = clock.schedule(sweep, RATE_SWEEP_MS);
+      this.#sweepRates();
+    };
+    this.#cancelSweep = clock.schedule(sweep, RATE_SWEEP_MS);
   }
 
   /** New limits apply to connections accepted from now on. */
@@ -178,7 +184,7 @@ export class ConnectionTracker extends EventEmitter<TrackerEvents> {
   }
 
   stop(): void {
-    clearInterval(this.#sweep);
+    this.#cancelSweep();
   }
 
   #refuse(limit: LimitName, listener: string): LimitName {

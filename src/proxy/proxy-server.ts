@@ -57,7 +57,7 @@ export class ProxyServer {
     this.#logger = logger;
     this.#clock = clock;
     this.#debug = logger?.isLevelEnabled('debug') === true ? logger : undefined;
-    this.tracker = new ConnectionTracker(config.limits);
+    this.tracker = new ConnectionTracker(config.limits, clock);
     this.metrics = new ProxyMetrics(this.tracker);
     this.httpMetrics = new HttpMetrics(this.metrics.registry);
     this.httpMetrics.onEjected = (route, upstream) => this.#logger?.warn({ route, upstream }, 'upstream ejected: out of rotation after consecutive failures');

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
 import { ProxyConfigError } from '../errors.js';
 import { buildAdminApp } from './admin-server.js';
 import { ConfigWatcher, loadConfigFile } from './config/config-loader.js';
@@ -30,20 +31,20 @@ export class ProxyRuntime {
   readonly #reload: (why: string) => Promise<void>;
   #stopping = false;
 
-  private constructor(file: string, proxy: ProxyServer, logger: Logger) {
+  private constructor(file: string, proxy: ProxyServer, logger: Logger, clock: Clock) {
     this.#file = file;
     this.proxy = proxy;
     this.#logger = logger;
-    this.#certificates = new CertificateWatchers(proxy, logger);
+    this.#certificates = new CertificateWatchers(proxy, logger, clock);
     this.#reload = reloader(file, proxy, logger, () => this.#certificates.watch());
-    this.#watcher = new ConfigWatcher(file, () => void this.#reload('file change'));
+    this.#watcher = new ConfigWatcher(file, () => void this.#reload('file change'), undefined, clock);
   }
 
   /** Starts the proxy from `config` (loaded from `file`, which is watched), with its admin endpoint when configured. */
-  static async start(file: string, config: ProxyConfig, { logger }: { logger: Logger }): Promise<ProxyRuntime> {
+  static async start(file: string, config: ProxyConfig, { logger, clock = systemClock }: { logger: Logger; clock?: Clock }): Promise<ProxyRuntime> {
     const token = adminToken(config);
-    const proxy = await ProxyServer.start(config, { logger });
-    const runtime = new ProxyRuntime(file, proxy, logger);
+    const proxy = await ProxyServer.start(config, { logger, clock });
+    const runtime = new ProxyRuntime(file, proxy, logger, clock);
     if (config.admin !== undefined) {
       const admin = buildAdminApp(proxy, { token, isStopping: () => runtime.#stopping });
       runtime.#admin = admin;
@@ -126,16 +127,19 @@ class CertificateWatchers {
   readonly #logger: Logger;
   #watchers: ConfigWatcher[] = [];
 
-  constructor(proxy: ProxyServer, logger: Logger) {
+  readonly #clock: Clock;
+
+  constructor(proxy: ProxyServer, logger: Logger, clock: Clock) {
     this.#proxy = proxy;
     this.#logger = logger;
+    this.#clock = clock;
     this.watch();
   }
 
   /** (Re)starts watching the current config's files. */
   watch(): void {
     this.close();
-    this.#watchers = [...new Set(this.#proxy.certificates.files)].map((file) => new ConfigWatcher(file, () => this.#reload(file)));
+    this.#watchers = [...new Set(this.#proxy.certificates.files)].map((file) => new ConfigWatcher(file, () => this.#reload(file), undefined, this.#clock));
   }
 
   #reload(file: string): void {

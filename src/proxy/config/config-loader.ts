@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { systemClock, type Clock } from '../../clock.js';
 import { ProxyConfigError } from '../../errors.js';
 import { proxyConfigSchema, type ProxyConfig } from './config.js';
 
@@ -73,20 +74,20 @@ function messageOf(issue: z.core.$ZodIssue): string {
  */
 export class ConfigWatcher {
   readonly #watcher: FSWatcher;
-  #timer: NodeJS.Timeout | undefined;
+  #cancel: (() => void) | undefined;
 
-  constructor(file: string, onChange: () => void, settleMs = 100) {
+  constructor(file: string, onChange: () => void, settleMs = 100, clock: Clock = systemClock) {
     const name = basename(file);
     this.#watcher = watch(dirname(file), (_event, changed) => {
       if (changed !== null && changed !== name) return;
-      clearTimeout(this.#timer);
-      this.#timer = setTimeout(onChange, settleMs);
+      this.#cancel?.();
+      this.#cancel = clock.schedule(onChange, settleMs);
     });
     this.#watcher.on('error', () => {}); // the directory went away: reload still works on SIGHUP
   }
 
   close(): void {
-    clearTimeout(this.#timer);
+    this.#cancel?.();
     this.#watcher.close();
   }
 }
