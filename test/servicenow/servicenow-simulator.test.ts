@@ -348,6 +348,11 @@ test('regression (issue 17): the Aggregate API: count, group-by (raw and display
   assert.deepEqual(named.map((g) => g.groupby_fields[0]!.value), ['Closed']);
   const big = (await call('/api/now/stats/incident?sysparm_count=true&sysparm_group_by=assignment_group&sysparm_having=count^assignment_group^>^5')).json().result as { stats: { count: string } }[];
   assert.ok(big.every((g) => Number(g.stats.count) > 5));
+  // An empty value is no number: hold_reason is set on held incidents only, and the average is theirs.
+  const reasons = incidents.map((r) => r.hold_reason!).filter((v) => v !== '').map(Number);
+  const avg = (await call('/api/now/stats/incident?sysparm_avg_fields=hold_reason')).json() as { result: { stats: { avg: { hold_reason: string } } } };
+  assert.ok(reasons.length > 0 && reasons.length < incidents.length);
+  assert.equal(Number(avg.result.stats.avg.hold_reason), reasons.reduce((a, b) => a + b, 0) / reasons.length);
   assert.equal((await call('/api/now/stats/incident?sysparm_sum_fields=nope')).status, 400);
   assert.equal((await call('/api/now/stats/nope?sysparm_count=true')).status, 400);
 });

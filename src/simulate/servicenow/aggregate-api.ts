@@ -31,7 +31,7 @@ export function aggregateAnswer(data: InstanceData, table: TableStore, query: Qu
   for (const name of [...groupBy, ...Object.values(fields).flat()]) {
     if (table.def.fields[name] === undefined) return failure(400, 'Invalid field', `Table ${table.def.name} has no field ${name}`);
   }
-  const having = parseHaving(query.sysparm_having);
+  const having = parseHaving(query.sysparm_having, table);
   if (having instanceof Error) return failure(400, 'Invalid sysparm_having', having.message);
   const stats = (group: readonly SnRecord[]) => statsOf(table, group, count || having.some((h) => h.aggregate === 'count'), fields);
   if (groupBy.length === 0) return { status: 200, headers: {}, body: { result: { stats: stats(rows) } }, rows: rows.length };
@@ -70,7 +70,7 @@ function compute(aggregate: Aggregate, values: string[], table: TableStore, fiel
     const def = table.def.fields[field]!;
     return present.reduce((best, v) => ((aggregate === 'min' ? compareValues(v, best, def) < 0 : compareValues(v, best, def) > 0) ? v : best));
   }
-  const numbers = values.map(Number).filter((n) => values.length > 0 && Number.isFinite(n));
+  const numbers = values.filter((v) => v !== '').map(Number).filter(Number.isFinite); // an empty value is no number, not 0
   const sum = numbers.reduce((a, b) => a + b, 0);
   if (aggregate === 'sum') return String(sum);
   return numbers.length === 0 ? '' : String(sum / numbers.length);
@@ -78,24 +78,23 @@ function compute(aggregate: Aggregate, values: string[], table: TableStore, fiel
 
 interface Having { aggregate: 'count' | Aggregate; holds(rows: readonly SnRecord[]): boolean }
 
-/** `count^priority^>^3,avg^priority^<^2`: each must hold for a group to be listed. */
-function parseHaving(value: string | undefined): Having[] | Error {
+/** `count^priority^>^3,avg^priority^<^2`: each must hold for a group to be listed; the aggregates are compute()'s. */
+function parseHaving(value: string | undefined, table: TableStore): Having[] | Error {
   const out: Having[] = [];
   for (const part of list(value)) {
     const [aggregate, field, op, bound] = part.split('^');
     if (!(aggregate === 'count' || (AGGREGATES as readonly string[]).includes(aggregate ?? '')) || field === undefined || bound === undefined || !['=', '!=', '>', '>=', '<', '<='].includes(op ?? '')) {
       return new Error(`"${part}" is not aggregate^field^operator^value`);
     }
+    if (aggregate !== 'count' && table.def.fields[field] === undefined) return new Error(`"${part}": table ${table.def.name} has no field ${field}`);
     const n = Number(bound);
     const test = (x: number) => ({ '=': x === n, '!=': x !== n, '>': x > n, '>=': x >= n, '<': x < n, '<=': x <= n })[op as '='];
     out.push({
       aggregate: aggregate as Having['aggregate'],
       holds: (rows) => {
         if (aggregate === 'count') return test(rows.length);
-        const values = rows.map((r) => Number(r[field])).filter(Number.isFinite);
-        const sum = values.reduce((a, b) => a + b, 0);
-        const x = aggregate === 'sum' ? sum : aggregate === 'avg' ? sum / Math.max(1, values.length) : aggregate === 'min' ? Math.min(...values) : Math.max(...values);
-        return test(x);
+        const x = compute(aggregate as Aggregate, rows.map((r) => r[field] ?? ''), table, field);
+        return x !== '' && test(Number(x)); // no value in the group: no aggregate to compare
       },
     });
   }
