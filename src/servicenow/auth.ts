@@ -58,13 +58,9 @@ export class BasicAuth implements Authenticator {
     this.#holdOff = new SignInHoldOff(options);
   }
 
-  header(): Promise<string> {
-    try {
-      this.#holdOff.check();
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-    return Promise.resolve(this.#header);
+  async header(): Promise<string> {
+    this.#holdOff.check();
+    return this.#header;
   }
 
   rejected(): boolean {

@@ -37,6 +37,8 @@ export interface ViewOptions {
   /** How long the oldest request to the instance has waited, in ms. */
   waitingMs(): number;
   warm(): WarmProgress | undefined;
+  /** Each failure of the store (a read of the view, a tick, the Redis connection), as it happens: for the log. */
+  onStoreError?: (err: Error) => void;
 }
 
 /** A status update goes out when a table's lag moved by this much, not every second. */
@@ -94,6 +96,7 @@ export class MirrorView extends EventEmitter<{ update: ['summary' | 'status'] }>
   }
 
   storeError(err: Error): void {
+    this.#o.onStoreError?.(err);
     this.#status = { ...this.#status, store: { kind: this.#o.store.kind, ok: false, error: err.message } };
     this.emit('update', 'status');
   }

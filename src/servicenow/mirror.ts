@@ -110,9 +110,9 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
       syncing: () => this.#scheduler.syncing,
       waitingMs: () => this.client.waitingMs(),
       warm: () => this.#warm,
+      onStoreError: (err) => this.#logger?.warn({ err: err.message }, 'store unavailable; serving the last good data'),
     });
     this.view.on('update', (what) => this.emit('update', what));
-    this.view.on('update', (what) => { if (what === 'status' && !this.view.status().store.ok) this.#logger?.warn({ err: this.view.status().store.error }, 'store unavailable; serving the last good data'); });
     this.store.onChange(() => this.#scheduleRefresh());
   }
 

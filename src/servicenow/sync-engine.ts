@@ -175,14 +175,10 @@ export class SyncEngine {
       this.#o.onEvent?.({ type: 'refused', table: spec.name, deletes: gone.length, stored: stored.size });
       gone = [];
     }
-    for (let i = 0; i < missing.length; i += IDS_PER_REQUEST) {
-      const found = await this.#fetch(spec, missing.slice(i, i + IDS_PER_REQUEST), signal);
-      signal?.throwIfAborted();
-      await this.#o.store.apply(spec.name, found, [], state);
-      if (found.length > 0) this.#o.onEvent?.({ type: 'restored', table: spec.name, records: found.length, source: 'check' });
-    }
+    const found = await this.#fetch(spec, missing, signal);
     signal?.throwIfAborted();
-    await this.#o.store.apply(spec.name, [], gone, next);
+    await this.#o.store.apply(spec.name, found, gone, next);
+    if (found.length > 0) this.#o.onEvent?.({ type: 'restored', table: spec.name, records: found.length, source: 'check' });
     if (gone.length > 0) this.#o.onEvent?.({ type: 'deletes', table: spec.name, deleted: gone.length, source: 'check' });
     return next;
   }

@@ -192,11 +192,8 @@ export class ServiceNowSimulator {
     if (rate.matched && !rate.allowed) {
       return this.#out.send(request, reply, failure(429, 'Rate limit exceeded', `Rate limit of ${rate.limit} requests per hour for Table API exceeded`, { ...rateHeaders, 'retry-after': String(rate.retryAfterS) }));
     }
-    const slot = await this.#queue.enter();
-    if (slot === undefined) {
-      this.#stats.queueRejected++;
-      return this.#out.send(request, reply, failure(429, 'Too Many Requests', 'The API_INT semaphore queue is full', rateHeaders));
-    }
+    const slot = await this.#enterQueue(request, reply, rateHeaders);
+    if (slot === undefined) return;
     try {
       const waitedMs = performance.now() - arrived;
       if (waitedMs >= this.options.maxTransactionMs) {
@@ -214,18 +211,28 @@ export class ServiceNowSimulator {
     }
   }
 
+  /** A place among the workers (the API_INT semaphores), or a 429 sent when the queue is full: then undefined. */
+  async #enterQueue(request: FastifyRequest, reply: FastifyReply, rateHeaders: Record<string, string>): Promise<(() => void) | undefined> {
+    const slot = await this.#queue.enter();
+    if (slot !== undefined) return slot;
+    this.#stats.queueRejected++;
+    this.#out.send(request, reply, failure(429, 'Too Many Requests', 'The API_INT semaphore queue is full', rateHeaders));
+    return undefined;
+  }
+
+  /** `https://instance` as the caller reached it: for Location, reference and download links. */
+  #baseUrl(request: FastifyRequest): string {
+    return `${request.protocol}://${request.headers.host ?? `127.0.0.1:${this.#port}`}`;
+  }
+
   /** The Attachment API, behind the same queue as the Table API. */
   async #attachment(request: FastifyRequest, reply: FastifyReply, [, id, file]: RegExpExecArray, user: string): Promise<void> {
     const readOnly = this.options.users.find((u) => u.user_name === user)?.readOnly === true;
     if (request.method !== 'GET' && request.method !== 'HEAD' && readOnly) return this.#out.send(request, reply, failure(403, 'Operation Failed', 'ACL Exception Insert Failed due to security constraints'));
-    const slot = await this.#queue.enter();
-    if (slot === undefined) {
-      this.#stats.queueRejected++;
-      return this.#out.send(request, reply, failure(429, 'Too Many Requests', 'The API_INT semaphore queue is full'));
-    }
+    const slot = await this.#enterQueue(request, reply, {});
+    if (slot === undefined) return;
     try {
-      const baseUrl = `${request.protocol}://${request.headers.host ?? `127.0.0.1:${this.#port}`}`;
-      const answer = await this.#attachments.answer(request, id, file !== undefined, user, baseUrl);
+      const answer = await this.#attachments.answer(request, id, file !== undefined, user, this.#baseUrl(request));
       if ('file' in answer) {
         this.#stats.byStatus['200'] = (this.#stats.byStatus['200'] ?? 0) + 1;
         void reply.code(200).headers({ 'content-type': answer.contentType, 'x-attachment-metadata': '' }).send(request.method === 'HEAD' ? undefined : answer.file);
@@ -239,7 +246,7 @@ export class ServiceNowSimulator {
 
   #answer(request: FastifyRequest, table: NonNullable<ReturnType<InstanceData['table']>>, sysId: string | undefined, version: string | undefined, path: string, user: string): ApiAnswer {
     const query = request.query as Query;
-    const baseUrl = `${request.protocol}://${request.headers.host ?? `127.0.0.1:${this.#port}`}`;
+    const baseUrl = this.#baseUrl(request);
     const readOnly = this.options.users.find((u) => u.user_name === user)?.readOnly === true || table.def.name === 'sys_audit_delete';
     if (request.method !== 'GET' && readOnly) return failure(403, 'Operation Failed', 'ACL Exception Update Failed due to security constraints');
     switch (request.method) {
