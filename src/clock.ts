@@ -14,6 +14,36 @@ export interface Clock {
   wallNow(): number;
   /** Calls `fn` after `ms`; returns a function that cancels the call. */
   schedule(fn: () => void, ms: number, options?: { ref?: boolean }): () => void;
+  /**
+   * A timer that can be pushed back: `refresh()` starts its `ms` again from now, as Node's
+   * `Timeout.refresh()` does, without a new timer. For per-connection timers (idle, lifetime,
+   * half-close, connect) that must not cost an allocation each time they move.
+   */
+  timer(fn: () => void, ms: number, options?: { ref?: boolean }): ClockTimer;
+}
+
+export interface ClockTimer {
+  /** Runs it `ms` from now, whether it had run, was pending or was cancelled. */
+  refresh(): void;
+  cancel(): void;
+}
+
+/** Node's own Timeout behind the ClockTimer interface: refresh() is Timeout.refresh(). */
+class SystemTimer implements ClockTimer {
+  readonly #timeout: NodeJS.Timeout;
+
+  constructor(fn: () => void, ms: number, ref: boolean) {
+    this.#timeout = setTimeout(fn, ms);
+    if (!ref) this.#timeout.unref();
+  }
+
+  refresh(): void {
+    this.#timeout.refresh();
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timeout);
+  }
 }
 
 export const systemClock: Clock = {
@@ -24,6 +54,7 @@ export const systemClock: Clock = {
     if (options?.ref !== true) timer.unref();
     return () => clearTimeout(timer);
   },
+  timer: (fn, ms, options) => new SystemTimer(fn, ms, options?.ref === true),
 };
 
 /**

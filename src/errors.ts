@@ -212,7 +212,7 @@ export class ServiceNowResponseError extends HoldfastError {
 
 /**
  * A proxy config file is invalid. The message is one line: the file, the field's path
- * (`routes[0].action.targets[1]`) and what was expected.
+ * (`upstreams[0].targets[1]`) and what was expected.
  */
 export class ProxyConfigError extends HoldfastError {
   static readonly code = 'HF_ERR_PROXY_CONFIG';

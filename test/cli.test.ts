@@ -47,10 +47,10 @@ describe('holdfast CLI', { concurrency: true }, () => {
     const dir = mkdtempSync('/tmp/holdfast-cli-');
     try {
       const file = `${dir}/bad.yaml`;
-      writeFileSync(file, 'listeners: [{ port: 8443 }]\nroutes:\n  - name: a\n    action: { type: forward, targets: ["10.0.0.1:443", "nope"] }\n');
+      writeFileSync(file, 'listeners: [{ port: 8443 }]\nupstreams:\n  - name: a\n    targets: ["10.0.0.1:443", "nope"]\nroutes:\n  - name: a\n    action: { type: forward, upstream: a }\n');
       const run = await cli(['proxy', '--config', file]);
       assert.equal(run.code, 2);
-      assert.equal(run.stderr, `holdfast: ${file}: routes[0].action.targets[1]: expected "host:port" (or "[v6]:port") with a port 1-65535, got "nope" [HF_ERR_PROXY_CONFIG]\n`);
+      assert.equal(run.stderr, `holdfast: ${file}: upstreams[0].targets[1]: expected "host:port" (or "[v6]:port") with a port 1-65535, got "nope" [HF_ERR_PROXY_CONFIG]\n`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -71,11 +71,11 @@ describe('holdfast CLI', { concurrency: true }, () => {
       writeFileSync(`${dir}/certs/www.example.test.pem`, cert);
       writeFileSync(`${dir}/certs/www.example.test.key`, key);
       const noCa = await cli(['proxy', '--config', `${dir}/proxy.yaml`, '--check']);
-      assert.match(noCa.stderr, /routes\[1\]\.action\.upstreamTls\.caFile: no such file/);
+      assert.match(noCa.stderr, /upstreams\[2\]\.tls\.caFile: no such file/);
       writeFileSync(`${dir}/certs/internal-ca.pem`, ca.cert);
       const check = await cli(['proxy', '--config', `${dir}/proxy.yaml`, '--check']);
       assert.equal(check.code, 0, check.stderr);
-      assert.match(check.stdout, /valid: 3 listener\(s\), 7 route\(s\), 1 certificate\(s\)/);
+      assert.match(check.stdout, /valid: 3 listener\(s\), 6 upstream\(s\), 7 route\(s\), 1 certificate\(s\)/);
       assert.match(check.stdout, /certificate \S+www\.example\.test\.pem: www\.example\.test, api\.example\.test \(until \d{4}-.+\) default/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -85,8 +85,9 @@ async function startHoldfast(upstream: number, dir: string): Promise<Contestant>
   const file = join(dir, 'holdfast.yaml');
   // The defaults: metrics, forwarding headers, limits, the client core's replay and breaker.
   writeFileSync(file, stringify({
+    upstreams: [{ name: 'app', targets: [`127.0.0.1:${upstream}`] }],
     listeners: [{ host: '127.0.0.1', port }],
-    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'app', action: { type: 'proxy', targets: [`127.0.0.1:${upstream}`] } }] } }],
+    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'app', action: { type: 'proxy', upstream: 'app' } }] } }],
     limits: { maxConnections: 10_000, perIp: 1_000, newPerSecondPerIp: 1_000 },
     admin: { host: '127.0.0.1', port: 0 },
   }));

@@ -55,8 +55,9 @@ async function startHoldfast(backend: number, dir: string): Promise<Contestant> 
   const file = join(dir, 'holdfast.yaml');
   // Every lifecycle feature on: tracking, limits, and all the timeouts.
   writeFileSync(file, stringify({
+    upstreams: [{ name: 'backend', targets: [`127.0.0.1:${backend}`] }],
     listeners: [{ host: '127.0.0.1', port }],
-    routes: [{ name: 'backend', action: { type: 'forward', targets: [`127.0.0.1:${backend}`] } }],
+    routes: [{ name: 'backend', action: { type: 'forward', upstream: 'backend' } }],
     timeouts: { connectMs: 5000, firstDataMs: 10_000, idleMs: 60_000, lifetimeMs: 3_600_000, halfCloseMs: 30_000 },
     limits: { maxConnections: 10_000, perIp: 1_000, perRoute: 10_000, newPerSecondPerIp: 1_000 },
     admin: { host: '127.0.0.1', port: 0 },

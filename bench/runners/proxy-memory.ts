@@ -35,8 +35,9 @@ export async function runProxyMemory(connections: number, progress: (line: strin
   const [backendPort] = (await once(holder, 'message')) as [number];
   const port = await freePort();
   const proxy = await startBenchProxy({
+    upstreams: [{ name: 'held', targets: [`127.0.0.1:${backendPort}`] }],
     listeners: [{ host: '127.0.0.1', port, backlog: 2048 }],
-    routes: [{ name: 'held', action: { type: 'forward', targets: [`127.0.0.1:${backendPort}`] } }],
+    routes: [{ name: 'held', action: { type: 'forward', upstream: 'held' } }],
     timeouts: { connectMs: 5000, firstDataMs: 10_000, idleMs: 3_600_000, lifetimeMs: 86_400_000, halfCloseMs: 30_000 },
     limits: { maxConnections: 20_000, perIp: 20_000, perRoute: 20_000, newPerSecondPerIp: 1_000_000 },
   });

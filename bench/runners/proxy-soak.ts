@@ -49,12 +49,13 @@ export async function runProxySoak(seconds: number, progress: (line: string) => 
   const ports = { load: await freePort(), chaos: await freePort(), reset: await freePort(), refused: await freePort(), tls: await freePort() };
   const at = (p: number) => `127.0.0.1:${p}`;
   const proxy = await startBenchProxy({
+    upstreams: [{ name: 'load', targets: [at(refused), at(portOf(echo))] }, { name: 'reset', targets: [at(portOf(resetter))] }, { name: 'refused', targets: [at(refused)] }, { name: 'tls', targets: [at(portOf(echo))] }],
     listeners: Object.entries(ports).map(([name, port]) => ({ name, host: '127.0.0.1', port })),
     routes: [
-      { name: 'load', match: { ports: [ports.load, ports.chaos] }, action: { type: 'forward', targets: [at(refused), at(portOf(echo))] } },
-      { name: 'reset', match: { ports: [ports.reset] }, action: { type: 'forward', targets: [at(portOf(resetter))] } },
-      { name: 'refused', match: { ports: [ports.refused] }, action: { type: 'forward', targets: [at(refused)] } },
-      { name: 'tls', match: { ports: [ports.tls], sni: ['app.example.test'] }, action: { type: 'passthrough', targets: [at(portOf(echo))] } },
+      { name: 'load', match: { ports: [ports.load, ports.chaos] }, action: { type: 'forward', upstream: 'load' } },
+      { name: 'reset', match: { ports: [ports.reset] }, action: { type: 'forward', upstream: 'reset' } },
+      { name: 'refused', match: { ports: [ports.refused] }, action: { type: 'forward', upstream: 'refused' } },
+      { name: 'tls', match: { ports: [ports.tls], sni: ['app.example.test'] }, action: { type: 'passthrough', upstream: 'tls' } },
     ],
     timeouts: { firstDataMs: 500, idleMs: 30_000, halfCloseMs: 2_000 },
     limits: { maxConnections: 10_000, perIp: 5_000, newPerSecondPerIp: 100_000 },

@@ -47,7 +47,7 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
   const config = await loadConfigFile(file);
   if (values.check === true) {
     const certificates = checkConfigFiles(config);
-    out(`${values.config}: valid: ${config.listeners.length} listener(s), ${config.routes.length} route(s), ${certificates.length} certificate(s)`);
+    out(`${values.config}: valid: ${config.listeners.length} listener(s), ${config.upstreams.length} upstream(s), ${config.routes.length} route(s), ${certificates.length} certificate(s)`);
     for (const c of certificates) out(`  certificate ${c.certFile}: ${c.hosts.join(', ')} (until ${c.notAfter})${c.default ? ' default' : ''}`);
     return 0;
   }

@@ -13,6 +13,9 @@ function manualClock(): Clock & { advance(ms: number): void; timers: number } {
       timers.push({ at: now + ms, fn });
       return () => {};
     },
+    timer() {
+      throw new Error('the deadline queue schedules; it has no refreshable timer');
+    },
     get timers() { return timers.length; },
     advance(ms) {
       now += ms;

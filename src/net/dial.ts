@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import { directReadOption, type DirectReads } from './direct-reads.js';
 
 export type DialFailure = 'refused' | 'timeout' | 'error';
@@ -14,7 +15,7 @@ export interface DialCallbacks {
  * Opens a TCP connection with its `'error'` listener attached in the same tick as the
  * socket is created: a refused connect can never surface as an unhandled `'error'`
  * (SmartProxy's crash on ECONNREFUSED, shared/research/smartproxy.md §3). The connect
- * timeout is the socket's own inactivity timer, so a dial costs no extra timer.
+ * timeout runs on `clock` (unref'd), a fake one in tests.
  *
  * Returns a function that abandons the dial: the socket is destroyed, no callback runs, and
  * `onClosed` is called once its file descriptor is released.
@@ -25,15 +26,15 @@ export interface DialCallbacks {
  * After `onConnect`, the caller owns the socket and must attach its own `'error'` listener
  * in that same callback.
  */
-export function dial(host: string, port: number, timeoutMs: number, callbacks: DialCallbacks, reads?: DirectReads): (onClosed: () => void) => void {
+export function dial(host: string, port: number, timeoutMs: number, callbacks: DialCallbacks, { reads, clock = systemClock }: { reads?: DirectReads; clock?: Clock } = {}): (onClosed: () => void) => void {
   const socket = connect({ host, port, allowHalfOpen: true, noDelay: true, ...(reads === undefined ? {} : { onread: directReadOption(reads) }) });
   let settled = false;
+  let timer: ClockTimer | undefined;
   const cleanup = () => {
     settled = true;
     socket.removeListener('error', onError);
-    socket.removeListener('timeout', onTimeout);
     socket.removeListener('connect', onConnect);
-    socket.setTimeout(0);
+    timer?.cancel();
   };
   const fail = (failure: DialFailure, err: Error | undefined) => {
     if (settled) return;
@@ -50,9 +51,8 @@ export function dial(host: string, port: number, timeoutMs: number, callbacks: D
     callbacks.onConnect(socket);
   };
   socket.on('error', onError);
-  socket.on('timeout', onTimeout);
   socket.on('connect', onConnect);
-  if (timeoutMs > 0) socket.setTimeout(timeoutMs);
+  if (timeoutMs > 0) timer = clock.timer(onTimeout, timeoutMs);
   return (onClosed) => {
     if (settled) return onClosed(); // never strand the caller
     cleanup();

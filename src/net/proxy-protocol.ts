@@ -1,4 +1,5 @@
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import { normalizeAddress } from './address.js';
 
 /**
  * The PROXY protocol, versions 1 (text) and 2 (binary), as HAProxy specifies it
@@ -13,6 +14,22 @@ export interface ProxiedAddresses {
   sourcePort: number;
   destinationAddress: string;
   destinationPort: number;
+}
+
+/** A connected socket's own addresses, as a PROXY header carries them (IPv4 only when both ends are). */
+export function addressesOf(socket: Socket): ProxiedAddresses | undefined {
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (remoteAddress === undefined || localAddress === undefined) return undefined;
+  const source = normalizeAddress(remoteAddress);
+  const destination = normalizeAddress(localAddress);
+  const v4 = !source.includes(':') && !destination.includes(':');
+  return {
+    family: v4 ? 'IPv4' : 'IPv6',
+    sourceAddress: v4 || source.includes(':') ? source : `::ffff:${source}`,
+    destinationAddress: v4 || destination.includes(':') ? destination : `::ffff:${destination}`,
+    sourcePort: remotePort ?? 0,
+    destinationPort: localPort ?? 0,
+  };
 }
 
 export type ProxyHeaderResult =

@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import type { Socket } from 'node:net';
 import type { CloseReason } from './connection-tracker.js';
 import { detach, type DirectReads } from './direct-reads.js';
@@ -48,18 +49,23 @@ export class Splice {
   #open = 2;
   #ended = false;
   #halfClosed = false;
-  #graceTimer: NodeJS.Timeout | undefined;
-  #idleTimer: NodeJS.Timeout | undefined;
+  #graceTimer: ClockTimer | undefined;
+  #idleTimer: ClockTimer | undefined;
   /** Set by every chunk either way; cleared by each idle check. */
   #active = false;
   #quietChecks = 0;
-  #lifetimeTimer: NodeJS.Timeout | undefined;
+  #lifetimeTimer: ClockTimer | undefined;
 
   readonly #backendReads: DirectReads | undefined;
+  readonly #clock: Clock;
 
-  /** `backendReads`: the backend was dialled with direct reads (direct-reads.ts), not 'data' events. */
-  constructor(client: Socket, backend: Socket, timeouts: SpliceTimeouts, events: SpliceEvents, backendReads?: DirectReads) {
-    this.#backendReads = backendReads;
+  /**
+   * `reads`: the backend was dialled with direct reads (direct-reads.ts), not 'data' events.
+   * `clock`: the idle, lifetime and half-close timers (unref'd), a fake one in tests.
+   */
+  constructor(client: Socket, backend: Socket, timeouts: SpliceTimeouts, events: SpliceEvents, { reads, clock = systemClock }: { reads?: DirectReads; clock?: Clock } = {}) {
+    this.#backendReads = reads;
+    this.#clock = clock;
     this.#client = client;
     this.#backend = backend;
     this.#timeouts = timeouts;
@@ -85,8 +91,8 @@ export class Splice {
     backend.on('error', this.#onBackendError);
     client.on('close', this.#onClose);
     backend.on('close', this.#onClose);
-    if (this.#timeouts.idleMs > 0) this.#idleTimer = setTimeout(this.#onIdleCheck, Math.max(1, this.#timeouts.idleMs / 2)).unref();
-    if (this.#timeouts.lifetimeMs > 0) this.#lifetimeTimer = setTimeout(this.#onLifetime, this.#timeouts.lifetimeMs).unref();
+    if (this.#timeouts.idleMs > 0) this.#idleTimer = this.#clock.timer(this.#onIdleCheck, Math.max(1, this.#timeouts.idleMs / 2));
+    if (this.#timeouts.lifetimeMs > 0) this.#lifetimeTimer = this.#clock.timer(this.#onLifetime, this.#timeouts.lifetimeMs);
     client.resume();
     backend.resume();
     // A paused socket still emits 'end' when a FIN arrives with nothing buffered: a client
@@ -163,7 +169,7 @@ export class Splice {
   #halfClose(): void {
     if (this.#halfClosed) return;
     this.#halfClosed = true;
-    if (this.#timeouts.halfCloseMs > 0) this.#graceTimer = setTimeout(this.#onGrace, this.#timeouts.halfCloseMs).unref();
+    if (this.#timeouts.halfCloseMs > 0) this.#graceTimer = this.#clock.timer(this.#onGrace, this.#timeouts.halfCloseMs);
     this.#events.onHalfClose();
   }
 
@@ -176,9 +182,9 @@ export class Splice {
   #finish(): void {
     if (this.#ended) return;
     this.#ended = true;
-    clearTimeout(this.#graceTimer);
-    clearTimeout(this.#lifetimeTimer);
-    clearTimeout(this.#idleTimer);
+    this.#graceTimer?.cancel();
+    this.#lifetimeTimer?.cancel();
+    this.#idleTimer?.cancel();
     this.#events.onEnd(this.#reason ?? this.#finReason ?? 'client-closed');
   }
 }

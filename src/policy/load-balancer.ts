@@ -1,8 +1,8 @@
-/** How a target is chosen among several: the one family the L4 routes and the HTTP upstreams share. */
+/** How a target is chosen among several: the one family of the proxy's upstreams (layer-4 and HTTP routes alike). */
 export type BalanceStrategy = 'round-robin' | 'least-request' | 'random';
 
 export interface LoadBalancerOptions {
-  /** A target's work in progress (requests or connections in flight); default: what acquire/release count. */
+  /** A target's work in progress (requests or connections in flight), for least-request. */
   loadOf?: (index: number) => number;
   /** In [0, 1); injected for tests. */
   random?: () => number;
@@ -26,7 +26,6 @@ export class LoadBalancer {
   readonly strategy: BalanceStrategy;
   readonly #weights: readonly number[];
   readonly #current: number[];
-  readonly #counted: number[];
   readonly #loadOf: (index: number) => number;
   readonly #random: () => number;
   #start = 0;
@@ -35,8 +34,7 @@ export class LoadBalancer {
     this.strategy = strategy;
     this.#weights = weights;
     this.#current = weights.map(() => 0);
-    this.#counted = weights.map(() => 0);
-    this.#loadOf = loadOf ?? ((i) => this.#counted[i]!);
+    this.#loadOf = loadOf ?? (() => 0);
     this.#random = random;
   }
 
@@ -47,27 +45,6 @@ export class LoadBalancer {
       case 'least-request': return this.#leastLoaded(skip);
       case 'random': return this.#weightedRandom(skip);
     }
-  }
-
-  /** Every index, the chosen one first and the others after it in turn: fallbacks for a connect that fails. */
-  order(): number[] {
-    const n = this.#weights.length;
-    const first = this.pick() ?? 0;
-    return Array.from({ length: n }, (_, i) => (first + i) % n);
-  }
-
-  /** Work started on target `index` (least-request counts it, unless `loadOf` was given). */
-  acquire(index: number): void {
-    this.#counted[index]!++;
-  }
-
-  release(index: number): void {
-    this.#counted[index]!--;
-  }
-
-  /** What acquire/release counted per target, in target order. */
-  get counted(): readonly number[] {
-    return this.#counted;
   }
 
   #smoothWeighted(skip: (index: number) => boolean): number | undefined {

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { CidrSet } from '../net/address.js';
 import { readCaFile, type CertificateStore } from './tls/certificate-store.js';
 import { timeoutsFor, type ProxyConfig, type Timeouts } from './config/config.js';
 import type { HttpMetrics } from './http/http-metrics.js';
 import { HttpSite } from './http/http-site.js';
 import { Router } from './l4/router.js';
-import type { UpstreamTls } from './http/upstream-group.js';
+import { Upstream, type UpstreamTls } from './upstream/upstream.js';
 
 /** What a connection reads from the proxy's current generation of config, fixed at accept. */
 export interface Generation {
@@ -14,47 +14,66 @@ export interface Generation {
   /** Timeouts before a route is chosen (the global ones). */
   readonly timeouts: Timeouts;
   readonly maxHelloBytes: number;
-  /** The HTTP side of `http` and `terminate*` routes, by route name. */
+  /** The HTTP side of `http` and `terminate` routes, by route name. */
   readonly sites: ReadonlyMap<string, HttpSite>;
+  /** `upstreams:` by name: one balancer, health checker and pool each, shared by every route naming it. */
+  readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly certificates: CertificateStore;
   readonly handshakeMs: number;
+  /** Every timer of a connection (first data, connect, handshake, splice) and of the health checks. */
+  readonly clock: Clock;
 }
 
 /**
- * One generation of config, as connections read it: the compiled routes, and the HTTP sites
- * (with their upstream pools and health checks) of the `http`, `terminate` and
- * `terminate-reencrypt` routes. A reload builds a new one; the old one's sites are retired.
+ * One generation of config, as connections read it: the upstreams, the compiled routes, and
+ * the HTTP sites of the `http` and `terminate` routes. A reload builds a new one; the old one
+ * is retired (retireGeneration).
  */
 export function buildGeneration(config: ProxyConfig, deps: { certificates: CertificateStore; metrics: HttpMetrics; logger: Logger | undefined; clock?: Clock }): Generation {
-  // Every file is read before any site exists: a site starts health checks and pools, which a
+  // Every file is read before any upstream exists: an upstream starts health checks, which a
   // failure half-way would leave running.
-  const upstreamTls = config.routes.map((route, i): UpstreamTls | undefined => {
-    const action = route.action;
-    if (action.type !== 'terminate-reencrypt') return undefined;
-    return { ca: readCaFile(action.upstreamTls.caFile, `routes[${i}].action.upstreamTls.caFile`), verify: action.upstreamTls.verify, servername: action.upstreamTls.servername };
+  const tls = config.upstreams.map((upstream, i): UpstreamTls | undefined => upstream.tls === undefined ? undefined : {
+    ca: readCaFile(upstream.tls.caFile, `upstreams[${i}].tls.caFile`), verify: upstream.tls.verify, servername: upstream.tls.servername,
   });
+  const connectMs = timeoutsFor(config, undefined).connectMs;
+  const clock = deps.clock ?? systemClock;
+  const upstreams = new Map(config.upstreams.map((upstream, i) => {
+    if (upstream.tls?.verify === false) deps.logger?.warn({ upstream: upstream.name }, 'certificate verification is OFF for this upstream (tls.verify: false)');
+    return [upstream.name, new Upstream(upstream, { tls: tls[i], connectMs, hooks: deps.metrics, clock })];
+  }));
   const sites = new Map<string, HttpSite>();
-  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.metrics, logger: deps.logger, clock: deps.clock };
-  config.routes.forEach((route, i) => {
+  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.metrics, upstreams, clock };
+  for (const route of config.routes) {
     const action = route.action;
-    if (action.type === 'http') sites.set(route.name, new HttpSite(action.routes, 'http', undefined, siteDeps));
-    else if (action.type === 'terminate') sites.set(route.name, new HttpSite(action.routes, 'https', undefined, siteDeps));
-    else if (action.type === 'terminate-reencrypt') {
-      if (!action.upstreamTls.verify) deps.logger?.warn({ route: route.name }, 'upstream certificate verification is OFF for this route (upstreamTls.verify: false)');
-      sites.set(route.name, new HttpSite(action.routes, 'https', upstreamTls[i], siteDeps));
-    }
-  });
+    if (action.type === 'http' || action.type === 'terminate') sites.set(route.name, new HttpSite(action.routes, action.type === 'http' ? 'http' : 'https', siteDeps));
+  }
   return {
-    router: new Router(config),
+    router: new Router(config, upstreams),
     timeouts: timeoutsFor(config, undefined),
     maxHelloBytes: config.tls.maxHelloBytes,
     sites,
+    upstreams,
     certificates: deps.certificates,
     handshakeMs: config.tls.handshakeTimeoutMs,
+    clock,
   };
 }
 
-/** Closes a generation's HTTP sites: their timers and upstream pools. */
-export async function closeSites(generation: Generation): Promise<void> {
+/**
+ * A newer generation took over: each site closes its idle keep-alive connections now and busy
+ * ones after their response; once every site is done, the upstreams' pools and health checks stop.
+ */
+export async function retireGeneration(generation: Generation): Promise<void> {
+  await Promise.all([...generation.sites.values()].map((site) => site.retire()));
+  await closeUpstreams(generation);
+}
+
+/** Closes a generation at once: its sites' timers, its upstreams' pools and health checks. */
+export async function closeGeneration(generation: Generation): Promise<void> {
   await Promise.all([...generation.sites.values()].map((site) => site.close()));
+  await closeUpstreams(generation);
+}
+
+async function closeUpstreams(generation: Generation): Promise<void> {
+  await Promise.all([...generation.upstreams.values()].map((upstream) => upstream.close()));
 }

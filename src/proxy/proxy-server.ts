@@ -4,10 +4,9 @@ import type { Logger } from 'pino';
 import { CidrSet } from '../net/address.js';
 import { ConnectionTracker, type ConnectionRecord } from '../net/connection-tracker.js';
 import { CertificateStore } from './tls/certificate-store.js';
-import { buildGeneration, closeSites, type Generation } from './generation.js';
+import { buildGeneration, closeGeneration, retireGeneration, type Generation } from './generation.js';
 import { listenerName, type ListenerConfig, type ProxyConfig } from './config/config.js';
 import { HttpMetrics } from './http/http-metrics.js';
-import type { HttpSite } from './http/http-site.js';
 import { L4Connection, type ListenerContext } from './l4/l4-connection.js';
 import { ProxyMetrics } from './l4/proxy-metrics.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -47,8 +46,8 @@ export class ProxyServer {
   #generation: Generation;
   readonly #listeners = new Map<string, LiveListener>();
   #stopping = false;
-  /** Sites of replaced generations, until their last connection is gone. */
-  readonly #retiring = new Set<HttpSite>();
+  /** Replaced generations, until their sites' last connection is gone and their upstreams closed. */
+  readonly #retiring = new Set<Generation>();
 
   readonly #clock: Clock;
 
@@ -60,10 +59,10 @@ export class ProxyServer {
     this.tracker = new ConnectionTracker(config.limits, clock);
     this.metrics = new ProxyMetrics(this.tracker);
     this.httpMetrics = new HttpMetrics(this.metrics.registry);
-    this.httpMetrics.onEjected = (route, upstream) => this.#logger?.warn({ route, upstream }, 'upstream ejected: out of rotation after consecutive failures');
-    this.httpMetrics.onHealthChange = (route, upstream, healthy) => {
-      if (healthy) this.#logger?.info({ route, upstream }, 'upstream healthy again: back in rotation');
-      else this.#logger?.warn({ route, upstream }, 'upstream failed its health check: out of rotation');
+    this.httpMetrics.onEjected = (upstream, target) => this.#logger?.warn({ upstream, target }, 'target ejected: out of rotation after consecutive failures');
+    this.httpMetrics.onHealthChange = (upstream, target, healthy) => {
+      if (healthy) this.#logger?.info({ upstream, target }, 'target healthy again: back in rotation');
+      else this.#logger?.warn({ upstream, target }, 'target failed its health check: out of rotation');
     };
     this.certificates = new CertificateStore(config.certificates, config.tls.minVersion);
     this.#generation = this.#generationOf(config);
@@ -117,7 +116,7 @@ export class ProxyServer {
       for (const [key, listener] of wanted) if (!this.#listeners.has(key)) added.push(await this.#listen(listener));
     } catch (err) {
       await this.#closeListeners(added);
-      await closeSites(generation);
+      await closeGeneration(generation);
       this.certificates.reload(previous);
       throw err;
     }
@@ -133,17 +132,16 @@ export class ProxyServer {
     this.#config = config;
     this.#generation = generation;
     this.tracker.setLimits(config.limits);
-    // Old sites close their idle keep-alive connections now and busy ones after their response.
-    for (const site of old.sites.values()) {
-      this.#retiring.add(site);
-      void site.retire().then(() => this.#retiring.delete(site));
-    }
+    // Old sites close their idle keep-alive connections now and busy ones after their response;
+    // then the old upstreams' pools and health checks stop.
+    this.#retiring.add(old);
+    void retireGeneration(old).then(() => this.#retiring.delete(old));
   }
 
-  /** Sockets open to upstreams across every HTTP route's pools, retiring ones included (admin /connections). */
+  /** Sockets open to upstreams across every HTTP pool, retiring generations' included (admin /connections). */
   upstreamSockets(): number {
     let open = 0;
-    for (const site of [...this.#generation.sites.values(), ...this.#retiring]) for (const group of site.groups) open += group.dispatcher.openSockets;
+    for (const generation of [this.#generation, ...this.#retiring]) for (const upstream of generation.upstreams.values()) open += upstream.openSockets;
     return open;
   }
 
@@ -186,8 +184,8 @@ export class ProxyServer {
   }
 
   async #stop(): Promise<void> {
-    await closeSites(this.#generation);
-    await Promise.all([...this.#retiring].map((site) => site.close()));
+    await closeGeneration(this.#generation);
+    await Promise.all([...this.#retiring].map((generation) => closeGeneration(generation)));
     this.tracker.stop();
   }
 

@@ -90,7 +90,7 @@ test('a socket past its limit is retired at dispatch even when its timer was lat
   let stalled = false;
   const clock = new FakeClock();
   // A clock whose background timers never fire: what a blocked event loop looks like to them.
-  const stallingClock = { now: () => clock.now(), wallNow: () => clock.wallNow(), schedule: (fn: () => void, ms: number, o?: { ref?: boolean }) => (stalled ? () => {} : clock.schedule(fn, ms, o)) };
+  const stallingClock = { now: () => clock.now(), wallNow: () => clock.wallNow(), schedule: (fn: () => void, ms: number, o?: { ref?: boolean }) => (stalled ? () => {} : clock.schedule(fn, ms, o)), timer: clock.timer.bind(clock) };
   const dispatcher = dispatcherFor(t, { connections: 1 }, stallingClock);
   stalled = true;
   await (await request(server.url, { dispatcher })).body.dump();

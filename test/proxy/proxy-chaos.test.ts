@@ -128,17 +128,18 @@ describe('proxy chaos: the proxy survives, and every connection and descriptor i
     for (const name of ['echo', 'refused', 'blackhole', 'rst', 'halfclose', 'first', 'tls', 'bulk', 'trickle']) port[name] = await closedPort();
     const at = (p: number) => `127.0.0.1:${p}`;
     proxy = await startProxy(suite, {
+      upstreams: [{ name: 'echo', targets: [at(refused), at(echoBackend.port)] }, { name: 'refused', targets: [at(refused)] }, { name: 'blackhole', targets: [at(blackhole.port), at(blackhole.port)], timeouts: { connectMs: 200 } }, { name: 'rst', targets: [at(rst.port)] }, { name: 'halfclose', targets: [at(halfClose.port)] }, { name: 'bulk', targets: [at(bulk.port)] }, { name: 'trickle', targets: [at(trickle.port)] }, { name: 'first', targets: [at(speaksFirst.port)] }, { name: 'app', targets: [at(tlsPort)] }],
       listeners: Object.entries(port).map(([name, p]) => ({ name, host: '127.0.0.1', port: p })),
       routes: [
-        { name: 'echo', match: { ports: [port.echo!] }, action: { type: 'forward', targets: [at(refused), at(echoBackend.port)] } },
-        { name: 'refused', match: { ports: [port.refused!] }, action: { type: 'forward', targets: [at(refused)] } },
-        { name: 'blackhole', match: { ports: [port.blackhole!] }, action: { type: 'forward', targets: [at(blackhole.port), at(blackhole.port)] }, timeouts: { connectMs: 200 } },
-        { name: 'rst', match: { ports: [port.rst!] }, action: { type: 'forward', targets: [at(rst.port)] } },
-        { name: 'halfclose', match: { ports: [port.halfclose!] }, action: { type: 'forward', targets: [at(halfClose.port)] }, timeouts: { halfCloseMs: 5000 } },
-        { name: 'bulk', match: { ports: [port.bulk!] }, action: { type: 'forward', targets: [at(bulk.port)] } },
-        { name: 'trickle', match: { ports: [port.trickle!] }, action: { type: 'forward', targets: [at(trickle.port)] } },
-        { name: 'first', match: { ports: [port.first!] }, action: { type: 'forward', targets: [at(speaksFirst.port)] } },
-        { name: 'app', match: { ports: [port.tls!], sni: ['app.example.test', '*.wild.test'] }, action: { type: 'passthrough', targets: [at(tlsPort)] } },
+        { name: 'echo', match: { ports: [port.echo!] }, action: { type: 'forward', upstream: 'echo' } },
+        { name: 'refused', match: { ports: [port.refused!] }, action: { type: 'forward', upstream: 'refused' } },
+        { name: 'blackhole', match: { ports: [port.blackhole!] }, action: { type: 'forward', upstream: 'blackhole' } },
+        { name: 'rst', match: { ports: [port.rst!] }, action: { type: 'forward', upstream: 'rst' } },
+        { name: 'halfclose', match: { ports: [port.halfclose!] }, action: { type: 'forward', upstream: 'halfclose' }, timeouts: { halfCloseMs: 5000 } },
+        { name: 'bulk', match: { ports: [port.bulk!] }, action: { type: 'forward', upstream: 'bulk' } },
+        { name: 'trickle', match: { ports: [port.trickle!] }, action: { type: 'forward', upstream: 'trickle' } },
+        { name: 'first', match: { ports: [port.first!] }, action: { type: 'forward', upstream: 'first' } },
+        { name: 'app', match: { ports: [port.tls!], sni: ['app.example.test', '*.wild.test'] }, action: { type: 'passthrough', upstream: 'app' } },
       ],
       timeouts: { firstDataMs: 300 },
       limits: { maxConnections: 15_000, perIp: 12_000, newPerSecondPerIp: 100_000 },
@@ -351,8 +352,9 @@ describe('proxy chaos: 10,000 concurrent idle connections', () => {
     const count = 10_000;
     const listenPort = await closedPort();
     const proxy = await startProxy(t, {
+      upstreams: [{ name: 'sni', targets: ['127.0.0.1:9'] }],
       listeners: [{ name: 'idle', host: '127.0.0.1', port: listenPort, backlog: 1024 }],
-      routes: [{ name: 'sni', match: { sni: ['app.example.test'] }, action: { type: 'passthrough', targets: ['127.0.0.1:9'] } }],
+      routes: [{ name: 'sni', match: { sni: ['app.example.test'] }, action: { type: 'passthrough', upstream: 'sni' } }],
       timeouts: { firstDataMs: 120_000 },
       limits: { maxConnections: 20_000, perIp: 20_000, newPerSecondPerIp: 1_000_000 },
     });

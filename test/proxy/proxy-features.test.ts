@@ -26,8 +26,9 @@ describe('holdfast proxy', { concurrency: true }, () => {
     });
     const listen = await closedPort();
     const proxy = await startProxy(t, {
+      upstreams: [{ name: 'db', targets: [`127.0.0.1:${backend.port}`], proxyProtocol: 'v1' }],
       listeners: [{ name: 'in', host: '127.0.0.1', port: listen, proxyProtocol: { trusted: ['127.0.0.0/8'] } }],
-      routes: [{ name: 'db', action: { type: 'forward', targets: [`127.0.0.1:${backend.port}`], proxyProtocol: 'v1' } }],
+      routes: [{ name: 'db', action: { type: 'forward', upstream: 'db' } }],
       limits: { perIp: 1 },
     });
     const from = (ip: string) => encodeProxyV1({ family: 'IPv4', sourceAddress: ip, sourcePort: 40_000, destinationAddress: '127.0.0.1', destinationPort: listen });
@@ -57,8 +58,9 @@ describe('holdfast proxy', { concurrency: true }, () => {
     const listen = await closedPort();
     const target = `127.0.0.1:${silent.port}`;
     const proxy = await startProxy(t, {
+      upstreams: [{ name: 'r', targets: [target] }],
       listeners: [{ host: '127.0.0.1', port: listen }],
-      routes: [{ name: 'r', action: { type: 'forward', targets: [target] } }],
+      routes: [{ name: 'r', action: { type: 'forward', upstream: 'r' } }],
       timeouts: { idleMs: 300, halfCloseMs: 200, lifetimeMs: 0 },
     });
     const idle = await dialProxy(listen);
@@ -72,8 +74,9 @@ describe('holdfast proxy', { concurrency: true }, () => {
 
     const listen2 = await closedPort();
     const aged = await startProxy(t, {
+      upstreams: [{ name: 'r', targets: [target] }],
       listeners: [{ host: '127.0.0.1', port: listen2 }],
-      routes: [{ name: 'r', action: { type: 'forward', targets: [target] } }],
+      routes: [{ name: 'r', action: { type: 'forward', upstream: 'r' } }],
       timeouts: { idleMs: 0, lifetimeMs: 300 },
     });
     const old = await dialProxy(listen2);
@@ -87,8 +90,9 @@ describe('holdfast proxy', { concurrency: true }, () => {
     const b = await tcpServer(t, (socket) => socket.on('data', () => socket.write('b')));
     const listen = await closedPort();
     const config = (target: number) => ({
+      upstreams: [{ name: 'r', targets: [`127.0.0.1:${target}`] }],
       listeners: [{ host: '127.0.0.1', port: listen }],
-      routes: [{ name: 'r', action: { type: 'forward' as const, targets: [`127.0.0.1:${target}`] } }],
+      routes: [{ name: 'r', action: { type: 'forward' as const, upstream: 'r' } }],
     });
     const proxy = await startProxy(t, config(a.port));
     const streams = await Promise.all(Array.from({ length: 20 }, () => dialProxy(listen)));
@@ -135,8 +139,9 @@ describe('holdfast proxy', { concurrency: true }, () => {
     const backend = await tcpServer(t, echo);
     const listen = await closedPort();
     const proxy = await startProxy(t, {
+      upstreams: [{ name: 'r', targets: [`127.0.0.1:${backend.port}`] }],
       listeners: [{ host: '127.0.0.1', port: listen }],
-      routes: [{ name: 'r', action: { type: 'forward', targets: [`127.0.0.1:${backend.port}`] } }],
+      routes: [{ name: 'r', action: { type: 'forward', upstream: 'r' } }],
       shutdown: { drainMs: 60_000 },
     });
     const open = await dialProxy(listen);
@@ -155,8 +160,9 @@ describe('holdfast proxy', { concurrency: true }, () => {
 
     const listen2 = await closedPort();
     const short = await startProxy(t, {
+      upstreams: [{ name: 'r', targets: [`127.0.0.1:${backend.port}`] }],
       listeners: [{ host: '127.0.0.1', port: listen2 }],
-      routes: [{ name: 'r', action: { type: 'forward', targets: [`127.0.0.1:${backend.port}`] } }],
+      routes: [{ name: 'r', action: { type: 'forward', upstream: 'r' } }],
       shutdown: { drainMs: 200 },
     });
     const held = await dialProxy(listen2);
@@ -174,8 +180,9 @@ describe('holdfast proxy', { concurrency: true }, () => {
     const listen = await closedPort();
     const token = 'tok-0123456789abcdef';
     const proxy = await startProxy(t, {
+      upstreams: [{ name: 'r', targets: [`127.0.0.1:${backend.port}`] }],
       listeners: [{ name: 'main', host: '127.0.0.1', port: listen }],
-      routes: [{ name: 'r', action: { type: 'forward', targets: [`127.0.0.1:${backend.port}`] } }],
+      routes: [{ name: 'r', action: { type: 'forward', upstream: 'r' } }],
       admin: { host: '127.0.0.1', port: 0, tokenEnv: 'TEST_ADMIN_TOKEN' },
     }, { TEST_ADMIN_TOKEN: token });
     const auth = { authorization: `Bearer ${token}` };

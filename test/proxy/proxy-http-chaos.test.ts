@@ -54,15 +54,21 @@ describe('HTTP proxy chaos: clients see the right status, and nothing is left op
     port = await closedPort();
     const at = (p: number) => `127.0.0.1:${p}`;
     proxy = await startProxy(suite, {
+      upstreams: [
+        { name: 'flaky', targets: [at(flakyPort)] },
+        { name: 'slow', targets: [at(app.port)], timeouts: { responseMs: 200 } },
+        { name: 'down', targets: [at(refusedA), at(refusedB)], outlier: { consecutiveFailures: 2, ejectMs: 60_000 } },
+        { name: 'app', targets: [at(app.port)] },
+      ],
       listeners: [{ name: 'web', host: '127.0.0.1', port }],
       http: { headersTimeoutMs: HEADERS_TIMEOUT_MS },
       routes: [{
         name: 'web', action: {
           type: 'http', routes: [
-            { name: 'flaky', match: { pathPrefix: '/flaky' }, action: { type: 'proxy', targets: [at(flakyPort)] } },
-            { name: 'slow', match: { pathPrefix: '/slow' }, action: { type: 'proxy', targets: [at(app.port)], timeouts: { responseMs: 200 } } },
-            { name: 'down', match: { pathPrefix: '/down' }, action: { type: 'proxy', targets: [at(refusedA), at(refusedB)], outlier: { consecutiveFailures: 2, ejectMs: 60_000 } } },
-            { name: 'app', action: { type: 'proxy', targets: [at(app.port)] } },
+            { name: 'flaky', match: { pathPrefix: '/flaky' }, action: { type: 'proxy', upstream: 'flaky' } },
+            { name: 'slow', match: { pathPrefix: '/slow' }, action: { type: 'proxy', upstream: 'slow' } },
+            { name: 'down', match: { pathPrefix: '/down' }, action: { type: 'proxy', upstream: 'down' } },
+            { name: 'app', action: { type: 'proxy', upstream: 'app' } },
           ],
         },
       }],
@@ -116,7 +122,7 @@ describe('HTTP proxy chaos: clients see the right status, and nothing is left op
     const stats = await fetchOnce(flakyPort, '/__flaky/stats');
     const { received, dropped } = JSON.parse(stats.body) as { received: number; dropped: number };
     const metrics = (await proxy.admin('/metrics')).text;
-    const replays = Number(/holdfast_proxy_http_replays_total\{upstream="http:\/\/127\.0\.0\.1:\d+"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    const replays = Number(/holdfast_proxy_http_replays_total\{upstream="flaky",target="127\.0\.0\.1:\d+"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     // The race happened (the upstream dropped requests or closed under them) and was absorbed by replays.
     assert.ok(dropped >= 1 && replays >= dropped, `replays ${replays}, dropped ${dropped}, received ${received}`);
     await settled();
@@ -150,8 +156,8 @@ describe('HTTP proxy chaos: clients see the right status, and nothing is left op
     await client.close();
     assert.equal(connects, 1, 'five 503s on one keep-alive connection');
     const metrics = (await proxy.admin('/metrics')).text;
-    assert.match(metrics, /holdfast_proxy_http_ejections_total\{route="down",upstream="[^"]+"\} 1/);
-    assert.match(metrics, /holdfast_proxy_http_requests_total\{route="down",status="503",upstream="none"\} 25/);
+    assert.match(metrics, /holdfast_proxy_http_ejections_total\{upstream="down",target="[^"]+"\} 1/);
+    assert.match(metrics, /holdfast_proxy_http_requests_total\{route="down",status="503",target="none"\} 25/);
     await settled();
   });
 

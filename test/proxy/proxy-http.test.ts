@@ -64,8 +64,18 @@ describe('HTTP proxy and TLS termination', () => {
     const refused = await closedPort();
     for (const name of ['plain', 'tls', 'tls2']) port[name] = await closedPort();
     const at = (u: Upstream | number) => `127.0.0.1:${typeof u === 'number' ? u : u.port}`;
-    const catchAll = { name: 'all', action: { type: 'proxy' as const, targets: [at(u1)] } };
+    const catchAll = { name: 'all', action: { type: 'proxy' as const, upstream: 'all' } };
     config = {
+      upstreams: [
+        { name: 'all', targets: [at(u1)] },
+        { name: 'retry', targets: [at(refused), at(u2)], outlier: { consecutiveFailures: 1000 } },
+        { name: 'weighted', targets: [{ address: at(u1), weight: 3 }, at(u2)] },
+        { name: 'checked', targets: [at(u1), at(u3)], healthCheck: { path: '/health', intervalMs: 100, healthyThreshold: 1, unhealthyThreshold: 1 } },
+        { name: 'app', targets: [at(u2)] },
+        { name: 'secure', targets: [at(secure)], tls: { caFile: join(dir, 'ca.pem'), servername: 'upstream.test' } },
+        { name: 'untrusted', targets: [at(untrusted)], tls: { caFile: join(dir, 'ca.pem') } },
+        { name: 'insecure', targets: [at(untrusted)], tls: { verify: false } },
+      ],
       listeners: Object.entries(port).map(([name, p]) => ({ name, host: '127.0.0.1', port: p })),
       certificates: [
         { certFile: join(dir, 'site.pem'), keyFile: join(dir, 'site.key') },
@@ -80,10 +90,10 @@ describe('HTTP proxy and TLS termination', () => {
             type: 'http', routes: [
               { name: 'old', match: { hosts: ['old.example.test'] }, action: { type: 'redirect' } },
               { name: 'teapot', match: { pathPrefix: '/teapot' }, action: { type: 'respond', status: 418, body: 'short and stout' } },
-              { name: 'retry', match: { pathPrefix: '/retry' }, action: { type: 'proxy', targets: [at(refused), at(u2)], outlier: { consecutiveFailures: 1000 } } },
-              { name: 'weighted', match: { pathPrefix: '/weighted' }, action: { type: 'proxy', targets: [{ address: at(u1), weight: 3 }, at(u2)] } },
-              { name: 'checked', match: { pathPrefix: '/checked' }, action: { type: 'proxy', targets: [at(u1), at(u3)], healthCheck: { path: '/health', intervalMs: 100, healthyThreshold: 1, unhealthyThreshold: 1 } } },
-              { name: 'app', match: { hosts: ['app.example.test'] }, action: { type: 'proxy', targets: [at(u2)], preserveHost: false } },
+              { name: 'retry', match: { pathPrefix: '/retry' }, action: { type: 'proxy', upstream: 'retry' } },
+              { name: 'weighted', match: { pathPrefix: '/weighted' }, action: { type: 'proxy', upstream: 'weighted' } },
+              { name: 'checked', match: { pathPrefix: '/checked' }, action: { type: 'proxy', upstream: 'checked' } },
+              { name: 'app', match: { hosts: ['app.example.test'] }, action: { type: 'proxy', preserveHost: false, upstream: 'app' } },
               catchAll,
             ],
           },
@@ -91,15 +101,15 @@ describe('HTTP proxy and TLS termination', () => {
         { name: 'site', match: { ports: [port.tls!], sni: ['a.example.test', '*.wild.test'] }, action: { type: 'terminate', routes: [catchAll] } },
         {
           name: 'reencrypt', match: { ports: [port.tls!], sni: ['secure.example.test'] },
-          action: { type: 'terminate-reencrypt', upstreamTls: { caFile: join(dir, 'ca.pem'), servername: 'upstream.test' }, routes: [{ name: 'secure', action: { type: 'proxy', targets: [at(secure)] } }] },
+          action: { type: 'terminate', routes: [{ name: 'secure', action: { type: 'proxy', upstream: 'secure' } }] },
         },
         {
           name: 'untrusted', match: { ports: [port.tls!], sni: ['untrusted.example.test'] },
-          action: { type: 'terminate-reencrypt', upstreamTls: { caFile: join(dir, 'ca.pem') }, routes: [{ name: 'untrusted', action: { type: 'proxy', targets: [at(untrusted)] } }] },
+          action: { type: 'terminate', routes: [{ name: 'untrusted', action: { type: 'proxy', upstream: 'untrusted' } }] },
         },
         {
           name: 'insecure', match: { ports: [port.tls!], sni: ['insecure.example.test'] },
-          action: { type: 'terminate-reencrypt', upstreamTls: { verify: false }, routes: [{ name: 'insecure', action: { type: 'proxy', targets: [at(untrusted)] } }] },
+          action: { type: 'terminate', routes: [{ name: 'insecure', action: { type: 'proxy', upstream: 'insecure' } }] },
         },
         { name: 'any-name', match: { ports: [port.tls2!] }, action: { type: 'terminate', routes: [catchAll] } },
       ],
@@ -166,23 +176,23 @@ describe('HTTP proxy and TLS termination', () => {
     assert.equal(info.headers['x-forwarded-proto'], 'https');
   });
 
-  test('terminate-reencrypt: HTTPS to the upstream, verified against the configured CA, with the configured SNI', async () => {
+  test('terminate to an upstream with tls: HTTPS to it, verified against the configured CA, with the configured SNI', async () => {
     const answer = await fetchOnce(port.tls!, '/info', { tls: tlsTo('secure.example.test') });
     assert.equal(answer.status, 200);
     const info = JSON.parse(answer.body) as Info;
     assert.deepEqual([info.upstream, info.tls, info.servername], ['secure', true, 'upstream.test']);
   });
 
-  test('terminate-reencrypt: an upstream certificate from another CA fails verification: 502 with HF_ERR_TLS', async () => {
+  test('an upstream certificate from another CA fails verification: 502 with HF_ERR_TLS', async () => {
     const answer = await fetchOnce(port.tls!, '/info', { tls: tlsTo('untrusted.example.test') });
     assert.equal(answer.status, 502);
     assert.equal(answer.headers['holdfast-error'], 'HF_ERR_TLS');
     assert.equal(untrusted.hits.size, 0, 'no request reached the unverified upstream');
   });
 
-  test('terminate-reencrypt with verify: false reaches any upstream certificate, and says so in the log at load', async () => {
-    const warning = proxy.log.lines.find((l) => l.msg === 'upstream certificate verification is OFF for this route (upstreamTls.verify: false)');
-    assert.equal(warning?.route, 'insecure');
+  test('an upstream with tls.verify: false reaches any certificate, and says so in the log at load', async () => {
+    const warning = proxy.log.lines.find((l) => l.msg === 'certificate verification is OFF for this upstream (tls.verify: false)');
+    assert.equal(warning?.upstream, 'insecure');
     assert.equal(warning?.level, 40);
     const answer = await fetchOnce(port.tls!, '/info', { tls: tlsTo('insecure.example.test') });
     assert.equal((JSON.parse(answer.body) as Info).upstream, 'untrusted');
@@ -213,7 +223,7 @@ describe('HTTP proxy and TLS termination', () => {
     return String(data);
   }
 
-  test('WebSocket through terminate (to ws://) and terminate-reencrypt (to wss://)', async () => {
+  test('WebSocket through terminate, to ws:// and to an upstream with tls: (wss://)', async () => {
     assert.equal(await echoOverWebSocket(`wss://127.0.0.1:${port.tls!}/ws`, tlsTo('a.example.test')), 'echo:hello');
     assert.equal(await echoOverWebSocket(`wss://127.0.0.1:${port.tls!}/ws`, tlsTo('secure.example.test')), 'echo:hello');
     assert.equal(await echoOverWebSocket(`ws://127.0.0.1:${port.plain!}/ws`, {}), 'echo:hello');
@@ -302,10 +312,10 @@ describe('HTTP proxy and TLS termination', () => {
   test('a target failing its health check leaves rotation, and returns when it passes', async () => {
     const mark = proxy.log.mark;
     u3.health = 503;
-    await proxy.log.waitFor((l) => l.msg === 'upstream failed its health check: out of rotation' && l.upstream === `127.0.0.1:${u3.port}`, mark);
+    await proxy.log.waitFor((l) => l.msg === 'target failed its health check: out of rotation' && l.upstream === 'checked' && l.target === `127.0.0.1:${u3.port}`, mark);
     for (let i = 0; i < 4; i++) assert.equal((JSON.parse((await fetchOnce(port.plain!, '/checked/info')).body) as Info).upstream, 'u1');
     u3.health = 200;
-    await proxy.log.waitFor((l) => l.msg === 'upstream healthy again: back in rotation' && l.upstream === `127.0.0.1:${u3.port}`, mark);
+    await proxy.log.waitFor((l) => l.msg === 'target healthy again: back in rotation' && l.upstream === 'checked' && l.target === `127.0.0.1:${u3.port}`, mark);
     const seen = new Set<string>();
     for (let i = 0; i < 4; i++) seen.add((JSON.parse((await fetchOnce(port.plain!, '/checked/info')).body) as Info).upstream);
     assert.deepEqual([...seen].sort(), ['u1', 'u3']);
@@ -324,10 +334,10 @@ describe('HTTP proxy and TLS termination', () => {
 
   test('metrics count requests by route, status and upstream', async () => {
     const metrics = (await proxy.admin('/metrics')).text;
-    assert.match(metrics, new RegExp(`holdfast_proxy_http_requests_total\\{route="teapot",status="418",upstream="none"\\} 1`));
-    assert.match(metrics, new RegExp(`holdfast_proxy_http_requests_total\\{route="all",status="200",upstream="127.0.0.1:${u1.port}"\\} \\d+`));
-    assert.match(metrics, /holdfast_proxy_http_upstream_latency_seconds_count\{route="all",upstream="[^"]+"\} \d+/);
-    assert.match(metrics, /holdfast_proxy_http_health_checks_total\{route="checked",upstream="[^"]+",result="fail"\} \d+/);
+    assert.match(metrics, new RegExp(`holdfast_proxy_http_requests_total\\{route="teapot",status="418",target="none"\\} 1`));
+    assert.match(metrics, new RegExp(`holdfast_proxy_http_requests_total\\{route="all",status="200",target="127.0.0.1:${u1.port}"\\} \\d+`));
+    assert.match(metrics, /holdfast_proxy_http_upstream_latency_seconds_count\{route="all",target="[^"]+"\} \d+/);
+    assert.match(metrics, /holdfast_proxy_http_health_checks_total\{upstream="checked",target="[^"]+",result="fail"\} \d+/);
     assert.match(metrics, /holdfast_proxy_http_tls_handshakes_total\{route="site",outcome="ok"\} \d+/);
   });
   test('a reload: new requests take the new routes; idle keep-alive connections of the old ones are closed', async () => {
@@ -370,3 +380,4 @@ describe('HTTP proxy and TLS termination', () => {
     assert.equal(await exited, 0);
   });
 });
+

@@ -16,6 +16,7 @@ import { CidrSet } from '../../src/net/address.js';
 import { HttpMetrics } from '../../src/proxy/http/http-metrics.js';
 import { HttpSite } from '../../src/proxy/http/http-site.js';
 import { selfSignedCertificate } from '../support/tls-fixtures.js';
+import { systemClock } from '../../src/clock.js';
 
 test('regression: a reload refused for a missing CA file starts no health check and leaves the running config', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-reload-'));
@@ -34,16 +35,19 @@ test('regression: a reload refused for a missing CA file starts no health check 
   const onCreate = (message: unknown) => { created.push((message as { request: { path: string } }).request.path); };
   diagnosticsChannel.subscribe('undici:request:create', onCreate);
   t.after(() => diagnosticsChannel.unsubscribe('undici:request:create', onCreate));
-  const respond = [{ name: 'x', action: { type: 'respond', status: 204 } }];
   const next = parseConfig({
+    upstreams: [
+      { name: 'checked', targets: [`127.0.0.1:${upstream}`], healthCheck: { path: '/health' } },
+      { name: 'reenc', targets: [`127.0.0.1:${upstream}`], tls: { caFile: join(dir, 'missing-ca.pem') } },
+    ],
     listeners: [{ host: '127.0.0.1', port: 0 }],
     certificates: [{ certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') }],
     routes: [
-      { name: 'web', action: { type: 'http', routes: [{ name: 'checked', action: { type: 'proxy', targets: [`127.0.0.1:${upstream}`], healthCheck: { path: '/health' } } }] } },
-      { name: 'reenc', action: { type: 'terminate-reencrypt', upstreamTls: { caFile: join(dir, 'missing-ca.pem') }, routes: respond } },
+      { name: 'web', action: { type: 'http', routes: [{ name: 'checked', action: { type: 'proxy', upstream: 'checked' } }] } },
+      { name: 'reenc', action: { type: 'terminate', routes: [{ name: 'x', action: { type: 'proxy', upstream: 'reenc' } }] } },
     ],
   });
-  await assert.rejects(proxy.reload(next), (err: unknown) => err instanceof ProxyConfigError && err.field === 'routes[1].action.upstreamTls.caFile');
+  await assert.rejects(proxy.reload(next), (err: unknown) => err instanceof ProxyConfigError && err.field === 'upstreams[1].tls.caFile');
   assert.deepEqual(created, [], 'no health check request was created');
   assert.equal(proxy.config.routes.length, 1, 'the running config stays');
 });
@@ -55,7 +59,7 @@ test('regression: a retired HTTP site stops its connection checks (reloads do no
   });
   const action = config.routes[0]!.action;
   assert.ok(action.type === 'http');
-  const site = new HttpSite(action.routes, 'http', undefined, { settings: config.http, trusted: new CidrSet([]), metrics: new HttpMetrics(new Registry()), logger: undefined });
+  const site = new HttpSite(action.routes, 'http', { settings: config.http, trusted: new CidrSet([]), metrics: new HttpMetrics(new Registry()), upstreams: new Map(), clock: systemClock });
   // Node keeps the headers/request timeout check on this symbol (lib/_http_server.js).
   const { kConnectionsCheckingInterval } = createRequire(import.meta.url)('_http_server') as { kConnectionsCheckingInterval: symbol };
   const interval = (site.server as unknown as Record<symbol, { _destroyed: boolean }>)[kConnectionsCheckingInterval]!;
@@ -68,7 +72,7 @@ test('ProxyRuntime (the library, without the CLI) reloads when its config file c
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-runtime-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'proxy.yaml');
-  const yaml = (route: string) => `listeners:\n  - port: 0\n    host: 127.0.0.1\nroutes:\n  - name: ${route}\n    action: { type: forward, targets: ["127.0.0.1:9"] }\n`;
+  const yaml = (route: string) => `listeners:\n  - port: 0\n    host: 127.0.0.1\nupstreams:\n  - name: nowhere\n    targets: ["127.0.0.1:9"]\nroutes:\n  - name: ${route}\n    action: { type: forward, upstream: nowhere }\n`;
   writeFileSync(file, yaml('first'));
   const lines: string[] = [];
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];

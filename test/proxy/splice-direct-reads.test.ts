@@ -42,11 +42,11 @@ test('direct reads: a chunk held by a queued write is never overwritten by the n
   }) as typeof client.write;
   const reads: DirectReads = { sink: undefined, early: [] };
   const socket = await new Promise<Socket>((resolve, reject) => {
-    dial('127.0.0.1', backend.port, 5000, { onConnect: resolve, onFail: (failure) => reject(new Error(failure)) }, reads);
+    dial('127.0.0.1', backend.port, 5000, { onConnect: resolve, onFail: (failure) => reject(new Error(failure)) }, { reads });
   });
   socket.on('error', () => {});
   const ended = new Promise<string>((resolve) => {
-    const splice = new Splice(client as unknown as Socket, socket, { idleMs: 0, halfCloseMs: 5000, lifetimeMs: 0 }, { onHalfClose: () => { client.push(null); }, onEnd: resolve }, reads);
+    const splice = new Splice(client as unknown as Socket, socket, { idleMs: 0, halfCloseMs: 5000, lifetimeMs: 0 }, { onHalfClose: () => { client.push(null); }, onEnd: resolve }, { reads });
     splice.start([]);
   });
   await once(client, 'finish');

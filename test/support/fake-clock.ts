@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/clock.js';
+import type { Clock, ClockTimer } from '../../src/clock.js';
 
 interface Timer {
   at: number;
@@ -20,6 +20,7 @@ export class FakeClock implements Clock {
   readonly waits: number[] = [];
   readonly #auto: boolean;
   #waitListeners: ((ms: number) => void)[] = [];
+  #scheduleListeners: ((ms: number) => void)[] = [];
 
   constructor({ autoAdvance = false } = {}) {
     this.#auto = autoAdvance;
@@ -36,6 +37,7 @@ export class FakeClock implements Clock {
 
   schedule(fn: () => void, ms: number, options?: { ref?: boolean }): () => void {
     const timer: Timer = { at: this.#now + ms, fn, ref: options?.ref === true, cancelled: false };
+    for (const listener of this.#scheduleListeners.splice(0)) listener(ms);
     if (timer.ref) {
       this.waits.push(ms);
       for (const listener of this.#waitListeners.splice(0)) listener(ms);
@@ -52,9 +54,22 @@ export class FakeClock implements Clock {
     return () => { timer.cancelled = true; };
   }
 
+  timer(fn: () => void, ms: number, options?: { ref?: boolean }): ClockTimer {
+    let cancel = this.schedule(fn, ms, options);
+    return {
+      refresh: () => { cancel(); cancel = this.schedule(fn, ms, options); },
+      cancel: () => cancel(),
+    };
+  }
+
   /** Resolves when the next wait that a caller awaits (`{ ref: true }`) is scheduled, with its length. */
   nextWait(): Promise<number> {
     return new Promise((resolve) => this.#waitListeners.push(resolve));
+  }
+
+  /** Resolves when the next timer of any kind (background ones included) is set, with its length. */
+  nextTimer(): Promise<number> {
+    return new Promise((resolve) => this.#scheduleListeners.push(resolve));
   }
 
   /** Timers not yet run or cancelled. */

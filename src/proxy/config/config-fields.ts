@@ -27,17 +27,4 @@ export function parseTarget(text: string): Target | undefined {
   return { host: (match[1] ?? match[2])!, port };
 }
 
-const TARGET_SYNTAX = 'expected "host:port" (or "[v6]:port") with a port 1-65535';
-
-/** A target as `host:port`, parsed. */
-export const target = z.string().transform((text, ctx) => {
-  const parsed = parseTarget(text);
-  if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `${TARGET_SYNTAX}, got ${JSON.stringify(text)}` });
-    return z.NEVER;
-  }
-  return parsed;
-});
-
-/** A target address kept as written (`host:port`), checked with the same syntax. */
-export const targetAddress = z.string().refine((text) => parseTarget(text) !== undefined, TARGET_SYNTAX);
+export const TARGET_SYNTAX = 'expected "host:port" (or "[v6]:port") with a port 1-65535';

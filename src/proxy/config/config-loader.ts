@@ -6,11 +6,12 @@ import type { z } from 'zod';
 import { systemClock, type Clock } from '../../clock.js';
 import { ProxyConfigError } from '../../errors.js';
 import { proxyConfigSchema, type ProxyConfig } from './config.js';
+import { findLegacyKey } from './legacy-keys.js';
 
 /**
  * Reads and validates a proxy config file (YAML, or JSON, which is YAML too). Throws a
  * ProxyConfigError whose message is one line naming the file, the field and what was
- * expected: `proxy.yaml: routes[0].action.targets[1]: expected "host:port"…`.
+ * expected: `proxy.yaml: upstreams[0].targets[1]: expected "host:port"…`.
  */
 export async function loadConfigFile(file: string): Promise<ProxyConfig> {
   let text: string;
@@ -36,23 +37,23 @@ function resolvePaths(config: ProxyConfig, dir: string): ProxyConfig {
     certificate.certFile = resolve(dir, certificate.certFile);
     certificate.keyFile = resolve(dir, certificate.keyFile);
   }
-  for (const route of config.routes) {
-    if (route.action.type === 'terminate-reencrypt' && route.action.upstreamTls.caFile !== undefined) {
-      route.action.upstreamTls.caFile = resolve(dir, route.action.upstreamTls.caFile);
-    }
+  for (const upstream of config.upstreams) {
+    if (upstream.tls?.caFile !== undefined) upstream.tls.caFile = resolve(dir, upstream.tls.caFile);
   }
   return config;
 }
 
 /** Validates an already parsed config; `source` names it in errors. */
 export function parseConfig(raw: unknown, source = 'config'): ProxyConfig {
+  const legacy = findLegacyKey(raw);
+  if (legacy !== undefined) throw new ProxyConfigError(source, legacy.field, legacy.hint);
   const parsed = proxyConfigSchema.safeParse(raw ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   throw new ProxyConfigError(source, fieldOf(issue), messageOf(issue));
 }
 
-/** `routes[0].action.targets[1]`, from zod's path. */
+/** `upstreams[0].targets[1]`, from zod's path. */
 function fieldOf(issue: z.core.$ZodIssue): string {
   const path = issue.path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out === '' ? String(part) : `${out}.${String(part)}`), '');
   if (issue.code === 'unrecognized_keys') return path === '' ? issue.keys.join(', ') : `${path}.${issue.keys.join(', ')}`;

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { cidr, ms, name, port, positive, target } from './config-fields.js';
+import { cidr, ms, name, port, positive } from './config-fields.js';
+import { upstreamSchema, type UpstreamConfig } from './upstream-config.js';
 
 export { parseTarget, type Target } from './config-fields.js';
 import {
-  certificateSchema, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, hostPattern, httpAction, httpSettingsSchema, reencryptAction, terminateAction,
+  certificateSchema, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, hostPattern, httpAction, httpSettingsSchema, terminateAction,
 } from './http-config.js';
 
 /**
@@ -36,10 +37,8 @@ const timeoutsSchema = z.strictObject({
 
 const forwardAction = z.strictObject({
   type: z.enum(['forward', 'passthrough']),
-  targets: z.array(target).min(1, 'expected at least one target'),
-  balance: z.enum(['round-robin', 'least-connections', 'random']).default('round-robin'),
-  /** Send a PROXY protocol header to the target first. */
-  proxyProtocol: z.enum(['v1', 'v2']).optional(),
+  /** The name of an entry of `upstreams:`. */
+  upstream: name,
 });
 const rejectAction = z.strictObject({ type: z.literal('reject') });
 
@@ -50,10 +49,11 @@ const routeSchema = z.strictObject({
     sni: z.array(sniPattern).min(1).optional(),
     clientCidrs: z.array(cidr).min(1).optional(),
   }).default({}),
-  action: z.discriminatedUnion('type', [forwardAction, rejectAction, httpAction, terminateAction, reencryptAction], {
-    error: 'expected action.type forward, passthrough, reject, http, terminate or terminate-reencrypt',
+  action: z.discriminatedUnion('type', [forwardAction, rejectAction, httpAction, terminateAction], {
+    error: 'expected action.type forward, passthrough, reject, http or terminate',
   }),
-  timeouts: timeoutsSchema.optional(),
+  /** The connect timeout is the upstream's (upstreams[].timeouts.connectMs). */
+  timeouts: timeoutsSchema.omit({ connectMs: true }).optional(),
   maxConnections: positive('maxConnections').optional(),
 });
 
@@ -68,6 +68,8 @@ const listenerSchema = z.strictObject({
 
 export const proxyConfigSchema = z.strictObject({
   listeners: z.array(listenerSchema).min(1, 'expected at least one listener'),
+  /** Named once, used by routes of either layer (`upstream: NAME`). */
+  upstreams: z.array(upstreamSchema).default([]),
   routes: z.array(routeSchema).min(1, 'expected at least one route'),
   timeouts: timeoutsSchema.default({}),
   limits: z.strictObject({
@@ -99,7 +101,8 @@ export const proxyConfigSchema = z.strictObject({
     if (seen.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `route name ${route.name} is already used by routes[${seen.get(route.name)!}]` });
     seen.set(route.name, i);
   });
-  const terminating = config.routes.findIndex((route) => route.action.type === 'terminate' || route.action.type === 'terminate-reencrypt');
+  checkUpstreamNames(config, ctx);
+  const terminating = config.routes.findIndex((route) => route.action.type === 'terminate');
   if (terminating >= 0 && config.certificates.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['certificates'], message: `routes[${terminating}] terminates TLS: expected at least one certificate` });
   }
@@ -111,6 +114,32 @@ export const proxyConfigSchema = z.strictObject({
     bound.add(key);
   });
 });
+
+/** Upstream names are unique, every route's upstream exists, and a PROXY header goes only to layer-4 targets. */
+function checkUpstreamNames(config: { upstreams: UpstreamConfig[]; routes: z.output<typeof routeSchema>[] }, ctx: z.RefinementCtx): void {
+  const byName = new Map<string, number>();
+  config.upstreams.forEach((upstream, i) => {
+    if (byName.has(upstream.name)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'name'], message: `upstream name ${upstream.name} is already used by upstreams[${byName.get(upstream.name)!}]` });
+    else byName.set(upstream.name, i);
+  });
+  const known = config.upstreams.length === 0 ? 'none is defined: add an upstreams: section' : `defined: ${[...byName.keys()].join(', ')}`;
+  const refer = (name: string, path: (string | number)[], http: boolean) => {
+    const index = byName.get(name);
+    if (index === undefined) return ctx.addIssue({ code: 'custom', path, message: `no upstream named ${name} (${known})` });
+    if (http && config.upstreams[index]!.proxyProtocol !== undefined) {
+      ctx.addIssue({ code: 'custom', path, message: `upstreams[${index}] (${name}) sends a PROXY protocol header, which only layer-4 routes (forward, passthrough) send` });
+    }
+  };
+  config.routes.forEach((route, i) => {
+    const action = route.action;
+    if (action.type === 'forward' || action.type === 'passthrough') refer(action.upstream, ['routes', i, 'action', 'upstream'], false);
+    if (action.type === 'http' || action.type === 'terminate') {
+      action.routes.forEach((httpRoute, j) => {
+        if (httpRoute.action.type === 'proxy') refer(httpRoute.action.upstream, ['routes', i, 'action', 'routes', j, 'action', 'upstream'], true);
+      });
+    }
+  });
+}
 
 export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
 export type ProxyConfig = z.output<typeof proxyConfigSchema>;

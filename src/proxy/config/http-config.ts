@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { bytes, cidr, ms, name, positive, targetAddress } from './config-fields.js';
+import { bytes, cidr, ms, name, positive } from './config-fields.js';
 
 /**
  * The HTTP half of the proxy's config: TLS certificates, the HTTP server settings, and the
- * HTTP routes that the `http`, `terminate` and `terminate-reencrypt` actions carry.
+ * HTTP routes that the `http` and `terminate` actions carry.
  * docs/proxy.md#http is its reference.
  */
 
@@ -13,10 +13,6 @@ export const DEFAULT_DOWNSTREAM_KEEP_ALIVE_MS = 65_000;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
 /** A client has this long to send a whole request, body included. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
-/** An upstream has this long to start its response: past it, 504. */
-export const DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS = 60_000;
-/** An upstream's response body may pause this long between chunks. */
-export const DEFAULT_UPSTREAM_BODY_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
 /** 0: no limit. */
 export const DEFAULT_MAX_RESPONSE_BODY_BYTES = 0;
@@ -24,52 +20,18 @@ export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 /** An upgraded (WebSocket) connection with no byte either way for this long is closed. */
 export const DEFAULT_WEBSOCKET_IDLE_MS = 3_600_000;
 export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
-export const DEFAULT_UPSTREAM_CONNECTIONS = 128;
 
 
 /** A host name or `*.` wildcard (any depth below it), lower-cased. */
 export const hostPattern = z.string().regex(/^(\*\.)?([a-z0-9_]([a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/i, 'expected a host name or *.wildcard such as *.example.test')
   .transform((s) => s.toLowerCase());
 
-/** An upstream's address without scheme, in the one target syntax (config-fields.ts). */
-const upstreamAddress = targetAddress;
-
-const targetSchema = z.union([
-  upstreamAddress.transform((address) => ({ address, weight: 1 })),
-  z.strictObject({ address: upstreamAddress, weight: positive('weight').max(1000, 'expected weight <= 1000').default(1) }),
-], { error: 'expected "host:port" or { address: "host:port", weight: N }' });
-
-const healthCheckSchema = z.strictObject({
-  path: z.string().startsWith('/', 'expected a path starting with /').default('/'),
-  intervalMs: positive('intervalMs').default(5_000),
-  timeoutMs: positive('timeoutMs').default(2_000),
-  /** Consecutive passes that bring an unhealthy target back. */
-  healthyThreshold: positive('healthyThreshold').default(2),
-  /** Consecutive failures that take a target out of rotation. */
-  unhealthyThreshold: positive('unhealthyThreshold').default(3),
-});
-
 const proxyAction = z.strictObject({
   type: z.literal('proxy'),
-  targets: z.array(targetSchema).min(1, 'expected at least one target'),
-  balance: z.enum(['round-robin', 'least-request']).default('round-robin'),
+  /** The name of an entry of `upstreams:`. */
+  upstream: name,
   /** Send the client's Host upstream (true), or the target's address (false). */
   preserveHost: z.boolean().default(true),
-  /** Idempotent requests that fail before the response starts go to another target, this many times. */
-  retries: z.number().int().min(0).max(10).default(1),
-  /** Passive outlier ejection: a target failing this many times in a row leaves rotation for ejectMs (doubling while it keeps failing). */
-  outlier: z.strictObject({
-    consecutiveFailures: positive('consecutiveFailures').default(5),
-    ejectMs: positive('ejectMs').default(10_000),
-  }).prefault({}),
-  healthCheck: healthCheckSchema.optional(),
-  /** Pooled keep-alive connections per target. */
-  connections: positive('connections').default(DEFAULT_UPSTREAM_CONNECTIONS),
-  timeouts: z.strictObject({
-    connectMs: ms('connectMs').default(5_000),
-    responseMs: ms('responseMs').default(DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS),
-    bodyMs: ms('bodyMs').default(DEFAULT_UPSTREAM_BODY_TIMEOUT_MS),
-  }).prefault({}),
 });
 
 const redirectAction = z.strictObject({
@@ -100,19 +62,6 @@ const httpRoutes = z.array(httpRouteSchema).min(1, 'expected at least one HTTP r
 
 export const httpAction = z.strictObject({ type: z.literal('http'), routes: httpRoutes });
 export const terminateAction = z.strictObject({ type: z.literal('terminate'), routes: httpRoutes });
-export const reencryptAction = z.strictObject({
-  type: z.literal('terminate-reencrypt'),
-  routes: httpRoutes,
-  upstreamTls: z.strictObject({
-    /** PEM file of the CA(s) upstream certificates must chain to; default: Node's bundled roots. */
-    caFile: z.string().min(1).optional(),
-    /** false turns certificate verification off (logged as a warning at every load). */
-    verify: z.boolean().default(true),
-    /** The SNI and name to verify; default: the target's host (or the client's Host with preserveHost). */
-    servername: z.string().min(1).optional(),
-  }).prefault({}),
-});
-
 export const certificateSchema = z.strictObject({
   certFile: z.string().min(1),
   keyFile: z.string().min(1),
@@ -140,4 +89,3 @@ export type HttpRouteConfig = z.output<typeof httpRouteSchema>;
 export type ProxyActionConfig = z.output<typeof proxyAction>;
 export type HttpSettings = z.output<typeof httpSettingsSchema>;
 export type CertificateConfig = z.output<typeof certificateSchema>;
-export type UpstreamTlsConfig = z.output<typeof reencryptAction>['upstreamTls'];

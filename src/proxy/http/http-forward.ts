@@ -7,20 +7,21 @@ import { rawHeadersOf, type Controller, type Handler } from '../../client/handle
 import { BodyTooLargeError, NoUpstreamError, RequestAbortedError } from '../../errors.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
 import { codeOf, sendError, statusForUpstreamFailure } from './http-errors.js';
-import type { UpstreamGroup, UpstreamTarget } from './upstream-group.js';
+import type { Upstream, UpstreamTarget } from '../upstream/upstream.js';
+import type { Clock } from '../../clock.js';
 
 export interface ExchangeObserver {
   /** The client got its response, or left before it (status 499, as nginx logs it). Once per request. */
-  finished(route: string, status: number, upstream: string): void;
+  finished(route: string, status: number, target: string): void;
   /** Time from sending a request upstream to its response headers. */
-  upstreamLatency(route: string, upstream: string, seconds: number): void;
+  upstreamLatency(route: string, target: string, seconds: number): void;
   /** A request went to another target after the first failed before its response. */
   retried(route: string): void;
 }
 
 export interface ExchangeSettings {
   readonly route: string;
-  readonly group: UpstreamGroup;
+  readonly upstream: Upstream;
   readonly retries: number;
   readonly maxResponseBodyBytes: number;
   /** The `Via` entry added to responses: `1.1 holdfast`. */
@@ -28,6 +29,8 @@ export interface ExchangeSettings {
   readonly observer: ExchangeObserver;
   /** The site's: once it is retiring (reload, shutdown), responses close their connection. */
   readonly lifecycle: { readonly retiring: boolean };
+  /** The timers of upgraded (WebSocket) connections. */
+  readonly clock: Clock;
 }
 
 /** Statuses the client saw when it left before its response ended (nginx's convention). */
@@ -78,7 +81,7 @@ export class Exchange implements Handler {
 
   start(): void {
     this.#res.on('close', this.#onClientClose); // a response closes once: no once() wrapper needed
-    const target = this.#settings.group.pick();
+    const target = this.#settings.upstream.pick();
     if (target === undefined) return this.#fail(new NoUpstreamError(this.#settings.route));
     this.#attempt(target);
   }
@@ -88,7 +91,7 @@ export class Exchange implements Handler {
     target.inFlight++;
     this.#sentAt = performance.now();
     this.#opts.origin = target.origin;
-    this.#settings.group.dispatcher.dispatch(this.#opts, this);
+    this.#settings.upstream.dispatcher.dispatch(this.#opts, this);
   }
 
   /** A chunked request body is counted as undici sends it: past the limit, the upstream request is aborted (413). */
@@ -148,7 +151,7 @@ export class Exchange implements Handler {
     }
     if (this.#retriesLeft > 0 && RETRY_ON_ANOTHER.has(codeOf(err))) {
       (this.#tried ??= new Set()).add(this.#target!);
-      const next = this.#settings.group.pick(this.#tried);
+      const next = this.#settings.upstream.pick(this.#tried);
       if (next !== undefined) {
         this.#retriesLeft--;
         this.#settings.observer.retried(this.#settings.route);

@@ -1,7 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { FastCounter, FastHistogram } from '../../observe/fast-metrics.js';
 import type { ExchangeObserver } from './http-forward.js';
-import type { UpstreamHooks } from './upstream-group.js';
+import type { UpstreamHooks } from '../upstream/upstream.js';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -14,49 +14,49 @@ export class HttpMetrics implements ExchangeObserver, UpstreamHooks {
   readonly #requests: FastCounter;
   readonly #latency: FastHistogram;
   readonly #retries: Counter<'route'>;
-  readonly #replays: Counter<'upstream'>;
-  readonly #ejections: Counter<'route' | 'upstream'>;
-  readonly #checks: Counter<'route' | 'upstream' | 'result'>;
+  readonly #replays: Counter<'upstream' | 'target'>;
+  readonly #ejections: Counter<'upstream' | 'target'>;
+  readonly #checks: Counter<'upstream' | 'target' | 'result'>;
   readonly #handshakes: Counter<'route' | 'outcome'>;
   readonly #refusals: Counter<'reason'>;
   /** Called when a target's health changes, for logging. */
-  onHealthChange: ((route: string, address: string, healthy: boolean) => void) | undefined;
-  onEjected: ((route: string, address: string) => void) | undefined;
+  onHealthChange: ((upstream: string, address: string, healthy: boolean) => void) | undefined;
+  onEjected: ((upstream: string, address: string) => void) | undefined;
 
   constructor(registry: Registry) {
     const p = 'holdfast_proxy_http_';
     const registers = [registry];
-    this.#requests = new FastCounter(registry, `${p}requests_total`, 'HTTP requests answered, by route, status (499: the client left first) and upstream (none: answered by the proxy).');
-    this.#latency = new FastHistogram(registry, `${p}upstream_latency_seconds`, 'Time from sending a request upstream to its response headers, by route and upstream.', LATENCY_BUCKETS);
+    this.#requests = new FastCounter(registry, `${p}requests_total`, 'HTTP requests answered, by route, status (499: the client left first) and target (none: answered by the proxy).');
+    this.#latency = new FastHistogram(registry, `${p}upstream_latency_seconds`, 'Time from sending a request upstream to its response headers, by route and target.', LATENCY_BUCKETS);
     this.#retries = new Counter({ name: `${p}retries_total`, help: 'Requests sent to another target after a failure before the response, by route.', labelNames: ['route'], registers });
-    this.#replays = new Counter({ name: `${p}replays_total`, help: 'Requests replayed at once on a fresh connection after a reused one turned out closed (stale keep-alive), by upstream origin.', labelNames: ['upstream'], registers });
-    this.#ejections = new Counter({ name: `${p}ejections_total`, help: 'Targets taken out of rotation by their circuit breaker (outlier ejection), by route and upstream.', labelNames: ['route', 'upstream'], registers });
-    this.#checks = new Counter({ name: `${p}health_checks_total`, help: 'Active health checks, by route, upstream and result (pass, fail).', labelNames: ['route', 'upstream', 'result'], registers });
+    this.#replays = new Counter({ name: `${p}replays_total`, help: 'Requests replayed at once on a fresh connection after a reused one turned out closed (stale keep-alive), by upstream and target.', labelNames: ['upstream', 'target'], registers });
+    this.#ejections = new Counter({ name: `${p}ejections_total`, help: 'Targets taken out of rotation by their circuit breaker (outlier ejection), by upstream and target.', labelNames: ['upstream', 'target'], registers });
+    this.#checks = new Counter({ name: `${p}health_checks_total`, help: 'Active health checks, by upstream, target and result (pass, fail).', labelNames: ['upstream', 'target', 'result'], registers });
     this.#handshakes = new Counter({ name: `${p}tls_handshakes_total`, help: 'TLS handshakes of terminating routes, by route and outcome (ok, timeout, closed, or the TLS error).', labelNames: ['route', 'outcome'], registers });
     this.#refusals = new Counter({ name: `${p}refused_total`, help: 'Requests refused before routing, by reason (bad-request, timeout, too-large, forward-proxy, connect).', labelNames: ['reason'], registers });
   }
 
-  /** Series by route, then upstream, then status: found without building a key string per request. */
+  /** Series by route, then target, then status: found without building a key string per request. */
   readonly #requestSeries = new Map<string, Map<string, Map<number, { value: number }>>>();
   readonly #latencySeries = new Map<string, Map<string, ReturnType<FastHistogram['stateFor']>>>();
 
-  finished(route: string, status: number, upstream: string): void {
-    const byUpstream = this.#requestSeries.get(route) ?? this.#requestSeries.set(route, new Map()).get(route)!;
-    const byStatus = byUpstream.get(upstream) ?? byUpstream.set(upstream, new Map()).get(upstream)!;
+  finished(route: string, status: number, target: string): void {
+    const byTarget = this.#requestSeries.get(route) ?? this.#requestSeries.set(route, new Map()).get(route)!;
+    const byStatus = byTarget.get(target) ?? byTarget.set(target, new Map()).get(target)!;
     let series = byStatus.get(status);
     if (series === undefined) {
-      series = this.#requests.stateFor(`${route}\u0000${status}\u0000${upstream}`, () => ({ route, status: String(status), upstream }));
+      series = this.#requests.stateFor(`${route}\u0000${status}\u0000${target}`, () => ({ route, status: String(status), target }));
       byStatus.set(status, series);
     }
     series.value++;
   }
 
-  upstreamLatency(route: string, upstream: string, seconds: number): void {
-    const byUpstream = this.#latencySeries.get(route) ?? this.#latencySeries.set(route, new Map()).get(route)!;
-    let series = byUpstream.get(upstream);
+  upstreamLatency(route: string, target: string, seconds: number): void {
+    const byTarget = this.#latencySeries.get(route) ?? this.#latencySeries.set(route, new Map()).get(route)!;
+    let series = byTarget.get(target);
     if (series === undefined) {
-      series = this.#latency.stateFor(`${route}\u0000${upstream}`, () => ({ route, upstream }));
-      byUpstream.set(upstream, series);
+      series = this.#latency.stateFor(`${route}\u0000${target}`, () => ({ route, target }));
+      byTarget.set(target, series);
     }
     this.#latency.record(series, seconds);
   }
@@ -65,21 +65,21 @@ export class HttpMetrics implements ExchangeObserver, UpstreamHooks {
     this.#retries.inc({ route });
   }
 
-  replayed(origin: string): void {
-    this.#replays.inc({ upstream: origin });
+  replayed(upstream: string, address: string): void {
+    this.#replays.inc({ upstream, target: address });
   }
 
-  ejected(route: string, address: string): void {
-    this.#ejections.inc({ route, upstream: address });
-    this.onEjected?.(route, address);
+  ejected(upstream: string, address: string): void {
+    this.#ejections.inc({ upstream, target: address });
+    this.onEjected?.(upstream, address);
   }
 
-  checked(route: string, address: string, result: 'pass' | 'fail'): void {
-    this.#checks.inc({ route, upstream: address, result });
+  checked(upstream: string, address: string, result: 'pass' | 'fail'): void {
+    this.#checks.inc({ upstream, target: address, result });
   }
 
-  healthChanged(route: string, address: string, healthy: boolean): void {
-    this.onHealthChange?.(route, address, healthy);
+  healthChanged(upstream: string, address: string, healthy: boolean): void {
+    this.onHealthChange?.(upstream, address, healthy);
   }
 
   handshake(route: string, outcome: string): void {

@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
 import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../../errors.js';
 import type { CidrSet } from '../../net/address.js';
 import { forwardedValue, upstreamRequestHeaders } from './forward-headers.js';
@@ -9,7 +8,7 @@ import { sendError } from './http-errors.js';
 import { Exchange, type ExchangeSettings } from './http-forward.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { HttpRouter } from './http-router.js';
-import { UpstreamGroup, type UpstreamTls } from './upstream-group.js';
+import type { Upstream } from '../upstream/upstream.js';
 import type { Clock } from '../../clock.js';
 import { refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
 
@@ -22,9 +21,10 @@ export interface SiteDeps {
   readonly settings: HttpSettings;
   readonly trusted: CidrSet;
   readonly metrics: HttpMetrics;
-  readonly logger: Logger | undefined;
-  /** Timers of the health checks (the proxy's clock). */
-  readonly clock?: Clock;
+  /** The generation's `upstreams:`, by name (the config schema checked that each route's exists). */
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+  /** The upgraded connections' splice timers. */
+  readonly clock: Clock;
 }
 
 /** Where a request is going: the host routed on (lower case, no port), the Host to send, the path. */
@@ -50,9 +50,9 @@ const AUTHORITY_CACHE_SIZE = 1024;
 const HOST = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::\d{1,5})?$/i;
 
 /**
- * The HTTP side of one `http`, `terminate` or `terminate-reencrypt` route: a Node HTTP
- * server that is fed connections (it never listens), its HTTP routes, and the upstream
- * groups of their `proxy` actions.
+ * The HTTP side of one `http` or `terminate` route: a Node HTTP server that is fed
+ * connections (it never listens), and its HTTP routes, whose `proxy` actions send requests
+ * to the generation's shared upstreams.
  *
  * Node's server does the HTTP/1.1 parsing, strictly (llhttp without lenient flags): a request
  * with both Content-Length and Transfer-Encoding, a bad chunk size, obs-fold or an invalid
@@ -62,7 +62,6 @@ const HOST = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::\d{1,5})?$/i;
 export class HttpSite {
   readonly server: Server;
   readonly proto: 'http' | 'https';
-  readonly groups: UpstreamGroup[] = [];
   readonly #router: HttpRouter<SiteRoute>;
   readonly #deps: SiteDeps;
   /** Per connection: the client's address and whether it is a trusted proxy, found once. */
@@ -76,12 +75,12 @@ export class HttpSite {
   /** Host header values seen, parsed; emptied when it reaches AUTHORITY_CACHE_SIZE (clients choose these values). */
   readonly #authorities = new Map<string, ParsedAuthority>();
 
-  constructor(routes: readonly HttpRouteConfig[], proto: 'http' | 'https', upstreamTls: UpstreamTls | undefined, deps: SiteDeps) {
+  constructor(routes: readonly HttpRouteConfig[], proto: 'http' | 'https', deps: SiteDeps) {
     this.proto = proto;
     this.#deps = deps;
     this.#viaEntry = `1.1 ${deps.settings.via}`;
     const { settings } = deps;
-    this.#router = new HttpRouter(routes, (route) => this.#compile(route, upstreamTls));
+    this.#router = new HttpRouter(routes, (route) => this.#compile(route));
     this.server = createServer({
       keepAliveTimeout: settings.keepAliveMs,
       headersTimeout: settings.headersTimeoutMs,
@@ -101,16 +100,15 @@ export class HttpSite {
     this.server.emit('listening');
   }
 
-  #compile(route: HttpRouteConfig, upstreamTls: UpstreamTls | undefined): SiteRoute {
+  #compile(route: HttpRouteConfig): SiteRoute {
     const { action } = route;
     switch (action.type) {
       case 'proxy': {
-        const group = new UpstreamGroup(route.name, action, upstreamTls, this.#deps.metrics, this.#deps.clock);
-        this.groups.push(group);
-        const { settings, metrics } = this.#deps;
+        const { settings, metrics, upstreams, clock } = this.#deps;
+        const upstream = upstreams.get(action.upstream)!;
         return {
           kind: 'proxy', name: route.name, preserveHost: action.preserveHost,
-          exchange: { route: route.name, group, retries: action.retries, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: this.#viaEntry, observer: metrics, lifecycle: this.#lifecycle },
+          exchange: { route: route.name, upstream, retries: upstream.config.retries, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: this.#viaEntry, observer: metrics, lifecycle: this.#lifecycle, clock },
         };
       }
       case 'redirect':
@@ -134,8 +132,8 @@ export class HttpSite {
 
   /**
    * A newer config replaced this one: idle keep-alive connections close now, busy ones after
-   * their current response (`Connection: close`), and once the last is gone the upstream pools
-   * close. Resolves then.
+   * their current response (`Connection: close`). Resolves once the last is gone (and the
+   * server's timer is stopped); the generation then closes its upstreams.
    */
   retire(): Promise<void> {
     this.#lifecycle.retiring = true;
@@ -150,11 +148,11 @@ export class HttpSite {
     this.server.closeIdleConnections();
   }
 
-  /** Stops the server's connection checks (its interval timer) and closes the upstream pools. */
-  async close(): Promise<void> {
+  /** Stops the server's connection checks (its interval timer). */
+  close(): Promise<void> {
     // close() on a server that never listened only clears its timer and reports "not running".
     this.server.close(ignoreNotRunning);
-    await Promise.all(this.groups.map((group) => group.close()));
+    return Promise.resolve();
   }
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {

@@ -32,8 +32,8 @@ export function refuseUpgrade(socket: Duplex, status: number, code: string): voi
  * and the connection closed.
  */
 export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, headers: string[], settings: ExchangeSettings, idleMs: number): void {
-  const { group, observer, route } = settings;
-  const target = group.pick();
+  const { upstream, observer, route } = settings;
+  const target = upstream.pick();
   if (target === undefined) {
     observer.finished(route, 503, 'none');
     return refuseUpgrade(socket, 503, new NoUpstreamError(route).code);
@@ -69,7 +69,7 @@ export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buf
       socket.write(head101(lines));
       if (head.length > 0) upstream.write(head);
       upstream.on('error', ignore);
-      const splice = new Splice(socket as Socket, upstream as Socket, { idleMs, halfCloseMs: WEBSOCKET_HALF_CLOSE_MS, lifetimeMs: 0 }, { onHalfClose: ignore, onEnd: ignore });
+      const splice = new Splice(socket as Socket, upstream as Socket, { idleMs, halfCloseMs: WEBSOCKET_HALF_CLOSE_MS, lifetimeMs: 0 }, { onHalfClose: ignore, onEnd: ignore }, { clock: settings.clock });
       splice.start([]);
     },
     // Not switched: the upstream's answer (a 401, a 404) goes to the client, then the connection closes.
@@ -98,7 +98,7 @@ export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buf
   };
   (socket as Partial<Socket>).setTimeout?.(0);
   const opts: Dispatcher.DispatchOptions = { origin: target.origin, path, method: 'GET', headers, upgrade: req.headers.upgrade ?? 'websocket' };
-  group.dispatcher.dispatch(opts, handler);
+  upstream.dispatcher.dispatch(opts, handler);
 }
 
 function head101(lines: string[]): string {

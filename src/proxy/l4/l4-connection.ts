@@ -5,12 +5,14 @@ import { ClientHelloReader } from '../../net/client-hello.js';
 import type { CloseReason, ConnectionRecord, ConnectionTracker } from '../../net/connection-tracker.js';
 import { dial, type DialFailure } from '../../net/dial.js';
 import type { DirectReads } from '../../net/direct-reads.js';
-import { encodeProxyV1, encodeProxyV2, readProxyHeader, type ProxiedAddresses } from '../../net/proxy-protocol.js';
+import { addressesOf, encodeProxyV1, encodeProxyV2, readProxyHeader, type ProxiedAddresses } from '../../net/proxy-protocol.js';
 import { PrefixedStream } from '../../net/prefixed-stream.js';
 import { Splice } from '../../net/splice.js';
 import type { Generation } from '../generation.js';
 import type { HttpSite } from '../http/http-site.js';
 import type { CompiledRoute } from './router.js';
+import type { Upstream, UpstreamTarget } from '../upstream/upstream.js';
+import type { ClockTimer } from '../../clock.js';
 import { terminateTls, type HandshakeOutcome } from '../tls/tls-terminate.js';
 
 export interface ListenerContext {
@@ -57,6 +59,8 @@ export class L4Connection {
   #splice: Splice | undefined;
   /** The stream that carries HTTP once handed to a site (a TLS socket over the client, say): what is destroyed on abort. */
   #outer: Duplex | undefined;
+  /** While a PROXY header or ClientHello is awaited: no byte for firstDataMs ends the connection. */
+  #firstData: ClockTimer | undefined;
 
   /**
    * Takes an accepted socket: call it first thing in the server's `'connection'` listener.
@@ -79,7 +83,6 @@ export class L4Connection {
     this.#hooks = hooks;
     record.abort = (reason) => this.destroy(reason);
     client.on('close', this.#onClientClose);
-    client.on('timeout', this.#onFirstDataTimeout);
     client.on('end', this.#onClientEnd);
     if (listener.trusted?.has(record.clientIp) === true) this.#readProxyHeader();
     else this.#admit();
@@ -92,9 +95,10 @@ export class L4Connection {
   }
 
   #readProxyHeader(): void {
-    this.#client.setTimeout(this.#generation.timeouts.firstDataMs);
+    this.#awaitFirstData();
     let received = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
+      this.#firstData?.refresh();
       received = Buffer.concat([received, chunk]);
       const header = readProxyHeader(received);
       if (header.kind === 'incomplete') return;
@@ -120,7 +124,7 @@ export class L4Connection {
 
   #readHello(): void {
     const reader = new ClientHelloReader({ maxBytes: this.#generation.maxHelloBytes });
-    this.#client.setTimeout(this.#generation.timeouts.firstDataMs);
+    this.#awaitFirstData();
     const consider = (chunk: Buffer): boolean => {
       const result = reader.push(chunk);
       if (result.kind === 'incomplete') return false;
@@ -136,6 +140,7 @@ export class L4Connection {
       return true;
     };
     const onData = (chunk: Buffer) => {
+      this.#firstData?.refresh();
       this.#pending.push(chunk);
       consider(chunk);
     };
@@ -153,58 +158,61 @@ export class L4Connection {
   #route(route: CompiledRoute | undefined): void {
     if (route === undefined) return this.#abort('no-route');
     if (this.#tracker.assignRoute(this.#record, route.name, route.maxConnections) !== undefined) return this.#abort('limit');
-    if (route.balancer === undefined) {
+    if (route.upstream === undefined) {
       const site = this.#generation.sites.get(route.name);
       return site === undefined ? this.#abort('rejected') : this.#serveHttp(route, site);
     }
     this.#client.pause(); // the client's bytes wait in the kernel until the backend is there
-    this.#client.setTimeout(0);
+    this.#stopFirstData();
     this.#tracker.setState(this.#record, 'connecting');
-    this.#dial(route, route.balancer.order(), 0);
+    const order = route.upstream.dialOrder();
+    if (order.length === 0) return this.#abort('connect-failed'); // every target is out of rotation
+    this.#dial(route, route.upstream, order, 0);
   }
 
-  #dial(route: CompiledRoute, order: number[], attempt: number): void {
-    const index = order[attempt]!;
-    const target = route.balancer!.targets[index]!;
+  #dial(route: CompiledRoute, upstream: Upstream, order: UpstreamTarget[], attempt: number): void {
+    const target = order[attempt]!;
     const reads: DirectReads = { sink: undefined, early: [] };
-    this.#abandonDial = dial(target.host, target.port, route.timeouts.connectMs, {
+    this.#abandonDial = dial(target.host, target.port, upstream.connectMs, {
       onConnect: (backend) => {
         this.#abandonDial = undefined;
-        this.#established(route, index, backend, reads);
+        this.#established(route, upstream, target, backend, reads);
       },
       onFail: (failure) => {
         this.#abandonDial = undefined; // a client that closed meanwhile abandoned the dial: no onFail then
-        this.#hooks.connectFailed(route.name, `${target.host}:${target.port}`, failure);
+        this.#hooks.connectFailed(route.name, target.address, failure);
         // Nothing was forwarded yet: the next target may take the connection.
-        if (attempt + 1 < order.length) this.#dial(route, order, attempt + 1);
+        if (attempt + 1 < order.length) this.#dial(route, upstream, order, attempt + 1);
         else this.#abort('connect-failed');
       },
-    }, reads);
+    }, { reads, clock: this.#generation.clock });
   }
 
-  #established(route: CompiledRoute, index: number, backend: Socket, reads: DirectReads): void {
+  #established(route: CompiledRoute, upstream: Upstream, target: UpstreamTarget, backend: Socket, reads: DirectReads): void {
     backend.on('error', onSocketError); // the tick dial hands it over
     const record = this.#record;
     record.backend = backend;
-    record.target = `${route.balancer!.targets[index]!.host}:${route.balancer!.targets[index]!.port}`;
-    route.balancer!.acquire(index);
+    record.target = target.address;
+    target.inFlight++; // least-request counts connections as requests
     this.#client.removeListener('close', this.#onClientClose);
-    this.#client.removeListener('timeout', this.#onFirstDataTimeout);
     this.#client.removeListener('end', this.#onClientEnd);
     const first = this.#pending;
     this.#pending = [];
-    const action = route.config.action;
-    const mode = action.type === 'forward' || action.type === 'passthrough' ? action.proxyProtocol : undefined;
-    if (mode !== undefined) first.unshift(mode === 'v1' ? encodeProxyV1(this.#addresses()) : encodeProxyV2(this.#addresses()));
+    const mode = upstream.config.proxyProtocol;
+    if (mode !== undefined) {
+      // The client as the next hop should see it: the PROXY header's source, or the socket's.
+      const addresses = this.#proxied ?? addressesOf(this.#client);
+      first.unshift(mode === 'v1' ? encodeProxyV1(addresses) : encodeProxyV2(addresses));
+    }
     this.#tracker.setState(record, 'established');
     this.#splice = new Splice(this.#client, backend, route.timeouts, {
       onHalfClose: () => this.#tracker.setState(record, 'half-closed'),
       onEnd: (reason) => {
-        route.balancer!.release(index);
+        target.inFlight--;
         this.#reason = reason;
         this.#finish();
       },
-    }, reads);
+    }, { reads, clock: this.#generation.clock });
     this.#splice.start(first);
   }
 
@@ -215,8 +223,7 @@ export class L4Connection {
    */
   #serveHttp(route: CompiledRoute, site: HttpSite): void {
     const client = this.#client;
-    client.setTimeout(0);
-    client.removeListener('timeout', this.#onFirstDataTimeout);
+    this.#stopFirstData();
     client.removeListener('end', this.#onClientEnd);
     this.#tracker.setState(this.#record, 'established');
     const pending = this.#pending;
@@ -231,28 +238,22 @@ export class L4Connection {
       return;
     }
     if (pending.length > 0) client.unshift(Buffer.concat(pending));
-    this.#outer = terminateTls(client, this.#generation.certificates, this.#generation.handshakeMs, (secure, outcome) => {
+    this.#outer = terminateTls(client, this.#generation, (secure, outcome) => {
       this.#hooks.handshake(route.name, outcome);
       if (secure !== undefined) site.accept(secure, clientIp);
       else this.#reason ??= 'tls-failed';
     });
   }
 
-  /** The client as the next hop should see it: the PROXY header's source, or the socket's. */
-  #addresses(): ProxiedAddresses | undefined {
-    if (this.#proxied !== undefined) return this.#proxied;
-    const { remoteAddress, remotePort, localAddress, localPort } = this.#client;
-    if (remoteAddress === undefined || localAddress === undefined) return undefined;
-    const source = normalizeAddress(remoteAddress);
-    const destination = normalizeAddress(localAddress);
-    const v4 = !source.includes(':') && !destination.includes(':');
-    return {
-      family: v4 ? 'IPv4' : 'IPv6',
-      sourceAddress: v4 || source.includes(':') ? source : `::ffff:${source}`,
-      destinationAddress: v4 || destination.includes(':') ? destination : `::ffff:${destination}`,
-      sourcePort: remotePort ?? 0,
-      destinationPort: localPort ?? 0,
-    };
+  /** Starts (or restarts) the first-data timer: each chunk of a PROXY header or ClientHello pushes it back. */
+  #awaitFirstData(): void {
+    if (this.#firstData === undefined) this.#firstData = this.#generation.clock.timer(this.#onFirstDataTimeout, this.#generation.timeouts.firstDataMs);
+    else this.#firstData.refresh();
+  }
+
+  #stopFirstData(): void {
+    this.#firstData?.cancel();
+    this.#firstData = undefined;
   }
 
   readonly #onFirstDataTimeout = (): void => { this.#abort('first-data-timeout'); };
@@ -268,6 +269,7 @@ export class L4Connection {
 
   /** Before the splice: the client went away, or was destroyed by #abort. */
   readonly #onClientClose = (hadError: boolean): void => {
+    this.#stopFirstData();
     this.#reason ??= hadError ? 'client-reset' : 'client-closed';
     if (this.#abandonDial !== undefined) {
       const abandon = this.#abandonDial;
@@ -279,6 +281,7 @@ export class L4Connection {
   };
 
   #abort(reason: CloseReason): void {
+    this.#stopFirstData();
     this.#reason ??= reason;
     if (this.#outer !== undefined && this.#outer !== this.#client) this.#outer.destroy();
     this.#client.destroy();

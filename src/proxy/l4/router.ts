@@ -1,9 +1,9 @@
-import { LoadBalancer } from '../../policy/load-balancer.js';
 import { CidrSet } from '../../net/address.js';
-import { timeoutsFor, type ProxyConfig, type RouteConfig, type Target, type Timeouts } from '../config/config.js';
+import { timeoutsFor, type ProxyConfig, type RouteConfig, type Timeouts } from '../config/config.js';
+import type { Upstream } from '../upstream/upstream.js';
 import { HostSet } from '../http/http-router.js';
 
-/** A route, compiled once per config: sets for matching, its balancer, its resolved timeouts. */
+/** A route, compiled once per config: sets for matching, its upstream, its resolved timeouts. */
 export interface CompiledRoute {
   readonly name: string;
   readonly config: RouteConfig;
@@ -11,8 +11,8 @@ export interface CompiledRoute {
   readonly maxConnections: number;
   /** The route needs the ClientHello: it matches on SNI, or passes TLS through. */
   readonly needsHello: boolean;
-  /** Undefined for `reject` and the HTTP actions (`http`, `terminate`, `terminate-reencrypt`). */
-  readonly balancer: Balancer | undefined;
+  /** The upstream of `forward` and `passthrough`; undefined for `reject` and the HTTP actions (`http`, `terminate`). */
+  readonly upstream: Upstream | undefined;
   matches(port: number, clientIp: string): boolean;
   matchesServerName(serverName: string | undefined): boolean;
 }
@@ -28,8 +28,9 @@ export interface CompiledRoute {
 export class Router {
   readonly routes: readonly CompiledRoute[];
 
-  constructor(config: ProxyConfig) {
-    this.routes = config.routes.map((route) => compileRoute(config, route));
+  /** `upstreams`: the generation's, by name (the config schema checked that each route's exists). */
+  constructor(config: ProxyConfig, upstreams: ReadonlyMap<string, Upstream>) {
+    this.routes = config.routes.map((route) => compileRoute(config, route, upstreams));
   }
 
   select(port: number, clientIp: string, hello?: { serverName: string | undefined }): CompiledRoute | 'need-hello' | undefined {
@@ -42,7 +43,7 @@ export class Router {
   }
 }
 
-function compileRoute(config: ProxyConfig, route: RouteConfig): CompiledRoute {
+function compileRoute(config: ProxyConfig, route: RouteConfig, upstreams: ReadonlyMap<string, Upstream>): CompiledRoute {
   const ports = route.match.ports === undefined ? undefined : new Set(route.match.ports);
   const cidrs = route.match.clientCidrs === undefined ? undefined : new CidrSet(route.match.clientCidrs);
   const serverNames = new HostSet(route.match.sni ?? []);
@@ -53,23 +54,9 @@ function compileRoute(config: ProxyConfig, route: RouteConfig): CompiledRoute {
     timeouts: timeoutsFor(config, route),
     maxConnections: route.maxConnections ?? config.limits.perRoute,
     needsHello: route.match.sni !== undefined || action.type === 'passthrough',
-    balancer: action.type === 'forward' || action.type === 'passthrough' ? new Balancer(action.targets, action.balance) : undefined,
+    upstream: action.type === 'forward' || action.type === 'passthrough' ? upstreams.get(action.upstream)! : undefined,
     matches: (port, clientIp) => (ports === undefined || ports.has(port)) && (cidrs === undefined || cidrs.has(clientIp)),
     // A wildcard matches any depth below its suffix, as nginx's server_name does, but not the bare suffix.
     matchesServerName: (name) => name !== undefined && serverNames.has(name),
   };
-}
-
-/**
- * A route's targets with their load balancer (policy/load-balancer.ts): `order()` puts the
- * chosen target first and the others after it, as fallbacks for a connect that fails
- * before any byte is forwarded. `least-connections` is least-request over connections.
- */
-export class Balancer extends LoadBalancer {
-  readonly targets: readonly Target[];
-
-  constructor(targets: readonly Target[], strategy: 'round-robin' | 'least-connections' | 'random') {
-    super(strategy === 'least-connections' ? 'least-request' : strategy, targets.map(() => 1));
-    this.targets = targets;
-  }
 }

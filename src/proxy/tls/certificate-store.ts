@@ -130,8 +130,6 @@ export function readCaFile(file: string | undefined, field: string): Buffer | un
  */
 export function checkConfigFiles(config: ProxyConfig): CertificateSummary[] {
   const summaries = new CertificateStore(config.certificates, config.tls.minVersion).summaries();
-  config.routes.forEach((route, i) => {
-    if (route.action.type === 'terminate-reencrypt') readCaFile(route.action.upstreamTls.caFile, `routes[${i}].action.upstreamTls.caFile`);
-  });
+  config.upstreams.forEach((upstream, i) => readCaFile(upstream.tls?.caFile, `upstreams[${i}].tls.caFile`));
   return summaries;
 }

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import type { Clock } from '../../clock.js';
 import type { CertificateStore } from './certificate-store.js';
 
 /** How a terminating handshake ended: `ok`, `timeout`, `closed` (the client left), or the TLS error's code. */
@@ -8,12 +9,12 @@ export type HandshakeOutcome = string;
 /**
  * Terminates TLS on an accepted connection: the certificate is chosen by SNI, ALPN offers
  * `http/1.1` only, the protocol floor is the store's (TLS 1.2 by default), and the handshake
- * must finish within `handshakeMs`. `done` is called once, with the decrypted socket or with
+ * must finish within `handshakeMs` (on `clock`, from the moment it starts). `done` is called once, with the decrypted socket or with
  * undefined (the connection is destroyed) and the outcome either way.
  *
  * The TLS socket's `'error'` listener is attached in the tick it is created.
  */
-export function terminateTls(stream: Socket, certificates: CertificateStore, handshakeMs: number, done: (socket: TLSSocket | undefined, outcome: HandshakeOutcome) => void): TLSSocket {
+export function terminateTls(stream: Socket, { certificates, handshakeMs, clock }: { certificates: CertificateStore; handshakeMs: number; clock: Clock }, done: (socket: TLSSocket | undefined, outcome: HandshakeOutcome) => void): TLSSocket {
   // Bytes already read (a ClientHello sniffed for SNI) were unshifted back onto `stream`:
   // TLSSocket feeds a wrapped socket's buffered bytes to the handshake first.
   const socket = new TLSSocket(stream, {
@@ -26,8 +27,7 @@ export function terminateTls(stream: Socket, certificates: CertificateStore, han
   const finish = (outcome: HandshakeOutcome) => {
     if (settled) return;
     settled = true;
-    socket.setTimeout(0);
-    socket.removeListener('timeout', onTimeout);
+    cancelTimeout();
     socket.removeListener('secure', onSecure);
     socket.removeListener('close', onClose);
     socket.removeListener('end', onClose);
@@ -45,8 +45,7 @@ export function terminateTls(stream: Socket, certificates: CertificateStore, han
   // The accepted socket allows half-open connections: a client's FIN mid-handshake is an
   // 'end' without a 'close', and the handshake can never finish.
   socket.once('end', onClose);
-  socket.on('timeout', onTimeout);
-  socket.setTimeout(handshakeMs);
+  const cancelTimeout = clock.schedule(onTimeout, handshakeMs);
   return socket;
 }
 

@@ -2,7 +2,7 @@ import { Agent, request } from 'undici';
 import type { DispatcherOptions } from '../../client/options.js';
 import { systemClock, type Clock } from '../../clock.js';
 
-/** What the health checker reads and sets of an upstream target (upstream-group.ts's CheckedTarget is one). */
+/** What the health checker reads and sets of an upstream target (upstream.ts's UpstreamTarget is one). */
 export interface CheckedTarget {
   readonly address: string;
   readonly origin: string;
@@ -19,20 +19,20 @@ export interface HealthCheckSettings {
 
 export interface HealthHooks {
   /** One check's result: `pass` is a 2xx or 3xx answer in time. */
-  checked(route: string, address: string, result: 'pass' | 'fail'): void;
+  checked(upstream: string, address: string, result: 'pass' | 'fail'): void;
   /** A target crossed a threshold: in rotation again, or out. */
-  healthChanged(route: string, address: string, healthy: boolean): void;
+  healthChanged(upstream: string, address: string, healthy: boolean): void;
 }
 
 /**
- * Active health checks for a route's targets: every `intervalMs`, a GET of `path` to each
+ * Active health checks for an upstream's targets: every `intervalMs`, a GET of `path` to each
  * target on a connection of its own (not the request pool, whose breaker the checks must not
  * trip or reset). `unhealthyThreshold` failures in a row take a target out of rotation;
  * `healthyThreshold` passes in a row bring it back. Targets start healthy, and the first round
  * runs at once.
  */
 export class HealthChecker {
-  readonly #route: string;
+  readonly #upstream: string;
   readonly #targets: readonly CheckedTarget[];
   readonly #settings: HealthCheckSettings;
   readonly #hooks: HealthHooks;
@@ -42,8 +42,8 @@ export class HealthChecker {
   #stopped = false;
 
   /** Rounds run on `clock` (unref'd timers), so that a test moves through thresholds without waiting. */
-  constructor(route: string, targets: readonly CheckedTarget[], settings: HealthCheckSettings, tls: DispatcherOptions['tls'], hooks: HealthHooks, clock: Clock = systemClock) {
-    this.#route = route;
+  constructor(upstream: string, targets: readonly CheckedTarget[], settings: HealthCheckSettings, tls: DispatcherOptions['tls'], hooks: HealthHooks, clock: Clock = systemClock) {
+    this.#upstream = upstream;
     this.#targets = targets;
     this.#settings = settings;
     this.#hooks = hooks;
@@ -79,7 +79,7 @@ export class HealthChecker {
       pass = false;
     }
     if (this.#stopped) return;
-    this.#hooks.checked(this.#route, target.address, pass ? 'pass' : 'fail');
+    this.#hooks.checked(this.#upstream, target.address, pass ? 'pass' : 'fail');
     // A streak counts passes (> 0) or failures (< 0) in a row.
     const before = this.#streaks.get(target) ?? 0;
     const streak = pass ? Math.max(before, 0) + 1 : Math.min(before, 0) - 1;
@@ -90,6 +90,6 @@ export class HealthChecker {
 
   #set(target: CheckedTarget, healthy: boolean): void {
     target.healthy = healthy;
-    this.#hooks.healthChanged(this.#route, target.address, healthy);
+    this.#hooks.healthChanged(this.#upstream, target.address, healthy);
   }
 }
