@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ERROR_CLASSES, HoldfastError, InvalidOptionError, isHoldfastError, StaleSocketError } from './errors.js';
 
-const docs = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+const docs = readFileSync(new URL('../docs/reference/errors.md', import.meta.url), 'utf8');
 
 test('every error code is unique, HF_ERR_-prefixed and matches its class', () => {
   const codes = Object.keys(ERROR_CLASSES);
@@ -14,7 +14,7 @@ test('every error code is unique, HF_ERR_-prefixed and matches its class', () =>
   }
 });
 
-test('every error code is documented in docs/errors.md, and the docs list no other', () => {
+test('every error code is documented in docs/reference/errors.md, and the docs list no other', () => {
   const documented = new Set([...docs.matchAll(/`(HF_ERR_[A-Z_]+)`/g)].map((m) => m[1]));
   assert.deepEqual([...documented].sort(), Object.keys(ERROR_CLASSES).sort());
   for (const cls of Object.values(ERROR_CLASSES)) {

@@ -1,7 +1,7 @@
 /**
  * The one catalog of holdfast errors. Every failure that reaches a caller is a
  * `HoldfastError` subclass with a permanent `code`; tests and callers branch on
- * `err.code`, never on the message. `docs/errors.md` documents each code, and
+ * `err.code`, never on the message. `docs/reference/errors.md` documents each code, and
  * `errors.test.ts` checks that the two agree.
  */
 

@@ -19,7 +19,7 @@ export { TokenBucket } from './policy/token-bucket.js';
 export { KeepAliveAlignment, parseKeepAliveHint, safelyBelow, DEFAULT_IDLE_TIMEOUT_MS, type KeepAliveOptions } from './policy/keep-alive.js';
 export { systemClock, type Clock } from './clock.js';
 
-// proxy (docs/proxy.md)
+// proxy (docs/reference/proxy.md)
 export { ProxyServer, type BoundListener, type ConnectionSummary } from './proxy/proxy-server.js';
 export { ProxyRuntime } from './proxy/runtime.js';
 export { loadConfigFile, parseConfig } from './proxy/config/config-loader.js';

@@ -14,7 +14,7 @@ replay, retries on another target, outlier ejection and health checks), with
 per-connection tracking, limits, timeouts and an admin API.
 
 Options:
-  --config FILE          the YAML or JSON config (see examples/proxy.yaml, docs/proxy.md)
+  --config FILE          the YAML or JSON config (see examples/proxy.yaml, docs/reference/proxy.md)
   --check                validate the config, print a summary and exit
   --log-level LEVEL      fatal, error, warn, info (default) or debug; logs are
                          JSON lines on stdout

@@ -9,7 +9,7 @@ export const SERVICENOW_HELP = `Usage: holdfast simulate servicenow [options]
 
 A local ServiceNow instance: the REST Table API (/api/now[/v1|/v2]/table/...),
 OAuth (/oauth_token.do), throttling as instances do it, and faults on demand.
-See docs/simulator.md for what is faithful and what is not.
+See docs/guides/simulator.md for what is faithful and what is not.
 
 Server:
   --host HOST              bind address (default 127.0.0.1)

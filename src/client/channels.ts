@@ -3,7 +3,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 /**
  * `diagnostics_channel` names published by the client. Subscribers get plain
  * objects; publishing costs nothing when nobody subscribes.
- * Documented in docs/client.md#diagnostics-channels.
+ * Documented in docs/reference/client.md#diagnostics-channels.
  */
 export const CHANNELS = {
   /** `{ origin, method, path, kind }`: a request is replayed at once on a fresh connection. */

@@ -4,7 +4,7 @@ import { publish } from './channels.js';
 
 /**
  * One dispatcher's voice: every event goes to its diagnostics channel (global,
- * documented in docs/client.md), to this dispatcher's own events ('replay', 'retry')
+ * documented in docs/reference/client.md), to this dispatcher's own events ('replay', 'retry')
  * and, when they are on, to its own metrics and logger. Components call it instead of publishing directly, so two
  * dispatchers in one process never mix their metrics.
  */

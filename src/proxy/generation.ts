@@ -1,9 +1,8 @@
-import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { CidrSet } from '../net/address.js';
 import { readCaFile, type CertificateStore } from './tls/certificate-store.js';
 import { timeoutsFor, type ProxyConfig, type Timeouts } from './config/config.js';
-import type { HttpMetrics } from './http/http-metrics.js';
+import type { ProxyTelemetry } from './telemetry.js';
 import { HttpSite } from './http/http-site.js';
 import { Router } from './l4/router.js';
 import { Upstream, type UpstreamTls } from './upstream/upstream.js';
@@ -29,7 +28,7 @@ export interface Generation {
  * the HTTP sites of the `http` and `terminate` routes. A reload builds a new one; the old one
  * is retired (retireGeneration).
  */
-export function buildGeneration(config: ProxyConfig, deps: { certificates: CertificateStore; metrics: HttpMetrics; logger: Logger | undefined; clock?: Clock }): Generation {
+export function buildGeneration(config: ProxyConfig, deps: { certificates: CertificateStore; telemetry: ProxyTelemetry; clock?: Clock }): Generation {
   // Every file is read before any upstream exists: an upstream starts health checks, which a
   // failure half-way would leave running.
   const tls = config.upstreams.map((upstream, i): UpstreamTls | undefined => upstream.tls === undefined ? undefined : {
@@ -38,11 +37,11 @@ export function buildGeneration(config: ProxyConfig, deps: { certificates: Certi
   const connectMs = timeoutsFor(config, undefined).connectMs;
   const clock = deps.clock ?? systemClock;
   const upstreams = new Map(config.upstreams.map((upstream, i) => {
-    if (upstream.tls?.verify === false) deps.logger?.warn({ upstream: upstream.name }, 'certificate verification is OFF for this upstream (tls.verify: false)');
-    return [upstream.name, new Upstream(upstream, { tls: tls[i], connectMs, hooks: deps.metrics, clock })];
+    if (upstream.tls?.verify === false) deps.telemetry.verificationOff(upstream.name);
+    return [upstream.name, new Upstream(upstream, { tls: tls[i], connectMs, hooks: deps.telemetry, clock })];
   }));
   const sites = new Map<string, HttpSite>();
-  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.metrics, upstreams, clock };
+  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.telemetry.http, upstreams, clock };
   for (const route of config.routes) {
     const action = route.action;
     if (action.type === 'http' || action.type === 'terminate') sites.set(route.name, new HttpSite(action.routes, action.type === 'http' ? 'http' : 'https', siteDeps));

@@ -1,14 +1,15 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
+import type { HttpMetrics } from './http/http-metrics.js';
+import type { ProxyMetrics } from './l4/proxy-metrics.js';
 import { CidrSet } from '../net/address.js';
 import { ConnectionTracker, type ConnectionRecord } from '../net/connection-tracker.js';
 import { CertificateStore } from './tls/certificate-store.js';
 import { buildGeneration, closeGeneration, retireGeneration, type Generation } from './generation.js';
 import { listenerName, type ListenerConfig, type ProxyConfig } from './config/config.js';
-import { HttpMetrics } from './http/http-metrics.js';
 import { L4Connection, type ListenerContext } from './l4/l4-connection.js';
-import { ProxyMetrics } from './l4/proxy-metrics.js';
+import { ProxyTelemetry } from './telemetry.js';
 import { systemClock, type Clock } from '../clock.js';
 
 /** A bound listener: `port` is the real one (a configured 0 becomes the port the OS chose). */
@@ -36,16 +37,12 @@ interface LiveListener {
  */
 export class ProxyServer {
   readonly tracker: ConnectionTracker;
-  readonly metrics: ProxyMetrics;
-  readonly httpMetrics: HttpMetrics;
+  /** Every event's metric and log line (telemetry.ts). */
+  readonly telemetry: ProxyTelemetry;
   readonly certificates: CertificateStore;
-  readonly #logger: Logger | undefined;
-  /** The per-connection log lines are built only when debug logging is on (they are per connection). */
-  readonly #debug: Logger | undefined;
   #config: ProxyConfig;
   #generation: Generation;
   readonly #listeners = new Map<string, LiveListener>();
-  #stopping = false;
   /** Replaced generations, until their sites' last connection is gone and their upstreams closed. */
   readonly #retiring = new Set<Generation>();
 
@@ -53,20 +50,20 @@ export class ProxyServer {
 
   private constructor(config: ProxyConfig, logger: Logger | undefined, clock: Clock) {
     this.#config = config;
-    this.#logger = logger;
     this.#clock = clock;
-    this.#debug = logger?.isLevelEnabled('debug') === true ? logger : undefined;
     this.tracker = new ConnectionTracker(config.limits, clock);
-    this.metrics = new ProxyMetrics(this.tracker);
-    this.httpMetrics = new HttpMetrics(this.metrics.registry);
-    this.httpMetrics.onEjected = (upstream, target) => this.#logger?.warn({ upstream, target }, 'target ejected: out of rotation after consecutive failures');
-    this.httpMetrics.onHealthChange = (upstream, target, healthy) => {
-      if (healthy) this.#logger?.info({ upstream, target }, 'target healthy again: back in rotation');
-      else this.#logger?.warn({ upstream, target }, 'target failed its health check: out of rotation');
-    };
+    this.telemetry = new ProxyTelemetry(this.tracker, logger);
     this.certificates = new CertificateStore(config.certificates, config.tls.minVersion);
     this.#generation = this.#generationOf(config);
-    this.tracker.on('refused', (limit, listener) => this.#debug?.debug({ limit, listener }, 'connection refused by a limit'));
+  }
+
+  /** The layer-4 metrics, whose registry holds every proxy metric (admin /metrics). */
+  get metrics(): ProxyMetrics {
+    return this.telemetry.l4;
+  }
+
+  get httpMetrics(): HttpMetrics {
+    return this.telemetry.http;
   }
 
   /** `clock`: the drain deadline and the health checks' timers (a fake one in tests). */
@@ -150,7 +147,6 @@ export class ProxyServer {
    * Resolves once every connection is closed.
    */
   async shutdown(drainMs = this.#config.shutdown.drainMs): Promise<{ drained: boolean; destroyed: number }> {
-    this.#stopping = true;
     await this.#closeListeners([...this.#listeners.values()]);
     // Idle keep-alive connections first (fastify's order): they have nothing to finish.
     for (const site of this.#generation.sites.values()) site.drain();
@@ -190,26 +186,23 @@ export class ProxyServer {
   }
 
   #generationOf(config: ProxyConfig): Generation {
-    return buildGeneration(config, { certificates: this.certificates, metrics: this.httpMetrics, logger: this.#logger, clock: this.#clock });
+    return buildGeneration(config, { certificates: this.certificates, telemetry: this.telemetry, clock: this.#clock });
   }
 
   async #listen(listener: ListenerConfig): Promise<LiveListener> {
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true });
     const live: LiveListener = { key: keyOf(listener), config: listener, server, context: contextOf(listener, listener.port) };
     server.on('connection', (socket) => {
-      const connection = L4Connection.accept(socket, live.context, this.#generation, this.tracker, this.#hooks);
-      if (connection === undefined) return;
-      this.metrics.opened(live.context.name);
-      this.#debug?.debug({ listener: live.context.name, client: socket.remoteAddress, clientPort: socket.remotePort, active: this.tracker.active }, 'connection opened');
+      const connection = L4Connection.accept(socket, live.context, this.#generation, this.tracker, this.telemetry);
+      if (connection !== undefined) this.telemetry.opened(live.context.name, socket);
     });
-    // A listener error after binding (EMFILE on accept, say) is logged; the process stays up.
-    server.on('error', (err) => this.#logger?.error({ err, listener: live.context.name }, 'listener error'));
+    server.on('error', (err) => this.telemetry.listenerError(live.context.name, err));
     server.listen({ host: listener.host, port: listener.port, backlog: listener.backlog });
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => { throw err as Error; })]);
     const port = (server.address() as { port: number }).port;
     live.context = contextOf(listener, port);
     this.#listeners.set(live.key, live);
-    this.#logger?.info({ listener: live.context.name, host: listener.host, port }, 'listening');
+    this.telemetry.listening(live.context.name, listener.host, port);
     return live;
   }
 
@@ -223,24 +216,10 @@ export class ProxyServer {
       this.#listeners.delete(live.key);
       if (!live.server.listening) continue;
       live.server.close();
-      this.#logger?.info({ listener: live.context.name }, 'listener closed');
+      this.telemetry.listenerClosed(live.context.name);
     }
     await new Promise((resolve) => setImmediate(resolve)); // the listening sockets' handles close on this turn
   }
-
-  readonly #hooks = {
-    connectFailed: (route: string, target: string, failure: string) => {
-      this.metrics.connectFailed(route, target, failure);
-      this.#logger?.warn({ route, target, failure }, 'backend connect failed');
-    },
-    handshake: (route: string, outcome: string) => {
-      this.httpMetrics.handshake(route, outcome);
-      if (outcome !== 'ok') this.#debug?.debug({ route, outcome }, 'TLS handshake failed');
-    },
-    closed: (record: ConnectionRecord) => {
-      this.#debug?.debug({ id: record.id, route: record.route, reason: record.reason, active: this.tracker.active, stopping: this.#stopping }, 'connection closed');
-    },
-  };
 }
 
 export interface ConnectionSummary {

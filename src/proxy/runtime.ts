@@ -35,8 +35,8 @@ export class ProxyRuntime {
     this.#file = file;
     this.proxy = proxy;
     this.#logger = logger;
-    this.#certificates = new CertificateWatchers(proxy, logger, clock);
-    this.#reload = reloader(file, proxy, logger, () => this.#certificates.watch());
+    this.#certificates = new CertificateWatchers(proxy, clock);
+    this.#reload = reloader(file, proxy, () => this.#certificates.watch());
     this.#watcher = new ConfigWatcher(file, () => void this.#reload('file change'), undefined, clock);
   }
 
@@ -81,7 +81,7 @@ export class ProxyRuntime {
 }
 
 /** Reloads one at a time; a change that arrives mid-reload is applied after it. */
-function reloader(file: string, proxy: ProxyServer, logger: Logger, onApplied: () => void): (why: string) => Promise<void> {
+function reloader(file: string, proxy: ProxyServer, onApplied: () => void): (why: string) => Promise<void> {
   let running: Promise<void> | undefined;
   let again = false;
   const once = async (why: string): Promise<void> => {
@@ -89,18 +89,15 @@ function reloader(file: string, proxy: ProxyServer, logger: Logger, onApplied: (
     try {
       next = await loadConfigFile(file);
     } catch (err) {
-      proxy.metrics.reloaded('invalid');
-      logger.error({ why, error: err instanceof ProxyConfigError ? err.message : String(err) }, 'config reload refused; the running config stays');
+      proxy.telemetry.reloadRefused(why, 'load', err instanceof ProxyConfigError ? err.message : String(err));
       return;
     }
     try {
       await proxy.reload(next);
-      proxy.metrics.reloaded('applied');
       onApplied();
-      logger.info({ why, listeners: proxy.listeners, routes: next.routes.length }, 'config reloaded');
+      proxy.telemetry.reloaded(why, { listeners: proxy.listeners, routes: next.routes.length });
     } catch (err) {
-      proxy.metrics.reloaded('invalid');
-      logger.error({ why, error: (err as Error).message }, 'config reload failed; the running config stays');
+      proxy.telemetry.reloadRefused(why, 'apply', (err as Error).message);
     }
   };
   return async (why) => {
@@ -124,14 +121,12 @@ function reloader(file: string, proxy: ProxyServer, logger: Logger, onApplied: (
  */
 class CertificateWatchers {
   readonly #proxy: ProxyServer;
-  readonly #logger: Logger;
   #watchers: ConfigWatcher[] = [];
 
   readonly #clock: Clock;
 
-  constructor(proxy: ProxyServer, logger: Logger, clock: Clock) {
+  constructor(proxy: ProxyServer, clock: Clock) {
     this.#proxy = proxy;
-    this.#logger = logger;
     this.#clock = clock;
     this.watch();
   }
@@ -145,9 +140,9 @@ class CertificateWatchers {
   #reload(file: string): void {
     try {
       this.#proxy.reloadCertificates();
-      this.#logger.info({ file, certificates: this.#proxy.certificates.summaries() }, 'certificates reloaded');
+      this.#proxy.telemetry.certificatesReloaded(file, this.#proxy.certificates.summaries());
     } catch (err) {
-      this.#logger.error({ file, error: (err as Error).message }, 'certificate reload refused; the running certificates stay');
+      this.#proxy.telemetry.certificatesRefused(file, (err as Error).message);
     }
   }
 

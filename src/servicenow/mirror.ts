@@ -1,19 +1,18 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createDispatcher, type HoldfastDispatcher } from '../client/create-dispatcher.js';
 import { systemClock, type Clock } from '../clock.js';
 import { BasicAuth, OAuthAuth, type Authenticator } from './auth.js';
 import { warmCache, WARMED_META, type WarmProgress } from './cache-warmer.js';
+import { MirrorTelemetry, type MirrorEvent } from './telemetry.js';
 import { MemoryStore } from './memory-store.js';
 import { resolveMirrorOptions, type MirrorOptions, type ResolvedMirrorOptions } from './mirror-options.js';
 import { MirrorView, type MirrorStatus } from './mirror-view.js';
 import { RedisStore } from './redis-store.js';
 import type { MirrorStore, StoreSummary, WaitingItem } from './store.js';
-import { SyncEngine, type SyncEvent, type TableSpec } from './sync-engine.js';
+import { SyncEngine, type TableSpec } from './sync-engine.js';
 import { LocalLock, RedisLock } from './sync-lock.js';
-import { SyncMetrics } from './sync-metrics.js';
-import { SyncScheduler, TICK_MS, type CycleEvent } from './sync-scheduler.js';
+import { SyncScheduler, TICK_MS } from './sync-scheduler.js';
 import { TableClient } from './table-client.js';
 import { UpstreamHealth, type HealthPoint } from './upstream-health.js';
 import { bucketsOf, fieldsOf } from './waiting.js';
@@ -22,7 +21,7 @@ import type { DashboardSource } from './dashboard-source.js';
 export type { MirrorStatus, TableStatus } from './mirror-view.js';
 export type { UpstreamStatus } from './sync-scheduler.js';
 
-export type MirrorEvent = CycleEvent | { type: 'warm'; progress: WarmProgress } | SyncEvent;
+export type { MirrorEvent } from './telemetry.js';
 
 /**
  * The ServiceNow mirror, wired: the store (memory, or Redis with the lock and the shared
@@ -33,7 +32,8 @@ export type MirrorEvent = CycleEvent | { type: 'warm'; progress: WarmProgress } 
  */
 export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summary' | 'status'] }> implements DashboardSource {
   readonly options: Readonly<ResolvedMirrorOptions>;
-  readonly registry = new Registry();
+  /** Every event's metric, log line and 'event' (telemetry.ts). */
+  readonly telemetry: MirrorTelemetry;
   readonly store: MirrorStore;
   readonly dispatcher: HoldfastDispatcher;
   readonly client: TableClient;
@@ -42,7 +42,6 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
   readonly view: MirrorView;
   readonly #scheduler: SyncScheduler;
   readonly #clock: Clock;
-  readonly #logger: Logger | undefined;
   #warm: WarmProgress | undefined;
   #lastContact = 0;
   #cancelLive: (() => void) | undefined;
@@ -52,8 +51,11 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
     super();
     const o = resolveMirrorOptions(input);
     this.options = o;
-    this.#logger = logger;
     this.#clock = clock;
+    this.telemetry = new MirrorTelemetry({
+      logger, replica: o.replica, emit: (e) => this.emit('event', e),
+      lagOf: () => this.view.lags(), waitingOf: () => this.view.summary().totals, wallNow: () => clock.wallNow(),
+    });
     const origin = new URL(o.instance).origin;
     const redisStore = o.redis === undefined ? undefined : new RedisStore(o.redis.url, o.waiting, o.redis.prefix, (err) => this.view.storeError(err));
     this.store = redisStore ?? new MemoryStore(o.waiting);
@@ -69,37 +71,32 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
         redis: redisStore === undefined ? undefined : { client: redisStore.client, keyPrefix: `${o.redis!.prefix}rate` },
       },
       retry: { statuses: [429, 500, 502, 503, 504], maxRetryAfterMs: 60_000 },
-      metrics: { registry: this.registry },
+      metrics: { registry: this.telemetry.registry },
       logger,
     });
     const auth: Authenticator = o.auth.type === 'basic' ? new BasicAuth(o.auth.user, o.auth.password) : new OAuthAuth(o.instance, o.auth, this.dispatcher);
-    const metrics = new SyncMetrics(this.registry, () => this.view.lags(), () => this.view.summary().totals, () => clock.wallNow());
-    collectDefaultMetrics({ register: this.registry, prefix: 'holdfast_servicenow_process_' });
-    this.health = new UpstreamHealth(this.registry, () => this.dispatcher.circuit(origin) ?? 'closed', { clock });
+    const telemetry = this.telemetry;
+    this.health = new UpstreamHealth(this.telemetry.registry, () => this.dispatcher.circuit(origin) ?? 'closed', { clock });
     this.client = new TableClient({
       instance: o.instance, auth, dispatcher: this.dispatcher,
-      onSample: (s) => { metrics.request(s); this.health.sample(s); if (typeof s.outcome === 'number' && s.outcome < 500) this.#lastContact = clock.wallNow(); },
+      onSample: (s) => { telemetry.request(s); this.health.sample(s); if (typeof s.outcome === 'number' && s.outcome < 500) this.#lastContact = clock.wallNow(); },
     });
     const tables: TableSpec[] = o.tables.map((name) => ({ name, fields: [...o.fields[name]!, ...bucketFields(o, name)] }));
     this.engine = new SyncEngine({
       client: this.client, store: this.store, tables, pageSize: o.pageSize, overlapS: o.overlapS, fullCheckEveryMs: o.fullCheckEveryS * 1000,
       maxCheckDeleteShare: o.maxCheckDeleteShare, now: () => clock.wallNow(),
-      onEvent: (e) => { metrics.event(e); this.emit('event', e); },
+      onEvent: (e) => telemetry.sync(e),
     });
     this.#scheduler = new SyncScheduler({
       clock, store: this.store, lock, engine: this.engine, intervalS: o.intervalS, heartbeatS: o.heartbeatS, concurrency: o.concurrency,
       warmed: async () => (await this.store.getMeta(WARMED_META)) !== undefined,
       warm: (signal) => warmCache({
         client: this.client, store: this.store, engine: this.engine, waiting: o.waiting, groups: o.criticalGroups, pauseMs: o.warmPauseMs, pageSize: o.pageSize, tables, clock,
-        onProgress: (progress) => { this.#warm = progress; metrics.warm(progress.done / progress.total); this.view.warmed(); this.emit('event', { type: 'warm', progress }); },
+        onProgress: (progress) => { this.#warm = progress; telemetry.warm(progress); this.view.warmed(); },
       }, signal),
       probe: async (signal) => { await this.client.list('sys_user_group', { limit: 1, fields: ['sys_id'], signal }); },
       lastContact: () => this.#lastContact,
-      onCycle: (e) => {
-        if (e.phase !== 'started') metrics.cycle(e.phase === 'complete' ? 'ok' : 'failed');
-        this.#logger?.info({ cycle: e.cycle, resumed: e.resumed, error: e.error, replica: o.replica }, `sync cycle ${e.cycle}: ${e.phase}`);
-        this.emit('event', e);
-      },
+      onCycle: (e) => telemetry.cycle(e),
       onStoreError: (err) => this.view.storeError(err),
       onTick: () => { void this.view.refresh(); },
     });
@@ -110,7 +107,7 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
       syncing: () => this.#scheduler.syncing,
       waitingMs: () => this.client.waitingMs(),
       warm: () => this.#warm,
-      onStoreError: (err) => this.#logger?.warn({ err: err.message }, 'store unavailable; serving the last good data'),
+      onStoreError: (err) => telemetry.storeUnavailable(err),
     });
     this.view.on('update', (what) => this.emit('update', what));
     this.store.onChange(() => this.#scheduleRefresh());
@@ -159,7 +156,8 @@ export class Mirror extends EventEmitter<{ event: [MirrorEvent]; update: ['summa
 
   /** The Prometheus text of holdfast_client_* and holdfast_servicenow_* metrics. */
   async metrics(): Promise<{ contentType: string; text: string }> {
-    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+    const { registry } = this.telemetry;
+    return { contentType: registry.contentType, text: await registry.metrics() };
   }
 
   /** Syncs one table now, if no other sync holds the lock. Resolves when it has run (true) or was refused (false). */

@@ -370,6 +370,10 @@ describe('proxy chaos: 10,000 concurrent idle connections', () => {
     await proxy.idle();
     assert.equal(proxy.child.exitCode, null);
     assert.ok(proxy.fds() <= baseline, `open fds ${proxy.fds()} <= baseline ${baseline}`);
+    // The admin API can report 0 active before this process has read every log line from the
+    // proxy's stdout pipe (under load it lagged by thousands): wait for the count-th line.
+    let seen = 0;
+    await proxy.log.waitFor((l) => l.msg === 'connection closed' && ++seen === count, mark);
     const closed = proxy.log.lines.slice(mark).filter((l) => l.msg === 'connection closed');
     assert.equal(closed.length, count);
     assert.ok(closed.every((l) => l.reason === 'client-closed'));

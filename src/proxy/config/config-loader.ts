@@ -61,7 +61,7 @@ function fieldOf(issue: z.core.$ZodIssue): string {
 }
 
 function messageOf(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return 'unknown field (check its spelling; docs/proxy.md lists every field)';
+  if (issue.code === 'unrecognized_keys') return 'unknown field (check its spelling; docs/reference/proxy.md lists every field)';
   if (issue.code === 'invalid_type' && issue.input === undefined) {
     return issue.message.startsWith('Invalid input') ? `missing: expected ${issue.expected}` : `missing: ${issue.message}`;
   }

@@ -8,7 +8,7 @@ import {
 } from './http-config.js';
 
 /**
- * The proxy's configuration file (YAML or JSON), validated here once. docs/proxy.md is its
+ * The proxy's configuration file (YAML or JSON), validated here once. docs/reference/proxy.md is its
  * reference and examples/proxy.yaml a commented example; every default below is in both.
  */
 

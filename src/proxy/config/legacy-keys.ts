@@ -9,7 +9,7 @@ export interface LegacyKey {
   hint: string;
 }
 
-const SEE = 'docs/proxy.md#upstreams';
+const SEE = 'docs/guides/proxy.md#upstreams';
 /** Keys of a route's action that now belong to the upstream it names. */
 const UPSTREAM_KEYS = ['targets', 'balance', 'proxyProtocol', 'healthCheck', 'outlier', 'retries', 'connections', 'timeouts'];
 

@@ -4,7 +4,7 @@ import { ms, name, positive, parseTarget, TARGET_SYNTAX } from './config-fields.
 /**
  * The `upstreams:` section: each upstream is named once, with its targets, balancing, health
  * checks, pool and TLS settings, and routes of either layer refer to it by name (Envoy's
- * clusters, HAProxy's backends). docs/proxy.md#upstreams is its reference.
+ * clusters, HAProxy's backends). docs/reference/proxy.md#upstreams is its reference.
  */
 
 export const DEFAULT_UPSTREAM_CONNECTIONS = 128;

@@ -1,16 +1,15 @@
 import { Counter, type Registry } from 'prom-client';
 import { FastCounter, FastHistogram } from '../../observe/fast-metrics.js';
 import type { ExchangeObserver } from './http-forward.js';
-import type { UpstreamHooks } from '../upstream/upstream.js';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /**
  * The HTTP proxy's metrics, `holdfast_proxy_http_*`, in the proxy's registry. The two that
  * move on every request (requests, upstream latency) are FastCounter/FastHistogram series
- * found by a string key; the rest are plain prom-client counters. docs/proxy.md#metrics.
+ * found by a string key; the rest are plain prom-client counters. docs/reference/proxy.md#metrics.
  */
-export class HttpMetrics implements ExchangeObserver, UpstreamHooks {
+export class HttpMetrics implements ExchangeObserver {
   readonly #requests: FastCounter;
   readonly #latency: FastHistogram;
   readonly #retries: Counter<'route'>;
@@ -19,9 +18,6 @@ export class HttpMetrics implements ExchangeObserver, UpstreamHooks {
   readonly #checks: Counter<'upstream' | 'target' | 'result'>;
   readonly #handshakes: Counter<'route' | 'outcome'>;
   readonly #refusals: Counter<'reason'>;
-  /** Called when a target's health changes, for logging. */
-  onHealthChange: ((upstream: string, address: string, healthy: boolean) => void) | undefined;
-  onEjected: ((upstream: string, address: string) => void) | undefined;
 
   constructor(registry: Registry) {
     const p = 'holdfast_proxy_http_';
@@ -71,15 +67,10 @@ export class HttpMetrics implements ExchangeObserver, UpstreamHooks {
 
   ejected(upstream: string, address: string): void {
     this.#ejections.inc({ upstream, target: address });
-    this.onEjected?.(upstream, address);
   }
 
   checked(upstream: string, address: string, result: 'pass' | 'fail'): void {
     this.#checks.inc({ upstream, target: address, result });
-  }
-
-  healthChanged(upstream: string, address: string, healthy: boolean): void {
-    this.onHealthChange?.(upstream, address, healthy);
   }
 
   handshake(route: string, outcome: string): void {

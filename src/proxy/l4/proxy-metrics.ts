@@ -7,7 +7,7 @@ const NO_ROUTE = 'none';
  * The layer-4 proxy's Prometheus metrics, all prefixed `holdfast_proxy_`. Counters move once
  * per connection (never per chunk); the active gauge and the byte counters are computed when
  * the registry is scraped, from the tracker and the sockets' own byte counts. Documented in
- * docs/proxy.md#metrics.
+ * docs/reference/proxy.md#metrics.
  */
 export class ProxyMetrics {
   readonly registry: Registry;

@@ -18,7 +18,7 @@ export interface RenderOptions {
 type Cell = (record: SnRecord) => unknown;
 
 /**
- * Renders records as the Table API does (see the matrix in docs/simulator.md):
+ * Renders records as the Table API does (see the matrix in docs/guides/simulator.md):
  * every value a string; an empty reference `""` in every mode; a reference as
  * `{link, value}`, its display value or `{display_value, link, value}`; a choice
  * as its code, its label or both. Dot-walked fields keep their dotted key.

@@ -27,7 +27,7 @@ const STATS_ROUTE = /^\/api\/now(?:\/(v1|v2))?\/stats\/([^/?]+)\/?$/;
 
 /**
  * A local ServiceNow instance's REST Table API and OAuth endpoint, with the
- * throttles real instances apply and faults on demand. See docs/simulator.md for
+ * throttles real instances apply and faults on demand. See docs/guides/simulator.md for
  * what is faithful and what is not.
  *
  * @example
@@ -142,7 +142,7 @@ export class ServiceNowSimulator {
     });
     app.setNotFoundHandler((request, reply) => {
       // The UI (login.do and its session cookies, through which @servicenow/sdk signs in with
-      // Basic or its OAuth CI mode) is not simulated: say so plainly (docs/simulator.md).
+      // Basic or its OAuth CI mode) is not simulated: say so plainly (docs/guides/simulator.md).
       if (/\.do$/.test(request.url.split('?', 1)[0]!)) {
         return this.#out.send(request, reply, failure(501, `Not simulated: ${request.url.split('?', 1)[0]} (the instance's UI and its session sign-in)`, 'The holdfast simulator serves the REST APIs only: Table, Aggregate, Attachment and OAuth (/oauth_token.do). Sign in with Basic or a bearer token.'));
       }

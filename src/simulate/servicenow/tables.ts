@@ -2,7 +2,7 @@
  * The tables the ServiceNow simulator serves, described the way the instance's
  * dictionary describes them: each field's type, its choices (value → label) and,
  * for a reference, the table it points at. Values are stored as strings, as the
- * Table API returns them (research: docs/simulator.md, "Response shapes").
+ * Table API returns them (research: docs/guides/simulator.md, "Response shapes").
  */
 export type FieldType = 'string' | 'integer' | 'boolean' | 'datetime' | 'reference' | 'journal';
 

@@ -1,0 +1,111 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ConnectionRecord, ConnectionTracker } from '../net/connection-tracker.js';
+import type { DialFailure } from '../net/dial.js';
+import { HttpMetrics } from './http/http-metrics.js';
+import { ProxyMetrics } from './l4/proxy-metrics.js';
+import type { HandshakeOutcome } from './tls/tls-terminate.js';
+import type { UpstreamHooks } from './upstream/upstream.js';
+
+/**
+ * The proxy's one voice, as client/telemetry.ts is the client's: a connection (it is the
+ * ConnectionHooks of l4/l4-connection.ts), an upstream or the runtime reports an event here,
+ * once, and it becomes its metric (l4/proxy-metrics.ts, http/http-metrics.ts, one registry)
+ * and its log line. Per-connection lines are built only
+ * when debug logging is on. The per-request path (an exchange's status and latency) goes
+ * straight to `http`, which is a counter bump and nothing else.
+ */
+export class ProxyTelemetry implements UpstreamHooks {
+  readonly l4: ProxyMetrics;
+  readonly http: HttpMetrics;
+  readonly #tracker: ConnectionTracker;
+  readonly #logger: Logger | undefined;
+  readonly #debug: Logger | undefined;
+
+  constructor(tracker: ConnectionTracker, logger: Logger | undefined) {
+    this.#tracker = tracker;
+    this.#logger = logger;
+    this.#debug = logger?.isLevelEnabled('debug') === true ? logger : undefined;
+    this.l4 = new ProxyMetrics(tracker);
+    this.http = new HttpMetrics(this.l4.registry);
+    tracker.on('refused', (limit, listener) => this.#debug?.debug({ limit, listener }, 'connection refused by a limit'));
+  }
+
+  get registry(): ProxyMetrics['registry'] {
+    return this.l4.registry;
+  }
+
+  listening(listener: string, host: string, port: number): void {
+    this.#logger?.info({ listener, host, port }, 'listening');
+  }
+
+  listenerClosed(listener: string): void {
+    this.#logger?.info({ listener }, 'listener closed');
+  }
+
+  /** A listener failed after binding (EMFILE on accept, say): logged, the process stays up. */
+  listenerError(listener: string, err: Error): void {
+    this.#logger?.error({ err, listener }, 'listener error');
+  }
+
+  opened(listener: string, socket: Socket): void {
+    this.l4.opened(listener);
+    this.#debug?.debug({ listener, client: socket.remoteAddress, clientPort: socket.remotePort, active: this.#tracker.active }, 'connection opened');
+  }
+
+  connectFailed(route: string, target: string, failure: DialFailure): void {
+    this.l4.connectFailed(route, target, failure);
+    this.#logger?.warn({ route, target, failure }, 'backend connect failed');
+  }
+
+  handshake(route: string, outcome: HandshakeOutcome): void {
+    this.http.handshake(route, outcome);
+    if (outcome !== 'ok') this.#debug?.debug({ route, outcome }, 'TLS handshake failed');
+  }
+
+  closed(record: ConnectionRecord): void {
+    this.#debug?.debug({ id: record.id, route: record.route, reason: record.reason, active: this.#tracker.active }, 'connection closed');
+  }
+
+  ejected(upstream: string, target: string): void {
+    this.http.ejected(upstream, target);
+    this.#logger?.warn({ upstream, target }, 'target ejected: out of rotation after consecutive failures');
+  }
+
+  checked(upstream: string, target: string, result: 'pass' | 'fail'): void {
+    this.http.checked(upstream, target, result);
+  }
+
+  healthChanged(upstream: string, target: string, healthy: boolean): void {
+    if (healthy) this.#logger?.info({ upstream, target }, 'target healthy again: back in rotation');
+    else this.#logger?.warn({ upstream, target }, 'target failed its health check: out of rotation');
+  }
+
+  replayed(upstream: string, target: string): void {
+    this.http.replayed(upstream, target);
+  }
+
+  /** `tls.verify: false` on an upstream: said at every load. */
+  verificationOff(upstream: string): void {
+    this.#logger?.warn({ upstream }, 'certificate verification is OFF for this upstream (tls.verify: false)');
+  }
+
+  reloaded(why: string, details: object): void {
+    this.l4.reloaded('applied');
+    this.#logger?.info({ why, ...details }, 'config reloaded');
+  }
+
+  /** A reload that was refused (`stage` load: the file is invalid; apply: it could not be applied). */
+  reloadRefused(why: string, stage: 'load' | 'apply', error: string): void {
+    this.l4.reloaded('invalid');
+    this.#logger?.error({ why, error }, stage === 'load' ? 'config reload refused; the running config stays' : 'config reload failed; the running config stays');
+  }
+
+  certificatesReloaded(file: string, certificates: unknown): void {
+    this.#logger?.info({ file, certificates }, 'certificates reloaded');
+  }
+
+  certificatesRefused(file: string, error: string): void {
+    this.#logger?.error({ file, error }, 'certificate reload refused; the running certificates stay');
+  }
+}

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+function markdownFiles(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return markdownFiles(path);
+    return entry.name.endsWith('.md') ? [path] : [];
+  });
+}
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
+function anchorsOf(text: string): Set<string> {
+  const anchors = new Set<string>();
+  let fence = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('```')) fence = !fence;
+    const heading = fence ? null : /^#{1,6} (.+)$/.exec(line);
+    if (heading !== null) anchors.add(heading[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-'));
+  }
+  return anchors;
+}
+
+test('every relative link in README.md and docs/ reaches a file, and a heading when it names one (the docs split into guides/ and reference/ must not strand a link)', () => {
+  const broken: string[] = [];
+  for (const file of ['README.md', ...markdownFiles('docs')]) {
+    const text = readFileSync(join(ROOT, file), 'utf8').replace(/```[\s\S]*?```/g, '');
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/i.test(target!)) continue; // https:, mailto:
+      const [path, anchor] = target!.split('#') as [string, string | undefined];
+      const resolved = path === '' ? join(ROOT, file) : join(ROOT, dirname(file), path);
+      if (!existsSync(resolved)) {
+        broken.push(`${file}: ${target} (no ${relative(ROOT, resolved)})`);
+        continue;
+      }
+      if (anchor !== undefined && resolved.endsWith('.md') && !anchorsOf(readFileSync(resolved, 'utf8')).has(anchor)) broken.push(`${file}: ${target} (no such heading)`);
+    }
+  }
+  assert.deepEqual(broken, []);
+});
+
+test('the paths that code prints to users (docs/…) exist', () => {
+  const cited = new Set<string>();
+  for (const file of ['src/proxy/config/config-loader.ts', 'src/proxy/config/legacy-keys.ts', 'src/cli/proxy-command.ts', 'src/cli/simulate-servicenow-command.ts']) {
+    for (const [path] of readFileSync(join(ROOT, file), 'utf8').matchAll(/docs\/[a-z/-]+\.md/g)) cited.add(path);
+  }
+  assert.ok(cited.size > 0);
+  for (const path of cited) assert.ok(existsSync(join(ROOT, path)), path);
+});
