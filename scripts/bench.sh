@@ -9,4 +9,8 @@ mkdir -p .bench-build/bench/peers .bench-build/bench/fixtures
 cp bench/peers/*.mjs .bench-build/bench/peers/
 cp bench/fixtures/*.mjs .bench-build/bench/fixtures/
 cp -r assets .bench-build/
-exec node ".bench-build/bench/runners/${name}.js" "$@"
+# The Node the project brings (package.json's node devDependency), not whatever is first on PATH:
+# a machine's own Node may be an older line (run directly, not through npm run bench:*).
+node_bin="node_modules/.bin/node"
+[ -x "$node_bin" ] || node_bin=node
+exec "$node_bin" ".bench-build/bench/runners/${name}.js" "$@"

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -42,6 +43,8 @@ export type FlakyOptions = FlakyFaults & {
   port?: number;
   /** Serve https with this key and certificate (PEM). */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** The idle-close and slow-answer timers and the refusal windows; a fake one in tests. */
+  clock?: Clock;
 };
 
 export interface FlakyStats {
@@ -68,7 +71,8 @@ interface Conn {
   requests: number;
   /** A response on it has not finished yet: a request arriving now has idled 0 ms. */
   answering: boolean;
-  timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending idle close. */
+  timer: (() => void) | undefined;
 }
 
 const STATS_PATH = '/__flaky/stats';
@@ -97,8 +101,11 @@ export class FlakyServer {
 
   readonly #protocol: 'http' | 'https';
 
-  private constructor(faults: z.output<typeof faultSchema>, tls: FlakyOptions['tls']) {
+  readonly #clock: Clock;
+
+  private constructor(faults: z.output<typeof faultSchema>, tls: FlakyOptions['tls'], clock: Clock) {
     this.#faults = faults;
+    this.#clock = clock;
     const serverOptions = { keepAliveTimeout: 0, requestTimeout: 0 };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
     this.#protocol = tls === undefined ? 'http' : 'https';
@@ -111,12 +118,12 @@ export class FlakyServer {
     this.#refusals = new RefusalWindows(this.#server, () => ({ host: this.#host, port: this.#port }), () => {
       this.#stats.refusals++;
       for (const [socket, conn] of this.#conns) if (conn.timer !== undefined) socket.destroy();
-    });
+    }, clock);
   }
 
   static async start(options: FlakyOptions = {}): Promise<FlakyServer> {
-    const { host = '127.0.0.1', port = 0, tls, ...faults } = options;
-    const server = new FlakyServer(parseFaults(faults), tls);
+    const { host = '127.0.0.1', port = 0, tls, clock = systemClock, ...faults } = options;
+    const server = new FlakyServer(parseFaults(faults), tls, clock);
     await server.#listen(host, port);
     server.#refusals.schedule(server.#faults.refuse);
     return server;
@@ -183,19 +190,19 @@ export class FlakyServer {
   #onConnection(socket: Socket): void {
     socket.on('error', () => {}); // a client's reset is the client's business; never crash
     this.#stats.connections++;
-    const conn: Conn = { idleSince: performance.now(), requests: 0, answering: false, timer: undefined };
+    const conn: Conn = { idleSince: this.#clock.now(), requests: 0, answering: false, timer: undefined };
     this.#conns.set(socket, conn);
     socket.once('close', () => {
-      clearTimeout(conn.timer);
+      conn.timer?.();
       this.#conns.delete(socket);
     });
     this.#armIdle(socket, conn);
   }
 
   #armIdle(socket: Socket, conn: Conn): void {
-    conn.idleSince = performance.now();
+    conn.idleSince = this.#clock.now();
     const { idleCloseMs } = this.#faults;
-    if (idleCloseMs > 0) conn.timer = setTimeout(() => this.#dropConnection(socket), idleCloseMs);
+    if (idleCloseMs > 0) conn.timer = this.#clock.schedule(() => this.#dropConnection(socket), idleCloseMs);
   }
 
   #dropConnection(socket: Socket): void {
@@ -214,12 +221,12 @@ export class FlakyServer {
     if (id !== undefined) this.#stats.receivedById[id] = (this.#stats.receivedById[id] ?? 0) + 1;
     const conn = this.#conns.get(socket);
     if (conn !== undefined) {
-      clearTimeout(conn.timer);
+      conn.timer?.();
       conn.timer = undefined;
       // The race at the boundary: the server has already decided to close this idle
       // connection when the request lands. It is dropped unanswered and unapplied.
       const { idleCloseMs, raceWindowMs } = this.#faults;
-      const idleMs = conn.answering ? 0 : performance.now() - conn.idleSince;
+      const idleMs = conn.answering ? 0 : this.#clock.now() - conn.idleSince;
       // Reused: counted as requests arrive, not as responses finish. A client can send its next
       // request before this server's 'finish' for the last response has run (seen under load).
       const reused = conn.requests++ > 0;
@@ -249,7 +256,7 @@ export class FlakyServer {
       const respond = () => this.#answer(req, res, Buffer.concat(chunks).length);
       const { slowMs, slowTail } = this.#faults;
       const delay = slowMs + (slowTail !== undefined && n % slowTail.every === 0 ? slowTail.ms : 0);
-      if (delay > 0) setTimeout(respond, delay);
+      if (delay > 0) this.#clock.schedule(respond, delay);
       else respond();
     });
   }

@@ -1,5 +1,5 @@
 import type { AddressInfo, Server } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
+import { systemClock, type Clock } from '../clock.js';
 
 /** Starts `server` listening; resolves with the bound address, rejects on a listen error. */
 export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
@@ -21,13 +21,15 @@ export class RefusalWindows {
   readonly #server: Server;
   readonly #address: () => { host: string; port: number };
   readonly #onRefuse: () => void;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #cancelSchedule: (() => void) | undefined;
   #stopped = false;
-  /** Cancels the wait of a window in progress, so that a stopped server leaves no timer behind. */
-  readonly #stop = new AbortController();
+  /** Ends the wait of a window in progress at once, so that a stopped server leaves no timer behind. */
+  #endWindow: (() => void) | undefined;
 
   /** `onRefuse` runs each time the listener has closed (to count, or to drop idle connections). */
-  constructor(server: Server, address: () => { host: string; port: number }, onRefuse: () => void) {
+  constructor(server: Server, address: () => { host: string; port: number }, onRefuse: () => void, clock: Clock = systemClock) {
+    this.#clock = clock;
     this.#server = server;
     this.#address = address;
     this.#onRefuse = onRefuse;
@@ -37,7 +39,11 @@ export class RefusalWindows {
     if (this.#stopped) return;
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#onRefuse();
-    await delay(ms, undefined, { signal: this.#stop.signal }).catch(() => {});
+    await new Promise<void>((resolve) => {
+      const cancel = this.#clock.schedule(resolve, ms);
+      this.#endWindow = () => { cancel(); resolve(); };
+    });
+    this.#endWindow = undefined;
     if (this.#stopped) return;
     const { host, port } = this.#address();
     await listen(this.#server, host, port);
@@ -45,16 +51,15 @@ export class RefusalWindows {
 
   /** Refuses for `forMs` out of every `everyMs` from now on (replacing any earlier schedule); undefined stops it. */
   schedule(windows: { everyMs: number; forMs: number } | undefined): void {
-    clearTimeout(this.#timer);
+    this.#cancelSchedule?.();
     if (windows === undefined || this.#stopped) return;
-    this.#timer = setTimeout(() => void this.refuseFor(windows.forMs).then(() => this.schedule(windows)), Math.max(0, windows.everyMs - windows.forMs));
-    this.#timer.unref();
+    this.#cancelSchedule = this.#clock.schedule(() => void this.refuseFor(windows.forMs).then(() => this.schedule(windows)), Math.max(0, windows.everyMs - windows.forMs));
   }
 
   /** No more windows; a window in progress does not reopen the listener. */
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#stop.abort();
+    this.#cancelSchedule?.();
+    this.#endWindow?.();
   }
 }

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../../clock.js';
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Faults, ResolvedSimulatorOptions } from './options.js';
@@ -5,8 +6,6 @@ import { failure, type ApiAnswer } from './table-api.js';
 
 export const TRANSACTION_CANCELLED = 'Transaction cancelled: maximum execution time exceeded';
 
-/** Unref'd: a simulated slow answer must not keep a closed simulator's process alive. */
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
  * Writes the simulator's answers as an instance does: its headers, the simulated work
@@ -17,12 +16,19 @@ export class AnswerWriter {
   readonly #faults: () => Faults;
   readonly #stats: { cancelled: number; truncated: number; byStatus: Record<string, number> };
   readonly #random: () => number;
+  readonly #clock: Clock;
 
-  constructor(options: ResolvedSimulatorOptions, faults: () => Faults, stats: { cancelled: number; truncated: number; byStatus: Record<string, number> }, random: () => number) {
+  constructor(options: ResolvedSimulatorOptions, faults: () => Faults, stats: { cancelled: number; truncated: number; byStatus: Record<string, number> }, random: () => number, clock: Clock = systemClock) {
+    this.#clock = clock;
     this.#options = options;
     this.#faults = faults;
     this.#stats = stats;
     this.#random = random;
+  }
+
+  /** Unref'd: a simulated slow answer must not keep a closed simulator's process alive. */
+  #delay(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => { this.#clock.schedule(resolve, ms); });
   }
 
   /** Holds the answer for its simulated work time; past the transaction quota it is cancelled. */
@@ -30,10 +36,10 @@ export class AnswerWriter {
     const workMs = this.#faults().slowMs + ((answer.rows ?? 0) * this.#options.rowCostUs) / 1000;
     const budgetMs = this.#options.maxTransactionMs - waitedMs;
     if (workMs <= budgetMs) {
-      if (workMs > 0) await delay(workMs);
+      if (workMs > 0) await this.#delay(workMs);
       return this.send(request, reply, answer);
     }
-    await delay(budgetMs);
+    await this.#delay(budgetMs);
     this.#stats.cancelled++;
     if (this.#options.onTransactionTimeout === '500' || answer.status !== 200) return this.send(request, reply, failure(500, TRANSACTION_CANCELLED, null));
     // KB1297438: the error object is appended to the body, which was cut off mid-way.

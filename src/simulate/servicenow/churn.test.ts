@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { FakeClock } from '../../../test/support/fake-clock.js';
 import { Churn } from './churn.js';
 import { InstanceData } from './instance-data.js';
 import { INCIDENT_STATES, SC_TASK_STATES } from './tables.js';
@@ -36,4 +37,22 @@ test('churn closing a catalog task sets closed_at and makes it inactive', (t) =>
   assert.equal(task.state, '3');
   assert.equal(task.active, 'false');
   assert.notEqual(task.closed_at, '');
+});
+
+test('churn ticks on the injected clock: 5 writes a second are 5 writes per fake second, and none after stop() (issue 18)', (t) => {
+  const data = new InstanceData({ caseSensitive: false, strict: false });
+  data.create(data.table('incident')!, { state: '1' }, 't');
+  const clock = new FakeClock();
+  const churn = new Churn(data, 5, () => 0.5, clock);
+  t.after(() => churn.stop());
+  const writes = () => churn.counts.updated + churn.counts.created + churn.counts.deleted;
+  assert.equal(writes(), 0);
+  clock.advance(1_000);
+  assert.equal(writes(), 5);
+  clock.advance(2_000);
+  assert.equal(writes(), 15);
+  churn.stop();
+  clock.advance(10_000);
+  assert.equal(writes(), 15);
+  assert.equal(clock.pending, 0, 'no timer left behind');
 });

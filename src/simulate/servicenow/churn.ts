@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../../clock.js';
 import { glideDateTime, type InstanceData } from './instance-data.js';
 import { CHANGE_TASK_STATES, HOLD_REASONS, INACTIVE_STATES, INCIDENT_STATES, SC_TASK_STATES } from './tables.js';
 
@@ -17,19 +18,23 @@ const TICK_MS = 100;
 export class Churn {
   readonly #data: InstanceData;
   readonly #random: () => number;
-  readonly #timer: NodeJS.Timeout;
+  readonly #clock: Clock;
+  #cancel: () => void;
   #owed = 0;
   /** Writes made so far, by kind. */
   readonly counts = { updated: 0, created: 0, deleted: 0 };
 
-  constructor(data: InstanceData, perSecond: number, random: () => number) {
+  /** Ticks on `clock` (unref'd timers), a fake one in tests. */
+  constructor(data: InstanceData, perSecond: number, random: () => number, clock: Clock = systemClock) {
     this.#data = data;
     this.#random = random;
-    this.#timer = setInterval(() => {
+    this.#clock = clock;
+    const tick = () => {
+      this.#cancel = clock.schedule(tick, TICK_MS);
       this.#owed += (perSecond * TICK_MS) / 1000;
       for (; this.#owed >= 1; this.#owed--) this.step();
-    }, TICK_MS);
-    this.#timer.unref();
+    };
+    this.#cancel = clock.schedule(tick, TICK_MS);
   }
 
   /** One write. */
@@ -55,13 +60,13 @@ export class Churn {
         changes.incident_state = state;
         changes.hold_reason = state === '3' ? reasons[Math.floor(this.#random() * reasons.length)]! : '';
       }
-      if (INACTIVE_STATES[name]!.includes(state)) changes.closed_at = glideDateTime(Date.now());
+      if (INACTIVE_STATES[name]!.includes(state)) changes.closed_at = glideDateTime(this.#clock.wallNow());
       this.#data.update(table, pick()!, changes, 'churn');
       this.counts.updated++;
     }
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#cancel();
   }
 }

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../../clock.js';
 import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { SimAuth } from './auth.js';
@@ -48,8 +49,8 @@ export class ServiceNowSimulator {
   readonly #out: AnswerWriter;
   readonly #random: () => number;
   readonly #sockets = new Set<Socket>();
-  readonly #counters = new SimulatorCounters();
-  readonly #stats = this.#counters.stats;
+  readonly #counters: SimulatorCounters;
+  readonly #stats: SimulatorCounters['stats'];
   #admin: FastifyInstance | undefined;
   #churn: Churn | undefined;
   readonly #refusals: RefusalWindows;
@@ -59,16 +60,21 @@ export class ServiceNowSimulator {
   /** The certificate served over HTTPS (PEM), or undefined without TLS. */
   readonly certificate: string | undefined;
 
-  private constructor(options: ResolvedSimulatorOptions, tls: { key: string; cert: string } | undefined) {
+  readonly #clock: Clock;
+
+  private constructor(options: ResolvedSimulatorOptions, tls: { key: string; cert: string } | undefined, clock: Clock) {
     this.options = options;
+    this.#clock = clock;
+    this.#counters = new SimulatorCounters(clock);
+    this.#stats = this.#counters.stats;
     this.faults = options.faults;
-    this.data = new InstanceData({ caseSensitive: options.caseSensitive, strict: options.strict }, Date.now, buildTables(options.schema));
-    this.auth = new SimAuth(options);
+    this.data = new InstanceData({ caseSensitive: options.caseSensitive, strict: options.strict }, () => clock.wallNow(), buildTables(options.schema));
+    this.auth = new SimAuth(options, () => clock.wallNow());
     this.#api = new TableApi(this.data, options);
     this.#attachments = new AttachmentApi(this.data, (table, query) => this.#api.queryOf(table, query));
-    this.#rates = new RateLimitRules(options.rateLimits);
+    this.#rates = new RateLimitRules(options.rateLimits, () => clock.wallNow());
     this.#queue = new InboundQueue(options.workers, options.queueDepth);
-    this.#out = new AnswerWriter(options, () => this.faults, this.#stats, seededRandom(options.seed ^ 0x7a));
+    this.#out = new AnswerWriter(options, () => this.faults, this.#stats, seededRandom(options.seed ^ 0x7a), clock);
     this.#random = seededRandom(options.seed ^ 0x5eed);
     this.certificate = tls?.cert;
     this.#app = Fastify({
@@ -76,13 +82,14 @@ export class ServiceNowSimulator {
       ...(tls === undefined ? {} : { https: tls }),
     }) as unknown as FastifyInstance;
     this.#routes();
-    this.#refusals = new RefusalWindows(this.#app.server, () => ({ host: options.host, port: this.#port }), () => { this.#stats.refusals++; });
+    this.#refusals = new RefusalWindows(this.#app.server, () => ({ host: options.host, port: this.#port }), () => { this.#stats.refusals++; }, clock);
   }
 
-  static async start(input: SimulatorOptions = {}): Promise<ServiceNowSimulator> {
+  /** `clock`: the simulated work time, churn, refusal windows and record timestamps (a fake one in tests). */
+  static async start(input: SimulatorOptions = {}, { clock = systemClock }: { clock?: Clock } = {}): Promise<ServiceNowSimulator> {
     const options = resolveSimulatorOptions(input);
     const tls = options.tls === false ? undefined : options.tls === true ? await selfSignedCertificate(options.host) : options.tls;
-    const sim = new ServiceNowSimulator(options, tls);
+    const sim = new ServiceNowSimulator(options, tls, clock);
     await sim.#init();
     return sim;
   }
@@ -103,13 +110,13 @@ export class ServiceNowSimulator {
   async #init(): Promise<void> {
     const o = this.options;
     if (o.load !== undefined) await this.data.load(o.load);
-    else seedInstance(this.data, { seed: o.seed, records: o.records, epochMs: o.epochMs ?? Math.floor(Date.now() / 86_400_000) * 86_400_000 });
+    else seedInstance(this.data, { seed: o.seed, records: o.records, epochMs: o.epochMs ?? Math.floor(this.#clock.wallNow() / 86_400_000) * 86_400_000 });
     const server = this.#app.server;
     server.on('connection', (socket: Socket) => this.#track(socket));
     await this.#app.listen({ host: o.host, port: o.port });
     this.#port = (server.address() as AddressInfo).port;
     this.#admin = await startAdmin(this, o.adminHost, o.adminPort);
-    if (o.churnPerSecond > 0) this.#churn = new Churn(this.data, o.churnPerSecond, seededRandom(o.seed ^ 0xc4));
+    if (o.churnPerSecond > 0) this.#churn = new Churn(this.data, o.churnPerSecond, seededRandom(o.seed ^ 0xc4), this.#clock);
     this.#refusals.schedule(o.refuse);
   }
 
@@ -264,7 +271,7 @@ export class ServiceNowSimulator {
   /** Changes the live activity to `perSecond` writes a second (0 stops it). */
   setChurn(perSecond: number): void {
     this.#churn?.stop();
-    this.#churn = perSecond > 0 ? new Churn(this.data, perSecond, seededRandom(this.options.seed ^ 0xc4 ^ Date.now())) : undefined;
+    this.#churn = perSecond > 0 ? new Churn(this.data, perSecond, seededRandom(this.options.seed ^ 0xc4 ^ this.#clock.wallNow()), this.#clock) : undefined;
   }
 
   /** Stops listening for `ms` (connects get ECONNREFUSED), then listens on the same port again. */
