@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { Mirror, type MirrorEvent } from '../servicenow/mirror.js';
 import { resolveMirrorOptions, withInstance, type MirrorOptions, type ResolvedMirrorOptions } from '../servicenow/mirror-options.js';
 import { hashPassword, LOOPBACK_HOSTS, parseUsersFile, type AccessOptions } from '../servicenow/web/access.js';
+import { isLoopbackAddress } from '../http/host-names.js';
 import { buildWebApp } from '../servicenow/web/app.js';
 import { ServiceNowSimulator } from '../simulate/servicenow/servicenow-simulator.js';
 import { intFlag, UsageError, untilSignal } from './cli-error.js';
@@ -67,7 +68,6 @@ export interface ParsedMirrorArgs {
   access: AccessOptions;
 }
 
-const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /** Credentials and host names for the dashboard, from the flags; binding beyond loopback needs credentials. */
 async function accessOf(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv, host: string): Promise<AccessOptions> {
@@ -85,11 +85,11 @@ async function accessOf(values: Record<string, string | boolean | undefined>, en
       throw new UsageError(`--auth-users ${(err as Error).message}`);
     }
   }
-  if (!isLoopback(host) && tokens.length === 0 && users === undefined) {
+  if (!isLoopbackAddress(host) && tokens.length === 0 && users === undefined) {
     throw new UsageError(`--host ${host} is beyond loopback: give --auth-tokens or --auth-users (or HOLDFAST_DASHBOARD_TOKEN), so that the dashboard is not open to the network`);
   }
   const allowed = list(values['allowed-hosts'] as string | undefined);
-  return { tokens, users, allowedHosts: allowed ?? (isLoopback(host) ? [...LOOPBACK_HOSTS] : undefined) };
+  return { tokens, users, allowedHosts: allowed ?? (isLoopbackAddress(host) ? [...LOOPBACK_HOSTS] : undefined) };
 }
 
 function credentials(env: NodeJS.ProcessEnv, file: Record<string, unknown>): MirrorOptions['auth'] {

@@ -1,25 +1,30 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { redactConfig } from './config/config.js';
+import { hostName } from '../http/host-names.js';
 import type { ProxyServer } from './proxy-server.js';
 
 const MAX_LIST = 10_000;
 
 /**
- * The proxy's admin API. It binds to loopback unless the config says otherwise, and with a
- * token every route but /healthz wants `Authorization: Bearer <token>`.
+ * The proxy's admin API. It binds to loopback unless the config says otherwise (and then a
+ * token is required), answers only the Host names of `admin.allowedHosts` (loopback names by
+ * default), and with a token every route but /healthz wants `Authorization: Bearer <token>`.
  *
  *   GET /healthz        liveness: 200 while the proxy runs, 503 once it is shutting down
  *   GET /metrics        Prometheus text, holdfast_proxy_*
  *   GET /connections    { active, upstreamSockets, byState, byRoute, connections: [{ id, listener, client, route,
  *                       target, state, ageMs, bytesIn, bytesOut }] } (?limit=N, default 1000)
- *   GET /config         the active config, the token replaced by "[redacted]"
+ *   GET /config         the active config, the token replaced by "[redacted]", file paths by their base names
  */
-export function buildAdminApp(proxy: ProxyServer, { token, isStopping }: { token?: string; isStopping: () => boolean }): FastifyInstance {
+export function buildAdminApp(proxy: ProxyServer, { token, isStopping, allowedHosts }: { token?: string; isStopping: () => boolean; allowedHosts: readonly string[] }): FastifyInstance {
   // Idle admin connections are kept longer than common client pools keep theirs (holdfast's own rule).
   const app = Fastify({ logger: false, forceCloseConnections: true, keepAliveTimeout: 65_000 });
   const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`);
+  const hosts = new Set(allowedHosts);
   app.addHook('onRequest', (req, reply, done) => {
+    // A browser page on a name that resolves here (DNS rebinding) sends that name: refused.
+    if (!hosts.has(hostName(req.headers.host))) return void reply.code(403).send({ error: 'this host name is not allowed (admin.allowedHosts)' });
     if (expected === undefined || req.url === '/healthz') return done();
     const given = Buffer.from(req.headers.authorization ?? '');
     // Compared in constant time: the token is a secret.

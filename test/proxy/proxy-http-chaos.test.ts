@@ -161,7 +161,7 @@ describe('HTTP proxy chaos: clients see the right status, and nothing is left op
     await settled();
   });
 
-  test('a client that aborts mid-upload aborts the upstream request', async () => {
+  test('a client that aborts mid-upload aborts the upstream request (a body past http.bufferRequestBodyBytes, which streams)', async () => {
     let arrived!: () => void;
     const upstreamHasIt = new Promise<void>((resolve) => { arrived = resolve; });
     const upstreamSawAbort = new Promise<void>((resolve) => {
@@ -174,8 +174,8 @@ describe('HTTP proxy chaos: clients see the right status, and nothing is left op
     const socket: Socket = connect({ host: '127.0.0.1', port });
     socket.on('error', () => {});
     await once(socket, 'connect');
-    socket.write('POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n');
-    socket.write(Buffer.alloc(500, 'u'));
+    socket.write('POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 3000000\r\n\r\n');
+    socket.write(Buffer.alloc(1_100_000, 'u')); // past the 1 MiB read before going upstream
     await upstreamHasIt; // the upload is under way upstream; now the client goes
     socket.destroy();
     await upstreamSawAbort;

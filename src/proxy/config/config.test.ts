@@ -136,7 +136,7 @@ test('the keys upstreams: replaced are refused with a one-line hint to the new f
     throw new Error('expected a ProxyConfigError');
   };
   const l4 = { listeners: [{ port: 1 }], routes: [{ name: 'a', action: { type: 'forward', targets: ['h:1'] } }] };
-  assert.match(hintOf(l4), /routes\[0\]\.action\.targets: .*targets moved to a named upstream: add upstreams: .* and write upstream: NAME here \(docs\/proxy\.md#upstreams\)/);
+  assert.match(hintOf(l4), /routes\[0\]\.action\.targets: .*targets moved to a named upstream: add upstreams: .* and write upstream: NAME here \(docs\/guides\/proxy\.md#upstreams\)/);
   const http = { listeners: [{ port: 1 }], routes: [{ name: 'w', action: { type: 'http', routes: [{ name: 'h', action: { type: 'proxy', upstream: 'u', retries: 2 } }] } }] };
   assert.match(hintOf(http), /routes\[0\]\.action\.routes\[0\]\.action\.retries: .*retries moved to a named upstream/);
   const reencrypt = { listeners: [{ port: 1 }], routes: [{ name: 'r', action: { type: 'terminate-reencrypt', routes: [] } }] };

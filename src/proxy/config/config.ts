@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { z } from 'zod';
 import { cidr, ms, name, port, positive } from './config-fields.js';
 import { upstreamSchema, type UpstreamConfig } from './upstream-config.js';
@@ -93,6 +94,8 @@ export const proxyConfigSchema = z.strictObject({
     /** A bearer token: prefer tokenEnv, so that the secret stays out of the file. */
     token: z.string().min(16, 'expected a token of at least 16 characters').optional(),
     tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional(),
+    /** Host header names accepted (no port): default, the loopback names on a loopback bind; required otherwise (DNS rebinding). */
+    allowedHosts: z.array(z.string().min(1).transform((h) => h.toLowerCase())).min(1).optional(),
   }).optional(),
   shutdown: z.strictObject({ drainMs: ms('drainMs').default(DEFAULT_DRAIN_MS) }).default({ drainMs: DEFAULT_DRAIN_MS }),
 }).superRefine((config, ctx) => {
@@ -179,5 +182,11 @@ export function listenerName(listener: ListenerConfig): string {
 
 /** The config as /config shows it: secrets replaced. */
 export function redactConfig(config: ProxyConfig): unknown {
-  return { ...config, admin: config.admin === undefined ? undefined : { ...config.admin, token: config.admin.token === undefined ? undefined : '[redacted]' } };
+  return {
+    ...config,
+    admin: config.admin === undefined ? undefined : { ...config.admin, token: config.admin.token === undefined ? undefined : '[redacted]' },
+    // File paths say where keys live on the machine: only their base names are shown.
+    certificates: config.certificates.map((c) => ({ ...c, certFile: basename(c.certFile), keyFile: basename(c.keyFile) })),
+    upstreams: config.upstreams.map((u) => (u.tls?.caFile === undefined ? u : { ...u, tls: { ...u.tls, caFile: basename(u.tls.caFile) } })),
+  };
 }

@@ -20,6 +20,14 @@ export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 /** An upgraded (WebSocket) connection with no byte either way for this long is closed. */
 export const DEFAULT_WEBSOCKET_IDLE_MS = 3_600_000;
 export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** nginx's client_max_body_size: bodies up to it are held in memory before going upstream. */
+export const DEFAULT_BUFFER_REQUEST_BODY_BYTES = 1024 * 1024;
+/** Apache mod_reqtimeout's MinRate. */
+export const DEFAULT_MIN_REQUEST_BODY_RATE = 500;
+/** HAProxy's tune.http.maxhdr is 101; a browser sends about 20. */
+export const DEFAULT_MAX_HEADER_FIELDS = 100;
+/** Pipelined requests waiting behind the one in flight, per client connection, before reading stops. */
+export const DEFAULT_PIPELINE_DEPTH = 16;
 
 
 /** A host name or `*.` wildcard (any depth below it), lower-cased. */
@@ -55,6 +63,10 @@ export const httpRouteSchema = z.strictObject({
     hosts: z.array(hostPattern).min(1).optional(),
     pathPrefix: z.string().startsWith('/', 'expected a path prefix starting with /').optional(),
   }).default({}),
+  /** How the path is matched and sent: `normalized` (encodings, `//`, dot segments resolved: request-path.ts) or `raw`, as sent. */
+  paths: z.enum(['normalized', 'raw'], { error: 'expected paths normalized or raw' }).default('normalized'),
+  /** The Upgrade protocols a proxy route forwards (lower case); any other is refused with 400. h2c only when named. */
+  upgrades: z.array(z.string().regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/i, 'expected a protocol token such as websocket').transform((s) => s.toLowerCase())).default(['websocket']),
   action: z.discriminatedUnion('type', [proxyAction, redirectAction, respondAction], { error: 'expected action.type proxy, redirect or respond' }),
 });
 
@@ -83,6 +95,16 @@ export const httpSettingsSchema = z.strictObject({
   /** The pseudonym in the Via header this proxy adds (RFC 9110 §7.6.3). */
   via: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'expected a token such as holdfast').default('holdfast'),
   websocketIdleMs: ms('websocketIdleMs').default(DEFAULT_WEBSOCKET_IDLE_MS),
+  /** Paths with an encoded slash, backslash or NUL (%2F, %5C, %00) or a raw backslash: refused (400), or allowed (matched and sent as they are encoded). */
+  ambiguousPaths: z.enum(['refuse', 'allow'], { error: 'expected ambiguousPaths refuse or allow' }).default('refuse'),
+  /** More header fields than this: 431 (Node would drop those past its own count silently). */
+  maxHeaderFields: positive('maxHeaderFields').max(10_000).default(DEFAULT_MAX_HEADER_FIELDS),
+  /** Request bodies up to this size are read whole before an upstream connection is taken (a slow client holds none); larger ones stream. */
+  bufferRequestBodyBytes: bytes('bufferRequestBodyBytes').max(64 * 1024 * 1024).default(DEFAULT_BUFFER_REQUEST_BODY_BYTES),
+  /** A client sending its body slower than this (bytes per second, over 5 s windows) gets 408; 0: no floor. */
+  minRequestBodyRate: bytes('minRequestBodyRate').default(DEFAULT_MIN_REQUEST_BODY_RATE),
+  /** Requests a client may pipeline behind the one in flight before the proxy stops reading its connection. */
+  pipelineDepth: positive('pipelineDepth').max(1024, 'expected pipelineDepth <= 1024').default(DEFAULT_PIPELINE_DEPTH),
 }).prefault({});
 
 export type HttpRouteConfig = z.output<typeof httpRouteSchema>;

@@ -35,6 +35,22 @@ describe('upstreamRequestHeaders', () => {
     assert.deepEqual(asMap(upstreamRequestHeaders(['X-Kept', '1', 'Connection', 'close'], ctx)).get('x-kept'), ['1'], 'close names no field');
   });
 
+  it('drops underscore lookalikes of the forwarding fields, and X-Real-IP from an untrusted peer (issue 19)', () => {
+    const raw = ['X_Forwarded_For', '10.9.9.9', 'x-forwarded_host', 'evil.test', 'X_Real_IP', '10.9.9.9', 'X-Real-IP', '10.8.8.8', 'X_Custom_Thing', 'kept'];
+    const untrusted = asMap(upstreamRequestHeaders(raw, ctx));
+    for (const gone of ['x_forwarded_for', 'x-forwarded_host', 'x_real_ip', 'x-real-ip']) assert.equal(untrusted.has(gone), false, gone);
+    assert.deepEqual(untrusted.get('x_custom_thing'), ['kept'], 'other names with underscores pass');
+    const trusted = asMap(upstreamRequestHeaders(raw, { ...ctx, trusted: true }));
+    assert.deepEqual(trusted.get('x-real-ip'), ['10.8.8.8'], 'a trusted proxy may say who the client is');
+    assert.equal(trusted.has('x_forwarded_for'), false, 'a lookalike is dropped even from a trusted peer');
+  });
+
+  it('a Connection header cannot remove the forwarding fields a trusted proxy sent (issue 19)', () => {
+    const out = asMap(upstreamRequestHeaders(['X-Forwarded-For', '203.0.113.9', 'Connection', 'X-Forwarded-For, Forwarded', 'Forwarded', 'for=203.0.113.9'], { ...ctx, trusted: true }));
+    assert.deepEqual(out.get('x-forwarded-for'), ['203.0.113.9, 192.0.2.7'], 'the client behind the trusted proxy stays in the chain');
+    assert.match(out.get('forwarded')![0]!, /^for=203\.0\.113\.9, for=192\.0\.2\.7/);
+  });
+
   it('replaces forwarding headers from an untrusted peer, so a client cannot forge its address', () => {
     const out = asMap(upstreamRequestHeaders([
       'X-Forwarded-For', '10.9.9.9', 'X-Forwarded-Proto', 'http', 'X-Forwarded-Host', 'evil.test', 'Forwarded', 'for=10.9.9.9',

@@ -12,6 +12,10 @@ import { latin1Text } from './latin1-text.js';
  *   appended to, only when the peer is a trusted proxy; from anyone else they are replaced,
  *   so that a client cannot forge its address to the upstream.
  * - Via (RFC 9110 §7.6.3) is appended to in both directions.
+ * - Lookalikes of the forwarding fields spelt with underscores (`X_Forwarded_For`, which some
+ *   frameworks read as X-Forwarded-For) are dropped, and so is `X-Real-IP` from an untrusted
+ *   peer. A Connection header cannot remove the forwarding fields a trusted proxy sent: a
+ *   client behind it would erase its own address from the chain.
  */
 
 const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'trailer']);
@@ -19,13 +23,23 @@ const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te'
 /** Fields the proxy sets itself on the upstream request (Expect is answered by the proxy's own server). */
 const SET_BY_PROXY = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'via']);
 
+/** Kept from a trusted peer only. */
+const CLIENT_ADDRESS = new Set(['x-real-ip']);
+/** The fields that say who the client is: spelt with an underscore, a field is dropped (isLookalike). */
+const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-real-ip']);
+
+/** `X_Forwarded_For`: a forwarding field with underscores, which CGI-style servers read as the real one. */
+function isLookalike(name: string): boolean {
+  return name.includes('_') && FORWARDING.has(name.toLowerCase().replaceAll('_', '-'));
+}
+
 /**
  * Every name above, and Set-Cookie (never interned), by length. Most fields have a name of another length, or one that differs
  * from the candidates of its length in the first bytes: they pass untouched, without being
  * decoded or lower-cased (this runs for every header of every proxied message).
  */
 const SPECIAL_BY_LENGTH: (string[] | undefined)[] = new Array<string[] | undefined>(32).fill(undefined);
-for (const name of [...HOP_BY_HOP, ...SET_BY_PROXY, 'set-cookie']) (SPECIAL_BY_LENGTH[name.length] ??= []).push(name);
+for (const name of [...HOP_BY_HOP, ...SET_BY_PROXY, ...CLIENT_ADDRESS, 'set-cookie']) (SPECIAL_BY_LENGTH[name.length] ??= []).push(name);
 
 /** The special name (lower case) a decoded field name spells in any case, or undefined. */
 function specialText(name: string): string | undefined {
@@ -105,12 +119,17 @@ function upstreamHeaders(raw: readonly string[], ctx: ForwardContext, listed: Re
     const value = raw[i + 1]!;
     const known = specialText(name);
     if (listed === undefined && known === undefined) {
-      out.push(name, value);
+      if (!isLookalike(name)) out.push(name, value);
       continue;
     }
     if (listed === undefined && known === 'connection' && textNamesOthers(value)) return upstreamHeaders(raw, ctx, connectionOptions(raw) ?? new Set());
     const lower = known ?? name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed?.has(lower) === true) continue;
+    if (HOP_BY_HOP.has(lower) || isLookalike(lower)) continue;
+    if (listed?.has(lower) === true && !SET_BY_PROXY.has(lower)) continue;
+    if (CLIENT_ADDRESS.has(lower)) {
+      if (ctx.trusted) out.push(name, value);
+      continue;
+    }
     if (!SET_BY_PROXY.has(lower)) {
       out.push(name, value);
       continue;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { isIdempotentMethod } from '../../policy/retry-safety.js';
@@ -65,14 +66,11 @@ export class Exchange implements Handler {
   #controller: Controller | undefined;
   #sentAt = 0;
   #bytes = 0;
-  #sent = 0;
   #done = false;
-  /** The limit of a body sent without Content-Length (chunked), counted as it goes; 0: none. */
-  readonly #maxStreamedBody: number;
 
-  constructor(req: IncomingMessage, res: ServerResponse, path: string, headers: string[], body: IncomingMessage | null, settings: ExchangeSettings, maxStreamedBody = 0) {
+  /** `body`: read first (request-body.ts), whole or as the rest streams in; its size limit is checked there. */
+  constructor(req: IncomingMessage, res: ServerResponse, path: string, headers: string[], body: Readable | Buffer | null, settings: ExchangeSettings) {
     this.#req = req;
-    this.#maxStreamedBody = maxStreamedBody;
     this.#res = res;
     this.#settings = settings;
     this.#retriesLeft = body === null && isIdempotentMethod(req.method!) ? settings.retries : 0;
@@ -92,11 +90,6 @@ export class Exchange implements Handler {
     this.#sentAt = performance.now();
     this.#opts.origin = target.origin;
     this.#settings.upstream.dispatcher.dispatch(this.#opts, this);
-  }
-
-  /** A chunked request body is counted as undici sends it: past the limit, the upstream request is aborted (413). */
-  onBodySent(chunk: Buffer): void {
-    if (this.#maxStreamedBody > 0 && (this.#sent += chunk.length) > this.#maxStreamedBody) this.#controller?.abort(new BodyTooLargeError('request', this.#maxStreamedBody));
   }
 
   onRequestStart(controller: Controller): void {

@@ -22,6 +22,8 @@ export class HostSet {
 interface CompiledHttpRoute<T> {
   readonly hosts: HostSet | undefined;
   readonly pathPrefix: string | undefined;
+  /** Matched on the path as sent, not the normalized one. */
+  readonly raw: boolean;
   readonly value: T;
 }
 
@@ -40,16 +42,20 @@ export class HttpRouter<T> {
     this.#routes = routes.map((route) => ({
       hosts: route.match.hosts === undefined ? undefined : new HostSet(route.match.hosts),
       pathPrefix: route.match.pathPrefix,
+      raw: route.paths === 'raw',
       value: build(route),
     }));
     this.#named = new HostSet(routes.flatMap((route) => route.match.hosts ?? []));
   }
 
-  /** `host`: lower case, without port. `path`: the request target's path (query included is fine). */
-  match(host: string, path: string): T | undefined {
+  /**
+   * `host`: lower case, without port. `path`: the request target's path, normalized
+   * (request-path.ts), and `rawPath` as sent, for `paths: raw` routes (queries included is fine).
+   */
+  match(host: string, path: string, rawPath = path): T | undefined {
     for (const route of this.#routes) {
       if (route.hosts !== undefined && !route.hosts.has(host)) continue;
-      if (route.pathPrefix !== undefined && !path.startsWith(route.pathPrefix)) continue;
+      if (route.pathPrefix !== undefined && !(route.raw ? rawPath : path).startsWith(route.pathPrefix)) continue;
       return route.value;
     }
     return undefined;

@@ -2,20 +2,23 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../../errors.js';
 import type { CidrSet } from '../../net/address.js';
-import { forwardedValue, upstreamRequestHeaders } from './forward-headers.js';
+import { upstreamRequestHeaders } from './forward-headers.js';
+import { RequestTargets, type Refusal, type RequestTarget } from './request-target.js';
 import type { HttpRouteConfig, HttpSettings } from '../config/http-config.js';
 import { sendError } from './http-errors.js';
 import { Exchange, type ExchangeSettings } from './http-forward.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { HttpRouter } from './http-router.js';
+import { Pipeline } from './pipeline.js';
+import { readBody } from './request-body.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { Clock } from '../../clock.js';
-import { refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
+import { answerUpgrade, refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
 
-type SiteRoute =
-  | { readonly kind: 'proxy'; readonly name: string; readonly preserveHost: boolean; readonly exchange: ExchangeSettings }
-  | { readonly kind: 'redirect'; readonly name: string; readonly location: string; readonly status: number }
-  | { readonly kind: 'respond'; readonly name: string; readonly status: number; readonly body: Buffer; readonly contentType: string };
+type SiteRoute = { readonly name: string; readonly raw: boolean } & (
+  | { readonly kind: 'proxy'; readonly preserveHost: boolean; readonly upgrades: ReadonlySet<string>; readonly exchange: ExchangeSettings }
+  | { readonly kind: 'redirect'; readonly location: string; readonly status: number }
+  | { readonly kind: 'respond'; readonly status: number; readonly body: Buffer; readonly contentType: string });
 
 export interface SiteDeps {
   readonly settings: HttpSettings;
@@ -26,28 +29,6 @@ export interface SiteDeps {
   /** The upgraded connections' splice timers. */
   readonly clock: Clock;
 }
-
-/** Where a request is going: the host routed on (lower case, no port), the Host to send, the path. */
-interface RequestTarget {
-  host: string;
-  authority: string;
-  /** `authority` as a Forwarded header value. */
-  forwardedHost: string;
-  path: string;
-}
-
-/** Why a request target is refused (400), as the `reason` of holdfast_proxy_http_refused_total. */
-type Refusal = 'bad-request' | 'forward-proxy';
-
-/** What a Host header yields, parsed once per distinct value (a site sees few). */
-interface ParsedAuthority {
-  host: string;
-  forwardedHost: string;
-}
-
-const AUTHORITY_CACHE_SIZE = 1024;
-
-const HOST = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::\d{1,5})?$/i;
 
 /**
  * The HTTP side of one `http` or `terminate` route: a Node HTTP server that is fed
@@ -64,16 +45,15 @@ export class HttpSite {
   readonly proto: 'http' | 'https';
   readonly #router: HttpRouter<SiteRoute>;
   readonly #deps: SiteDeps;
-  /** Per connection: the client's address and whether it is a trusted proxy, found once. */
-  readonly #peers = new WeakMap<object, { ip: string; trusted: boolean }>();
+  /** Per connection: the client's address, whether it is a trusted proxy, and its pipeline (one exchange at a time). */
+  readonly #peers = new WeakMap<object, { ip: string; trusted: boolean; pipeline: Pipeline }>();
   #connections = 0;
   /** `1.1 holdfast`: the Via entry of HTTP/1.1 messages. */
   readonly #viaEntry: string;
   /** Read by every exchange of this site: set by retire() and drain(). */
   readonly #lifecycle = { retiring: false };
   #onRetired: (() => void) | undefined;
-  /** Host header values seen, parsed; emptied when it reaches AUTHORITY_CACHE_SIZE (clients choose these values). */
-  readonly #authorities = new Map<string, ParsedAuthority>();
+  readonly #targets: RequestTargets;
 
   constructor(routes: readonly HttpRouteConfig[], proto: 'http' | 'https', deps: SiteDeps) {
     this.proto = proto;
@@ -81,6 +61,7 @@ export class HttpSite {
     this.#viaEntry = `1.1 ${deps.settings.via}`;
     const { settings } = deps;
     this.#router = new HttpRouter(routes, (route) => this.#compile(route));
+    this.#targets = new RequestTargets((host) => this.#router.names(host), settings);
     this.server = createServer({
       keepAliveTimeout: settings.keepAliveMs,
       headersTimeout: settings.headersTimeoutMs,
@@ -90,6 +71,8 @@ export class HttpSite {
       noDelay: true,
       connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(settings.headersTimeoutMs / 4))),
     });
+    // Node keeps this many fields and drops the rest silently: one more, and RequestTargets answers 431.
+    this.server.maxHeadersCount = settings.maxHeaderFields + 1;
     this.server.on('request', this.#onRequest);
     this.server.on('upgrade', this.#onUpgrade);
     this.server.on('connect', this.#onConnect);
@@ -102,26 +85,27 @@ export class HttpSite {
 
   #compile(route: HttpRouteConfig): SiteRoute {
     const { action } = route;
+    const raw = route.paths === 'raw';
     switch (action.type) {
       case 'proxy': {
         const { settings, metrics, upstreams, clock } = this.#deps;
         const upstream = upstreams.get(action.upstream)!;
         return {
-          kind: 'proxy', name: route.name, preserveHost: action.preserveHost,
+          kind: 'proxy', name: route.name, raw, preserveHost: action.preserveHost, upgrades: new Set(route.upgrades),
           exchange: { route: route.name, upstream, retries: upstream.config.retries, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: this.#viaEntry, observer: metrics, lifecycle: this.#lifecycle, clock },
         };
       }
       case 'redirect':
-        return { kind: 'redirect', name: route.name, location: action.location, status: action.status };
+        return { kind: 'redirect', name: route.name, raw, location: action.location, status: action.status };
       case 'respond':
-        return { kind: 'respond', name: route.name, status: action.status, body: Buffer.from(action.body), contentType: action.contentType };
+        return { kind: 'respond', name: route.name, raw, status: action.status, body: Buffer.from(action.body), contentType: action.contentType };
     }
   }
 
   /** Serves HTTP on a connection the layer-4 proxy accepted (and decrypted). */
   accept(socket: Duplex, clientIp: string): void {
     this.#connections++;
-    this.#peers.set(socket, { ip: clientIp, trusted: this.#deps.trusted.has(clientIp) });
+    this.#peers.set(socket, { ip: clientIp, trusted: this.#deps.trusted.has(clientIp), pipeline: new Pipeline(socket, this.#deps.settings.pipelineDepth) });
     socket.once('close', this.#onConnectionClosed);
     this.server.emit('connection', socket);
   }
@@ -157,41 +141,45 @@ export class HttpSite {
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (this.#lifecycle.retiring) res.shouldKeepAlive = false;
-    const target = this.#targetOf(req);
+    const target = this.#targets.of(req);
     if (typeof target === 'string') return this.#refuse(res, target);
-    const route = this.#router.match(target.host, target.path);
+    const route = this.#router.match(target.host, target.path, target.rawPath);
     if (route === undefined) {
       this.#deps.metrics.finished('none', 404, 'none');
       return sendError(res, 404, new ProxyNoRouteError(target.host, target.path).code);
     }
-    if (route.kind === 'respond') {
-      res.writeHead(route.status, { 'content-type': route.contentType, 'content-length': route.body.length });
-      res.end(route.body);
-      return this.#deps.metrics.finished(route.name, route.status, 'none');
+    if (route.kind !== 'proxy') {
+      const { status, headers, body } = answerOf(route, target);
+      res.writeHead(status, headers);
+      res.end(body);
+      return this.#deps.metrics.finished(route.name, status, 'none');
     }
-    if (route.kind === 'redirect') {
-      // Replacer functions: a `$&` in the path must not be read as a replacement pattern.
-      const location = route.location.replace('{host}', () => target.host).replace('{path}', () => target.path);
-      res.writeHead(route.status, { location, 'content-length': 0 });
-      res.end();
-      return this.#deps.metrics.finished(route.name, route.status, 'none');
-    }
-    this.#proxy(req, res, route, target);
+    const pipeline = this.#peers.get(req.socket)?.pipeline;
+    if (pipeline === undefined) this.#proxy(req, res, route, target);
+    else pipeline.enqueue(res, () => this.#proxy(req, res, route, target));
   };
 
   #proxy(req: IncomingMessage, res: ServerResponse, route: Extract<SiteRoute, { kind: 'proxy' }>, target: RequestTarget): void {
-    const { settings } = this.#deps;
+    const { settings, metrics, clock } = this.#deps;
     const declared = req.headers['content-length'];
     const length = declared === undefined ? 0 : Number(declared);
     const max = settings.maxRequestBodyBytes;
     if (max > 0 && length > max) {
-      this.#deps.metrics.finished(route.name, 413, 'none');
+      metrics.finished(route.name, 413, 'none');
       return sendError(res, 413, BodyTooLargeError.code, true);
     }
-    const hasBody = length > 0 || req.headers['transfer-encoding'] !== undefined;
     const headers = this.#upstreamHeaders(req, target, route.preserveHost ? target.authority : undefined);
-    const exchange = new Exchange(req, res, target.path, headers, hasBody ? req : null, route.exchange, hasBody && declared === undefined ? max : 0);
-    exchange.start();
+    const path = route.raw ? target.rawPath : target.path;
+    if (length === 0 && req.headers['transfer-encoding'] === undefined) return new Exchange(req, res, path, headers, null, route.exchange).start();
+    // The body is read first (request-body.ts): a slow client holds no upstream connection.
+    readBody(req, { bufferBytes: settings.bufferRequestBodyBytes, minRate: settings.minRequestBodyRate, maxBytes: max, clock }, (outcome) => {
+      if (outcome.kind === 'buffered' || outcome.kind === 'streamed') return new Exchange(req, res, path, headers, outcome.body, route.exchange).start();
+      if (outcome.kind === 'gone') return metrics.finished(route.name, 499, 'none');
+      const status = outcome.kind === 'too-slow' ? 408 : 413;
+      if (status === 408) metrics.refused('slow-body');
+      metrics.finished(route.name, status, 'none');
+      sendError(res, status, status === 413 ? BodyTooLargeError.code : ProxyBadRequestError.code, true);
+    });
   }
 
   #upstreamHeaders(req: IncomingMessage, target: RequestTarget, upstreamHost: string | undefined): string[] {
@@ -207,57 +195,38 @@ export class HttpSite {
     });
   }
 
-  /**
-   * The request's host and path. An absolute-form target (`GET http://host/ HTTP/1.1`) is
-   * what a forward proxy receives: it is served only for hosts a route names, so this proxy
-   * can never be used to reach anything else.
-   */
-  #targetOf(req: IncomingMessage): RequestTarget | Refusal {
-    const url = req.url ?? '';
-    if (url.startsWith('/')) {
-      const authority = req.headers.host ?? '';
-      const parsed = this.#authority(authority);
-      if (parsed === undefined) return 'bad-request'; // not a host[:port]
-      return { host: parsed.host, authority, forwardedHost: parsed.forwardedHost, path: url };
-    }
-    if (!/^https?:\/\//i.test(url)) return 'bad-request'; // neither a path nor an absolute URL
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      return 'bad-request';
-    }
-    const host = parsed.hostname.toLowerCase();
-    if (!this.#router.names(host)) return 'forward-proxy'; // a host no route names
-    return { host, authority: parsed.host, forwardedHost: forwardedValue(parsed.host), path: `${parsed.pathname}${parsed.search}` };
-  }
-
-  /** A Host value checked and split once; undefined when it is not a host[:port]. */
-  #authority(authority: string): ParsedAuthority | undefined {
-    let parsed = this.#authorities.get(authority);
-    if (parsed !== undefined) return parsed;
-    if (authority !== '' && !HOST.test(authority)) return undefined;
-    if (this.#authorities.size >= AUTHORITY_CACHE_SIZE) this.#authorities.clear();
-    parsed = { host: hostOf(authority), forwardedHost: forwardedValue(authority) };
-    this.#authorities.set(authority, parsed);
-    return parsed;
-  }
-
   #refuse(res: ServerResponse, reason: Refusal): void {
+    const status = reason === 'too-large' ? 431 : 400;
     this.#deps.metrics.refused(reason);
-    this.#deps.metrics.finished('none', 400, 'none');
-    sendError(res, 400, ProxyBadRequestError.code, true);
+    this.#deps.metrics.finished('none', status, 'none');
+    sendError(res, status, ProxyBadRequestError.code, true);
   }
 
+  /**
+   * A request with Upgrade (and Connection: upgrade). A respond or redirect route gives its own
+   * answer; a proxy route forwards only the protocols it allows (`upgrades`, websocket by
+   * default): an `h2c` tunnel would carry requests no route sees.
+   */
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const target = this.#targetOf(req);
-    const route = typeof target === 'string' ? undefined : this.#router.match(target.host, target.path);
-    if (typeof target === 'string' || route?.kind !== 'proxy') {
-      this.#deps.metrics.refused('bad-request');
-      return refuseUpgrade(socket, typeof target === 'string' ? 400 : 404, typeof target === 'string' ? ProxyBadRequestError.code : ProxyNoRouteError.code);
+    const target = this.#targets.of(req);
+    if (typeof target === 'string') {
+      this.#deps.metrics.refused(target);
+      return refuseUpgrade(socket, target === 'too-large' ? 431 : 400, ProxyBadRequestError.code);
+    }
+    const route = this.#router.match(target.host, target.path, target.rawPath);
+    if (route === undefined) return refuseUpgrade(socket, 404, ProxyNoRouteError.code);
+    if (route.kind !== 'proxy') {
+      const { status, headers, body } = answerOf(route, target);
+      this.#deps.metrics.finished(route.name, status, 'none');
+      return answerUpgrade(socket, status, headers, body);
+    }
+    const protocol = (req.headers.upgrade ?? '').split(',')[0]!.trim().split('/')[0]!.toLowerCase();
+    if (!route.upgrades.has(protocol)) {
+      this.#deps.metrics.refused('upgrade');
+      return refuseUpgrade(socket, 400, ProxyBadRequestError.code);
     }
     const headers = this.#upstreamHeaders(req, target, route.preserveHost ? target.authority : undefined);
-    upgradeWebSocket(req, socket, head, target.path, headers, route.exchange, this.#deps.settings.websocketIdleMs);
+    upgradeWebSocket(req, socket, head, route.raw ? target.rawPath : target.path, headers, route.exchange, this.#deps.settings.websocketIdleMs);
   };
 
   /** CONNECT is a forward proxy's method: refused. */
@@ -286,11 +255,14 @@ export class HttpSite {
   };
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function ignoreNotRunning(): void {}
 
-/** `Example.test:8080` → `example.test`; `[::1]:80` → `::1`. */
-function hostOf(authority: string): string {
-  if (authority.startsWith('[')) return authority.slice(1, authority.indexOf(']')).toLowerCase();
-  const colon = authority.lastIndexOf(':');
-  return (colon < 0 ? authority : authority.slice(0, colon)).toLowerCase();
+/** The answer of a respond or redirect route. Replacer functions: a `$&` in the path must not be read as a replacement pattern. */
+function answerOf(route: Exclude<SiteRoute, { kind: 'proxy' }>, target: RequestTarget): { status: number; headers: Record<string, string | number>; body: Buffer } {
+  if (route.kind === 'respond') return { status: route.status, headers: { 'content-type': route.contentType, 'content-length': route.body.length }, body: route.body };
+  const path = route.raw ? target.rawPath : target.path;
+  const location = route.location.replace('{host}', () => target.host).replace('{path}', () => path);
+  return { status: route.status, headers: { location, 'content-length': 0 }, body: EMPTY };
 }

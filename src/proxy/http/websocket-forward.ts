@@ -18,6 +18,14 @@ const WEBSOCKET_HALF_CLOSE_MS = 30_000;
  * Writes a short HTTP error on a raw connection (an upgrade or CONNECT that is refused, or a
  * request Node's parser rejected) and closes it.
  */
+/** A route's own answer to an upgrade request (a respond or redirect route), then the connection closes. */
+export function answerUpgrade(socket: Duplex, status: number, headers: Record<string, string | number>, body: Buffer): void {
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines}connection: close\r\n\r\n`);
+  socket.end(body);
+  socket.once('finish', () => socket.destroy());
+}
+
 export function refuseUpgrade(socket: Duplex, status: number, code: string): void {
   const body = errorBody(status, code);
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ERROR_HEADER}: ${code}\r\nconnection: close\r\n\r\n${body}`);
@@ -97,7 +105,7 @@ export function upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buf
     },
   };
   (socket as Partial<Socket>).setTimeout?.(0);
-  const opts: Dispatcher.DispatchOptions = { origin: target.origin, path, method: 'GET', headers, upgrade: req.headers.upgrade ?? 'websocket' };
+  const opts: Dispatcher.DispatchOptions = { origin: target.origin, path, method: req.method as Dispatcher.HttpMethod, headers, upgrade: req.headers.upgrade ?? 'websocket' };
   upstream.dispatcher.dispatch(opts, handler);
 }
 

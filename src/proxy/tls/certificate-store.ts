@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { ProxyConfigError } from '../../errors.js';
 import type { ProxyConfig } from '../config/config.js';
@@ -94,7 +95,9 @@ function load(config: CertificateConfig, index: number, minVersion: 'TLSv1.2' | 
   }
   let context: SecureContext;
   try {
-    context = createSecureContext({ cert, key, minVersion });
+    // Client-initiated renegotiation (TLS 1.2) is refused: each costs the proxy a handshake's CPU,
+    // and Node's own limit (tls.CLIENT_RENEG_LIMIT) does not cover a TLSSocket built by hand.
+    context = createSecureContext({ cert, key, minVersion, secureOptions: constants.SSL_OP_NO_RENEGOTIATION });
   } catch (err) {
     throw new ProxyConfigError(config.keyFile, `${field}.keyFile`, `the key does not fit the certificate or is not a PEM key (${(err as Error).message})`);
   }

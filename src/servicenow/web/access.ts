@@ -1,5 +1,6 @@
 import { createHash, scryptSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { hostName } from '../../http/host-names.js';
 
 /** Who may use the dashboard and its API, and under which host names. */
 export interface AccessOptions {
@@ -14,8 +15,7 @@ export interface AccessOptions {
   allowedHosts?: readonly string[];
 }
 
-/** The names a loopback bind answers to: the default allow-list. */
-export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'] as const;
+export { LOOPBACK_HOSTS } from '../../http/host-names.js';
 /** Routes that need no credentials: liveness and readiness probes. */
 const OPEN_ROUTES = new Set(['/health', '/ready']);
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -70,12 +70,6 @@ export function parseUsersFile(text: string, source: string): Map<string, string
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** The request's Host without its port, lower-cased. */
-function hostName(host: string | undefined): string {
-  const value = (host ?? '').toLowerCase();
-  if (value.startsWith('[')) return value.slice(0, value.indexOf(']') + 1);
-  return value.replace(/:\d+$/, '');
-}
-
 /**
  * An onRequest hook that checks, in order: the Host against the allow-list (403), the
  * credentials when any are configured (401 with a challenge), and for a state-changing
