@@ -52,3 +52,14 @@ test('the paths that code prints to users (docs/…) exist', () => {
   assert.ok(cited.size > 0);
   for (const path of cited) assert.ok(existsSync(join(ROOT, path)), path);
 });
+
+test('every source, test and bench file the docs name in backticks exists (the newcomer\'s map must not point at a moved file)', () => {
+  const missing: string[] = [];
+  for (const file of ['README.md', ...markdownFiles('docs')]) {
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    for (const [, path] of text.matchAll(/`((?:src|test|bench|scripts|examples)\/[\w./-]+\.(?:ts|mjs|js|yaml))`/g)) {
+      if (!existsSync(join(ROOT, path!))) missing.push(`${file}: ${path}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});
