@@ -7,6 +7,7 @@ import { runFullLoad } from '../bench/runners/servicenow-full-load.js';
 import { runDashboard } from '../bench/runners/servicenow-dashboard.js';
 import { formatL4, runProxyL4 } from '../bench/runners/proxy-l4.js';
 import { formatHttp, NAMES, runProxyHttp } from '../bench/runners/proxy-http.js';
+import { BODY_NAMES, formatBody, runProxyBody } from '../bench/runners/proxy-body.js';
 import { runProxyMemory } from '../bench/runners/proxy-memory.js';
 import { runProxySoak } from '../bench/runners/proxy-soak.js';
 
@@ -97,4 +98,14 @@ test('proxy-soak runs chaos and load together and ends with no connection open',
   assert.equal(result.activeAtEnd, 0);
   assert.ok(result.roundTrips > 0 && result.chaosConnections > 0);
   assert.ok(result.samples.length >= 2);
+});
+
+test('proxy-body runs holdfast with bodies read first and streamed (and nginx, when installed) with POST bodies', { timeout: 60_000 }, async () => {
+  const rows = await runProxyBody({ seconds: 1, rounds: 1, connections: 2, sizes: [2048] });
+  assert.deepEqual(rows.slice(0, 2).map((r) => r.name), [BODY_NAMES.buffered, BODY_NAMES.streamed]);
+  for (const row of rows) {
+    assert.equal(row.errors, 0, row.name);
+    assert.ok(row.medianRps > 0 && row.medianCpuUs > 0, row.name);
+  }
+  assert.match(formatBody(rows), /\| 2048 B \| holdfast, bodies read first/);
 });

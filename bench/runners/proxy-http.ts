@@ -21,7 +21,7 @@
  */
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,7 @@ import { stringify } from 'yaml';
 import {
   freePort, hasCommand, median, processCpuUs, PROXY_CLI, runRounds, stopContestants, waitForPort, type Contestant, type ContestantRounds,
 } from '../fixtures/proxy-process.js';
+import { startNginx } from '../fixtures/nginx.js';
 
 export interface HttpBenchOptions {
   seconds: number;
@@ -103,41 +104,6 @@ async function startNodePeer(name: string, script: string, upstream: number): Pr
   return { name, port, child };
 }
 
-async function startNginx(upstream: number, dir: string): Promise<Contestant> {
-  const port = await freePort();
-  const prefix = join(dir, 'nginx');
-  mkdirSync(join(prefix, 'tmp'), { recursive: true });
-  const file = join(prefix, 'nginx.conf');
-  writeFileSync(file, `
-worker_processes 1;
-daemon off;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp/body;
-  proxy_temp_path ${prefix}/tmp/proxy;
-  upstream app { server 127.0.0.1:${upstream}; keepalive 128; }
-  server {
-    listen 127.0.0.1:${port};
-    keepalive_timeout 65s;
-    keepalive_requests 1000000;
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
-  }
-}
-`);
-  const child = spawn('nginx', ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForPort(port, child);
-  return { name: NAMES.nginx, port, child };
-}
-
 async function startHaproxy(upstream: number, dir: string): Promise<Contestant> {
   const port = await freePort();
   const file = join(dir, 'haproxy.cfg');
@@ -160,7 +126,7 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
   try {
     const [{ port: upstreamPort }] = (await once(upstream, 'message')) as [{ port: number }];
     contestants.push(await startHoldfast(upstreamPort, dir));
-    if (hasCommand('nginx', ['-v'])) contestants.push(await startNginx(upstreamPort, dir));
+    if (hasCommand('nginx', ['-v'])) contestants.push(await startNginx(NAMES.nginx, upstreamPort, dir));
     else progress('nginx not found: its row is left out (apt-get install nginx-light)');
     if (hasCommand('haproxy', ['-v'])) contestants.push(await startHaproxy(upstreamPort, dir));
     else progress('haproxy not found: its row is left out (apt-get install haproxy)');
