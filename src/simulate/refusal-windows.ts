@@ -39,6 +39,7 @@ export class RefusalWindows {
     if (this.#stopped) return;
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#onRefuse();
+    if (this.#stopped) return; // stopped while the listener closed: no window to wait out
     await new Promise<void>((resolve) => {
       const cancel = this.#clock.schedule(resolve, ms);
       this.#endWindow = () => { cancel(); resolve(); };
