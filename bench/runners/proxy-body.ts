@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { freePort, hasCommand, median, processCpuUs, PROXY_CLI, runRounds, stopContestants, waitForPort, type Contestant } from '../fixtures/proxy-process.js';
+import { freePort, hasCommand, median, PROXY_CLI, runRounds, stopContestants, treeCpuUs, waitForPort, type Contestant } from '../fixtures/proxy-process.js';
 import { startNginx } from '../fixtures/nginx.js';
 
 export interface BodyBenchOptions {
@@ -71,7 +71,7 @@ export async function runProxyBody(options: BodyBenchOptions, progress: (line: s
     const rows: BodyRow[] = [];
     for (const size of options.sizes) {
       progress(`POST bodies of ${size} bytes`);
-      const rounds = await runRounds(contestants, options, processCpuUs, progress, undefined, { method: 'POST', bodyBytes: size });
+      const rounds = await runRounds(contestants, options, treeCpuUs, progress, undefined, { method: 'POST', bodyBytes: size });
       for (const row of rounds) {
         rows.push({ size, name: row.name, medianRps: median(row.rps), medianP99Ms: median(row.p99Ms), medianCpuUs: median(row.cpuUsPerRequest), cpuUsPerRequest: row.cpuUsPerRequest, errors: row.errors });
       }

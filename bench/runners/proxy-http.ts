@@ -21,14 +21,14 @@
  */
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import {
-  freePort, hasCommand, median, processCpuUs, PROXY_CLI, runRounds, stopContestants, waitForPort, type Contestant, type ContestantRounds,
+  freePort, hasCommand, median, PROXY_CLI, runRounds, stopContestants, treeCpuUs, waitForPort, type Contestant, type ContestantRounds,
 } from '../fixtures/proxy-process.js';
 import { startNginx } from '../fixtures/nginx.js';
 
@@ -70,16 +70,6 @@ export const NAMES = {
   fastify: 'fastify + @fastify/http-proxy',
   bare: 'bare Node (http server + undici Pool, nothing else)',
 } as const;
-
-/** CPU time of a process and its descendants (nginx's worker is its master's child), in µs. */
-function treeCpuUs(pid: number): number {
-  let total = processCpuUs(pid);
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
-    for (const child of children === '' ? [] : children.split(' ')) total += treeCpuUs(Number(child));
-  }
-  return total;
-}
 
 async function startHoldfast(upstream: number, dir: string): Promise<Contestant> {
   const port = await freePort();
