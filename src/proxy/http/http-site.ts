@@ -155,7 +155,7 @@ export class HttpSite {
       return this.#deps.metrics.finished(route.name, status, 'none');
     }
     const pipeline = this.#peers.get(req.socket)?.pipeline;
-    if (pipeline === undefined) this.#proxy(req, res, route, target);
+    if (pipeline === undefined || pipeline.tryBegin(res)) this.#proxy(req, res, route, target);
     else pipeline.enqueue(res, () => this.#proxy(req, res, route, target));
   };
 

@@ -28,6 +28,17 @@ export class Pipeline {
     });
   }
 
+  /**
+   * Takes the connection's turn for `res` when nothing is in flight (the common case: no
+   * pipelining), and says whether it did; the caller then starts at once, with no closure made.
+   */
+  tryBegin(res: ServerResponse): boolean {
+    if (this.#busy) return false;
+    this.#busy = true;
+    res.once('close', this.#next);
+    return true;
+  }
+
   /** Runs `start` now when nothing is in flight on this connection, or once what is has ended (`res` closing ends a turn). */
   enqueue(res: ServerResponse, start: () => void): void {
     const turn = () => {
