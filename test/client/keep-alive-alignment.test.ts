@@ -45,7 +45,11 @@ test('an unadvertised idle close is learned and the limit drops below it', async
   assert.equal(dispatcher.keepAlive(server.url)?.idleLimitMs, 4000, 'the safe default, before anything is known');
 
   const { idleMs, limitMs } = await learned;
-  assert.ok(typeof idleMs === 'number' && idleMs >= 140 && idleMs < 1000, `learned ${String(idleMs)} ms`);
+  // The server starts its 150 ms when its response is flushed; the client's idle time starts
+  // when it has read that response, later by however long this process took to get to it. So
+  // the client learns 150 ms less that lag: 139 ms was seen on a loaded CI machine, where the
+  // bound of 140 (a 10 ms lag at most) failed. 100 ms still tells a measured close from none.
+  assert.ok(typeof idleMs === 'number' && idleMs >= 100 && idleMs < 1000, `learned ${String(idleMs)} ms`);
   assert.ok(typeof limitMs === 'number' && limitMs < idleMs);
   assert.equal(dispatcher.keepAlive(server.url)?.learnedMs, idleMs);
 });
