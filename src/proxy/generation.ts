@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../clock.js';
 import { CidrSet } from '../net/address.js';
-import { readCaFile, type CertificateStore } from './tls/certificate-store.js';
+import { readUpstreamCas, type CertificateStore } from './tls/certificate-store.js';
 import { timeoutsFor, type ProxyConfig, type Timeouts } from './config/config.js';
 import type { ProxyTelemetry } from './telemetry.js';
 import { HttpSite } from './http/http-site.js';
@@ -31,10 +31,12 @@ export interface Generation {
 export function buildGeneration(config: ProxyConfig, deps: { certificates: CertificateStore; telemetry: ProxyTelemetry; clock?: Clock }): Generation {
   // Every file is read before any upstream exists: an upstream starts health checks, which a
   // failure half-way would leave running.
+  const cas = readUpstreamCas(config);
   const tls = config.upstreams.map((upstream, i): UpstreamTls | undefined => upstream.tls === undefined ? undefined : {
-    ca: readCaFile(upstream.tls.caFile, `upstreams[${i}].tls.caFile`), verify: upstream.tls.verify, servername: upstream.tls.servername,
+    ca: cas[i], verify: upstream.tls.verify, servername: upstream.tls.servername,
   });
-  const connectMs = timeoutsFor(config, undefined).connectMs;
+  const timeouts = timeoutsFor(config, undefined);
+  const connectMs = timeouts.connectMs;
   const clock = deps.clock ?? systemClock;
   const upstreams = new Map(config.upstreams.map((upstream, i) => {
     if (upstream.tls?.verify === false) deps.telemetry.verificationOff(upstream.name);
@@ -48,7 +50,7 @@ export function buildGeneration(config: ProxyConfig, deps: { certificates: Certi
   }
   return {
     router: new Router(config, upstreams),
-    timeouts: timeoutsFor(config, undefined),
+    timeouts,
     maxHelloBytes: config.tls.maxHelloBytes,
     sites,
     upstreams,

@@ -53,7 +53,7 @@ export class ProxyRuntime {
         await runtime.stop(); // the admin port is taken: nothing of this runtime stays behind
         throw err;
       });
-      logger.info({ admin: `http://${hostForUrl(config.admin.host)}:${(admin.server.address() as { port: number }).port}`, auth: token !== undefined }, 'admin listening');
+      logger.info({ admin: runtime.adminUrl, auth: token !== undefined }, 'admin listening');
     }
     logger.info({ listeners: proxy.listeners, routes: config.routes.length }, 'proxy ready');
     return runtime;

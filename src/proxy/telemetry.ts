@@ -31,10 +31,6 @@ export class ProxyTelemetry implements UpstreamHooks {
     tracker.on('refused', (limit, listener) => this.#debug?.debug({ limit, listener }, 'connection refused by a limit'));
   }
 
-  get registry(): ProxyMetrics['registry'] {
-    return this.l4.registry;
-  }
-
   listening(listener: string, host: string, port: number): void {
     this.#logger?.info({ listener, host, port }, 'listening');
   }

@@ -73,5 +73,3 @@ export const upstreamSchema = z.strictObject({
 });
 
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
-export type UpstreamTargetConfig = UpstreamConfig['targets'][number];
-export type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>;

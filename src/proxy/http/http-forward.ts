@@ -22,8 +22,8 @@ export interface ExchangeObserver {
 
 export interface ExchangeSettings {
   readonly route: string;
+  /** Its `retries` say how many other targets a failed idempotent request may go to. */
   readonly upstream: Upstream;
-  readonly retries: number;
   readonly maxResponseBodyBytes: number;
   /** The `Via` entry added to responses: `1.1 holdfast`. */
   readonly viaEntry: string;
@@ -73,7 +73,7 @@ export class Exchange implements Handler {
     this.#req = req;
     this.#res = res;
     this.#settings = settings;
-    this.#retriesLeft = body === null && isIdempotentMethod(req.method!) ? settings.retries : 0;
+    this.#retriesLeft = body === null && isIdempotentMethod(req.method!) ? settings.upstream.config.retries : 0;
     this.#opts = { origin: '', path, method: req.method as Dispatcher.HttpMethod, headers, body };
   }
 

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../../errors.js';
 import type { CidrSet } from '../../net/address.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
-import { RequestTargets, type Refusal, type RequestTarget } from './request-target.js';
+import { refusalStatus, RequestTargets, type Refusal, type RequestTarget } from './request-target.js';
 import type { HttpRouteConfig, HttpSettings } from '../config/http-config.js';
 import { sendError } from './http-errors.js';
 import { Exchange, type ExchangeSettings } from './http-forward.js';
@@ -30,6 +30,15 @@ export interface SiteDeps {
   readonly clock: Clock;
 }
 
+/** A client connection as the site knows it: its address, whether it is a trusted proxy, its pipeline. */
+interface Peer {
+  readonly ip: string;
+  readonly trusted: boolean;
+  readonly pipeline: Pipeline | undefined;
+}
+
+const NO_PEER: Peer = { ip: '', trusted: false, pipeline: undefined };
+
 /**
  * The HTTP side of one `http` or `terminate` route: a Node HTTP server that is fed
  * connections (it never listens), and its HTTP routes, whose `proxy` actions send requests
@@ -46,7 +55,7 @@ export class HttpSite {
   readonly #router: HttpRouter<SiteRoute>;
   readonly #deps: SiteDeps;
   /** Per connection: the client's address, whether it is a trusted proxy, and its pipeline (one exchange at a time). */
-  readonly #peers = new WeakMap<object, { ip: string; trusted: boolean; pipeline: Pipeline }>();
+  readonly #peers = new WeakMap<object, Peer>();
   #connections = 0;
   /** `1.1 holdfast`: the Via entry of HTTP/1.1 messages. */
   readonly #viaEntry: string;
@@ -92,7 +101,7 @@ export class HttpSite {
         const upstream = upstreams.get(action.upstream)!;
         return {
           kind: 'proxy', name: route.name, raw, preserveHost: action.preserveHost, upgrades: new Set(route.upgrades),
-          exchange: { route: route.name, upstream, retries: upstream.config.retries, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: this.#viaEntry, observer: metrics, lifecycle: this.#lifecycle, clock },
+          exchange: { route: route.name, upstream, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: this.#viaEntry, observer: metrics, lifecycle: this.#lifecycle, clock },
         };
       }
       case 'redirect':
@@ -154,12 +163,12 @@ export class HttpSite {
       res.end(body);
       return this.#deps.metrics.finished(route.name, status, 'none');
     }
-    const pipeline = this.#peers.get(req.socket)?.pipeline;
-    if (pipeline === undefined || pipeline.tryBegin(res)) this.#proxy(req, res, route, target);
-    else pipeline.enqueue(res, () => this.#proxy(req, res, route, target));
+    const peer = this.#peerOf(req);
+    if (peer.pipeline === undefined || peer.pipeline.tryBegin(res)) this.#proxy(req, res, route, target, peer);
+    else peer.pipeline.enqueue(res, () => this.#proxy(req, res, route, target, peer));
   };
 
-  #proxy(req: IncomingMessage, res: ServerResponse, route: Extract<SiteRoute, { kind: 'proxy' }>, target: RequestTarget): void {
+  #proxy(req: IncomingMessage, res: ServerResponse, route: Extract<SiteRoute, { kind: 'proxy' }>, target: RequestTarget, peer: Peer): void {
     const { settings, metrics, clock } = this.#deps;
     const declared = req.headers['content-length'];
     const length = declared === undefined ? 0 : Number(declared);
@@ -168,8 +177,8 @@ export class HttpSite {
       metrics.finished(route.name, 413, 'none');
       return sendError(res, 413, BodyTooLargeError.code, true);
     }
-    const headers = this.#upstreamHeaders(req, target, route.preserveHost ? target.authority : undefined);
-    const path = route.raw ? target.rawPath : target.path;
+    const headers = this.#upstreamHeaders(req, peer, target, route.preserveHost ? target.authority : undefined);
+    const path = pathFor(route, target);
     if (length === 0 && req.headers['transfer-encoding'] === undefined) return new Exchange(req, res, path, headers, null, route.exchange).start();
     // The body is read first (request-body.ts): a slow client holds no upstream connection.
     readBody(req, { bufferBytes: settings.bufferRequestBodyBytes, minRate: settings.minRequestBodyRate, maxBytes: max, clock }, (outcome) => {
@@ -182,8 +191,12 @@ export class HttpSite {
     });
   }
 
-  #upstreamHeaders(req: IncomingMessage, target: RequestTarget, upstreamHost: string | undefined): string[] {
-    const peer = this.#peers.get(req.socket) ?? { ip: '', trusted: false };
+  /** The connection's peer, found once per request (a socket not handed over by accept() has none). */
+  #peerOf(req: IncomingMessage): Peer {
+    return this.#peers.get(req.socket) ?? NO_PEER;
+  }
+
+  #upstreamHeaders(req: IncomingMessage, peer: Peer, target: RequestTarget, upstreamHost: string | undefined): string[] {
     return upstreamRequestHeaders(req.rawHeaders, {
       clientIp: peer.ip,
       trusted: peer.trusted,
@@ -196,7 +209,7 @@ export class HttpSite {
   }
 
   #refuse(res: ServerResponse, reason: Refusal): void {
-    const status = reason === 'too-large' ? 431 : 400;
+    const status = refusalStatus(reason);
     this.#deps.metrics.refused(reason);
     this.#deps.metrics.finished('none', status, 'none');
     sendError(res, status, ProxyBadRequestError.code, true);
@@ -211,7 +224,7 @@ export class HttpSite {
     const target = this.#targets.of(req);
     if (typeof target === 'string') {
       this.#deps.metrics.refused(target);
-      return refuseUpgrade(socket, target === 'too-large' ? 431 : 400, ProxyBadRequestError.code);
+      return refuseUpgrade(socket, refusalStatus(target), ProxyBadRequestError.code);
     }
     const route = this.#router.match(target.host, target.path, target.rawPath);
     if (route === undefined) return refuseUpgrade(socket, 404, ProxyNoRouteError.code);
@@ -225,8 +238,8 @@ export class HttpSite {
       this.#deps.metrics.refused('upgrade');
       return refuseUpgrade(socket, 400, ProxyBadRequestError.code);
     }
-    const headers = this.#upstreamHeaders(req, target, route.preserveHost ? target.authority : undefined);
-    upgradeWebSocket(req, socket, head, route.raw ? target.rawPath : target.path, headers, route.exchange, this.#deps.settings.websocketIdleMs);
+    const headers = this.#upstreamHeaders(req, this.#peerOf(req), target, route.preserveHost ? target.authority : undefined);
+    upgradeWebSocket(req, socket, head, pathFor(route, target), headers, route.exchange, this.#deps.settings.websocketIdleMs);
   };
 
   /** CONNECT is a forward proxy's method: refused. */
@@ -259,10 +272,15 @@ const EMPTY = Buffer.alloc(0);
 
 function ignoreNotRunning(): void {}
 
+/** The path a route matches and sends: normalized, or as sent for `paths: raw` routes. */
+function pathFor(route: SiteRoute, target: RequestTarget): string {
+  return route.raw ? target.rawPath : target.path;
+}
+
 /** The answer of a respond or redirect route. Replacer functions: a `$&` in the path must not be read as a replacement pattern. */
 function answerOf(route: Exclude<SiteRoute, { kind: 'proxy' }>, target: RequestTarget): { status: number; headers: Record<string, string | number>; body: Buffer } {
   if (route.kind === 'respond') return { status: route.status, headers: { 'content-type': route.contentType, 'content-length': route.body.length }, body: route.body };
-  const path = route.raw ? target.rawPath : target.path;
+  const path = pathFor(route, target);
   const location = route.location.replace('{host}', () => target.host).replace('{path}', () => path);
   return { status: route.status, headers: { location, 'content-length': 0 }, body: EMPTY };
 }

@@ -57,11 +57,6 @@ export class Pipeline {
     }
   }
 
-  /** Requests waiting behind the one in flight. */
-  get waiting(): number {
-    return this.#waiting.length;
-  }
-
   readonly #next = (): void => {
     const turn = this.#waiting.shift();
     if (this.#paused && this.#waiting.length <= this.#maxDepth / 2) {

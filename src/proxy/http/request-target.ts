@@ -21,6 +21,11 @@ export interface RequestTarget {
  */
 export type Refusal = 'bad-request' | 'forward-proxy' | 'ambiguous-path' | 'too-large';
 
+/** The status a refusal is answered with. */
+export function refusalStatus(refusal: Refusal): number {
+  return refusal === 'too-large' ? 431 : 400;
+}
+
 /** What a Host header yields, parsed once per distinct value (a site sees few). */
 interface ParsedAuthority {
   host: string;

@@ -14,11 +14,7 @@ const KEEP_ON_SWITCH = new Set(['upgrade', 'connection']);
 /** After one side of a WebSocket closes its half, the other has this long to finish. */
 const WEBSOCKET_HALF_CLOSE_MS = 30_000;
 
-/**
- * Writes a short HTTP error on a raw connection (an upgrade or CONNECT that is refused, or a
- * request Node's parser rejected) and closes it.
- */
-/** A route's own answer to an upgrade request (a respond or redirect route), then the connection closes. */
+/** An HTTP answer written on a raw connection (a route's own answer to an upgrade request), then the connection closes. */
 export function answerUpgrade(socket: Duplex, status: number, headers: Record<string, string | number>, body: Buffer): void {
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines}connection: close\r\n\r\n`);
@@ -26,10 +22,13 @@ export function answerUpgrade(socket: Duplex, status: number, headers: Record<st
   socket.once('finish', () => socket.destroy());
 }
 
+/**
+ * Writes a short HTTP error on a raw connection (an upgrade or CONNECT that is refused, or a
+ * request Node's parser rejected) and closes it.
+ */
 export function refuseUpgrade(socket: Duplex, status: number, code: string): void {
-  const body = errorBody(status, code);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ERROR_HEADER}: ${code}\r\nconnection: close\r\n\r\n${body}`);
-  socket.once('finish', () => socket.destroy());
+  const body = Buffer.from(errorBody(status, code));
+  answerUpgrade(socket, status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, [ERROR_HEADER]: code }, body);
 }
 
 /**

@@ -122,17 +122,20 @@ function namesOf(x509: X509Certificate): string[] {
   return cn === undefined ? [] : [cn.toLowerCase()];
 }
 
-/** A PEM file of CA certificates for verifying upstreams; `field` names it in the error. */
-export function readCaFile(file: string | undefined, field: string): Buffer | undefined {
-  return file === undefined ? undefined : readPem(file, field);
-}
-
 /**
  * Reads every file a config names (certificates, keys, CAs) and throws the ProxyConfigError
  * of the first that cannot be used; returns the certificates' summaries. For `--check`.
  */
 export function checkConfigFiles(config: ProxyConfig): CertificateSummary[] {
   const summaries = new CertificateStore(config.certificates, config.tls.minVersion).summaries();
-  config.upstreams.forEach((upstream, i) => readCaFile(upstream.tls?.caFile, `upstreams[${i}].tls.caFile`));
+  readUpstreamCas(config);
   return summaries;
+}
+
+/**
+ * Each upstream's `tls.caFile`, the PEM CA certificates its targets must chain to, read
+ * (undefined: none named); throws the ProxyConfigError of the first that cannot be read.
+ */
+export function readUpstreamCas(config: ProxyConfig): (Buffer | undefined)[] {
+  return config.upstreams.map((upstream, i) => (upstream.tls?.caFile === undefined ? undefined : readPem(upstream.tls.caFile, `upstreams[${i}].tls.caFile`)));
 }
