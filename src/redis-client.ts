@@ -12,7 +12,7 @@ import type { Redis, RedisOptions } from 'ioredis';
  * treat a string method as a constant: every `s.charCodeAt(i)`, `s.toLowerCase()`, `s.slice()`
  * in Node's HTTP code, undici and holdfast looks the method up through a generic inline-cache
  * call. In the HTTP proxy that was about a tenth of the instructions of a proxied request
- * (callgrind, docs/reference/proxy.md#cpu-per-request); test/redis-lazy.test.ts pins that loading holdfast
+ * (callgrind, docs/guides/proxy.md#cpu-per-request); test/redis-lazy.test.ts pins that loading holdfast
  * leaves `String.prototype` fast.
  */
 const require = createRequire(import.meta.url);

@@ -6,13 +6,15 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-function markdownFiles(dir: string): string[] {
+function filesUnder(dir: string, name: RegExp): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return markdownFiles(path);
-    return entry.name.endsWith('.md') ? [path] : [];
+    if (entry.isDirectory()) return filesUnder(path, name);
+    return name.test(entry.name) ? [path] : [];
   });
 }
+
+const markdownFiles = (dir: string): string[] => filesUnder(dir, /\.md$/);
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
 function anchorsOf(text: string): Set<string> {
@@ -44,13 +46,17 @@ test('every relative link in README.md and docs/ reaches a file, and a heading w
   assert.deepEqual(broken, []);
 });
 
-test('the paths that code prints to users (docs/…) exist', () => {
+test('the docs paths and headings the code names (in messages, --help and comments) exist', () => {
+  const sources = ['src', 'bench', 'scripts'].flatMap((dir) => filesUnder(dir, /\.(ts|mjs|sh)$/));
   const cited = new Set<string>();
-  for (const file of ['src/proxy/config/config-loader.ts', 'src/proxy/config/legacy-keys.ts', 'src/cli/proxy-command.ts', 'src/cli/simulate-servicenow-command.ts']) {
-    for (const [path] of readFileSync(join(ROOT, file), 'utf8').matchAll(/docs\/[a-z/-]+\.md/g)) cited.add(path);
-  }
+  for (const file of sources) for (const [path] of readFileSync(join(ROOT, file), 'utf8').matchAll(/docs\/[a-z/-]+\.md(#[a-z0-9-]+)?/g)) cited.add(path);
   assert.ok(cited.size > 0);
-  for (const path of cited) assert.ok(existsSync(join(ROOT, path)), path);
+  const broken = [...cited].filter((cite) => {
+    const [path, anchor] = cite.split('#') as [string, string | undefined];
+    if (!existsSync(join(ROOT, path))) return true;
+    return anchor !== undefined && !anchorsOf(readFileSync(join(ROOT, path), 'utf8')).has(anchor);
+  });
+  assert.deepEqual(broken, []);
 });
 
 test('every source, test and bench file the docs name in backticks exists (the newcomer\'s map must not point at a moved file)', () => {

@@ -42,7 +42,7 @@ export function headerValue(headers: Dispatcher.DispatchOptions['headers'], name
  * case-insensitively, without decoding them. Its twin for decoded text is
  * textEqualsLower: one function over both types would see strings and buffers at the
  * same property loads, and V8 then leaves them generic in every caller it is inlined
- * into (seen in the proxy's profile: docs/reference/proxy.md#cpu-per-request).
+ * into (seen in the proxy's profile: docs/guides/proxy.md#cpu-per-request).
  */
 export function bytesEqualLower(raw: Buffer, lower: string): boolean {
   if (raw.length !== lower.length) return false;

@@ -24,7 +24,7 @@ const BREAKER_STATES = ['closed', 'open', 'half-open', 'isolated'] as const;
  * The client's Prometheus metrics (prom-client), all prefixed `holdfast_client_`.
  * Counters and histograms are updated as things happen; gauges about pools,
  * queues and breakers are read from `snapshot()` when the registry is scraped.
- * Documented in docs/reference/client.md#metrics.
+ * Documented in docs/reference/client.md#metrics-and-logs.
  */
 export class ClientMetrics {
   readonly registry: Registry;

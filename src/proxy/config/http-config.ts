@@ -4,7 +4,7 @@ import { bytes, cidr, ms, name, positive } from './config-fields.js';
 /**
  * The HTTP half of the proxy's config: TLS certificates, the HTTP server settings, and the
  * HTTP routes that the `http` and `terminate` actions carry.
- * docs/reference/proxy.md#http is its reference.
+ * docs/reference/proxy.md#http-routes-certificates-and-server-settings is its reference.
  */
 
 /** Longer than common client pools' idle timeouts (Node's agent 4 s… nginx 60 s), so clients close first. */
