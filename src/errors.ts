@@ -5,6 +5,9 @@
  * `errors.test.ts` checks that the two agree.
  */
 
+/** How far a failed request got: nothing reached the server, written with no byte back (applied or not: unknown), or the answer was cut off. */
+export type Delivery = 'never-sent' | 'sent-no-response' | 'response-cut';
+
 /** Context carried by every holdfast error. All fields are optional. */
 export interface ErrorContext {
   /** Attempts made on the network for the request, replays included. */
@@ -15,6 +18,8 @@ export interface ErrorContext {
   method?: string;
   /** Status of the last response, where one arrived. */
   statusCode?: number;
+  /** How far the last attempt got, where the transport knows. */
+  delivery?: Delivery;
   /** The underlying error. */
   cause?: unknown;
 }
@@ -32,6 +37,7 @@ export class HoldfastError extends Error {
   readonly origin: string | undefined;
   readonly method: string | undefined;
   readonly statusCode: number | undefined;
+  readonly delivery: Delivery | undefined;
 
   constructor(code: string, message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
@@ -41,6 +47,7 @@ export class HoldfastError extends Error {
     this.origin = context.origin;
     this.method = context.method;
     this.statusCode = context.statusCode;
+    this.delivery = context.delivery;
   }
 }
 
@@ -68,10 +75,10 @@ export class ConnectError extends MessageError {
 }
 
 /**
- * The request failed on a reused keep-alive socket before any response byte
- * arrived, and holdfast did not replay it because it is not safe to send twice
- * (a non-idempotent method without an `Idempotency-Key`). The server most
- * likely closed the idle connection as the request was written.
+ * The request failed on a reused keep-alive socket after it was written, before any response
+ * byte, and was not replayed because it is not safe to send twice (non-idempotent, no
+ * `Idempotency-Key`). Usually the server closed the idle connection as it was written, but a
+ * server may also apply a request and then reset: whether it was applied is unknown.
  */
 export class StaleSocketError extends MessageError {
   static readonly code = 'HF_ERR_STALE_SOCKET';
@@ -263,32 +270,17 @@ export class BodyTooLargeError extends HoldfastError {
   }
 }
 
+const CLASSES = [
+  InvalidOptionError, ConnectError, StaleSocketError, SocketError, ResponseTimeoutError, DeadlineExceededError,
+  RequestAbortedError, RetryBudgetExhaustedError, TlsError, InvalidRequestError, DispatcherClosedError, ProbeError,
+  CircuitOpenError, QueueFullError, QueueTimeoutError, RateLimitedError, ServiceNowAuthError, ServiceNowResponseError,
+  ProxyConfigError, NoUpstreamError, ProxyBadRequestError, ProxyNoRouteError, BodyTooLargeError,
+] as const;
+
+type ErrorClass = (typeof CLASSES)[number];
+
 /** Every error class, keyed by its code. Used by the catalog test and the docs. */
-export const ERROR_CLASSES = {
-  [InvalidOptionError.code]: InvalidOptionError,
-  [ConnectError.code]: ConnectError,
-  [StaleSocketError.code]: StaleSocketError,
-  [SocketError.code]: SocketError,
-  [ResponseTimeoutError.code]: ResponseTimeoutError,
-  [DeadlineExceededError.code]: DeadlineExceededError,
-  [RequestAbortedError.code]: RequestAbortedError,
-  [RetryBudgetExhaustedError.code]: RetryBudgetExhaustedError,
-  [TlsError.code]: TlsError,
-  [InvalidRequestError.code]: InvalidRequestError,
-  [DispatcherClosedError.code]: DispatcherClosedError,
-  [ProbeError.code]: ProbeError,
-  [CircuitOpenError.code]: CircuitOpenError,
-  [QueueFullError.code]: QueueFullError,
-  [QueueTimeoutError.code]: QueueTimeoutError,
-  [RateLimitedError.code]: RateLimitedError,
-  [ServiceNowAuthError.code]: ServiceNowAuthError,
-  [ServiceNowResponseError.code]: ServiceNowResponseError,
-  [ProxyConfigError.code]: ProxyConfigError,
-  [NoUpstreamError.code]: NoUpstreamError,
-  [ProxyBadRequestError.code]: ProxyBadRequestError,
-  [ProxyNoRouteError.code]: ProxyNoRouteError,
-  [BodyTooLargeError.code]: BodyTooLargeError,
-} as const;
+export const ERROR_CLASSES = Object.fromEntries(CLASSES.map((cls) => [cls.code, cls])) as { readonly [C in ErrorClass as C['code']]: C };
 
 export type ErrorCode = keyof typeof ERROR_CLASSES;
 

@@ -16,7 +16,13 @@ export const CHANNELS = {
   socketRetired: diagnosticsChannel.channel('holdfast:client:socket-retired'),
   /** `{ origin, from, to }`: an origin's circuit breaker changed state. */
   breaker: diagnosticsChannel.channel('holdfast:client:breaker'),
-  /** `{ origin, idleMs, limitMs }`: the server was seen closing a socket idle for `idleMs`. */
+  /**
+   * `{ origin, idleMs, verdict, learnedMs }`: the server closed a socket that sat idle for
+   * `idleMs`; `verdict` says whether it counts toward learning its idle timeout
+   * (`counted`, `too-soon`, `outlived`).
+   */
+  idleClose: diagnosticsChannel.channel('holdfast:client:idle-close'),
+  /** `{ origin, idleMs, limitMs }`: the learned idle timeout is now `idleMs`, and the limit `limitMs`. */
   idleCloseLearned: diagnosticsChannel.channel('holdfast:client:idle-close-learned'),
 } as const;
 

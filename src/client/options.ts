@@ -7,7 +7,7 @@ import { DEFAULT_LATENCY_MIN_SAMPLES, DEFAULT_LATENCY_QUANTILE, DEFAULT_LATENCY_
 import { parseOptions } from '../parse-options.js';
 import { isRedisClient } from '../redis-client.js';
 import {
-  DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LEARNED_TTL_MS, DEFAULT_MARGIN_RATIO, DEFAULT_MAX_MARGIN_MS, DEFAULT_UNSAFE_REUSE_RATIO,
+  DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_LEARN_AFTER, DEFAULT_LEARNED_TTL_MS, DEFAULT_MIN_LEARNED_MS, DEFAULT_MARGIN_RATIO, DEFAULT_MAX_MARGIN_MS, DEFAULT_UNSAFE_REUSE_RATIO,
 } from '../policy/keep-alive.js';
 import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS } from '../policy/backoff.js';
 import { DEFAULT_RETRY_BUDGET_MIN_CONCURRENT, DEFAULT_RETRY_BUDGET_RATIO } from '../policy/retry-budget.js';
@@ -46,6 +46,8 @@ export const keepAliveSchema = z.strictObject({
   maxMarginMs: ms().default(DEFAULT_MAX_MARGIN_MS),
   unsafeReuseRatio: ratio().default(DEFAULT_UNSAFE_REUSE_RATIO),
   learnedTtlMs: ms().default(DEFAULT_LEARNED_TTL_MS),
+  minLearnedMs: ms().default(DEFAULT_MIN_LEARNED_MS),
+  learnAfter: z.number().int().positive().default(DEFAULT_LEARN_AFTER),
 });
 
 const breakerSchema = z.strictObject({

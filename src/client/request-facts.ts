@@ -30,6 +30,27 @@ export function factsOf(err: unknown): AttemptFacts | undefined {
   return typeof err === 'object' && err !== null ? factsByError.get(err) : undefined;
 }
 
+/** What the transport knew of a response that may not be the server's answer to the request. */
+export interface ResponseFacts {
+  /** The socket had carried a complete exchange before this request. */
+  reused: boolean;
+  /** The request had been written whole when the response began. */
+  requestSent: boolean;
+  /** How long the socket had been idle when the request was written, in ms. */
+  idleMs: number | undefined;
+}
+
+const factsByHeaders = new WeakMap<object, ResponseFacts>();
+
+/** Recorded by `SocketWatch` on a response's parsed headers (a fresh object per response). */
+export function recordResponseFacts(headers: object, facts: ResponseFacts): void {
+  factsByHeaders.set(headers, facts);
+}
+
+export function responseFactsOf(headers: object): ResponseFacts | undefined {
+  return factsByHeaders.get(headers);
+}
+
 /** Set on dispatch options by stale-socket replay: use a socket that has never carried a request. */
 export const FRESH_CONNECTION = Symbol('holdfast.freshConnection');
 

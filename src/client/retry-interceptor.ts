@@ -59,7 +59,7 @@ class RetryPolicy implements RedispatchPolicy {
     this.#clock = clock;
     this.#safe = isRetrySafe(opts) && hasReplayableBody(opts);
     this.#enabled = opts.holdfast?.retry !== false;
-    this.#replay = config.replay && this.#safe ? new ReplayPolicy(opts, telemetry) : undefined;
+    this.#replay = config.replay && hasReplayableBody(opts) ? new ReplayPolicy(opts, telemetry, this.#safe) : undefined;
     budget.requestStarted();
   }
 
@@ -102,6 +102,8 @@ class RetryPolicy implements RedispatchPolicy {
   }
 
   onStatus(statusCode: number, headers: ParsedHeaders, attempts: number): Redispatch | undefined {
+    const replay = this.#replay?.onStatus(statusCode, headers);
+    if (replay !== undefined) return replay;
     if (!this.#safe || !this.#config.statuses.has(statusCode)) return undefined;
     const retryAfterMs = parseRetryAfter(headerOf(headers, 'retry-after'), Date.now());
     if (retryAfterMs !== undefined && retryAfterMs > this.#config.maxRetryAfterMs) return undefined;

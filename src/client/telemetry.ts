@@ -46,6 +46,10 @@ export class Telemetry {
     this.metrics?.socketsRetired.inc({ origin: message.origin, reason: message.reason });
   }
 
+  idleClose(message: { origin: string; idleMs: number; verdict: string; learnedMs: number | undefined }): void {
+    publish('idleClose', message);
+  }
+
   idleCloseLearned(message: { origin: string; idleMs: number; limitMs: number }): void {
     publish('idleCloseLearned', message);
     this.logger?.info(message, 'server closed an idle connection; idle limit lowered');

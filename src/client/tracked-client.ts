@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { buildConnector, Client } from 'undici';
 import type { Clock } from '../clock.js';
 import { headerOf, type ParsedHeaders } from '../http/headers.js';
-import type { Controller, Handler } from './handler.js';
+import type { Handler } from './handler.js';
 import type { OriginState } from './origin-state.js';
-import { FRESH_CONNECTION, isRetrySafe, recordFacts, type HoldfastDispatchOptions } from './request-facts.js';
+import { FRESH_CONNECTION, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
+import { SocketWatch, type SocketOwner, type SocketRecord } from './socket-watch.js';
 
 /** undici keeps idle sockets this long on its own; holdfast retires them far earlier. */
 const UNDICI_IDLE_CEILING_MS = 600_000;
@@ -14,24 +14,6 @@ const UNDICI_IDLE_CEILING_MS = 600_000;
 export interface SocketCounter {
   opened(): void;
   closed(): void;
-}
-
-interface SocketRecord {
-  readonly socket: Socket;
-  /** Exchanges completed on this socket. */
-  served: number;
-  /** Clock time the socket last became idle; undefined while a request is on it. */
-  idleSince: number | undefined;
-  /** Idle time at the moment the current request was written. */
-  idleAtWrite: number | undefined;
-  bytesAtWrite: number;
-  retiredByUs: boolean;
-  peerClosed: boolean;
-  /** The last response said `Connection: close`: the server closes this socket on purpose. */
-  willClose: boolean;
-  cancelIdleTimer: (() => void) | undefined;
-  /** Clock time the pending retirement timer fires. */
-  idleTimerDue: number;
 }
 
 export interface TrackedClientOptions extends Client.Options {
@@ -44,13 +26,14 @@ export interface TrackedClientOptions extends Client.Options {
  * An undici `Client` (one socket at a time) that knows its socket's history,
  * and so can:
  * - retire the socket once it has idled for the origin's limit;
- * - learn the server's idle timeout from closes it sees;
+ * - learn the server's idle timeout from closes of idle sockets, and what it kept;
+ * - let one socket idle past a learned limit now and then, to see whether it still holds;
  * - refuse to write a non-idempotent request to a socket that has idled too long;
  * - record, on every failure, whether the socket was reused and whether any
  *   response byte arrived (the facts that make a replay safe).
  * The decisions live in `OriginState`'s policies; this class only applies them.
  */
-export class TrackedClient extends Client {
+export class TrackedClient extends Client implements SocketOwner {
   readonly #state: OriginState;
   readonly #clock: Clock;
   #current: SocketRecord | undefined;
@@ -86,8 +69,8 @@ export class TrackedClient extends Client {
 
   #adopt(socket: Socket): void {
     const record: SocketRecord = {
-      socket, served: 0, idleSince: undefined, idleAtWrite: undefined, bytesAtWrite: 0,
-      retiredByUs: false, peerClosed: false, willClose: false, cancelIdleTimer: undefined, idleTimerDue: 0,
+      socket, served: 0, idleSince: undefined, idleAtWrite: undefined, bytesAtWrite: 0, bytesAtIdle: 0,
+      retiredByUs: false, peerClosed: false, willClose: false, cancelIdleTimer: undefined, idleTimerDue: 0, probeUntil: 0,
     };
     this.#current = record;
     this.#state.socketsOpen++;
@@ -102,15 +85,23 @@ export class TrackedClient extends Client {
     this.#state.socketsOpen--;
     if (record.idleSince !== undefined) this.#state.socketsIdle--;
     if (this.#current === record) this.#current = undefined;
-    if (record.retiredByUs || !record.peerClosed || record.willClose || record.served === 0) return;
+    // Only a close of a socket that sat idle in the pool, with no request on it, can be the
+    // server's idle timeout. Anything the server sent while it idled (a 408) closes it too:
+    // undici destroys such a socket before its 'end'.
+    if (record.retiredByUs || record.willClose || record.served === 0 || record.idleSince === undefined) return;
+    if (!record.peerClosed && record.socket.bytesRead === record.bytesAtIdle) return;
+    this.#observeIdleClose(this.#clock.now() - record.idleSince);
+  }
+
+  #observeIdleClose(idleMs: number): void {
     const now = this.#clock.now();
-    // Idle in the pool, or written to after an idle spell and answered with nothing: either
-    // way the server gave up on a connection that had been quiet this long.
-    const idleMs = record.idleSince !== undefined ? now - record.idleSince
-      : record.socket.bytesRead === record.bytesAtWrite ? record.idleAtWrite : undefined;
-    if (idleMs === undefined) return;
-    this.#state.keepAlive.observeIdleClose(idleMs, now);
-    this.#state.telemetry.idleCloseLearned({ origin: this.#state.origin, idleMs, limitMs: this.#state.keepAlive.idleLimitMs(now) });
+    const ka = this.#state.keepAlive;
+    const before = ka.learnedMs(now);
+    const verdict = ka.observeIdleClose(idleMs, now);
+    const learnedMs = ka.learnedMs(now);
+    const { origin, telemetry } = this.#state;
+    telemetry.idleClose({ origin, idleMs, verdict, learnedMs });
+    if (learnedMs !== undefined && learnedMs !== before) telemetry.idleCloseLearned({ origin, idleMs: learnedMs, limitMs: ka.idleLimitMs(now) });
   }
 
   #retire(record: SocketRecord, reason: string): void {
@@ -131,6 +122,7 @@ export class TrackedClient extends Client {
     const now = this.#clock.now();
     if (record.idleSince === undefined) this.#state.socketsIdle++;
     record.idleSince = now;
+    record.bytesAtIdle = record.socket.bytesRead;
     const limit = this.#state.keepAlive.idleLimitMs(now);
     if (record.cancelIdleTimer === undefined || record.idleTimerDue > now + limit) this.#armIdleTimer(record, limit);
   }
@@ -138,14 +130,32 @@ export class TrackedClient extends Client {
   #armIdleTimer(record: SocketRecord, ms: number): void {
     record.cancelIdleTimer?.();
     record.idleTimerDue = this.#clock.now() + ms;
-    record.cancelIdleTimer = this.#clock.schedule(() => {
-      record.cancelIdleTimer = undefined;
-      if (record.idleSince === undefined || record.socket.destroyed) return;
-      const now = this.#clock.now();
-      const remaining = this.#state.keepAlive.idleLimitMs(now) - (now - record.idleSince);
-      if (remaining <= 0) this.#retire(record, 'idle-limit');
-      else this.#armIdleTimer(record, remaining);
-    }, ms);
+    record.cancelIdleTimer = this.#clock.schedule(() => this.#idleTimerFired(record), ms);
+  }
+
+  /**
+   * Retires the socket if it has idled for the limit, or re-arms for the rest. Now and then
+   * (KeepAliveAlignment.probeUntilMs) a socket at a learned limit is let idle on, up to what
+   * the hint and the default allow: if the server keeps it that long, the learned close was
+   * not its idle timeout, and the limit goes back up.
+   */
+  #idleTimerFired(record: SocketRecord): void {
+    record.cancelIdleTimer = undefined;
+    if (record.idleSince === undefined || record.socket.destroyed) return;
+    const now = this.#clock.now();
+    const idleMs = now - record.idleSince;
+    const ka = this.#state.keepAlive;
+    if (record.probeUntil > 0) {
+      if (idleMs < record.probeUntil) return this.#armIdleTimer(record, record.probeUntil - idleMs);
+      ka.observeKept(idleMs, now);
+      return this.#retire(record, 'probe-outlived');
+    }
+    const remaining = ka.idleLimitMs(now) - idleMs;
+    if (remaining > 0) return this.#armIdleTimer(record, remaining);
+    const probeUntil = ka.probeUntilMs(now);
+    if (probeUntil <= idleMs) return this.#retire(record, 'idle-limit');
+    record.probeUntil = probeUntil;
+    this.#armIdleTimer(record, probeUntil - idleMs);
   }
 
   /** Retires the current socket before `opts` is written to it, if it must not carry it. */
@@ -155,7 +165,8 @@ export class TrackedClient extends Client {
     const now = this.#clock.now();
     const idleMs = now - record.idleSince;
     const ka = this.#state.keepAlive;
-    if (idleMs >= ka.idleLimitMs(now)) this.#retire(record, 'idle-limit-late');
+    // A probe (see #idleTimerFired) may carry a request that is safe to send again.
+    if (idleMs >= ka.idleLimitMs(now) && !(record.probeUntil > idleMs && isRetrySafe(opts))) this.#retire(record, 'idle-limit-late');
     else if (opts[FRESH_CONNECTION] === true && record.served > 0) this.#retire(record, 'fresh-connection');
     else if (!isRetrySafe(opts) && !ka.maySendUnsafe(idleMs, now)) this.#retire(record, 'unsafe-request');
   }
@@ -174,6 +185,7 @@ export class TrackedClient extends Client {
       if (record.idleSince !== undefined) this.#state.socketsIdle--;
       record.idleSince = undefined;
       record.bytesAtWrite = record.socket.bytesRead;
+      record.probeUntil = 0;
     }
     return record;
   }
@@ -199,84 +211,19 @@ export class TrackedClient extends Client {
     if (this.#current === record) this.#current = undefined;
   }
 
-  /** Reads `Keep-Alive` and `Connection` from every response (undici 8 has parsed them already). */
-  observeHeaders(record: SocketRecord | undefined, headers: ParsedHeaders): void {
+  /**
+   * Called by `SocketWatch` as a response starts. Reads `Keep-Alive` and `Connection` (undici 8
+   * has parsed them already). An answer on a socket written after an idle spell proves the
+   * server kept it that long; a 408 there is the server's idle timeout, met as the request was
+   * written (its idle time at the write is the evidence).
+   */
+  responseStarted(record: SocketRecord | undefined, statusCode: number, headers: ParsedHeaders): void {
     const connection = headers.connection;
     if (record !== undefined && connection !== undefined && connection !== 'keep-alive' && /\bclose\b/i.test(String(connection))) record.willClose = true;
     this.#state.observeHint(headerOf(headers, 'keep-alive'));
-  }
-}
-
-/** Wraps one request's handler to tell its client what happened on the socket. */
-class SocketWatch implements Handler {
-  readonly #client: TrackedClient;
-  readonly #inner: Handler;
-  #record: SocketRecord | undefined;
-  #reused = false;
-  #written = false;
-  #ended = false;
-
-  constructor(client: TrackedClient, inner: Handler) {
-    this.#client = client;
-    this.#inner = inner;
-  }
-
-  #end(completed: boolean): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#client.detach(this.#record, completed);
-  }
-
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.#written = true;
-    this.#record = this.#client.attach();
-    this.#reused = (this.#record?.served ?? 0) > 0;
-    this.#inner.onRequestStart?.(controller, context);
-  }
-
-  onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
-    this.#client.observeHeaders(this.#record, headers);
-    this.#inner.onResponseStart?.(controller, statusCode, headers, statusText);
-  }
-
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
-    if (!this.#ended) {
-      this.#ended = true;
-      this.#client.handOver(this.#record);
-    }
-    this.#inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
-  }
-
-  onResponseStarted(): void {
-    this.#inner.onResponseStarted?.();
-  }
-
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    this.#inner.onResponseData?.(controller, chunk);
-  }
-
-  onBodySent(chunk: Buffer): void {
-    this.#inner.onBodySent?.(chunk);
-  }
-
-  onRequestSent(): void {
-    this.#inner.onRequestSent?.();
-  }
-
-  onResponseEnd(controller: Controller, trailers: ParsedHeaders): void {
-    this.#end(true);
-    this.#inner.onResponseEnd?.(controller, trailers);
-  }
-
-  onResponseError(controller: Controller | null, err: Error): void {
-    const record = this.#record;
-    recordFacts(err, {
-      written: this.#written,
-      reused: this.#reused,
-      responseBytes: record !== undefined && record.socket.bytesRead > record.bytesAtWrite,
-      idleMs: record?.idleAtWrite,
-    });
-    this.#end(false);
-    this.#inner.onResponseError?.(controller, err);
+    const idleMs = record?.idleAtWrite;
+    if (idleMs === undefined || record!.served === 0) return;
+    if (statusCode === 408) this.#observeIdleClose(idleMs);
+    else if (idleMs > this.#state.keepAlive.minLearnedMs) this.#state.keepAlive.observeKept(idleMs, this.#clock.now());
   }
 }

@@ -2,40 +2,10 @@ import { systemClock, type Clock } from '../clock.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { faultSchema } from './flaky-faults.js';
 import { parseOptions } from '../parse-options.js';
 import { listen, RefusalWindows } from './refusal-windows.js';
-
-const faultSchema = z.strictObject({
-  /** Close a keep-alive connection after it has been idle this long; 0 never. */
-  idleCloseMs: z.number().int().nonnegative().default(0),
-  /** Send `Keep-Alive: timeout=⌊idleCloseMs/1000⌋` (as Node does); otherwise the close is unannounced (as nginx does). */
-  advertise: z.boolean().default(false),
-  /**
-   * Models a FIN and a request crossing on the wire: a request that arrives on
-   * a reused connection idle for at least `idleCloseMs − raceWindowMs` is
-   * dropped unanswered, as if the server had closed first. 0 leaves only the
-   * loopback race itself.
-   */
-  raceWindowMs: z.number().int().nonnegative().default(0),
-  /** How idle connections are closed: FIN, or a TCP reset. */
-  closeWith: z.enum(['fin', 'rst']).default('fin'),
-  /** Delay before each response, in ms. */
-  slowMs: z.number().int().nonnegative().default(0),
-  /** A slow tail: every `every`-th request (by arrival) is delayed a further `ms`. */
-  slowTail: z.strictObject({ every: z.number().int().positive(), ms: z.number().int().positive() }).optional(),
-  /** Of every `period` requests, the first `count` get `code` (with `Retry-After` when set). */
-  status: z.strictObject({
-    code: z.number().int().min(400).max(599),
-    count: z.number().int().positive(),
-    period: z.number().int().positive().optional(),
-    retryAfter: z.string().optional(),
-  }).optional(),
-  /** Refuse new connections for `forMs` out of every `everyMs` (the listener is closed and reopened). */
-  refuse: z.strictObject({ everyMs: z.number().int().positive(), forMs: z.number().int().positive() }).optional(),
-  /** The request header whose value identifies a logical request, to count duplicates. */
-  idHeader: z.string().min(1).default('x-request-id'),
-});
 
 export type FlakyFaults = z.input<typeof faultSchema>;
 export type FlakyOptions = FlakyFaults & {
@@ -71,6 +41,10 @@ interface Conn {
   requests: number;
   /** A response on it has not finished yet: a request arriving now has idled 0 ms. */
   answering: boolean;
+  /** Responses finished on this connection. */
+  served: number;
+  /** Silently dropped (`silentDrop`): nothing on it is answered any more. */
+  silent: boolean;
   /** Cancels the pending idle close. */
   timer: (() => void) | undefined;
 }
@@ -98,6 +72,8 @@ export class FlakyServer {
   #host = '127.0.0.1';
   #port = 0;
   readonly #refusals: RefusalWindows;
+  /** Requests with a body so far, for `resetMidUpload`. */
+  #uploads = 0;
 
   readonly #protocol: 'http' | 'https';
 
@@ -190,7 +166,7 @@ export class FlakyServer {
   #onConnection(socket: Socket): void {
     socket.on('error', () => {}); // a client's reset is the client's business; never crash
     this.#stats.connections++;
-    const conn: Conn = { idleSince: this.#clock.now(), requests: 0, answering: false, timer: undefined };
+    const conn: Conn = { idleSince: this.#clock.now(), requests: 0, answering: false, served: 0, silent: false, timer: undefined };
     this.#conns.set(socket, conn);
     socket.once('close', () => {
       conn.timer?.();
@@ -202,7 +178,14 @@ export class FlakyServer {
   #armIdle(socket: Socket, conn: Conn): void {
     conn.idleSince = this.#clock.now();
     const { idleCloseMs } = this.#faults;
-    if (idleCloseMs > 0) conn.timer = this.#clock.schedule(() => this.#dropConnection(socket), idleCloseMs);
+    if (idleCloseMs > 0) conn.timer = this.#clock.schedule(() => this.#idleClose(socket, conn), idleCloseMs);
+  }
+
+  /** The server gives up on an idle connection: a close, a 408 and a close, or silence. */
+  #idleClose(socket: Socket, conn: Conn): void {
+    if (this.#faults.silentDrop) conn.silent = true;
+    else if (this.#faults.idle408) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else this.#dropConnection(socket);
   }
 
   #dropConnection(socket: Socket): void {
@@ -231,26 +214,31 @@ export class FlakyServer {
       // request before this server's 'finish' for the last response has run (seen under load).
       const reused = conn.requests++ > 0;
       conn.answering = true;
-      if (idleCloseMs > 0 && reused && idleMs >= idleCloseMs - raceWindowMs) {
+      if (conn.silent || (idleCloseMs > 0 && reused && idleMs >= idleCloseMs - raceWindowMs)) {
         this.#stats.received++;
         this.#stats.dropped++;
-        this.#dropConnection(socket);
+        this.#idleClose(socket, conn);
         return;
       }
       const seq = conn.requests;
       res.once('finish', () => {
+        conn.served++;
+        const { closeAfterResponses } = this.#faults;
+        if (closeAfterResponses > 0 && conn.served >= closeAfterResponses) return void socket.destroy();
         if (seq !== conn.requests) return; // a later request already arrived: the connection is not idle
         conn.answering = false;
         if (!socket.destroyed) this.#armIdle(socket, conn);
       });
     }
     if (req.url === STATS_PATH) {
-      this.#send(res, 200, this.stats());
+      this.#send(res, 200, JSON.stringify(this.stats()));
       return;
     }
     this.#stats.received++;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const { resetMidUpload } = this.#faults;
+    if (resetMidUpload > 0) req.once('data', () => { if (++this.#uploads % resetMidUpload === 0) socket.resetAndDestroy(); });
     const n = this.#stats.received;
     req.on('end', () => {
       const respond = () => this.#answer(req, res, Buffer.concat(chunks).length);
@@ -268,20 +256,27 @@ export class FlakyServer {
     if (status !== undefined && ((n - 1) % (status.period ?? Number.MAX_SAFE_INTEGER)) < status.count) {
       this.#stats.faulted++;
       if (status.retryAfter !== undefined) res.setHeader('retry-after', status.retryAfter);
-      this.#send(res, status.code, { error: `injected ${status.code}` });
+      this.#send(res, status.code, JSON.stringify({ error: `injected ${status.code}` }));
       return;
     }
     const method = req.method ?? 'GET';
     this.#stats.processedByMethod[method] = (this.#stats.processedByMethod[method] ?? 0) + 1;
     const id = this.#requestId(req);
     if (id !== undefined) this.#stats.processedById[id] = (this.#stats.processedById[id] ?? 0) + 1;
-    this.#send(res, 200, { ok: true, method, id: id ?? null, bodyBytes });
+    const { applyThenReset, cutMidBody } = this.#faults;
+    if (applyThenReset > 0 && n % applyThenReset === 0) return void req.socket.resetAndDestroy();
+    const payload = JSON.stringify({ ok: true, method, id: id ?? null, bodyBytes });
+    if (cutMidBody > 0 && n % cutMidBody === 0) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+      res.write(payload.slice(0, payload.length >> 1), () => req.socket.destroy());
+      return;
+    }
+    this.#send(res, 200, payload);
   }
 
-  #send(res: ServerResponse, statusCode: number, body: unknown): void {
+  #send(res: ServerResponse, statusCode: number, payload: string): void {
     const { idleCloseMs, advertise } = this.#faults;
     if (advertise && idleCloseMs > 0) res.setHeader('keep-alive', `timeout=${Math.floor(idleCloseMs / 1000)}`);
-    const payload = JSON.stringify(body);
     res.writeHead(statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
     res.end(payload);
   }

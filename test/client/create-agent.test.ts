@@ -4,6 +4,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { createAgent } from '../../src/client/create-agent.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { flakyServer } from '../support/helpers.js';
 
 /** One GET through `agent`; resolves when the body is read, with the socket it used. */
@@ -32,16 +33,20 @@ test('createAgent retires a free socket before the server closes it, following t
   assert.equal(server.stats().dropped, 0);
 });
 
-test('createAgent learns an unadvertised idle close and lowers the limit below it', async (t) => {
-  const server = await flakyServer(t, { idleCloseMs: 150 });
-  const agent = createAgent();
+test('createAgent learns an unadvertised idle close from two separate closes and lowers the limit below it', async (t) => {
+  const clock = new FakeClock();
+  const server = await flakyServer(t, { idleCloseMs: 150, clock });
+  const agent = createAgent({}, clock);
   t.after(() => agent.destroy());
-  const { socket } = await get(server.url, agent);
   const key = `127.0.0.1:${server.port}`;
-  assert.equal(agent.idleLimitMs(key), 4000, 'the safe default, before anything is known');
-  await once(socket, 'close');
-  const limit = agent.idleLimitMs(key);
-  assert.ok(limit > 50 && limit < 150, `limit ${limit} ms, below the server's 150`);
+  for (const round of [1, 2]) {
+    const { socket } = await get(server.url, agent);
+    assert.equal(agent.idleLimitMs(key), 4000, `the safe default, before enough is known (round ${round})`);
+    clock.advance(150);
+    await once(socket, 'close');
+    clock.advance(2000); // the next close is its own observation
+  }
+  assert.equal(agent.idleLimitMs(key), 112, 'below the server\'s 150');
 });
 
 // Node 22+ destroys a free socket on any read, EOF included, before 'end' or an error: the
