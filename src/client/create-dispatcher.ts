@@ -97,7 +97,9 @@ export class HoldfastDispatcher extends Dispatcher {
       }),
       allowH2: false, // see TrackedClient
       connectTimeout: resolved.connectTimeoutMs,
-      ...(resolved.tls === undefined ? {} : { connect: { ...resolved.tls } }),
+      // TCP keep-alive probes on pooled sockets (undici's default is one after 60 s of idle):
+      // a probe refreshes a NAT's or a load balancer's state for the flow before it forgets it.
+      connect: { ...resolved.tls, keepAlive: true, ...(resolved.silentDrop === false ? {} : { keepAliveInitialDelay: resolved.silentDrop.tcpKeepAliveMs }) },
       headersTimeout: resolved.headersTimeoutMs,
       bodyTimeout: resolved.bodyTimeoutMs,
     });

@@ -50,6 +50,25 @@ export const keepAliveSchema = z.strictObject({
   learnAfter: z.number().int().positive().default(DEFAULT_LEARN_AFTER),
 });
 
+export const DEFAULT_SILENT_DROP_AFTER_IDLE_MS = 1000;
+export const DEFAULT_SILENT_DROP_MIN_TIMEOUT_MS = 1000;
+export const DEFAULT_SILENT_DROP_LATENCY_MULTIPLIER = 4;
+export const DEFAULT_TCP_KEEPALIVE_MS = 1000;
+
+/**
+ * Silent-drop detection (docs/guides/client.md#silent-drops): a request safe to repeat,
+ * written to a socket idle for `afterIdleMs` or more, must see a response byte within
+ * `latencyMultiplier ×` the origin's slowest recent first byte (at least `minTimeoutMs`), or
+ * it is sent again on a fresh connection. Pooled sockets send TCP keep-alive probes after
+ * `tcpKeepAliveMs` of idle. `false` turns both off.
+ */
+const silentDropSchema = z.strictObject({
+  afterIdleMs: ms().default(DEFAULT_SILENT_DROP_AFTER_IDLE_MS),
+  minTimeoutMs: ms().default(DEFAULT_SILENT_DROP_MIN_TIMEOUT_MS),
+  latencyMultiplier: z.number().min(1).default(DEFAULT_SILENT_DROP_LATENCY_MULTIPLIER),
+  tcpKeepAliveMs: ms().default(DEFAULT_TCP_KEEPALIVE_MS),
+});
+
 const breakerSchema = z.strictObject({
   consecutiveFailures: z.number().int().positive().default(DEFAULT_CONSECUTIVE_FAILURES),
   failureRatio: ratio().default(DEFAULT_FAILURE_RATIO),
@@ -97,6 +116,7 @@ const schema = z.strictObject({
   }).optional(),
   /** Stale-socket replay of requests that are safe to send twice. */
   replay: z.boolean().default(true),
+  silentDrop: z.union([z.literal(false), silentDropSchema]).prefault({}),
   /** Circuit breaker per origin: `true` or options to turn it on. Off by default. */
   breaker: z.preprocess((v) => (v === true ? {} : v === false ? undefined : v), breakerSchema.optional()),
   /** Concurrency limit per origin with a bounded FIFO queue. Off unless `maxConcurrent` is set. */

@@ -3,6 +3,7 @@ import { Bulkhead } from '../policy/bulkhead.js';
 import { CircuitBreaker, type BreakerState } from '../policy/circuit-breaker.js';
 import { KeepAliveAlignment, parseKeepAliveHint } from '../policy/keep-alive.js';
 import { LatencyEstimator } from '../policy/latency-estimator.js';
+import { RecentMax } from '../policy/recent-max.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { TokenBucket } from '../policy/token-bucket.js';
 import type { ResolvedDispatcherOptions } from './options.js';
@@ -24,6 +25,9 @@ export class OriginState {
   readonly latency: LatencyEstimator | undefined;
   /** Recent latency of won attempts, for the hedge delay (when hedging is on). */
   readonly hedgeLatency: LatencyEstimator | undefined;
+  /** The slowest recent time from a request's write to its first response byte, for silent-drop detection. */
+  readonly firstByte = new RecentMax(60_000);
+  readonly silentDrop: ResolvedDispatcherOptions['silentDrop'];
   /** Sockets open to this origin, and how many of them are idle; kept by TrackedClient. */
   socketsOpen = 0;
   socketsIdle = 0;
@@ -33,7 +37,7 @@ export class OriginState {
 
   constructor(
     origin: string,
-    options: Pick<ResolvedDispatcherOptions, 'keepAlive' | 'retry' | 'breaker' | 'limit' | 'rateLimit'> & Partial<Pick<ResolvedDispatcherOptions, 'adaptiveTimeout' | 'hedge'>>,
+    options: Pick<ResolvedDispatcherOptions, 'keepAlive' | 'retry' | 'breaker' | 'limit' | 'rateLimit'> & Partial<Pick<ResolvedDispatcherOptions, 'silentDrop'>> & Partial<Pick<ResolvedDispatcherOptions, 'adaptiveTimeout' | 'hedge'>>,
     { clock, telemetry = new Telemetry(), onBreaker = () => {}, sharedTokens }: {
       clock: Clock;
       telemetry?: Telemetry;
@@ -44,6 +48,7 @@ export class OriginState {
     this.origin = origin;
     this.telemetry = telemetry;
     this.keepAlive = new KeepAliveAlignment(options.keepAlive);
+    this.silentDrop = options.silentDrop ?? false;
     this.retryBudget = new RetryBudget(options.retry.budget);
     this.breaker = options.breaker === undefined ? undefined : new CircuitBreaker(options.breaker, (from, to) => onBreaker(origin, from, to));
     this.latency = options.adaptiveTimeout === undefined ? undefined : new LatencyEstimator(options.adaptiveTimeout);

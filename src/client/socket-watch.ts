@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { ParsedHeaders } from '../http/headers.js';
 import type { Controller, Handler } from './handler.js';
 import { recordFacts, recordResponseFacts } from './request-facts.js';
@@ -25,6 +26,8 @@ export interface SocketRecord {
   idleTimerDue: number;
   /** Idle time this socket may reach as a probe past a learned limit; 0 when it is not one. */
   probeUntil: number;
+  /** Clock time the current request was written. */
+  writtenAt: number;
 }
 
 /** The client side of a `SocketWatch`: what `TrackedClient` does with what the watch sees. */
@@ -33,26 +36,33 @@ export interface SocketOwner {
   detach(record: SocketRecord | undefined, completed: boolean): void;
   handOver(record: SocketRecord | undefined): void;
   responseStarted(record: SocketRecord | undefined, statusCode: number, headers: ParsedHeaders): void;
+  /** Arms the silent-drop timer of a request on a reused socket, when it needs one; returns its cancel. */
+  watchFirstByte(record: SocketRecord, opts: Dispatcher.DispatchOptions): (() => void) | undefined;
+  firstByteArrived(record: SocketRecord | undefined): void;
 }
 
 /** Wraps one request's handler to tell its client what happened on the socket. */
 export class SocketWatch implements Handler {
   readonly #client: SocketOwner;
   readonly #inner: Handler;
+  readonly #opts: Dispatcher.DispatchOptions;
   #record: SocketRecord | undefined;
+  #cancelFirstByte: (() => void) | undefined;
   #reused = false;
   #written = false;
   #sent = false;
   #ended = false;
 
-  constructor(client: SocketOwner, inner: Handler) {
+  constructor(client: SocketOwner, inner: Handler, opts: Dispatcher.DispatchOptions) {
     this.#client = client;
     this.#inner = inner;
+    this.#opts = opts;
   }
 
   #end(completed: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#cancelFirstByte?.();
     this.#client.detach(this.#record, completed);
   }
 
@@ -60,6 +70,7 @@ export class SocketWatch implements Handler {
     this.#written = true;
     this.#record = this.#client.attach();
     this.#reused = (this.#record?.served ?? 0) > 0;
+    if (this.#reused) this.#cancelFirstByte = this.#client.watchFirstByte(this.#record!, this.#opts);
     this.#inner.onRequestStart?.(controller, context);
   }
 
@@ -81,6 +92,9 @@ export class SocketWatch implements Handler {
   }
 
   onResponseStarted(): void {
+    this.#cancelFirstByte?.();
+    this.#cancelFirstByte = undefined;
+    this.#client.firstByteArrived(this.#record);
     this.#inner.onResponseStarted?.();
   }
 

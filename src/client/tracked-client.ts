@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import { headerOf, type ParsedHeaders } from '../http/headers.js';
 import type { Handler } from './handler.js';
 import type { OriginState } from './origin-state.js';
-import { FRESH_CONNECTION, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
+import { FRESH_CONNECTION, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
 import { SocketWatch, type SocketOwner, type SocketRecord } from './socket-watch.js';
 
 /** undici keeps idle sockets this long on its own; holdfast retires them far earlier. */
@@ -70,7 +70,7 @@ export class TrackedClient extends Client implements SocketOwner {
   #adopt(socket: Socket): void {
     const record: SocketRecord = {
       socket, served: 0, idleSince: undefined, idleAtWrite: undefined, bytesAtWrite: 0, bytesAtIdle: 0,
-      retiredByUs: false, peerClosed: false, willClose: false, cancelIdleTimer: undefined, idleTimerDue: 0, probeUntil: 0,
+      retiredByUs: false, peerClosed: false, willClose: false, cancelIdleTimer: undefined, idleTimerDue: 0, probeUntil: 0, writtenAt: 0,
     };
     this.#current = record;
     this.#state.socketsOpen++;
@@ -174,14 +174,16 @@ export class TrackedClient extends Client implements SocketOwner {
   override dispatch(opts: HoldfastDispatchOptions, handler: Handler): boolean {
     this.#guard(opts);
     this.#inFlight++;
-    return super.dispatch(opts, new SocketWatch(this, handler));
+    return super.dispatch(opts, new SocketWatch(this, handler, opts));
   }
 
   /** Called by `SocketWatch` as its request is written. */
   attach(): SocketRecord | undefined {
     const record = this.#current;
     if (record !== undefined) {
-      record.idleAtWrite = record.idleSince === undefined ? undefined : this.#clock.now() - record.idleSince;
+      const now = this.#clock.now();
+      record.writtenAt = now;
+      record.idleAtWrite = record.idleSince === undefined ? undefined : now - record.idleSince;
       if (record.idleSince !== undefined) this.#state.socketsIdle--;
       record.idleSince = undefined;
       record.bytesAtWrite = record.socket.bytesRead;
@@ -196,6 +198,32 @@ export class TrackedClient extends Client implements SocketOwner {
     if (record === undefined) return;
     if (completed) record.served++;
     if (this.#inFlight === 0 && this.#current === record && !record.socket.destroyed && !record.willClose) this.#becameIdle(record);
+  }
+
+  /**
+   * Silent-drop detection (docs/guides/client.md#silent-drops). A NAT or a load balancer that
+   * forgets an idle flow sends no FIN and no reset: a request written to such a socket waits
+   * for nothing. So a request safe to repeat, written to a socket idle for `afterIdleMs`,
+   * must see a first response byte within `latencyMultiplier ×` the slowest recent first byte
+   * (at least `minTimeoutMs`); otherwise the socket is destroyed with HF_ERR_SILENT_DROP, which
+   * replay sends again at once on a fresh connection.
+   */
+  watchFirstByte(record: SocketRecord, opts: HoldfastDispatchOptions): (() => void) | undefined {
+    const config = this.#state.silentDrop;
+    const idleMs = record.idleAtWrite;
+    if (config === false || idleMs === undefined || idleMs < config.afterIdleMs || !isRetrySafe(opts) || !hasReplayableBody(opts)) return undefined;
+    const timeoutMs = Math.max(config.minTimeoutMs, Math.ceil(config.latencyMultiplier * this.#state.firstByte.value(record.writtenAt)));
+    return this.#clock.schedule(() => {
+      if (record.socket.destroyed || record.retiredByUs) return;
+      record.retiredByUs = true; // our close: it teaches nothing about the server's idle timeout
+      this.#state.telemetry.socketRetired({ origin: this.#state.origin, reason: 'silent-drop', idleMs });
+      const err = new Error(`no response byte within ${timeoutMs} ms on a connection that had idled ${idleMs} ms: the flow was most likely dropped on the way (a NAT or a load balancer)`);
+      record.socket.destroy(Object.assign(err, { code: 'HF_ERR_SILENT_DROP' }));
+    }, timeoutMs);
+  }
+
+  firstByteArrived(record: SocketRecord | undefined): void {
+    if (record !== undefined) this.#state.firstByte.record(this.#clock.now() - record.writtenAt, record.writtenAt);
   }
 
   /**

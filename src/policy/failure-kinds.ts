@@ -17,6 +17,7 @@ export const NEVER_CONNECTED_CODES: ReadonlySet<string> = new Set([
 /** Codes of a connection that was made and then lost (reset, broken pipe, closed under the request). */
 export const CONNECTION_LOST_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
+  'HF_ERR_SILENT_DROP', // holdfast's own: no response byte on a socket that idled, so the flow was dropped on the way
 ]);
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'HF_ERR_RESPONSE_TIMEOUT']);
 
