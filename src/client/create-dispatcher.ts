@@ -1,4 +1,4 @@
-import { Agent, Dispatcher, Pool } from 'undici';
+import { Dispatcher, Pool } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import { fullJitterBackoff } from '../policy/backoff.js';
 import { deadlineInterceptor } from './deadline-interceptor.js';
@@ -18,6 +18,7 @@ import { DispatcherClosedError, InvalidOptionError } from '../errors.js';
 import type { BreakerState, BreakerStateName, CircuitBreaker } from '../policy/circuit-breaker.js';
 import { retryInterceptor } from './retry-interceptor.js';
 import { TrackedClient } from './tracked-client.js';
+import { createTransport } from './transport.js';
 import './request-policy.js';
 
 /** A circuit breaker transition. */
@@ -47,7 +48,7 @@ export interface KeepAliveSnapshot {
  */
 export class HoldfastDispatcher extends Dispatcher {
   readonly options: ResolvedDispatcherOptions;
-  readonly #agent: Agent;
+  readonly #agent: Dispatcher;
   readonly #origins: OriginRegistry;
   readonly #clock: Clock;
   readonly #dispatch: Dispatch;
@@ -84,25 +85,16 @@ export class HoldfastDispatcher extends Dispatcher {
         if (--this.#openSockets === 0) for (const resolve of this.#onAllClosed.splice(0)) resolve();
       },
     };
-    this.#agent = new Agent({
-      factory: (origin, opts) => new Pool(origin, {
-        ...opts,
-        connections: resolved.connections,
-        factory: (clientOrigin, clientOpts) => new TrackedClient(clientOrigin, {
-          ...clientOpts,
-          state: this.#origins.get(String(clientOrigin)),
-          clock,
-          sockets,
-        }),
+    this.#agent = createTransport(resolved, (origin, opts) => new Pool(origin, {
+      ...opts,
+      connections: resolved.connections,
+      factory: (clientOrigin, clientOpts) => new TrackedClient(clientOrigin, {
+        ...clientOpts,
+        state: this.#origins.get(String(clientOrigin)),
+        clock,
+        sockets,
       }),
-      allowH2: false, // see TrackedClient
-      connectTimeout: resolved.connectTimeoutMs,
-      // TCP keep-alive probes on pooled sockets (undici's default is one after 60 s of idle):
-      // a probe refreshes a NAT's or a load balancer's state for the flow before it forgets it.
-      connect: { ...resolved.tls, keepAlive: true, ...(resolved.silentDrop === false ? {} : { keepAliveInitialDelay: resolved.silentDrop.tcpKeepAliveMs }) },
-      headersTimeout: resolved.headersTimeoutMs,
-      bodyTimeout: resolved.bodyTimeoutMs,
-    });
+    }));
     const { retry } = resolved;
     // Innermost first. Chained directly rather than with undici's compose(): see handler.ts.
     // Each policy's interceptor is installed only when the policy is on: an idle layer still costs.
@@ -118,6 +110,7 @@ export class HoldfastDispatcher extends Dispatcher {
         statuses: new Set(retry.statuses),
         maxRetryAfterMs: retry.maxRetryAfterMs,
         replay: resolved.replay,
+        holdBodyBytes: retry.cutBodyBufferBytes,
       }, this.#origins, clock),
       deadlineInterceptor(resolved.deadlineMs, clock),
       ...(metrics !== undefined || resolved.logger !== undefined ? [observeInterceptor(telemetry, this.#origins, clock, resolved.slowRequestMs)] : []),
@@ -140,7 +133,7 @@ export class HoldfastDispatcher extends Dispatcher {
 
   /** Whether `origin`'s pool could take one more request now without queueing it (undici's public pool stats). */
   #hasRoom(origin: string): boolean {
-    const stats = (this.#agent.stats as Record<string, { free: number; connected: number; queued: number } | undefined>)[new URL(origin).origin];
+    const stats = ((this.#agent as { stats?: unknown }).stats as Record<string, { free: number; connected: number; queued: number } | undefined> | undefined)?.[new URL(origin).origin];
     return stats === undefined || (stats.queued === 0 && (stats.free > 0 || stats.connected < this.options.connections));
   }
 

@@ -91,6 +91,12 @@ export const retrySchema = z.strictObject({
   statuses: z.array(z.number().int().min(100).max(599)).default([...DEFAULT_RETRY_STATUSES]),
   /** A `Retry-After` longer than this is not waited for: the response goes to the caller. */
   maxRetryAfterMs: ms().default(DEFAULT_MAX_RETRY_AFTER_MS),
+  /**
+   * Opt-in: the body of a response to a request safe to repeat is held until complete, up to
+   * this many bytes, so that a body cut off mid-way is retried before the caller reads any
+   * of it. 0 (the default) delivers every body as it arrives.
+   */
+  cutBodyBufferBytes: z.number().int().nonnegative().default(0),
   budget: z.strictObject({
     ratio: ratio().default(DEFAULT_RETRY_BUDGET_RATIO),
     minConcurrent: z.number().int().nonnegative().default(DEFAULT_RETRY_BUDGET_MIN_CONCURRENT),
@@ -117,6 +123,14 @@ const schema = z.strictObject({
   /** Stale-socket replay of requests that are safe to send twice. */
   replay: z.boolean().default(true),
   silentDrop: z.union([z.literal(false), silentDropSchema]).prefault({}),
+  /**
+   * An outbound proxy: `'env'` reads `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (undici's
+   * EnvHttpProxyAgent), or a proxy URL (http, https or socks5; credentials in the URL).
+   */
+  proxy: z.union([
+    z.literal('env'),
+    z.string().refine((value) => URL.canParse(value) && ['http:', 'https:', 'socks5:', 'socks:'].includes(new URL(value).protocol), 'a proxy URL (http://, https:// or socks5://) or "env"'),
+  ]).optional(),
   /** Circuit breaker per origin: `true` or options to turn it on. Off by default. */
   breaker: z.preprocess((v) => (v === true ? {} : v === false ? undefined : v), breakerSchema.optional()),
   /** Concurrency limit per origin with a bounded FIFO queue. Off unless `maxConcurrent` is set. */

@@ -18,6 +18,11 @@ export interface RedispatchPolicy {
   onFailure(err: Error, attempts: number): Redispatch | Error;
   /** An attempt's final response started: discard it and send again, or `undefined` to deliver it. */
   onStatus?(statusCode: number, headers: ParsedHeaders, attempts: number): Redispatch | undefined;
+  /**
+   * How many bytes of a final response's body to hold back until it is complete, so that a
+   * body cut off before then is sent again instead of failing the caller (0: none).
+   */
+  holdBodyBytes?(statusCode: number): number;
   /** The error given to the caller for a failure after delivery began, or for an abort. */
   finalError?(err: Error, attempts: number, aborted: boolean): Error;
   /** The request is over, delivered or failed. Called once. */
@@ -122,6 +127,10 @@ export class RedispatchHandler extends RelayController {
     return this.#policy.onStatus?.(statusCode, headers, this.#attempts);
   }
 
+  holdBodyBytes(statusCode: number): number {
+    return this.#policy.holdBodyBytes?.(statusCode) ?? 0;
+  }
+
   deliverHeaders(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText: string | undefined): void {
     if (statusCode >= 200) this.#phase = 'committed';
     this.follow(controller);
@@ -155,12 +164,24 @@ export class RedispatchHandler extends RelayController {
   }
 }
 
+/** A final response held back until its body is complete (RedispatchPolicy.holdBodyBytes). */
+interface HeldResponse {
+  controller: Controller;
+  statusCode: number;
+  headers: ParsedHeaders;
+  statusText: string | undefined;
+  chunks: Buffer[];
+  bytes: number;
+  limit: number;
+}
+
 /** One attempt's handler. It forwards to its parent until the parent abandons it. */
 class Attempt implements Handler {
   readonly #parent: RedispatchHandler;
   controller: Controller | undefined;
   abandoned = false;
   #discard: Redispatch | undefined;
+  #held: HeldResponse | undefined;
 
   constructor(parent: RedispatchHandler) {
     this.#parent = parent;
@@ -179,12 +200,30 @@ class Attempt implements Handler {
   onResponseStart(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
     if (this.abandoned) return;
     if (statusCode >= 200) this.#discard = this.#parent.status(statusCode, headers);
-    if (this.#discard === undefined) this.#parent.deliverHeaders(controller, statusCode, headers, statusText);
+    if (this.#discard !== undefined) return;
+    const limit = statusCode >= 200 ? this.#parent.holdBodyBytes(statusCode) : 0;
+    if (limit > 0) this.#held = { controller, statusCode, headers, statusText, chunks: [], bytes: 0, limit };
+    else this.#parent.deliverHeaders(controller, statusCode, headers, statusText);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.abandoned || this.#discard !== undefined) return;
-    this.#parent.outer.onResponseData?.(this.#parent, chunk);
+    const held = this.#held;
+    if (held === undefined) {
+      this.#parent.outer.onResponseData?.(this.#parent, chunk);
+      return;
+    }
+    held.chunks.push(chunk);
+    held.bytes += chunk.length;
+    if (held.bytes > held.limit) this.#release(); // too large to hold: delivered from here on, as any body
+  }
+
+  /** Delivers a held response: its headers, then what arrived of its body. */
+  #release(): void {
+    const held = this.#held!;
+    this.#held = undefined;
+    this.#parent.deliverHeaders(held.controller, held.statusCode, held.headers, held.statusText);
+    for (const chunk of held.chunks) this.#parent.outer.onResponseData?.(this.#parent, chunk);
   }
 
   onBodySent(chunk: Buffer): void {
@@ -202,8 +241,9 @@ class Attempt implements Handler {
   onResponseEnd(controller: Controller, trailers: ParsedHeaders): void {
     if (this.abandoned) return;
     this.abandoned = true;
-    if (this.#discard !== undefined) this.#parent.retryAfterDiscard(this.#discard);
-    else this.#parent.deliverEnd(controller, trailers);
+    if (this.#discard !== undefined) return this.#parent.retryAfterDiscard(this.#discard);
+    if (this.#held !== undefined) this.#release();
+    this.#parent.deliverEnd(controller, trailers);
   }
 
   onResponseError(_controller: Controller | null, err: Error): void {

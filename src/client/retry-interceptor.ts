@@ -19,6 +19,8 @@ export interface RetryConfig {
   maxRetryAfterMs: number;
   /** Stale-socket replay (replay-policy.ts) before any retry rule. */
   replay: boolean;
+  /** Hold this much of a response body to a request safe to repeat, so a cut body is retried; 0 off. */
+  holdBodyBytes: number;
 }
 
 /**
@@ -109,6 +111,10 @@ class RetryPolicy implements RedispatchPolicy {
     if (retryAfterMs !== undefined && retryAfterMs > this.#config.maxRetryAfterMs) return undefined;
     const next = this.#schedule(attempts, `status ${statusCode}`, retryAfterMs);
     return typeof next === 'string' ? undefined : next;
+  }
+
+  holdBodyBytes(): number {
+    return this.#safe && this.#enabled ? this.#config.holdBodyBytes : 0;
   }
 
   finalError(err: Error, attempts: number, aborted: boolean): Error {

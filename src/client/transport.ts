@@ -1,0 +1,29 @@
+import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher, type Pool } from 'undici';
+import type { ResolvedDispatcherOptions } from './options.js';
+
+/**
+ * The undici dispatcher under holdfast's interceptors: an `Agent` of holdfast pools, or, with
+ * `proxy`, undici's `ProxyAgent` (one proxy URL) or `EnvHttpProxyAgent` (`HTTP_PROXY`,
+ * `HTTPS_PROXY` and `NO_PROXY`, as curl reads them) over the same pools. Through a proxy,
+ * https origins are tunnelled with CONNECT and each tunnel is one of holdfast's pooled
+ * sockets, aligned, replayed and retired like a direct one; http origins are forwarded, and
+ * the pooled sockets are those to the proxy.
+ */
+export function createTransport(resolved: ResolvedDispatcherOptions, pools: (origin: URL | string, opts: Pool.Options) => Pool): Dispatcher {
+  const { tls, silentDrop, proxy } = resolved;
+  // TCP keep-alive probes on pooled sockets (undici's default is one after 60 s of idle):
+  // a probe refreshes a NAT's or a load balancer's state for the flow before it forgets it.
+  const connect = { ...tls, keepAlive: true, ...(silentDrop === false ? {} : { keepAliveInitialDelay: silentDrop.tcpKeepAliveMs }) };
+  const common = {
+    factory: pools as unknown as Agent.Options['factory'],
+    allowH2: false, // see TrackedClient
+    connectTimeout: resolved.connectTimeoutMs,
+    headersTimeout: resolved.headersTimeoutMs,
+    bodyTimeout: resolved.bodyTimeoutMs,
+    connect,
+  };
+  if (proxy === undefined) return new Agent(common);
+  // The TLS options are for the origin, through the tunnel; the proxy's own TLS is Node's default.
+  const viaProxy = { ...common, requestTls: tls };
+  return proxy === 'env' ? new EnvHttpProxyAgent(viaProxy) : new ProxyAgent({ ...viaProxy, uri: proxy });
+}
