@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlakyServer, type FlakyFaults } from '../../src/simulate/flaky-server.js';
 import { seededRandom } from '../../src/simulate/seeded-random.js';
-import { makeClients, type BenchRequest } from '../fixtures/clients.js';
+import { makeClients, type BenchClient, type BenchRequest } from '../fixtures/clients.js';
 
 export interface RaceOptions {
   requests: number;
@@ -51,10 +51,19 @@ export function faultModes(idleMs: number, raceWindowMs: number): Record<string,
     'idle-fin': { ...idle },
     'idle-rst': { ...idle, closeWith: 'rst' },
     'idle-advertised': { ...idle, advertise: true },
-    refuse: { refuse: { everyMs: idleMs * 3, forMs: Math.max(20, Math.round(idleMs / 4)) } },
+    // Issue 20's modes. A restart: idle connections closed, connects refused a while.
+    restart: { refuse: { everyMs: idleMs * 3, forMs: Math.max(20, Math.round(idleMs / 4)) } },
     slow: { slowMs: Math.round(idleMs / 5) },
     '429-retry-after': { status: { code: 429, count: 1, period: 5, retryAfter: '1' } },
     '503-burst': { status: { code: 503, count: 3, period: 20 } },
+    // A middlebox forgets idle flows at the idle time: no FIN, no reset, no answer (no race:
+    // a packet after that moment is simply lost).
+    'silent-drop': { idleCloseMs: idleMs, silentDrop: true },
+    'apply-then-reset': { applyThenReset: 7 },
+    '408-idle': { ...idle, idle408: true },
+    'close-after-3': { closeAfterResponses: 3 },
+    'reset-mid-upload': { resetMidUpload: 5 },
+    'cut-mid-body': { cutMidBody: 7 },
   };
 }
 
@@ -80,6 +89,19 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** A request not answered in this long counts as failed (a silent drop hangs most clients for good). */
+const GIVE_UP_MS = 10_000;
+
+/** The client's answer, or a rejection after GIVE_UP_MS; the timer never outlives the race. */
+async function sendBounded(client: BenchClient, url: string, req: BenchRequest): Promise<number> {
+  const giveUp = new AbortController();
+  try {
+    return await Promise.race([client.send(url, req), sleep(GIVE_UP_MS, undefined, { signal: giveUp.signal }).then(() => Promise.reject(new Error(`no answer in ${GIVE_UP_MS} ms`)))]);
+  } finally {
+    giveUp.abort();
+  }
+}
+
 async function runClient(name: string, mode: string, faults: FlakyFaults, steps: Step[]): Promise<ClientResult> {
   const [client] = makeClients([name]);
   const server = await FlakyServer.start(faults);
@@ -92,7 +114,7 @@ async function runClient(name: string, mode: string, faults: FlakyFaults, steps:
       const started = performance.now();
       let ok = false;
       try {
-        const status = await client!.send(server.url, step.req);
+        const status = await sendBounded(client!, server.url, step.req);
         ok = status >= 200 && status < 300;
       } catch {
         ok = false;

@@ -24,6 +24,12 @@ export const CHANNELS = {
   idleClose: diagnosticsChannel.channel('holdfast:client:idle-close'),
   /** `{ origin, idleMs, limitMs }`: the learned idle timeout is now `idleMs`, and the limit `limitMs`. */
   idleCloseLearned: diagnosticsChannel.channel('holdfast:client:idle-close-learned'),
+  /** `{ origin, method, path }`: a request starts. This object is the request's identity in the next two. */
+  requestStart: diagnosticsChannel.channel('holdfast:client:request-start'),
+  /** `{ request, attempt, reason }`: an attempt of it goes out (`first`, `replay`, or the retry's reason). */
+  requestAttempt: diagnosticsChannel.channel('holdfast:client:request-attempt'),
+  /** `{ request, attempts, statusCode, error }`: it is over, delivered or failed. */
+  requestEnd: diagnosticsChannel.channel('holdfast:client:request-end'),
 } as const;
 
 export type ChannelName = keyof typeof CHANNELS;

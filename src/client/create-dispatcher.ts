@@ -19,6 +19,7 @@ import type { BreakerState, BreakerStateName, CircuitBreaker } from '../policy/c
 import { retryInterceptor } from './retry-interceptor.js';
 import { TrackedClient } from './tracked-client.js';
 import { createTransport } from './transport.js';
+import { requestTracer } from './request-trace.js';
 import './request-policy.js';
 
 /** A circuit breaker transition. */
@@ -111,6 +112,7 @@ export class HoldfastDispatcher extends Dispatcher {
         maxRetryAfterMs: retry.maxRetryAfterMs,
         replay: resolved.replay,
         holdBodyBytes: retry.cutBodyBufferBytes,
+        tracer: requestTracer(resolved.tracing),
       }, this.#origins, clock),
       deadlineInterceptor(resolved.deadlineMs, clock),
       ...(metrics !== undefined || resolved.logger !== undefined ? [observeInterceptor(telemetry, this.#origins, clock, resolved.slowRequestMs)] : []),

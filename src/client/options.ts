@@ -50,7 +50,7 @@ export const keepAliveSchema = z.strictObject({
   learnAfter: z.number().int().positive().default(DEFAULT_LEARN_AFTER),
 });
 
-export const DEFAULT_SILENT_DROP_AFTER_IDLE_MS = 1000;
+export const DEFAULT_SILENT_DROP_AFTER_IDLE_MS = 500;
 export const DEFAULT_SILENT_DROP_MIN_TIMEOUT_MS = 1000;
 export const DEFAULT_SILENT_DROP_LATENCY_MULTIPLIER = 4;
 export const DEFAULT_TCP_KEEPALIVE_MS = 1000;
@@ -123,6 +123,11 @@ const schema = z.strictObject({
   /** Stale-socket replay of requests that are safe to send twice. */
   replay: z.boolean().default(true),
   silentDrop: z.union([z.literal(false), silentDropSchema]).prefault({}),
+  /**
+   * OpenTelemetry: one span per request, an event per attempt, `traceparent` propagated.
+   * Needs the optional peer `@opentelemetry/api`. `true` uses the global tracer provider.
+   */
+  tracing: z.preprocess((v) => (v === true ? {} : v), z.union([z.literal(false), z.strictObject({ tracerProvider: z.unknown().optional() })])).default(false),
   /**
    * An outbound proxy: `'env'` reads `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (undici's
    * EnvHttpProxyAgent), or a proxy URL (http, https or socks5; credentials in the URL).

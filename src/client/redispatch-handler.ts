@@ -10,6 +10,8 @@ export interface Redispatch {
   opts?: Dispatcher.DispatchOptions;
   /** Whether only this attempt uses `opts`; later attempts go back to the original ones. */
   once?: boolean;
+  /** Why (for traces): `replay`, or what the retry answers. */
+  reason?: string;
 }
 
 /** What an interceptor decides at each point of a request that it may send again. */
@@ -25,8 +27,10 @@ export interface RedispatchPolicy {
   holdBodyBytes?(statusCode: number): number;
   /** The error given to the caller for a failure after delivery began, or for an abort. */
   finalError?(err: Error, attempts: number, aborted: boolean): Error;
-  /** The request is over, delivered or failed. Called once. */
-  onSettled?(): void;
+  /** An attempt goes out: the first, a replay or a retry. */
+  onAttempt?(attempt: number, reason: string): void;
+  /** The request is over, delivered (with its status) or failed. Called once. */
+  onSettled?(attempts: number, statusCode: number | undefined, error: Error | undefined): void;
 }
 
 /**
@@ -65,12 +69,13 @@ export class RedispatchHandler extends RelayController {
   start(): boolean {
     this.#outer.onRequestStart?.(this, {});
     if (this.#phase === 'done') return true;
-    return this.#run(this.#opts);
+    return this.#run(this.#opts, 'first');
   }
 
-  #run(opts: Dispatcher.DispatchOptions): boolean {
+  #run(opts: Dispatcher.DispatchOptions, reason: string): boolean {
     this.#attempts++;
     this.#phase = 'running';
+    this.#policy.onAttempt?.(this.#attempts, reason);
     const attempt = new Attempt(this);
     this.#attempt = attempt;
     try {
@@ -92,13 +97,15 @@ export class RedispatchHandler extends RelayController {
     this.#fail(this.#policy.finalError?.(reason, this.#attempts, true) ?? reason);
   }
 
-  #settle(): void {
+  #statusCode: number | undefined;
+
+  #settle(error?: Error): void {
     this.#phase = 'done';
-    this.#policy.onSettled?.();
+    this.#policy.onSettled?.(this.#attempts, this.#statusCode, error);
   }
 
   #fail(err: Error): void {
-    this.#settle();
+    this.#settle(err);
     this.#outer.onResponseError?.(this, err);
   }
 
@@ -107,13 +114,14 @@ export class RedispatchHandler extends RelayController {
     const opts = next.opts ?? this.#opts;
     if (next.opts !== undefined && next.once !== true) this.#opts = next.opts;
     this.#phase = 'waiting';
+    const reason = next.reason ?? 'retry';
     if (next.delayMs <= 0) {
-      queueMicrotask(() => { if (this.#phase === 'waiting') this.#run(opts); });
+      queueMicrotask(() => { if (this.#phase === 'waiting') this.#run(opts, reason); });
       return;
     }
     this.#cancelWait = this.#clock.schedule(() => {
       this.#cancelWait = undefined;
-      if (this.#phase === 'waiting') this.#run(opts);
+      if (this.#phase === 'waiting') this.#run(opts, reason);
     }, next.delayMs, { ref: true });
   }
 
@@ -133,11 +141,13 @@ export class RedispatchHandler extends RelayController {
 
   deliverHeaders(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText: string | undefined): void {
     if (statusCode >= 200) this.#phase = 'committed';
+    this.#statusCode = statusCode;
     this.follow(controller);
     this.#outer.onResponseStart?.(this, statusCode, headers, statusText);
   }
 
   deliverUpgrade(controller: Controller, statusCode: number, headers: ParsedHeaders, socket: Duplex): void {
+    this.#statusCode = statusCode;
     this.#settle();
     this.follow(controller);
     this.#outer.onRequestUpgrade?.(this, statusCode, headers, socket);

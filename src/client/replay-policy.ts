@@ -56,7 +56,7 @@ export class ReplayPolicy {
     this.replays++;
     const { origin, method, path } = this.#opts;
     this.#telemetry.replay(String(origin), method, path);
-    return { delayMs: 0, opts: { ...this.#opts, [FRESH_CONNECTION]: true } as Dispatcher.DispatchOptions, once: true };
+    return { delayMs: 0, opts: { ...this.#opts, [FRESH_CONNECTION]: true } as Dispatcher.DispatchOptions, once: true, reason: 'replay' };
   }
 
   /** A retry starts a new attempt, which may be replayed once in its turn. */

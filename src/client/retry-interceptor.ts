@@ -4,12 +4,13 @@ import type { Backoff } from '../policy/backoff.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import type { Telemetry } from './telemetry.js';
-import { headerOf, type ParsedHeaders } from '../http/headers.js';
+import { headerOf, withHeaders, type ParsedHeaders } from '../http/headers.js';
 import type { Interceptor } from './handler.js';
 import type { OriginRegistry } from './origin-state.js';
 import { RedispatchHandler, type Redispatch, type RedispatchPolicy } from './redispatch-handler.js';
 import { classifyFailure, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
 import { ReplayPolicy } from './replay-policy.js';
+import type { RequestTrace, RequestTracer } from './request-trace.js';
 import { toHoldfastError } from './to-holdfast-error.js';
 
 export interface RetryConfig {
@@ -21,6 +22,8 @@ export interface RetryConfig {
   replay: boolean;
   /** Hold this much of a response body to a request safe to repeat, so a cut body is retried; 0 off. */
   holdBodyBytes: number;
+  /** Traces each request as a whole (request-trace.ts). */
+  tracer: RequestTracer;
 }
 
 /**
@@ -34,8 +37,10 @@ export interface RetryConfig {
 export function retryInterceptor(config: RetryConfig, origins: OriginRegistry, clock: Clock): Interceptor {
   return (next) => (opts: HoldfastDispatchOptions, handler) => {
     const state = origins.get(opts.origin!);
-    const policy = new RetryPolicy(config, opts, state.retryBudget, state.telemetry, clock, handler.deadlineAt);
-    return new RedispatchHandler(next, opts, handler, policy, clock).start();
+    const trace = config.tracer(opts);
+    const policy = new RetryPolicy(config, opts, state.retryBudget, state.telemetry, clock, handler.deadlineAt, trace);
+    const traced = trace?.headers === undefined ? opts : { ...opts, headers: withHeaders(opts.headers, trace.headers) };
+    return new RedispatchHandler(next, traced, handler, policy, clock).start();
   };
 }
 
@@ -50,10 +55,12 @@ class RetryPolicy implements RedispatchPolicy {
   readonly #enabled: boolean;
   readonly #deadlineAt: number | undefined;
   readonly #replay: ReplayPolicy | undefined;
+  readonly #trace: RequestTrace | undefined;
   #holdsRetry = false;
 
-  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, budget: RetryBudget, telemetry: Telemetry, clock: Clock, deadlineAt: number | undefined) {
+  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, budget: RetryBudget, telemetry: Telemetry, clock: Clock, deadlineAt: number | undefined, trace: RequestTrace | undefined) {
     this.#config = config;
+    this.#trace = trace;
     this.#telemetry = telemetry;
     this.#deadlineAt = deadlineAt;
     this.#opts = opts;
@@ -86,7 +93,7 @@ class RetryPolicy implements RedispatchPolicy {
     this.#replay?.newAttempt();
     const { origin, method, path } = this.#opts;
     this.#telemetry.retry({ origin: String(origin), method, path, attempt: attempts + 1, delayMs, reason });
-    return { delayMs };
+    return { delayMs, reason };
   }
 
   onFailure(err: Error, attempts: number): Redispatch | Error {
@@ -122,9 +129,14 @@ class RetryPolicy implements RedispatchPolicy {
     return toHoldfastError(err, this.#context(attempts));
   }
 
-  onSettled(): void {
+  onAttempt(attempt: number, reason: string): void {
+    this.#trace?.attempt(attempt, reason);
+  }
+
+  onSettled(attempts: number, statusCode: number | undefined, error: Error | undefined): void {
     this.#release();
     this.#budget.requestFinished();
+    this.#trace?.end(attempts, statusCode, error);
   }
 }
 

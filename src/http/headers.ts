@@ -37,6 +37,16 @@ export function headerValue(headers: Dispatcher.DispatchOptions['headers'], name
   return undefined;
 }
 
+/** `headers` (any shape undici accepts) with `extra` added, unless a header of the same name is there already. */
+export function withHeaders(headers: Dispatcher.DispatchOptions['headers'], extra: Record<string, string>): Dispatcher.DispatchOptions['headers'] {
+  const added = Object.entries(extra).filter(([name]) => headerValue(headers, name) === undefined);
+  if (added.length === 0) return headers;
+  if (headers == null) return Object.fromEntries(added);
+  if (Array.isArray(headers)) return [...headers, ...added.flat()];
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') return [...(headers as Iterable<[string, string]>), ...added].flat();
+  return { ...(headers as Record<string, string>), ...Object.fromEntries(added) };
+}
+
 /**
  * Compares raw header bytes (a name or a value) to a lower-case ASCII word,
  * case-insensitively, without decoding them. Its twin for decoded text is

@@ -93,7 +93,8 @@ export class FlakyServer {
     if (tls !== undefined) this.#server.on('tlsClientError', () => {});
     this.#refusals = new RefusalWindows(this.#server, () => ({ host: this.#host, port: this.#port }), () => {
       this.#stats.refusals++;
-      for (const [socket, conn] of this.#conns) if (conn.timer !== undefined) socket.destroy();
+      // A restarting server closes its idle connections (the ones not answering a request).
+      for (const [socket, conn] of this.#conns) if (!conn.answering) socket.destroy();
     }, clock);
   }
 

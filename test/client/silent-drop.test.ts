@@ -1,7 +1,7 @@
 /**
  * Issue 20, item 2: a NAT or a cloud load balancer that forgets an idle flow sends no FIN and
  * no reset. A GET written to such a socket used to wait for its whole 60 s deadline and fail
- * with HF_ERR_DEADLINE. With the defaults, a request safe to repeat on a socket idle for 1 s
+ * with HF_ERR_DEADLINE. With the defaults, a request safe to repeat on a socket idle for 500 ms
  * or more must see a first response byte within 1 s (or 4 × the slowest recent one), or it
  * is sent again at once on a fresh connection.
  */
