@@ -122,6 +122,11 @@ const schema = z.strictObject({
   }).optional(),
   /** Stale-socket replay of requests that are safe to send twice. */
   replay: z.boolean().default(true),
+  /**
+   * HTTP/2 to https origins that offer it by ALPN (docs/guides/client.md#http2-to-origins).
+   * Off by default: HTTP/1.1 only, as ALPN then offers.
+   */
+  http2: z.boolean().default(false),
   silentDrop: z.union([z.literal(false), silentDropSchema]).prefault({}),
   /**
    * OpenTelemetry: one span per request, an event per attempt, `traceparent` propagated.

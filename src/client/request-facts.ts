@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { failureKind, type FailureKind } from '../policy/failure-kinds.js';
+import { failureKind, REFUSED_UNPROCESSED_CODE, type FailureKind } from '../policy/failure-kinds.js';
 import { isSafeToRepeat } from '../policy/retry-safety.js';
 import { headerValue } from '../http/headers.js';
 
@@ -86,7 +86,8 @@ export function errorCode(err: unknown): string | undefined {
 
 /** The kind of a failure from undici or holdfast, with the facts TrackedClient recorded on it (policy/failure-kinds.ts decides). */
 export function classifyFailure(err: unknown): FailureKind {
-  const code = errorCode(err) ?? '';
+  // undici puts an HTTP/2 stream's reset code on the error (7: REFUSED_STREAM).
+  const code = (err as { http2ErrorCode?: unknown } | null)?.http2ErrorCode === 7 ? REFUSED_UNPROCESSED_CODE : errorCode(err) ?? '';
   const facts = factsOf(err);
   if (code === 'UND_ERR_ABORTED' || code === 'HF_ERR_ABORTED' || (err as Error | null)?.name === 'AbortError') return 'aborted';
   if (code === 'UND_ERR_DESTROYED' || (code === 'UND_ERR_CLOSED' && facts === undefined)) return 'closed';

@@ -51,6 +51,7 @@ export class SocketWatch implements Handler {
   #reused = false;
   #written = false;
   #sent = false;
+  #started = false;
   #ended = false;
 
   constructor(client: SocketOwner, inner: Handler, opts: Dispatcher.DispatchOptions) {
@@ -92,6 +93,7 @@ export class SocketWatch implements Handler {
   }
 
   onResponseStarted(): void {
+    this.#started = true;
     this.#cancelFirstByte?.();
     this.#cancelFirstByte = undefined;
     this.#client.firstByteArrived(this.#record);
@@ -121,7 +123,9 @@ export class SocketWatch implements Handler {
     recordFacts(err, {
       written: this.#written,
       reused: this.#reused,
-      responseBytes: record !== undefined && record.socket.bytesRead > record.bytesAtWrite,
+      // On HTTP/2 the socket carries every stream and the session's own frames: only this
+      // stream's start counts. On HTTP/1.1 any byte after the write was this response's.
+      responseBytes: this.#started || (record !== undefined && (record.socket as { alpnProtocol?: unknown }).alpnProtocol !== 'h2' && record.socket.bytesRead > record.bytesAtWrite),
       idleMs: record?.idleAtWrite,
     });
     this.#end(false);

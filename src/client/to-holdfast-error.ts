@@ -4,6 +4,11 @@ import {
 } from '../errors.js';
 import { classifyFailure, errorCode, factsOf } from './request-facts.js';
 
+/** An HTTP/2 REFUSED_STREAM: sent, and refused before any processing. */
+function kindOfRefusal(err: Error): boolean {
+  return (err as { http2ErrorCode?: unknown }).http2ErrorCode === 7;
+}
+
 /** How far the request got, from the facts the transport recorded on the error. */
 function deliveryOf(err: Error, kind: string): Delivery | undefined {
   if (kind === 'connect') return 'never-sent';
@@ -30,6 +35,7 @@ export function toHoldfastError(err: Error, context: ErrorContext): HoldfastErro
   const outcome = delivery === undefined ? 'the outcome is unknown' : OUTCOME[delivery];
   switch (kind) {
     case 'connect':
+      if (kindOfRefusal(err)) return new ConnectError(`${context.origin ?? 'the server'} refused the HTTP/2 stream unprocessed (REFUSED_STREAM, ${detail})`, { ...ctx, delivery: 'never-sent' });
       return new ConnectError(`could not connect to ${context.origin ?? 'the server'} (${detail}); ${outcome}`, ctx);
     case 'stale':
       return new StaleSocketError(

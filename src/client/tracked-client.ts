@@ -40,19 +40,20 @@ export class TrackedClient extends Client implements SocketOwner {
   #inFlight = 0;
 
   constructor(origin: string | URL, { state, clock, sockets, connect, ...options }: TrackedClientOptions) {
-    const base = typeof connect === 'function' ? connect : buildConnector({ ...connect });
+    // allowH2 reaches the connector too: it decides what ALPN offers (undici's default offers h2).
+    const allowH2 = options.allowH2 === true;
+    const base = typeof connect === 'function' ? connect : buildConnector({ ...connect, allowH2 });
     // The connector is built before `this` exists; it reaches the client through this holder.
     const owner: { client?: TrackedClient } = {};
     super(origin, {
       ...options,
-      // undici 8 offers h2 by ALPN by default. One socket per Client and keep-alive alignment
-      // per socket are HTTP/1.1 ideas; HTTP/2 upstreams are designed in their own issue.
-      allowH2: false,
+      allowH2,
       keepAliveTimeout: UNDICI_IDLE_CEILING_MS,
       keepAliveMaxTimeout: UNDICI_IDLE_CEILING_MS,
       keepAliveTimeoutThreshold: 1,
       connect(opts, callback) {
-        base(opts, (err, socket) => {
+        // Per call too: a proxy's tunnel connector reads it there (undici's ProxyAgent).
+        base({ ...opts, allowH2 } as typeof opts, (err, socket) => {
           if (socket != null) {
             sockets.opened();
             socket.once('close', () => sockets.closed());

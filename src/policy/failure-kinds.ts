@@ -14,10 +14,18 @@ export type FailureKind =
 export const NEVER_CONNECTED_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'UND_ERR_CONNECT_TIMEOUT',
 ]);
+/**
+ * A request the server refused unprocessed, though it was sent: HTTP/2's REFUSED_STREAM (RFC
+ * 9113 §8.7). As safe to send again as a refused connect, whatever the method.
+ */
+export const REFUSED_UNPROCESSED_CODE = 'NGHTTP2_REFUSED_STREAM';
+
 /** Codes of a connection that was made and then lost (reset, broken pipe, closed under the request). */
 export const CONNECTION_LOST_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
   'HF_ERR_SILENT_DROP', // holdfast's own: no response byte on a socket that idled, so the flow was dropped on the way
+  'ERR_HTTP2_STREAM_ERROR', // an HTTP/2 stream reset (by the server or a middlebox): as a socket reset, for that stream
+  'ERR_HTTP2_SESSION_ERROR', 'ERR_HTTP2_GOAWAY_SESSION',
 ]);
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'HF_ERR_RESPONSE_TIMEOUT']);
 
@@ -44,6 +52,7 @@ const isTlsCode = (code: string) => code.startsWith('ERR_TLS') || code.startsWit
  * failureKind('ECONNREFUSED', undefined); // 'connect'
  */
 export function failureKind(code: string, facts: WireFacts | undefined): FailureKind {
+  if (code === REFUSED_UNPROCESSED_CODE) return 'connect';
   if (isTlsCode(code)) return 'tls';
   if (TIMEOUT_CODES.has(code)) return 'timeout';
   if (facts === undefined || !facts.written) return NEVER_CONNECTED_CODES.has(code) || CONNECTION_LOST_CODES.has(code) ? 'connect' : 'other';

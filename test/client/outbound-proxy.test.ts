@@ -5,6 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer as createHttpsServer } from 'node:https';
 import { request } from 'undici';
 import { startConnectProxy } from '../support/connect-proxy.js';
 import { dispatcherFor, flakyServer } from '../support/helpers.js';
@@ -65,4 +67,18 @@ test('proxy: env follows HTTP_PROXY and skips the proxy for NO_PROXY hosts', asy
 test('a proxy option that is not a URL or "env" is refused, naming the option', () => {
   assert.throws(() => createDispatcher({ proxy: 'proxy.example:3128' }), { code: 'HF_ERR_INVALID_OPTION', option: 'proxy' });
   assert.throws(() => createDispatcher({ proxy: 'ftp://proxy.example' }), { code: 'HF_ERR_INVALID_OPTION', option: 'proxy' });
+});
+
+test('through a tunnel, ALPN offers only http/1.1 unless http2 is on', async (t) => {
+  const proxy = await startConnectProxy(t);
+  const { key, cert } = selfSignedCertificate();
+  const offered: string[][] = [];
+  const server = createHttpsServer({ key, cert, ALPNCallback: ({ protocols }) => { offered.push(protocols); return 'http/1.1'; } }, (_req, res) => res.end('ok'));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => { server.closeAllConnections(); server.close(); await once(server, 'close'); });
+  const dispatcher = dispatcherFor(t, { proxy: proxy.url, tls: { ca: cert } });
+  const res = await request(`https://127.0.0.1:${(server.address() as { port: number }).port}/`, { dispatcher });
+  assert.equal(await res.body.text(), 'ok');
+  assert.deepEqual(offered, [['http/1.1']]);
 });
