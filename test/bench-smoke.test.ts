@@ -29,6 +29,17 @@ test('keepalive-race runs, and holdfast loses no GET and sends no POST twice', a
   assert.match(formatTable(results), /^\| mode \| client \|/);
 });
 
+test('keepalive-race runs its HTTP/2 modes, and holdfast loses no request to a GOAWAY', async () => {
+  const results = await runKeepaliveRace({
+    requests: 8, idleMs: 60, raceWindowMs: 15, seed: 7, modes: ['h2-goaway-idle', 'h2-goaway-load'], clients: ['holdfast (h2)'],
+  });
+  assert.equal(results.length, 2);
+  for (const r of results) {
+    assert.equal(r.failedGets + r.failedPostsKeyed, 0, `${r.mode}: failed GETs or keyed POSTs`);
+    assert.equal(r.postsSentTwice, 0, `${r.mode}: POSTs without a key sent twice`);
+  }
+});
+
 test('overhead runs both clients against a server in its own process', async () => {
   const result = await runOverhead({ durationMs: 200, rounds: 1, concurrency: 4, allPolicies: true });
   assert.equal(result.undiciPool.length, 1);

@@ -11,9 +11,11 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FlakyServer, type FlakyFaults } from '../../src/simulate/flaky-server.js';
+import { FlakyServer, type FlakyFaults, type FlakyStats } from '../../src/simulate/flaky-server.js';
+import { H2FlakyServer, type H2Faults } from '../fixtures/h2-flaky-server.js';
+import { selfSigned } from '../fixtures/self-signed.js';
 import { seededRandom } from '../../src/simulate/seeded-random.js';
-import { makeClients, type BenchClient, type BenchRequest } from '../fixtures/clients.js';
+import { makeClients, makeH2Clients, type BenchClient, type BenchRequest } from '../fixtures/clients.js';
 
 export interface RaceOptions {
   requests: number;
@@ -67,6 +69,22 @@ export function faultModes(idleMs: number, raceWindowMs: number): Record<string,
   };
 }
 
+/** The HTTP/2 modes, run by the clients that speak HTTP/2 (bench/fixtures/h2-flaky-server.ts). */
+export function h2Modes(idleMs: number, raceWindowMs: number): Record<string, H2Faults> {
+  return {
+    'h2-goaway-idle': { mode: 'goaway-idle', idleMs, raceWindowMs },
+    'h2-goaway-load': { mode: 'goaway-load', idleMs, every: 5 },
+    'h2-silent-drop': { mode: 'silent-drop', idleMs },
+  };
+}
+
+/** What a race needs of its upstream: FlakyServer, or H2FlakyServer for the HTTP/2 modes. */
+interface RaceServer {
+  readonly url: string;
+  stats(): FlakyStats;
+  close(): Promise<void>;
+}
+
 interface Step { gapMs: number; req: BenchRequest; kind: 'get' | 'post' | 'post-keyed' }
 
 export function schedule(options: RaceOptions): Step[] {
@@ -102,9 +120,9 @@ async function sendBounded(client: BenchClient, url: string, req: BenchRequest):
   }
 }
 
-async function runClient(name: string, mode: string, faults: FlakyFaults, steps: Step[]): Promise<ClientResult> {
-  const [client] = makeClients([name]);
-  const server = await FlakyServer.start(faults);
+async function runClient(client: BenchClient, mode: string, start: () => Promise<RaceServer>, steps: Step[]): Promise<ClientResult> {
+  const name = client.name;
+  const server = await start();
   const failed = { get: 0, post: 0, 'post-keyed': 0 };
   const failedPostIds: string[] = [];
   const latencies: number[] = [];
@@ -114,7 +132,7 @@ async function runClient(name: string, mode: string, faults: FlakyFaults, steps:
       const started = performance.now();
       let ok = false;
       try {
-        const status = await sendBounded(client!, server.url, step.req);
+        const status = await sendBounded(client, server.url, step.req);
         ok = status >= 200 && status < 300;
       } catch {
         ok = false;
@@ -139,8 +157,10 @@ async function runClient(name: string, mode: string, faults: FlakyFaults, steps:
       p99Ms: Math.round(percentile(latencies, 99) * 10) / 10,
     };
   } finally {
-    await client!.close();
+    // The server first: its close ends any request a silent drop left hanging, which a
+    // client's own close (undici's waits for requests in flight) would wait on for good.
     await server.close();
+    await client.close();
   }
 }
 
@@ -148,13 +168,17 @@ async function runClient(name: string, mode: string, faults: FlakyFaults, steps:
 export async function runKeepaliveRace(options: RaceOptions, progress: (line: string) => void = () => {}): Promise<ClientResult[]> {
   const steps = schedule(options);
   const modes = faultModes(options.idleMs, options.raceWindowMs);
-  const clientNames = options.clients ?? makeClients().map((c) => c.name);
+  const h2 = h2Modes(options.idleMs, options.raceWindowMs);
   const results: ClientResult[] = [];
   for (const mode of options.modes) {
     const faults = modes[mode];
-    if (faults === undefined) throw new Error(`unknown mode ${mode}; known: ${Object.keys(modes).join(', ')}`);
-    progress(`mode ${mode}: ${steps.length} requests × ${clientNames.length} clients…`);
-    results.push(...await Promise.all(clientNames.map((name) => runClient(name, mode, faults, steps))));
+    const h2Faults = h2[mode];
+    if (faults === undefined && h2Faults === undefined) throw new Error(`unknown mode ${mode}; known: ${[...Object.keys(modes), ...Object.keys(h2)].join(', ')}`);
+    const tls = h2Faults === undefined ? undefined : selfSigned();
+    const clients = tls === undefined ? makeClients(options.clients) : makeH2Clients(tls.cert, options.clients);
+    const start = tls === undefined ? () => FlakyServer.start(faults!) : () => H2FlakyServer.start(h2Faults!, tls);
+    progress(`mode ${mode}: ${steps.length} requests × ${clients.length} clients…`);
+    results.push(...await Promise.all(clients.map((client) => runClient(client, mode, start, steps))));
   }
   return results;
 }
@@ -180,7 +204,7 @@ async function main(): Promise<void> {
     idleMs,
     raceWindowMs: Number(values['race-window'] ?? Math.round(idleMs / 40)),
     seed: Number(values.seed ?? 1),
-    modes: values.modes?.split(',') ?? Object.keys(faultModes(idleMs, 0)),
+    modes: values.modes?.split(',') ?? [...Object.keys(faultModes(idleMs, 0)), ...Object.keys(h2Modes(idleMs, 0))],
     clients: values.clients?.split(','),
   };
   console.log(`keepalive-race: ${JSON.stringify(options)}, node ${process.version}`);

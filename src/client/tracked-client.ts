@@ -169,7 +169,7 @@ export class TrackedClient extends Client implements SocketOwner {
     // A probe (see #idleTimerFired) may carry a request that is safe to send again.
     if (idleMs >= ka.idleLimitMs(now) && !(record.probeUntil > idleMs && isRetrySafe(opts))) this.#retire(record, 'idle-limit-late');
     else if (opts[FRESH_CONNECTION] === true && record.served > 0) this.#retire(record, 'fresh-connection');
-    else if (!isRetrySafe(opts) && !ka.maySendUnsafe(idleMs, now)) this.#retire(record, 'unsafe-request');
+    else if (!isRetrySafe(opts) && (!ka.maySendUnsafe(idleMs, now) || this.#mayBeDropped(idleMs))) this.#retire(record, 'unsafe-request');
   }
 
   override dispatch(opts: HoldfastDispatchOptions, handler: Handler): boolean {
@@ -221,6 +221,15 @@ export class TrackedClient extends Client implements SocketOwner {
       const err = new Error(`no response byte within ${timeoutMs} ms on a connection that had idled ${idleMs} ms: the flow was most likely dropped on the way (a NAT or a load balancer)`);
       record.socket.destroy(Object.assign(err, { code: 'HF_ERR_SILENT_DROP' }));
     }, timeoutMs);
+  }
+
+  /**
+   * A socket idle this long may have been dropped silently on the way, and a request that
+   * cannot be sent again would then wait for its deadline: it goes on a new connection.
+   */
+  #mayBeDropped(idleMs: number): boolean {
+    const config = this.#state.silentDrop;
+    return config !== false && idleMs >= config.afterIdleMs;
   }
 
   firstByteArrived(record: SocketRecord | undefined): void {

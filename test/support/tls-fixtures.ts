@@ -6,27 +6,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-let cached: { key: Buffer; cert: Buffer } | undefined;
-
 /**
- * A real self-signed certificate for 127.0.0.1 and localhost, made once per test
- * process with the openssl command (Debian's openssl package).
+ * A real self-signed certificate for 127.0.0.1 and localhost, made once per test process with
+ * the openssl command (Debian's openssl package); the benchmarks use the same one.
  */
-export function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
-  if (cached !== undefined) return cached;
-  const dir = mkdtempSync(join(tmpdir(), 'holdfast-tls-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    cached = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-    return cached;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+export { selfSigned as selfSignedCertificate } from '../../bench/fixtures/self-signed.js';
 
 /**
  * The bytes a real Node TLS client sends first (its ClientHello records), captured by a
