@@ -251,7 +251,7 @@ export class FlakyServer {
   }
 
   #answer(req: IncomingMessage, res: ServerResponse, bodyBytes: number): void {
-    if (res.destroyed) return;
+    if (res.destroyed || req.socket.destroyed) return; // reset under the request (resetMidUpload): never applied
     const { status } = this.#faults;
     const n = this.#stats.received;
     if (status !== undefined && ((n - 1) % (status.period ?? Number.MAX_SAFE_INTEGER)) < status.count) {
