@@ -16,6 +16,19 @@ import { FakeClock } from '../support/fake-clock.js';
 import { dispatcherFor } from '../support/helpers.js';
 import { selfSignedCertificate } from '../support/tls-fixtures.js';
 
+/**
+ * Destroys the server's sessions at the end of the test, before the server closes: on Node 22
+ * an http2 server's close waits for its sessions, which the client keeps until its own close.
+ */
+function closeSessionsAfter(t: { after(fn: () => Promise<void>): void }, server: http2.Http2SecureServer): Set<http2.ServerHttp2Session> {
+  const open = new Set<http2.ServerHttp2Session>();
+  t.after(async () => {
+    for (const session of open) session.destroy();
+  });
+  server.on('session', (session) => session.once('close', () => open.delete(session)));
+  return open;
+}
+
 interface H2Origin {
   url: string;
   /** ALPN protocol of each TLS connection, in order. */
@@ -42,7 +55,9 @@ async function h2Origin(t: { after(fn: () => Promise<void>): void }, goawayAfter
     res.end('h1');
   });
   server.on('secureConnection', (socket: TLSSocket) => origin.alpn.push(socket.alpnProtocol));
+  const open = closeSessionsAfter(t, server);
   server.on('session', (session) => {
+    open.add(session);
     const first = origin.sessions++ === 0;
     const held: Array<[ServerHttp2Stream, string]> = [];
     session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
@@ -123,6 +138,8 @@ async function resettingOrigin(t: { after(fn: () => Promise<void>): void }, code
   const received = new Map<string, number>();
   const applied = new Map<string, number>();
   const server = http2.createSecureServer({ key, cert });
+  const open = closeSessionsAfter(t, server);
+  server.on('session', (session) => open.add(session));
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     const id = String(headers['x-request-id']);
     const n = (received.get(id) ?? 0) + 1;
