@@ -212,7 +212,7 @@ export class TrackedClient extends Client implements SocketOwner {
   watchFirstByte(record: SocketRecord, opts: HoldfastDispatchOptions): (() => void) | undefined {
     const config = this.#state.silentDrop;
     const idleMs = record.idleAtWrite;
-    if (config === false || idleMs === undefined || idleMs < config.afterIdleMs || !isRetrySafe(opts) || !hasReplayableBody(opts)) return undefined;
+    if (config === false || idleMs === undefined || !this.#mayBeDropped(idleMs) || !isRetrySafe(opts) || !hasReplayableBody(opts)) return undefined;
     const timeoutMs = Math.max(config.minTimeoutMs, Math.ceil(config.latencyMultiplier * this.#state.firstByte.value(record.writtenAt)));
     return this.#clock.schedule(() => {
       if (record.socket.destroyed || record.retiredByUs) return;
