@@ -75,7 +75,8 @@ describe('holdfast CLI', { concurrency: true }, () => {
       writeFileSync(`${dir}/certs/internal-ca.pem`, ca.cert);
       const check = await cli(['proxy', '--config', `${dir}/proxy.yaml`, '--check']);
       assert.equal(check.code, 0, check.stderr);
-      assert.match(check.stdout, /valid: 3 listener\(s\), 6 upstream\(s\), 7 route\(s\), 1 certificate\(s\)/);
+      assert.match(check.stdout, /valid: 3 listener\(s\), 6 upstream\(s\), 8 route\(s\), 2 certificate\(s\)/);
+      assert.match(check.stdout, /certificate acme:shop\.example\.test: http-01 from https:\/\/acme-v02\.api\.letsencrypt\.org\/directory/);
       assert.match(check.stdout, /certificate \S+www\.example\.test\.pem: www\.example\.test, api\.example\.test \(until \d{4}-.+\) default/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

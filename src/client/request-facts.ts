@@ -84,10 +84,14 @@ export function errorCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** An HTTP/2 REFUSED_STREAM (undici puts a stream's reset code on the error): sent, and refused before any processing. */
+export function isRefusedStream(err: unknown): boolean {
+  return (err as { http2ErrorCode?: unknown } | null)?.http2ErrorCode === 7;
+}
+
 /** The kind of a failure from undici or holdfast, with the facts TrackedClient recorded on it (policy/failure-kinds.ts decides). */
 export function classifyFailure(err: unknown): FailureKind {
-  // undici puts an HTTP/2 stream's reset code on the error (7: REFUSED_STREAM).
-  const code = (err as { http2ErrorCode?: unknown } | null)?.http2ErrorCode === 7 ? REFUSED_UNPROCESSED_CODE : errorCode(err) ?? '';
+  const code = isRefusedStream(err) ? REFUSED_UNPROCESSED_CODE : errorCode(err) ?? '';
   const facts = factsOf(err);
   if (code === 'UND_ERR_ABORTED' || code === 'HF_ERR_ABORTED' || (err as Error | null)?.name === 'AbortError') return 'aborted';
   if (code === 'UND_ERR_DESTROYED' || (code === 'UND_ERR_CLOSED' && facts === undefined)) return 'closed';

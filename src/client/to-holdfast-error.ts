@@ -2,12 +2,7 @@ import {
   type Delivery, ConnectError, DispatcherClosedError, HoldfastError, InvalidRequestError, RequestAbortedError,
   ResponseTimeoutError, SocketError, StaleSocketError, TlsError, type ErrorContext,
 } from '../errors.js';
-import { classifyFailure, errorCode, factsOf } from './request-facts.js';
-
-/** An HTTP/2 REFUSED_STREAM: sent, and refused before any processing. */
-function kindOfRefusal(err: Error): boolean {
-  return (err as { http2ErrorCode?: unknown }).http2ErrorCode === 7;
-}
+import { classifyFailure, errorCode, factsOf, isRefusedStream } from './request-facts.js';
 
 /** How far the request got, from the facts the transport recorded on the error. */
 function deliveryOf(err: Error, kind: string): Delivery | undefined {
@@ -35,7 +30,7 @@ export function toHoldfastError(err: Error, context: ErrorContext): HoldfastErro
   const outcome = delivery === undefined ? 'the outcome is unknown' : OUTCOME[delivery];
   switch (kind) {
     case 'connect':
-      if (kindOfRefusal(err)) return new ConnectError(`${context.origin ?? 'the server'} refused the HTTP/2 stream unprocessed (REFUSED_STREAM, ${detail})`, { ...ctx, delivery: 'never-sent' });
+      if (isRefusedStream(err)) return new ConnectError(`${context.origin ?? 'the server'} refused the HTTP/2 stream unprocessed (REFUSED_STREAM, ${detail})`, { ...ctx, delivery: 'never-sent' });
       return new ConnectError(`could not connect to ${context.origin ?? 'the server'} (${detail}); ${outcome}`, ctx);
     case 'stale':
       return new StaleSocketError(

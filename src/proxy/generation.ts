@@ -3,6 +3,7 @@ import { CidrSet } from '../net/address.js';
 import { readUpstreamCas, type CertificateStore } from './tls/certificate-store.js';
 import { timeoutsFor, type ProxyConfig, type Timeouts } from './config/config.js';
 import type { ProxyTelemetry } from './telemetry.js';
+import type { AcmeRef } from './acme/acme-manager.js';
 import { HttpSite } from './http/http-site.js';
 import { Router } from './l4/router.js';
 import { Upstream, type UpstreamTls } from './upstream/upstream.js';
@@ -21,6 +22,7 @@ export interface Generation {
   readonly handshakeMs: number;
   /** Every timer of a connection (first data, connect, handshake, splice) and of the health checks. */
   readonly clock: Clock;
+  readonly acme: AcmeRef;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface Generation {
  * the HTTP sites of the `http` and `terminate` routes. A reload builds a new one; the old one
  * is retired (retireGeneration).
  */
-export function buildGeneration(config: ProxyConfig, deps: { certificates: CertificateStore; telemetry: ProxyTelemetry; clock?: Clock }): Generation {
+export function buildGeneration(config: ProxyConfig, deps: { certificates: CertificateStore; telemetry: ProxyTelemetry; clock?: Clock; acme?: AcmeRef }): Generation {
   // Every file is read before any upstream exists: an upstream starts health checks, which a
   // failure half-way would leave running.
   const cas = readUpstreamCas(config);
@@ -43,7 +45,8 @@ export function buildGeneration(config: ProxyConfig, deps: { certificates: Certi
     return [upstream.name, new Upstream(upstream, { tls: tls[i], connectMs, hooks: deps.telemetry, clock })];
   }));
   const sites = new Map<string, HttpSite>();
-  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.telemetry.http, upstreams, clock };
+  const acme = deps.acme ?? { current: undefined };
+  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.telemetry.http, upstreams, clock, acme };
   for (const route of config.routes) {
     const action = route.action;
     if (action.type === 'http' || action.type === 'terminate') sites.set(route.name, new HttpSite(action.routes, action.type === 'http' ? 'http' : 'https', siteDeps));
@@ -57,6 +60,7 @@ export function buildGeneration(config: ProxyConfig, deps: { certificates: Certi
     certificates: deps.certificates,
     handshakeMs: config.tls.handshakeTimeoutMs,
     clock,
+    acme,
   };
 }
 

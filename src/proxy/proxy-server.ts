@@ -11,6 +11,9 @@ import { listenerName, type ListenerConfig, type ProxyConfig } from './config/co
 import { L4Connection, type ListenerContext } from './l4/l4-connection.js';
 import { ProxyTelemetry } from './telemetry.js';
 import { systemClock, type Clock } from '../clock.js';
+import type { AcmeManager, AcmeRef } from './acme/acme-manager.js';
+import { acmeKey, openAcme } from './acme/acme-setup.js';
+import { AcmeTelemetry } from './acme/acme-telemetry.js';
 
 /** A bound listener: `port` is the real one (a configured 0 becomes the port the OS chose). */
 export interface BoundListener {
@@ -45,8 +48,10 @@ export class ProxyServer {
   readonly #listeners = new Map<string, LiveListener>();
   /** Replaced generations, until their sites' last connection is gone and their upstreams closed. */
   readonly #retiring = new Set<Generation>();
-
   readonly #clock: Clock;
+  /** The ACME manager of the current config's `acme:` certificates (a reload that changes them replaces it). */
+  readonly #acme: AcmeRef = { current: undefined };
+  readonly #acmeTelemetry: AcmeTelemetry;
 
   private constructor(config: ProxyConfig, logger: Logger | undefined, clock: Clock) {
     this.#config = config;
@@ -54,7 +59,13 @@ export class ProxyServer {
     this.tracker = new ConnectionTracker(config.limits, clock);
     this.telemetry = new ProxyTelemetry(this.tracker, logger);
     this.certificates = new CertificateStore(config.certificates, config.tls.minVersion);
+    this.#acmeTelemetry = new AcmeTelemetry(this.certificates, this.telemetry.l4.registry, logger);
     this.#generation = this.#generationOf(config);
+  }
+
+  /** The ACME manager, when the config has `acme:` certificates. */
+  get acme(): AcmeManager | undefined {
+    return this.#acme.current;
   }
 
   /** The layer-4 metrics, whose registry holds every proxy metric (admin /metrics). */
@@ -70,7 +81,11 @@ export class ProxyServer {
   static async start(config: ProxyConfig, { logger, clock = systemClock }: { logger?: Logger; clock?: Clock } = {}): Promise<ProxyServer> {
     const proxy = new ProxyServer(config, logger, clock);
     try {
+      // Stored certificates are served from the first handshake; orders start once the
+      // listeners that answer their challenges are up.
+      proxy.#useAcme(await openAcme(config, clock, proxy.#acmeTelemetry));
       for (const listener of config.listeners) await proxy.#listen(listener);
+      proxy.acme?.start();
     } catch (err) {
       await proxy.#closeListeners([...proxy.#listeners.values()]);
       await proxy.#stop();
@@ -99,7 +114,22 @@ export class ProxyServer {
    */
   async reload(config: ProxyConfig): Promise<void> {
     const previous = this.#config.certificates;
-    this.certificates.reload(config.certificates); // throws before anything changes when a file is bad
+    // A changed acme: section gets a new manager, loaded before anything changes (a directory
+    // that cannot be reached refuses the reload), and started once the new config is applied.
+    const acmeChanged = acmeKey(config) !== acmeKey(this.#config);
+    const acme = acmeChanged ? await openAcme(config, this.#clock, this.#acmeTelemetry) : this.acme;
+    try {
+      this.certificates.reload(config.certificates); // throws before anything changes when a file is bad
+    } catch (err) {
+      if (acmeChanged) await acme?.close();
+      throw err;
+    }
+    if (acmeChanged) {
+      const old = this.acme;
+      this.#useAcme(acme);
+      await old?.close();
+      acme?.start();
+    }
     let generation: Generation;
     try {
       generation = this.#generationOf(config);
@@ -179,14 +209,23 @@ export class ProxyServer {
     return out;
   }
 
+  /** Serves `acme`'s certificates from now on, and each new one it obtains or loads. */
+  #useAcme(acme: AcmeManager | undefined): void {
+    this.#acme.current = acme;
+    this.certificates.useAcme(acme);
+    const reload = () => this.certificates.reload();
+    acme?.on('issued', reload).on('loaded', reload);
+  }
+
   async #stop(): Promise<void> {
+    await this.#acme.current?.close();
     await closeGeneration(this.#generation);
     await Promise.all([...this.#retiring].map((generation) => closeGeneration(generation)));
     this.tracker.stop();
   }
 
   #generationOf(config: ProxyConfig): Generation {
-    return buildGeneration(config, { certificates: this.certificates, telemetry: this.telemetry, clock: this.#clock });
+    return buildGeneration(config, { certificates: this.certificates, telemetry: this.telemetry, clock: this.#clock, acme: this.#acme });
   }
 
   async #listen(listener: ListenerConfig): Promise<LiveListener> {

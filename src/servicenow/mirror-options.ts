@@ -4,7 +4,7 @@ import { parseOptions } from '../parse-options.js';
 import { DEFAULT_PAGE_SIZE } from './table-client.js';
 import { DEFAULT_FULL_CHECK_EVERY_MS, DEFAULT_MAX_CHECK_DELETE_SHARE, DEFAULT_OVERLAP_S } from './sync-engine.js';
 import { DEFAULT_WARM_PAUSE_MS } from './cache-warmer.js';
-import { DEFAULT_LOCK_TTL_MS } from './sync-lock.js';
+import { DEFAULT_LOCK_TTL_MS } from '../sync-lock.js';
 import { DEFAULT_REDIS_PREFIX } from './redis-store.js';
 import { DEFAULT_WAITING, waitingSchema } from './waiting.js';
 

@@ -11,7 +11,7 @@ import { MirrorView, type MirrorStatus } from './mirror-view.js';
 import { RedisStore } from './redis-store.js';
 import type { MirrorStore, StoreSummary, WaitingItem } from './store.js';
 import { SyncEngine, type TableSpec } from './sync-engine.js';
-import { LocalLock, RedisLock } from './sync-lock.js';
+import { LocalLock, RedisLock } from '../sync-lock.js';
 import { SyncScheduler, TICK_MS } from './sync-scheduler.js';
 import { TableClient } from './table-client.js';
 import { UpstreamHealth, type HealthPoint } from './upstream-health.js';

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { fullJitterBackoff } from '../policy/backoff.js';
 import type { MirrorStore } from './store.js';
 import type { SyncEngine } from './sync-engine.js';
-import type { SyncLock } from './sync-lock.js';
+import type { SyncLock } from '../sync-lock.js';
 
 export const CYCLE_META = 'cycle.done';
 export const UPSTREAM_META = 'upstream';

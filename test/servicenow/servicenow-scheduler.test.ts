@@ -4,7 +4,7 @@ import { createDispatcher } from '../../src/client/create-dispatcher.js';
 import { BasicAuth } from '../../src/servicenow/auth.js';
 import { MemoryStore } from '../../src/servicenow/memory-store.js';
 import { SyncEngine } from '../../src/servicenow/sync-engine.js';
-import { LocalLock } from '../../src/servicenow/sync-lock.js';
+import { LocalLock } from '../../src/sync-lock.js';
 import { CYCLE_META, SyncScheduler, TICK_MS, type CycleEvent } from '../../src/servicenow/sync-scheduler.js';
 import { TableClient } from '../../src/servicenow/table-client.js';
 import { DEFAULT_WAITING } from '../../src/servicenow/waiting.js';

@@ -31,15 +31,18 @@ export async function loadConfigFile(file: string): Promise<ProxyConfig> {
   return resolvePaths(parseConfig(raw, file), dirname(resolve(file)));
 }
 
-/** Certificate, key and CA files named relative to the config file are found next to it. */
+/** Certificate, key and CA files and the ACME store's directory named relative to the config file are found next to it. */
 function resolvePaths(config: ProxyConfig, dir: string): ProxyConfig {
   for (const certificate of config.certificates) {
+    if ('acme' in certificate) continue;
     certificate.certFile = resolve(dir, certificate.certFile);
     certificate.keyFile = resolve(dir, certificate.keyFile);
   }
   for (const upstream of config.upstreams) {
     if (upstream.tls?.caFile !== undefined) upstream.tls.caFile = resolve(dir, upstream.tls.caFile);
   }
+  if ('dir' in config.acme.store) config.acme.store.dir = resolve(dir, config.acme.store.dir);
+  if (config.acme.directoryCaFile !== undefined) config.acme.directoryCaFile = resolve(dir, config.acme.directoryCaFile);
   return config;
 }
 
@@ -49,8 +52,20 @@ export function parseConfig(raw: unknown, source = 'config'): ProxyConfig {
   if (legacy !== undefined) throw new ProxyConfigError(source, legacy.field, legacy.hint);
   const parsed = proxyConfigSchema.safeParse(raw ?? {});
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
+  const issue = closestIssue(parsed.error.issues[0]!);
   throw new ProxyConfigError(source, fieldOf(issue), messageOf(issue));
+}
+
+/**
+ * For a value no option of a union accepts (a certificate with certFile, or one with acme:),
+ * the first issue of the option it came closest to (the fewest issues): "keyFile: missing"
+ * rather than "no option matched".
+ */
+function closestIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  const closest = issue.errors.reduce((best, option) => (option.length < best.length ? option : best));
+  const first = closest[0];
+  return first === undefined ? issue : closestIssue({ ...first, path: [...issue.path, ...first.path] } as z.core.$ZodIssue);
 }
 
 /** `upstreams[0].targets[1]`, from zod's path. */

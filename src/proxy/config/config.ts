@@ -2,10 +2,12 @@ import { basename } from 'node:path';
 import { z } from 'zod';
 import { cidr, ms, name, port, positive } from './config-fields.js';
 import { upstreamSchema, type UpstreamConfig } from './upstream-config.js';
+import { acmeCertificateSchema, acmeSettingsSchema } from './acme-config.js';
+import { checkAcmeDomains } from './acme-routes.js';
 
 export { parseTarget, type Target } from './config-fields.js';
 import {
-  certificateSchema, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, hostPattern, httpAction, httpSettingsSchema, terminateAction,
+  fileCertificateSchema, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, hostPattern, httpAction, httpSettingsSchema, terminateAction,
 } from './http-config.js';
 
 /**
@@ -85,8 +87,12 @@ export const proxyConfigSchema = z.strictObject({
     handshakeTimeoutMs: positive('handshakeTimeoutMs').default(DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS),
     minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
   }).prefault({}),
-  /** Certificates for `terminate` routes, chosen by SNI. */
-  certificates: z.array(certificateSchema).default([]),
+  /** Certificates for `terminate` routes, chosen by SNI: from files, or obtained and renewed by ACME. */
+  certificates: z.array(z.union([fileCertificateSchema, acmeCertificateSchema], {
+    error: 'expected a certificate with certFile and keyFile, or one with acme:',
+  })).default([]),
+  /** Where ACME certificates are kept, and how often they are looked at. */
+  acme: acmeSettingsSchema,
   http: httpSettingsSchema,
   admin: z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
@@ -105,6 +111,7 @@ export const proxyConfigSchema = z.strictObject({
     seen.set(route.name, i);
   });
   checkUpstreamNames(config, ctx);
+  checkAcmeDomains(config, ctx);
   const terminating = config.routes.findIndex((route) => route.action.type === 'terminate');
   if (terminating >= 0 && config.certificates.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['certificates'], message: `routes[${terminating}] terminates TLS: expected at least one certificate` });
@@ -148,6 +155,7 @@ export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
 export type ProxyConfig = z.output<typeof proxyConfigSchema>;
 export type RouteConfig = ProxyConfig['routes'][number];
 export type ListenerConfig = ProxyConfig['listeners'][number];
+export type CertificateConfig = ProxyConfig['certificates'][number];
 
 
 /** Every timeout, with the route's overrides over the global ones over the defaults. */
@@ -186,7 +194,7 @@ export function redactConfig(config: ProxyConfig): unknown {
     ...config,
     admin: config.admin === undefined ? undefined : { ...config.admin, token: config.admin.token === undefined ? undefined : '[redacted]' },
     // File paths say where keys live on the machine: only their base names are shown.
-    certificates: config.certificates.map((c) => ({ ...c, certFile: basename(c.certFile), keyFile: basename(c.keyFile) })),
+    certificates: config.certificates.map((c) => ('acme' in c ? c : { ...c, certFile: basename(c.certFile), keyFile: basename(c.keyFile) })),
     upstreams: config.upstreams.map((u) => (u.tls?.caFile === undefined ? u : { ...u, tls: { ...u.tls, caFile: basename(u.tls.caFile) } })),
   };
 }

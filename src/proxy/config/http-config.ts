@@ -74,7 +74,7 @@ const httpRoutes = z.array(httpRouteSchema).min(1, 'expected at least one HTTP r
 
 export const httpAction = z.strictObject({ type: z.literal('http'), routes: httpRoutes });
 export const terminateAction = z.strictObject({ type: z.literal('terminate'), routes: httpRoutes });
-export const certificateSchema = z.strictObject({
+export const fileCertificateSchema = z.strictObject({
   certFile: z.string().min(1),
   keyFile: z.string().min(1),
   /** Names it serves; default: the certificate's own DNS subjectAltNames. */
@@ -110,4 +110,4 @@ export const httpSettingsSchema = z.strictObject({
 export type HttpRouteConfig = z.output<typeof httpRouteSchema>;
 export type ProxyActionConfig = z.output<typeof proxyAction>;
 export type HttpSettings = z.output<typeof httpSettingsSchema>;
-export type CertificateConfig = z.output<typeof certificateSchema>;
+export type FileCertificateConfig = z.output<typeof fileCertificateSchema>;

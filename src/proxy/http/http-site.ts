@@ -14,6 +14,8 @@ import { readBody } from './request-body.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { Clock } from '../../clock.js';
 import { answerUpgrade, refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
+import type { AcmeRef } from '../acme/acme-manager.js';
+import { answerHttpChallenge } from '../acme/http-challenge.js';
 
 type SiteRoute = { readonly name: string; readonly raw: boolean } & (
   | { readonly kind: 'proxy'; readonly preserveHost: boolean; readonly upgrades: ReadonlySet<string>; readonly exchange: ExchangeSettings }
@@ -28,6 +30,8 @@ export interface SiteDeps {
   readonly upstreams: ReadonlyMap<string, Upstream>;
   /** The upgraded connections' splice timers. */
   readonly clock: Clock;
+  /** HTTP-01 answers, on `http` sites, before any route. */
+  readonly acme?: AcmeRef;
 }
 
 /** A client connection as the site knows it: its address, whether it is a trusted proxy, its pipeline. */
@@ -150,6 +154,11 @@ export class HttpSite {
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (this.#lifecycle.retiring) res.shouldKeepAlive = false;
+    const acme = this.proto === 'http' ? this.#deps.acme?.current : undefined;
+    if (acme === undefined || !answerHttpChallenge(acme, req, res, this.#route)) this.#route(req, res);
+  };
+
+  readonly #route = (req: IncomingMessage, res: ServerResponse): void => {
     const target = this.#targets.of(req);
     if (typeof target === 'string') return this.#refuse(res, target);
     const route = this.#router.match(target.host, target.path, target.rawPath);

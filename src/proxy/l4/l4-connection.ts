@@ -136,7 +136,7 @@ export class L4Connection {
       }
       const route = this.#generation.router.select(this.#listener.port, this.#record.clientIp, { serverName: result.serverName });
       if (route === undefined || route === 'need-hello') this.#refuseServerName();
-      else this.#route(route);
+      else this.#route(route, result.alpn.includes('acme-tls/1'));
       return true;
     };
     const onData = (chunk: Buffer) => {
@@ -155,12 +155,13 @@ export class L4Connection {
     this.#client.write(UNRECOGNIZED_NAME_ALERT, () => this.#client.destroy());
   }
 
-  #route(route: CompiledRoute | undefined): void {
+  /** `acmeTlsAlpn`: the hello offered acme-tls/1, a CA's TLS-ALPN-01 validation (RFC 8737). */
+  #route(route: CompiledRoute | undefined, acmeTlsAlpn = false): void {
     if (route === undefined) return this.#abort('no-route');
     if (this.#tracker.assignRoute(this.#record, route.name, route.maxConnections) !== undefined) return this.#abort('limit');
     if (route.upstream === undefined) {
       const site = this.#generation.sites.get(route.name);
-      return site === undefined ? this.#abort('rejected') : this.#serveHttp(route, site);
+      return site === undefined ? this.#abort('rejected') : this.#serveHttp(route, site, acmeTlsAlpn);
     }
     this.#client.pause(); // the client's bytes wait in the kernel until the backend is there
     this.#stopFirstData();
@@ -221,7 +222,7 @@ export class L4Connection {
    * record stays open until the client socket closes; the site's server owns the timeouts
    * from here (keep-alive, headers, request).
    */
-  #serveHttp(route: CompiledRoute, site: HttpSite): void {
+  #serveHttp(route: CompiledRoute, site: HttpSite, acmeTlsAlpn: boolean): void {
     const client = this.#client;
     this.#stopFirstData();
     client.removeListener('end', this.#onClientEnd);
@@ -242,7 +243,7 @@ export class L4Connection {
       this.#hooks.handshake(route.name, outcome);
       if (secure !== undefined) site.accept(secure, clientIp);
       else this.#reason ??= 'tls-failed';
-    });
+    }, acmeTlsAlpn ? this.#generation.acme.current : undefined);
   }
 
   /** Starts (or restarts) the first-data timer: each chunk of a PROXY header or ClientHello pushes it back. */

@@ -9,7 +9,7 @@ export interface CompiledRoute {
   readonly config: RouteConfig;
   readonly timeouts: Timeouts;
   readonly maxConnections: number;
-  /** The route needs the ClientHello: it matches on SNI, or passes TLS through. */
+  /** The route needs the ClientHello: it matches on SNI, passes TLS through, or terminates TLS where a TLS-ALPN-01 challenge may come. */
   readonly needsHello: boolean;
   /** The upstream of `forward` and `passthrough`; undefined for `reject` and the HTTP actions (`http`, `terminate`). */
   readonly upstream: Upstream | undefined;
@@ -48,12 +48,14 @@ function compileRoute(config: ProxyConfig, route: RouteConfig, upstreams: Readon
   const cidrs = route.match.clientCidrs === undefined ? undefined : new CidrSet(route.match.clientCidrs);
   const serverNames = new HostSet(route.match.sni ?? []);
   const action = route.action;
+  // A TLS-ALPN-01 validation is told apart by its ALPN (acme-tls/1), read from the hello.
+  const tlsAlpn = action.type === 'terminate' && config.certificates.some((c) => 'acme' in c && c.acme.challenge === 'tls-alpn-01');
   return {
     name: route.name,
     config: route,
     timeouts: timeoutsFor(config, route),
     maxConnections: route.maxConnections ?? config.limits.perRoute,
-    needsHello: route.match.sni !== undefined || action.type === 'passthrough',
+    needsHello: route.match.sni !== undefined || action.type === 'passthrough' || tlsAlpn,
     upstream: action.type === 'forward' || action.type === 'passthrough' ? upstreams.get(action.upstream)! : undefined,
     matches: (port, clientIp) => (ports === undefined || ports.has(port)) && (cidrs === undefined || cidrs.has(clientIp)),
     // A wildcard matches any depth below its suffix, as nginx's server_name does, but not the bare suffix.

@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { ProxyConfigError } from '../../errors.js';
-import type { ProxyConfig } from '../config/config.js';
-import type { CertificateConfig } from '../config/http-config.js';
+import type { CertificateConfig, ProxyConfig } from '../config/config.js';
+import type { FileCertificateConfig } from '../config/http-config.js';
+import type { StoredCertificate } from '../acme/acme-store.js';
 import { HostSet } from '../http/http-router.js';
 
 interface LoadedCertificate {
@@ -14,8 +15,14 @@ interface LoadedCertificate {
   readonly notAfter: string;
 }
 
+/** The certificates ACME holds now, by index in `certificates:` (acme-manager.ts). */
+export interface AcmeSource {
+  certificateFor(index: number): StoredCertificate | undefined;
+}
+
 /** What the admin API and the logs show of a certificate: never the key. */
 export interface CertificateSummary {
+  /** The file's path, or `acme:` and the certificate's first domain. */
   certFile: string;
   hosts: readonly string[];
   notAfter: string;
@@ -27,13 +34,15 @@ export interface CertificateSummary {
  * hosts (exact, or `*.` wildcard) match, else the default one (the one marked `default`, or
  * the first). `reload()` reads the files again: handshakes after it use the new certificates,
  * established connections keep theirs. A file that cannot be read or parsed keeps the
- * previous set and throws a ProxyConfigError naming the field.
+ * previous set and throws a ProxyConfigError naming the field. An `acme:` entry is served
+ * once ACME holds its certificate (`acme`, set with `useAcme()`); until then it is skipped.
  */
 export class CertificateStore {
   #configs: readonly CertificateConfig[];
   readonly #minVersion: 'TLSv1.2' | 'TLSv1.3';
-  #loaded: LoadedCertificate[] = [];
+  #loaded: (LoadedCertificate | undefined)[] = [];
   #default: LoadedCertificate | undefined;
+  #acme: AcmeSource | undefined;
 
   constructor(configs: readonly CertificateConfig[], minVersion: 'TLSv1.2' | 'TLSv1.3') {
     this.#configs = configs;
@@ -41,18 +50,32 @@ export class CertificateStore {
     this.reload();
   }
 
+  /** Serves ACME's certificates from now on (and reloads). */
+  useAcme(acme: AcmeSource | undefined): void {
+    this.#acme = acme;
+    this.reload();
+  }
+
   /** Reads every certificate and key again (after a renewal), or with `configs`, a new set. */
   reload(configs: readonly CertificateConfig[] = this.#configs): void {
-    const loaded = configs.map((config, i) => load(config, i, this.#minVersion));
+    const loaded = configs.map((config, i) => ('acme' in config ? this.#fromAcme(config.acme.domains, i) : load(config, i, this.#minVersion)));
     this.#configs = configs;
     this.#loaded = loaded;
     const marked = configs.findIndex((config) => config.default);
-    this.#default = loaded[marked >= 0 ? marked : 0];
+    this.#default = (marked >= 0 ? loaded[marked] : undefined) ?? loaded.find((certificate) => certificate !== undefined);
+  }
+
+  #fromAcme(domains: readonly string[], index: number): LoadedCertificate | undefined {
+    const held = this.#acme?.certificateFor(index);
+    if (held === undefined) return undefined;
+    const x509 = new X509Certificate(held.cert);
+    const context = createSecureContext({ cert: held.cert, key: held.key, minVersion: this.#minVersion, secureOptions: constants.SSL_OP_NO_RENEGOTIATION });
+    return { hosts: new HostSet(domains), names: domains, context, notAfter: new Date(x509.validTo).toISOString() };
   }
 
   /** The files to watch for renewals. */
   get files(): string[] {
-    return this.#configs.flatMap((config) => [config.certFile, config.keyFile]);
+    return this.#configs.flatMap((config) => ('acme' in config ? [] : [config.certFile, config.keyFile]));
   }
 
   get defaultContext(): SecureContext | undefined {
@@ -63,7 +86,7 @@ export class CertificateStore {
   select(serverName: string | undefined): SecureContext | undefined {
     if (serverName !== undefined) {
       const name = serverName.toLowerCase();
-      for (const certificate of this.#loaded) if (certificate.hosts.has(name)) return certificate.context;
+      for (const certificate of this.#loaded) if (certificate?.hosts.has(name) === true) return certificate.context;
     }
     return this.#default?.context;
   }
@@ -74,16 +97,15 @@ export class CertificateStore {
   };
 
   summaries(): CertificateSummary[] {
-    return this.#loaded.map((certificate, i) => ({
-      certFile: this.#configs[i]!.certFile,
-      hosts: certificate.names,
-      notAfter: certificate.notAfter,
-      default: certificate === this.#default,
-    }));
+    return this.#loaded.flatMap((certificate, i) => {
+      if (certificate === undefined) return [];
+      const config = this.#configs[i]!;
+      return [{ certFile: 'acme' in config ? `acme:${config.acme.domains[0]!}` : config.certFile, hosts: certificate.names, notAfter: certificate.notAfter, default: certificate === this.#default }];
+    });
   }
 }
 
-function load(config: CertificateConfig, index: number, minVersion: 'TLSv1.2' | 'TLSv1.3'): LoadedCertificate {
+function load(config: FileCertificateConfig, index: number, minVersion: 'TLSv1.2' | 'TLSv1.3'): LoadedCertificate {
   const field = `certificates[${index}]`;
   const cert = readPem(config.certFile, `${field}.certFile`);
   const key = readPem(config.keyFile, `${field}.keyFile`);

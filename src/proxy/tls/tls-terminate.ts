@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Clock } from '../../clock.js';
 import type { CertificateStore } from './certificate-store.js';
+import type { AcmeManager } from '../acme/acme-manager.js';
 
 /** How a terminating handshake ended: `ok`, `timeout`, `closed` (the client left), or the TLS error's code. */
 export type HandshakeOutcome = string;
@@ -13,15 +14,20 @@ export type HandshakeOutcome = string;
  * undefined (the connection is destroyed) and the outcome either way.
  *
  * The TLS socket's `'error'` listener is attached in the tick it is created.
+ *
+ * With `acme` (the hello offered only `acme-tls/1`: a CA's TLS-ALPN-01 validation, RFC 8737),
+ * the certificate is the challenge's own for the SNI name, ALPN is `acme-tls/1`, and the
+ * connection ends after the handshake (`acme-tls-alpn`): no HTTP is served on it. A name with
+ * no challenge pending fails the handshake.
  */
-export function terminateTls(stream: Socket, { certificates, handshakeMs, clock }: { certificates: CertificateStore; handshakeMs: number; clock: Clock }, done: (socket: TLSSocket | undefined, outcome: HandshakeOutcome) => void): TLSSocket {
+export function terminateTls(stream: Socket, { certificates, handshakeMs, clock }: { certificates: CertificateStore; handshakeMs: number; clock: Clock }, done: (socket: TLSSocket | undefined, outcome: HandshakeOutcome) => void, acme?: AcmeManager): TLSSocket {
   // Bytes already read (a ClientHello sniffed for SNI) were unshifted back onto `stream`:
   // TLSSocket feeds a wrapped socket's buffered bytes to the handshake first.
   const socket = new TLSSocket(stream, {
     isServer: true,
-    secureContext: certificates.defaultContext,
-    SNICallback: certificates.sniCallback,
-    ALPNProtocols: ['http/1.1'],
+    secureContext: acme === undefined ? certificates.defaultContext : undefined,
+    SNICallback: acme === undefined ? certificates.sniCallback : (name, callback) => void acme.tlsAlpnContext(name).then((context) => callback(null, context), callback),
+    ALPNProtocols: acme === undefined ? ['http/1.1'] : ['acme-tls/1'],
   });
   let settled = false;
   const finish = (outcome: HandshakeOutcome) => {
@@ -31,7 +37,8 @@ export function terminateTls(stream: Socket, { certificates, handshakeMs, clock 
     socket.removeListener('secure', onSecure);
     socket.removeListener('close', onClose);
     socket.removeListener('end', onClose);
-    if (outcome === 'ok') return done(socket, outcome);
+    if (outcome === 'ok' && acme === undefined) return done(socket, outcome);
+    if (outcome === 'ok') outcome = 'acme-tls-alpn';
     socket.destroy();
     done(undefined, outcome);
   };

@@ -3,7 +3,7 @@ import { Mutex } from 'redis-semaphore';
 
 export const DEFAULT_LOCK_TTL_MS = 15_000;
 
-/** Who may talk to the instance now: one sync at a time, across every replica sharing the lock. */
+/** One holder at a time across every replica sharing the lock: the mirror's sync (who may talk to the instance now) and the proxy's ACME orders. */
 export interface SyncLock {
   /**
    * Runs `work` holding the lock and returns its result, or returns `undefined` at once
