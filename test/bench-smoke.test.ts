@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatTable, runKeepaliveRace } from '../bench/runners/keepalive-race.js';
@@ -10,6 +11,7 @@ import { formatHttp, NAMES, runProxyHttp } from '../bench/runners/proxy-http.js'
 import { BODY_NAMES, formatBody, runProxyBody } from '../bench/runners/proxy-body.js';
 import { runProxyMemory } from '../bench/runners/proxy-memory.js';
 import { runProxySoak } from '../bench/runners/proxy-soak.js';
+import { formatH2, H2_NAMES, runProxyH2 } from '../bench/runners/proxy-h2.js';
 
 // Tiny runs of the benchmarks, so that they never rot. Speed is not asserted here:
 // it is measured by hand, against a peer in the same run (see README).
@@ -119,4 +121,19 @@ test('proxy-body runs holdfast with bodies read first and streamed (and nginx, w
     assert.ok(row.medianRps > 0 && row.medianCpuUs > 0, row.name);
   }
   assert.match(formatBody(rows), /\| 2048 B \| holdfast, bodies read first/);
+});
+
+test('proxy-h2 runs h2load against holdfast (and nginx, when installed) over h2', { timeout: 60_000 }, async (t) => {
+  if (spawnSync('h2load', ['--version']).error !== undefined) {
+    const message = 'needs h2load (install it: apt-get install nghttp2-client)';
+    if (process.env.HOLDFAST_REQUIRE_ALL === '1') throw new Error(`${message}; HOLDFAST_REQUIRE_ALL=1 makes this a failure`);
+    return t.skip(message);
+  }
+  const result = await runProxyH2({ seconds: 1, rounds: 1, clients: 2, streams: 4 });
+  assert.equal(result.rows[0]!.name, H2_NAMES.holdfast);
+  for (const row of result.rows) {
+    assert.equal(row.failed, 0, row.name);
+    assert.ok(row.medianRps > 0 && row.medianCpuUs > 0, row.name);
+  }
+  assert.match(formatH2(result), /\| holdfast proxy \(terminate, h2\) \|/);
 });

@@ -4,12 +4,15 @@ import type { Logger } from 'pino';
 import type { HttpMetrics } from './http/http-metrics.js';
 import type { ProxyMetrics } from './l4/proxy-metrics.js';
 import { CidrSet } from '../net/address.js';
-import { ConnectionTracker, type ConnectionRecord } from '../net/connection-tracker.js';
+import { ConnectionTracker } from '../net/connection-tracker.js';
+import { summarize, type ConnectionSummary } from './connection-summary.js';
 import { CertificateStore } from './tls/certificate-store.js';
 import { buildGeneration, closeGeneration, retireGeneration, type Generation } from './generation.js';
 import { listenerName, type ListenerConfig, type ProxyConfig } from './config/config.js';
 import { L4Connection, type ListenerContext } from './l4/l4-connection.js';
 import { ProxyTelemetry } from './telemetry.js';
+
+export type { ConnectionSummary } from './connection-summary.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { AcmeManager, AcmeRef } from './acme/acme-manager.js';
 import { acmeKey, openAcme } from './acme/acme-setup.js';
@@ -174,9 +177,15 @@ export class ProxyServer {
 
   /**
    * Stops accepting, lets open connections finish for up to `drainMs`, then ends the rest.
-   * Resolves once every connection is closed.
+   * Resolves once every connection is closed. A second call gets the first one's outcome.
    */
-  async shutdown(drainMs = this.#config.shutdown.drainMs): Promise<{ drained: boolean; destroyed: number }> {
+  shutdown(drainMs = this.#config.shutdown.drainMs): Promise<{ drained: boolean; destroyed: number }> {
+    return this.#shutdown ??= this.#drainAndStop(drainMs);
+  }
+
+  #shutdown: Promise<{ drained: boolean; destroyed: number }> | undefined;
+
+  async #drainAndStop(drainMs: number): Promise<{ drained: boolean; destroyed: number }> {
     await this.#closeListeners([...this.#listeners.values()]);
     // Idle keep-alive connections first (fastify's order): they have nothing to finish.
     for (const site of this.#generation.sites.values()) site.drain();
@@ -259,32 +268,6 @@ export class ProxyServer {
     }
     await new Promise((resolve) => setImmediate(resolve)); // the listening sockets' handles close on this turn
   }
-}
-
-export interface ConnectionSummary {
-  id: number;
-  listener: string;
-  client: string;
-  route: string | undefined;
-  target: string | undefined;
-  state: string;
-  ageMs: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-function summarize(record: ConnectionRecord, now: number): ConnectionSummary {
-  return {
-    id: record.id,
-    listener: record.listener,
-    client: record.clientIp,
-    route: record.route,
-    target: record.target,
-    state: record.state,
-    ageMs: Math.round(now - record.openedAt),
-    bytesIn: record.client.bytesRead,
-    bytesOut: record.client.bytesWritten,
-  };
 }
 
 function keyOf(listener: ListenerConfig): string {

@@ -83,7 +83,23 @@ export const fileCertificateSchema = z.strictObject({
   default: z.boolean().default(false),
 });
 
+/** nginx's http2_max_concurrent_streams; Envoy's default is 100. */
+export const DEFAULT_H2_MAX_CONCURRENT_STREAMS = 128;
+/** Rapid resets, refused streams and invalid frames a session may cause before it is closed (HAProxy's glitches). */
+export const DEFAULT_H2_MAX_GLITCHES = 100;
+
+const http2Settings = z.strictObject({
+  /** ALPN offers h2 before http/1.1 on terminate routes. */
+  enabled: z.boolean().default(true),
+  /** h2c with prior knowledge (RFC 9113 §3.3) on http routes: a connection opening with the HTTP/2 preface is served as HTTP/2. */
+  cleartext: z.boolean().default(false),
+  maxConcurrentStreams: positive('maxConcurrentStreams').max(10_000).default(DEFAULT_H2_MAX_CONCURRENT_STREAMS),
+  /** A session with more glitches than this is sent GOAWAY ENHANCE_YOUR_CALM and closed (CVE-2023-44487 and kin). */
+  maxGlitches: positive('maxGlitches').default(DEFAULT_H2_MAX_GLITCHES),
+}).prefault({});
+
 export const httpSettingsSchema = z.strictObject({
+  http2: http2Settings,
   keepAliveMs: ms('keepAliveMs').default(DEFAULT_DOWNSTREAM_KEEP_ALIVE_MS),
   headersTimeoutMs: positive('headersTimeoutMs').default(DEFAULT_HEADERS_TIMEOUT_MS),
   requestTimeoutMs: positive('requestTimeoutMs').default(DEFAULT_REQUEST_TIMEOUT_MS),
@@ -110,4 +126,5 @@ export const httpSettingsSchema = z.strictObject({
 export type HttpRouteConfig = z.output<typeof httpRouteSchema>;
 export type ProxyActionConfig = z.output<typeof proxyAction>;
 export type HttpSettings = z.output<typeof httpSettingsSchema>;
+export type Http2Settings = z.output<typeof http2Settings>;
 export type FileCertificateConfig = z.output<typeof fileCertificateSchema>;

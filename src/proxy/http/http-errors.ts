@@ -45,7 +45,7 @@ export function sendError(res: ServerResponse, status: number, code: string, clo
     [ERROR_HEADER]: code,
   };
   // The rest of the request was not read (a refused body): the connection cannot be reused.
-  if (close) headers.connection = 'close';
+  if (close && !('stream' in res)) headers.connection = 'close'; // HTTP/2 has no such field: the stream ends alone
   res.writeHead(status, headers);
   res.end(body);
 }

@@ -18,6 +18,8 @@ export class HttpMetrics implements ExchangeObserver {
   readonly #checks: Counter<'upstream' | 'target' | 'result'>;
   readonly #handshakes: Counter<'route' | 'outcome'>;
   readonly #refusals: Counter<'reason'>;
+  readonly #protocols: Counter<'protocol'>;
+  readonly #abusive: Counter<'reason'>;
 
   constructor(registry: Registry) {
     const p = 'holdfast_proxy_http_';
@@ -29,6 +31,8 @@ export class HttpMetrics implements ExchangeObserver {
     this.#ejections = new Counter({ name: `${p}ejections_total`, help: 'Targets taken out of rotation by their circuit breaker (outlier ejection), by upstream and target.', labelNames: ['upstream', 'target'], registers });
     this.#checks = new Counter({ name: `${p}health_checks_total`, help: 'Active health checks, by upstream, target and result (pass, fail).', labelNames: ['upstream', 'target', 'result'], registers });
     this.#handshakes = new Counter({ name: `${p}tls_handshakes_total`, help: 'TLS handshakes of terminating routes, by route and outcome (ok, timeout, closed, or the TLS error).', labelNames: ['route', 'outcome'], registers });
+    this.#protocols = new Counter({ name: `${p}connections_total`, help: 'Client connections served, by protocol (http/1.1, h2).', labelNames: ['protocol'], registers });
+    this.#abusive = new Counter({ name: 'holdfast_proxy_h2_sessions_closed_abusive_total', help: 'HTTP/2 sessions closed for abuse, by reason (glitches: rapid resets, refused or invalid frames; or the flood nghttp2 caught).', labelNames: ['reason'], registers });
     this.#refusals = new Counter({ name: `${p}refused_total`, help: 'Requests refused before routing, by reason (bad-request, timeout, too-large, forward-proxy, connect).', labelNames: ['reason'], registers });
   }
 
@@ -79,5 +83,13 @@ export class HttpMetrics implements ExchangeObserver {
 
   refused(reason: string): void {
     this.#refusals.inc({ reason });
+  }
+
+  protocol(protocol: 'http/1.1' | 'h2'): void {
+    this.#protocols.inc({ protocol });
+  }
+
+  abusive(reason: string): void {
+    this.#abusive.inc({ reason });
   }
 }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../../errors.js';
 import type { CidrSet } from '../../net/address.js';
@@ -6,26 +7,23 @@ import { upstreamRequestHeaders } from './forward-headers.js';
 import { refusalStatus, RequestTargets, type Refusal, type RequestTarget } from './request-target.js';
 import type { HttpRouteConfig, HttpSettings } from '../config/http-config.js';
 import { sendError } from './http-errors.js';
-import { Exchange, type ExchangeSettings } from './http-forward.js';
+import { Exchange } from './http-forward.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { HttpRouter } from './http-router.js';
 import { Pipeline } from './pipeline.js';
 import { readBody } from './request-body.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { Clock } from '../../clock.js';
-import { answerUpgrade, refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
+import { answerOf, pathFor, type SiteRoute } from './site-route.js';
+import { answerUpgrade, refuseClientError, refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
 import type { AcmeRef } from '../acme/acme-manager.js';
 import { answerHttpChallenge } from '../acme/http-challenge.js';
-
-type SiteRoute = { readonly name: string; readonly raw: boolean } & (
-  | { readonly kind: 'proxy'; readonly preserveHost: boolean; readonly upgrades: ReadonlySet<string>; readonly exchange: ExchangeSettings }
-  | { readonly kind: 'redirect'; readonly location: string; readonly status: number }
-  | { readonly kind: 'respond'; readonly status: number; readonly body: Buffer; readonly contentType: string });
+import { H2Front, isPreface, withoutPseudoHeaders, type H2Hooks } from './h2-front.js';
 
 export interface SiteDeps {
   readonly settings: HttpSettings;
   readonly trusted: CidrSet;
-  readonly metrics: HttpMetrics;
+  readonly metrics: HttpMetrics & H2Hooks;
   /** The generation's `upstreams:`, by name (the config schema checked that each route's exists). */
   readonly upstreams: ReadonlyMap<string, Upstream>;
   /** The upgraded connections' splice timers. */
@@ -67,6 +65,8 @@ export class HttpSite {
   readonly #lifecycle = { retiring: false };
   #onRetired: (() => void) | undefined;
   readonly #targets: RequestTargets;
+  /** HTTP/2 toward clients (h2 by ALPN; h2c with prior knowledge when `http2.cleartext`). */
+  readonly #h2: H2Front<Peer> | undefined;
 
   constructor(routes: readonly HttpRouteConfig[], proto: 'http' | 'https', deps: SiteDeps) {
     this.proto = proto;
@@ -94,6 +94,20 @@ export class HttpSite {
     // (setupConnectionsTracking in lib/_http_server.js). This server is fed connections and
     // never listens, so it is told once: without it, slowloris clients would never be cut off.
     this.server.emit('listening');
+    const { enabled, cleartext } = settings.http2;
+    if (proto === 'https' ? enabled : cleartext) {
+      this.#h2 = new H2Front<Peer>(settings, deps.metrics, (req, res) => this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse));
+    }
+  }
+
+  /** ALPN on this site's TLS: h2 first when HTTP/2 is on. */
+  get alpn(): string[] {
+    return this.#h2 === undefined ? ['http/1.1'] : ['h2', 'http/1.1'];
+  }
+
+  /** Whether the first bytes of a cleartext connection decide its protocol (h2c with prior knowledge). */
+  get sniffsPreface(): boolean {
+    return this.proto === 'http' && this.#h2 !== undefined;
   }
 
   #compile(route: HttpRouteConfig): SiteRoute {
@@ -115,11 +129,18 @@ export class HttpSite {
     }
   }
 
-  /** Serves HTTP on a connection the layer-4 proxy accepted (and decrypted). */
-  accept(socket: Duplex, clientIp: string): void {
+  /**
+   * Serves HTTP on a connection the layer-4 proxy accepted (and decrypted): HTTP/2 when TLS
+   * negotiated h2, or when `first` (its first bytes, cleartext) is the h2c preface.
+   */
+  accept(socket: Duplex, clientIp: string, first?: Buffer): void {
     this.#connections++;
-    this.#peers.set(socket, { ip: clientIp, trusted: this.#deps.trusted.has(clientIp), pipeline: new Pipeline(socket, this.#deps.settings.pipelineDepth) });
     socket.once('close', this.#onConnectionClosed);
+    const trusted = this.#deps.trusted.has(clientIp);
+    const h2 = this.#h2 !== undefined && ((socket as { alpnProtocol?: unknown }).alpnProtocol === 'h2' || (first !== undefined && isPreface(first)));
+    if (h2) return this.#h2!.accept(socket, { ip: clientIp, trusted, pipeline: undefined });
+    this.#deps.metrics.protocol('http/1.1');
+    this.#peers.set(socket, { ip: clientIp, trusted, pipeline: new Pipeline(socket, this.#deps.settings.pipelineDepth) });
     this.server.emit('connection', socket);
   }
 
@@ -135,6 +156,7 @@ export class HttpSite {
   retire(): Promise<void> {
     this.#lifecycle.retiring = true;
     this.server.closeIdleConnections();
+    this.#h2?.drain();
     const idle = this.#connections === 0 ? Promise.resolve() : new Promise<void>((resolve) => { this.#onRetired = resolve; });
     return idle.then(() => this.close());
   }
@@ -143,12 +165,14 @@ export class HttpSite {
   drain(): void {
     this.#lifecycle.retiring = true;
     this.server.closeIdleConnections();
+    this.#h2?.drain(); // GOAWAY: streams in flight finish
   }
 
   /** Stops the server's connection checks (its interval timer). */
   close(): Promise<void> {
     // close() on a server that never listened only clears its timer and reports "not running".
     this.server.close(ignoreNotRunning);
+    this.#h2?.close();
     return Promise.resolve();
   }
 
@@ -188,7 +212,9 @@ export class HttpSite {
     }
     const headers = this.#upstreamHeaders(req, peer, target, route.preserveHost ? target.authority : undefined);
     const path = pathFor(route, target);
-    if (length === 0 && req.headers['transfer-encoding'] === undefined) return new Exchange(req, res, path, headers, null, route.exchange).start();
+    // HTTP/2 needs no content-length: a request has a body unless its HEADERS ended the stream.
+    const bodyless = length === 0 && req.headers['transfer-encoding'] === undefined && (req.httpVersionMajor !== 2 || (req as unknown as Http2ServerRequest).stream.endAfterHeaders);
+    if (bodyless) return new Exchange(req, res, path, headers, null, route.exchange).start();
     // The body is read first (request-body.ts): a slow client holds no upstream connection.
     readBody(req, { bufferBytes: settings.bufferRequestBodyBytes, minRate: settings.minRequestBodyRate, maxBytes: max, clock }, (outcome) => {
       if (outcome.kind === 'buffered' || outcome.kind === 'streamed') return new Exchange(req, res, path, headers, outcome.body, route.exchange).start();
@@ -202,11 +228,11 @@ export class HttpSite {
 
   /** The connection's peer, found once per request (a socket not handed over by accept() has none). */
   #peerOf(req: IncomingMessage): Peer {
-    return this.#peers.get(req.socket) ?? NO_PEER;
+    return this.#peers.get(req.socket) ?? (req.httpVersionMajor === 2 ? this.#h2?.peerOf(req as unknown as Http2ServerRequest) : undefined) ?? NO_PEER;
   }
 
   #upstreamHeaders(req: IncomingMessage, peer: Peer, target: RequestTarget, upstreamHost: string | undefined): string[] {
-    return upstreamRequestHeaders(req.rawHeaders, {
+    return upstreamRequestHeaders(req.httpVersionMajor === 2 ? withoutPseudoHeaders(req.rawHeaders) : req.rawHeaders, {
       clientIp: peer.ip,
       trusted: peer.trusted,
       proto: this.proto,
@@ -257,39 +283,8 @@ export class HttpSite {
     refuseUpgrade(socket, 405, ProxyBadRequestError.code);
   };
 
-  /**
-   * A request Node's parser refused (smuggling vectors, oversized headers) or a client too slow
-   * with its headers: answered 400, 431 or 408 with the holdfast code, then closed.
-   */
-  readonly #onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
-    const code = err.code ?? '';
-    // Node reports here too a client that reset its connection, or ended it in the middle of a
-    // request (HPE_INVALID_EOF_STATE; a reset can reach the parser as an end as well): that
-    // client has left, no request was refused (the layer-4 side counts how its connection
-    // closed), and there is no one to answer.
-    if (code === 'ECONNRESET' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    this.#deps.metrics.refused(status === 408 ? 'timeout' : status === 431 ? 'too-large' : 'bad-request');
-    refuseUpgrade(socket, status, ProxyBadRequestError.code);
-  };
+  /** A request Node's parser refused, or a client too slow with its headers (websocket-forward.ts). */
+  readonly #onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => refuseClientError(err, socket, this.#deps.metrics);
 }
-
-const EMPTY = Buffer.alloc(0);
 
 function ignoreNotRunning(): void {}
-
-/** The path a route matches and sends: normalized, or as sent for `paths: raw` routes. */
-function pathFor(route: SiteRoute, target: RequestTarget): string {
-  return route.raw ? target.rawPath : target.path;
-}
-
-/** The answer of a respond or redirect route. Replacer functions: a `$&` in the path must not be read as a replacement pattern. */
-function answerOf(route: Exclude<SiteRoute, { kind: 'proxy' }>, target: RequestTarget): { status: number; headers: Record<string, string | number>; body: Buffer } {
-  if (route.kind === 'respond') return { status: route.status, headers: { 'content-type': route.contentType, 'content-length': route.body.length }, body: route.body };
-  const path = pathFor(route, target);
-  const location = route.location.replace('{host}', () => target.host).replace('{path}', () => path);
-  return { status: route.status, headers: { location, 'content-length': 0 }, body: EMPTY };
-}

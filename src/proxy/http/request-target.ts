@@ -60,14 +60,17 @@ export class RequestTargets {
   }
 
   of(req: IncomingMessage): RequestTarget | Refusal {
-    if (req.httpVersionMajor !== 1) return 'bad-request';
-    if (req.rawHeaders.length / 2 > this.#settings.maxHeaderFields) return 'too-large';
+    const h2 = req.httpVersionMajor === 2;
+    if (req.httpVersionMajor !== 1 && !h2) return 'bad-request';
+    if (h2 && !wellFormedH2(req.rawHeaders)) return 'bad-request';
+    if (req.rawHeaders.length / 2 > this.#settings.maxHeaderFields + (h2 ? 4 : 0)) return 'too-large';
     const te = req.headers['transfer-encoding'];
     if (te !== undefined && te.trim().toLowerCase() !== 'chunked') return 'bad-request';
     const url = req.url ?? '';
     let target: Omit<RequestTarget, 'path'>;
     if (url.startsWith('/')) {
-      const authority = req.headers.host ?? '';
+      const authority = h2 ? h2Authority(req) : req.headers.host ?? '';
+      if (authority === undefined) return 'bad-request';
       if (authority === '' && req.httpVersionMinor >= 1) return 'bad-request';
       const parsed = this.#authority(authority);
       if (parsed === undefined) return 'bad-request'; // not a host[:port]
@@ -99,6 +102,40 @@ export class RequestTargets {
     this.#authorities.set(authority, parsed);
     return parsed;
   }
+}
+
+/** RFC 9113 §8.2.2: fields that only mean something on an HTTP/1.1 connection. */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+const H2_NAME = /^:?[a-z0-9!#$%&'*+.^_`|~-]+$/;
+const BAD_VALUE = /[\r\n\0]|^[ \t]|[ \t]$/;
+
+/**
+ * An HTTP/2 request's fields, as RFC 9113 §8.2 wants them before any goes on as HTTP/1.1
+ * (downgrade smuggling): lower-case token names, no CR, LF or NUL in a value and no space
+ * around it, no connection-specific field, `te` only as `trailers`. nghttp2 lets a CR
+ * through, and undici would send it upstream.
+ */
+function wellFormedH2(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    if (!H2_NAME.test(name) || BAD_VALUE.test(value) || CONNECTION_SPECIFIC.has(name)) return false;
+    if (name === 'te' && value !== 'trailers') return false;
+  }
+  return true;
+}
+
+/**
+ * An HTTP/2 request's authority (RFC 9113 §8.3.1): `:authority`, or Host without it; both,
+ * differing, is malformed (a request that could be routed on one and answered for the
+ * other), as is a request with neither.
+ */
+function h2Authority(req: IncomingMessage): string | undefined {
+  const pseudo = req.headers[':authority'] as string | undefined;
+  const host = req.headers.host;
+  if (pseudo !== undefined && host !== undefined && pseudo !== host) return undefined;
+  const authority = pseudo ?? host;
+  return authority === '' ? undefined : authority;
 }
 
 /** `Example.test.:8080` → `example.test`; `[::1]:80` → `::1`. A trailing dot names the same host (RFC 1034 §3.1). */

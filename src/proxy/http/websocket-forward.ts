@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { rawHeadersOf, type Controller, type Handler } from '../../client/handler.js';
-import { NoUpstreamError, RequestAbortedError } from '../../errors.js';
+import { NoUpstreamError, ProxyBadRequestError, RequestAbortedError } from '../../errors.js';
 import { Splice } from '../../net/splice.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
 import { codeOf, ERROR_HEADER, errorBody, statusForUpstreamFailure } from './http-errors.js';
@@ -26,6 +26,25 @@ export function answerUpgrade(socket: Duplex, status: number, headers: Record<st
  * Writes a short HTTP error on a raw connection (an upgrade or CONNECT that is refused, or a
  * request Node's parser rejected) and closes it.
  */
+/**
+ * A request Node's parser refused (smuggling vectors, oversized headers) or a client too slow
+ * with its headers: answered 400, 431 or 408 with the holdfast code, then closed.
+ */
+export function refuseClientError(err: NodeJS.ErrnoException, socket: Duplex, metrics: { refused(reason: string): void }): void {
+  const code = err.code ?? '';
+  // Node reports here too a client that reset its connection, or ended it in the middle of a
+  // request (HPE_INVALID_EOF_STATE; a reset can reach the parser as an end as well): that
+  // client has left, no request was refused (the layer-4 side counts how its connection
+  // closed), and there is no one to answer.
+  if (code === 'ECONNRESET' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  metrics.refused(status === 408 ? 'timeout' : status === 431 ? 'too-large' : 'bad-request');
+  refuseUpgrade(socket, status, ProxyBadRequestError.code);
+}
+
 export function refuseUpgrade(socket: Duplex, status: number, code: string): void {
   const body = Buffer.from(errorBody(status, code));
   answerUpgrade(socket, status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, [ERROR_HEADER]: code }, body);

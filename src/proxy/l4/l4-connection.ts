@@ -38,10 +38,9 @@ const UNRECOGNIZED_NAME_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02,
  *     → [ClientHello, when a route needs SNI] → per-route limit → dial targets in order
  *     → splice both ways → closed, once, with a reason
  *
- * The client socket's `'error'` listener is attached in the constructor, the tick the socket
- * is accepted, and stays for the socket's life. Until the splice starts, this object owns the
- * client's close; after, the splice does. The record is closed only once every socket it
- * opened has closed, so "active connections: 0" also means "no file descriptors left".
+ * The client socket's `'error'` listener is attached the tick it is accepted, for its life.
+ * Until the splice starts, this object owns the client's close; after, the splice does. The
+ * record closes once every socket it opened has closed: "0 connections" means 0 descriptors.
  */
 export class L4Connection {
   readonly #client: Socket;
@@ -228,18 +227,26 @@ export class L4Connection {
     client.removeListener('end', this.#onClientEnd);
     this.#tracker.setState(this.#record, 'established');
     const pending = this.#pending;
-    this.#pending = [];
     const clientIp = this.#record.clientIp;
     if (site.proto === 'http') {
+      // h2c with prior knowledge: the first bytes say which protocol (they stay in #pending).
+      if (pending.length === 0 && site.sniffsPreface) {
+        this.#awaitFirstData(); // stopped when #serveHttp is called again with the bytes
+        client.once('data', (chunk: Buffer) => { client.pause(); this.#pending.push(chunk); this.#serveHttp(route, site, false); }).resume();
+        return;
+      }
+      this.#pending = [];
       // Node's HTTP server reads a net.Socket's handle directly: bytes already read must come through a stream.
-      const stream = pending.length === 0 ? client : new PrefixedStream(client, Buffer.concat(pending));
+      const first = pending.length === 0 ? undefined : Buffer.concat(pending);
+      const stream = first === undefined ? client : new PrefixedStream(client, first);
       this.#outer = stream;
-      site.accept(stream, clientIp);
+      site.accept(stream, clientIp, first);
       if (pending.length === 0 && client.isPaused()) client.resume();
       return;
     }
+    this.#pending = [];
     if (pending.length > 0) client.unshift(Buffer.concat(pending));
-    this.#outer = terminateTls(client, this.#generation, (secure, outcome) => {
+    this.#outer = terminateTls(client, { ...this.#generation, alpn: site.alpn }, (secure, outcome) => {
       this.#hooks.handshake(route.name, outcome);
       if (secure !== undefined) site.accept(secure, clientIp);
       else this.#reason ??= 'tls-failed';
@@ -259,11 +266,7 @@ export class L4Connection {
 
   readonly #onFirstDataTimeout = (): void => { this.#abort('first-data-timeout'); };
 
-  /**
-   * The client's FIN before the splice. While its first bytes are awaited (a PROXY header,
-   * a ClientHello) they will never complete: the connection ends. While the backend is
-   * dialled, the FIN is carried through once the splice starts (it sees `readableEnded`).
-   */
+  /** The client's FIN before the splice: awaited first bytes never come (the connection ends); while dialling, the splice carries it. */
   readonly #onClientEnd = (): void => {
     if (this.#abandonDial === undefined) this.#abort('client-closed');
   };

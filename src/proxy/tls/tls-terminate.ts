@@ -9,7 +9,7 @@ export type HandshakeOutcome = string;
 
 /**
  * Terminates TLS on an accepted connection: the certificate is chosen by SNI, ALPN offers
- * `http/1.1` only, the protocol floor is the store's (TLS 1.2 by default), and the handshake
+ * `alpn` (the site's: h2 and http/1.1, or http/1.1 alone), the protocol floor is the store's (TLS 1.2 by default), and the handshake
  * must finish within `handshakeMs` (on `clock`, from the moment it starts). `done` is called once, with the decrypted socket or with
  * undefined (the connection is destroyed) and the outcome either way.
  *
@@ -20,14 +20,14 @@ export type HandshakeOutcome = string;
  * connection ends after the handshake (`acme-tls-alpn`): no HTTP is served on it. A name with
  * no challenge pending fails the handshake.
  */
-export function terminateTls(stream: Socket, { certificates, handshakeMs, clock }: { certificates: CertificateStore; handshakeMs: number; clock: Clock }, done: (socket: TLSSocket | undefined, outcome: HandshakeOutcome) => void, acme?: AcmeManager): TLSSocket {
+export function terminateTls(stream: Socket, { certificates, handshakeMs, clock, alpn }: { certificates: CertificateStore; handshakeMs: number; clock: Clock; alpn: string[] }, done: (socket: TLSSocket | undefined, outcome: HandshakeOutcome) => void, acme?: AcmeManager): TLSSocket {
   // Bytes already read (a ClientHello sniffed for SNI) were unshifted back onto `stream`:
   // TLSSocket feeds a wrapped socket's buffered bytes to the handshake first.
   const socket = new TLSSocket(stream, {
     isServer: true,
     secureContext: acme === undefined ? certificates.defaultContext : undefined,
     SNICallback: acme === undefined ? certificates.sniCallback : (name, callback) => void acme.tlsAlpnContext(name).then((context) => callback(null, context), callback),
-    ALPNProtocols: acme === undefined ? ['http/1.1'] : ['acme-tls/1'],
+    ALPNProtocols: acme === undefined ? alpn : ['acme-tls/1'],
   });
   let settled = false;
   const finish = (outcome: HandshakeOutcome) => {
@@ -37,6 +37,9 @@ export function terminateTls(stream: Socket, { certificates, handshakeMs, clock 
     socket.removeListener('secure', onSecure);
     socket.removeListener('close', onClose);
     socket.removeListener('end', onClose);
+    // As tls.Server does on a server socket's handshake: an HTTP/2 session set up on a socket
+    // still marked secureConnecting waits for a 'secureConnect' that only client sockets emit.
+    (socket as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
     if (outcome === 'ok' && acme === undefined) return done(socket, outcome);
     if (outcome === 'ok') outcome = 'acme-tls-alpn';
     socket.destroy();
