@@ -1,7 +1,8 @@
 /**
  * proxy-h2: HTTP/2 toward clients. holdfast's terminating route (h2 by ALPN, TLS 1.3) against
- * nginx (1 worker, `listen … ssl http2`), in the same run, on loopback, both proxying to the
- * same "hello world" HTTP/1.1 upstream process with keep-alive. h2load (Debian's
+ * nginx (1 worker, `listen … ssl http2`) and a bare Node h2 proxy (the floor: node:http2 and
+ * an undici Pool, nothing else), in the same run, on loopback, all proxying to the same
+ * "hello world" HTTP/1.1 upstream process with keep-alive. h2load (Debian's
  * nghttp2-client, its own process) opens `--clients` sessions of `--streams` concurrent
  * streams each. For each proxy: requests/s, and its CPU time per request from the OS's
  * accounting of its processes (/proc/PID/stat; nginx's master and worker together). Rounds
@@ -47,9 +48,16 @@ export interface H2BenchResult {
   rows: H2Row[];
   /** holdfast's CPU per request over nginx's: the median of the rounds' ratios (undefined without nginx). */
   holdfastOverNginx: number | undefined;
+  /** holdfast's over the bare Node floor's, and the floor's over nginx's, the same way. */
+  holdfastOverFloor: number;
+  floorOverNginx: number | undefined;
 }
 
-export const H2_NAMES = { holdfast: 'holdfast proxy (terminate, h2)', nginx: 'nginx (1 worker, ssl http2)' } as const;
+export const H2_NAMES = {
+  holdfast: 'holdfast proxy (terminate, h2)',
+  nginx: 'nginx (1 worker, ssl http2)',
+  bare: 'bare Node (http2 secure server + undici Pool, nothing else)',
+} as const;
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const run = promisify(execFile);
@@ -108,6 +116,14 @@ http {
   return { name: H2_NAMES.nginx, port, child };
 }
 
+/** The floor any Node h2 proxy stands on (bench/peers/bare-node-h2-proxy.mjs). */
+async function startBare(upstream: number, dir: string): Promise<Contestant> {
+  const port = await freePort();
+  const child = fork(here('../peers/bare-node-h2-proxy.mjs'), [String(port), String(upstream), join(dir, 'cert.pem'), join(dir, 'key.pem')], { stdio: 'inherit' });
+  await once(child, 'message');
+  return { name: H2_NAMES.bare, port, child };
+}
+
 /** One h2load run: requests/s and the requests that succeeded and failed. */
 async function h2load(port: number, options: H2BenchOptions, seconds: number): Promise<{ rps: number; succeeded: number; failed: number }> {
   const { stdout } = await run('h2load', ['-D', String(seconds), '-c', String(options.clients), '-m', String(options.streams), '-t', '1', `https://127.0.0.1:${port}/`], { maxBuffer: 16 * 1024 * 1024 });
@@ -130,6 +146,7 @@ export async function runProxyH2(options: H2BenchOptions, progress: (line: strin
     contestants.push(await startHoldfast(upstreamPort, dir));
     if (hasCommand('nginx', ['-v'])) contestants.push(await startNginxH2(upstreamPort, dir));
     else progress('nginx not found: its row is left out (apt-get install nginx-light)');
+    contestants.push(await startBare(upstreamPort, dir));
     for (const c of contestants) {
       const warm = await h2load(c.port, options, options.seconds);
       if (warm.succeeded === 0 || warm.failed > 0) throw new Error(`${c.name} does not answer: ${warm.failed} failed of ${warm.succeeded + warm.failed}`);
@@ -152,8 +169,14 @@ export async function runProxyH2(options: H2BenchOptions, progress: (line: strin
     }
     for (const row of rows) Object.assign(row, { medianRps: median(row.rps), medianCpuUs: median(row.cpuUsPerRequest) });
     const nginx = rows.find((row) => row.name === H2_NAMES.nginx);
-    const holdfastOverNginx = nginx === undefined ? undefined : Math.round(median(nginx.cpuUsPerRequest.map((cpu, i) => rows[0]!.cpuUsPerRequest[i]! / cpu)) * 100) / 100;
-    return { options, rows, holdfastOverNginx };
+    const bare = rows.find((row) => row.name === H2_NAMES.bare)!;
+    const ratio = (a: H2Row, b: H2Row) => Math.round(median(b.cpuUsPerRequest.map((cpu, i) => a.cpuUsPerRequest[i]! / cpu)) * 100) / 100;
+    return {
+      options, rows,
+      holdfastOverNginx: nginx === undefined ? undefined : ratio(rows[0]!, nginx),
+      holdfastOverFloor: ratio(rows[0]!, bare),
+      floorOverNginx: nginx === undefined ? undefined : ratio(bare, nginx),
+    };
   } finally {
     await stopContestants(contestants);
     upstream.disconnect();
@@ -165,7 +188,8 @@ export async function runProxyH2(options: H2BenchOptions, progress: (line: strin
 export function formatH2(result: H2BenchResult): string {
   const lines = ['| proxy | median req/s | median CPU per request | rounds (µs CPU per request) | failed |', '|---|---:|---:|---|---:|'];
   for (const row of result.rows) lines.push(`| ${row.name} | ${row.medianRps} | ${row.medianCpuUs} µs | ${row.cpuUsPerRequest.join(', ')} | ${row.failed} |`);
-  if (result.holdfastOverNginx !== undefined) lines.push('', `holdfast's CPU per h2 request over nginx's (median of rounds): ${result.holdfastOverNginx}×.`);
+  lines.push('', `holdfast's CPU per h2 request over the bare Node floor's (median of rounds): ${result.holdfastOverFloor}×.`);
+  if (result.holdfastOverNginx !== undefined) lines.push(`holdfast's over nginx's: ${result.holdfastOverNginx}×; the floor's over nginx's: ${result.floorOverNginx}×.`);
   return lines.join('\n');
 }
 

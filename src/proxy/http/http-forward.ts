@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse, OutgoingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
@@ -32,6 +33,22 @@ export interface ExchangeSettings {
   readonly lifecycle: { readonly retiring: boolean };
   /** The timers of upgraded (WebSocket) connections. */
   readonly clock: Clock;
+}
+
+/**
+ * An HTTP/2 response's HEADERS, sent on the stream itself: the compatibility layer's
+ * writeHead sets each field one by one and asks every stream for trailers (a fifth of the
+ * proxy's CPU per h2 request, profiled). Its write() and end() then carry the body as usual.
+ */
+function respondH2(res: Http2ServerResponse, status: number, fields: readonly string[]): void {
+  const headers: OutgoingHttpHeaders = { ':status': status };
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!.toLowerCase();
+    const previous = headers[name];
+    headers[name] = previous === undefined ? fields[i + 1]! : Array.isArray(previous) ? [...previous, fields[i + 1]!] : [String(previous), fields[i + 1]!];
+  }
+  res.statusCode = status;
+  res.stream.respond(headers);
 }
 
 /** Statuses the client saw when it left before its response ended (nginx's convention). */
@@ -107,7 +124,9 @@ export class Exchange implements Handler {
       return;
     }
     if (this.#settings.lifecycle.retiring) this.#res.shouldKeepAlive = false; // began before a reload or shutdown
-    this.#res.writeHead(statusCode, downstreamResponseHeaders(rawHeadersOf(controller), viaEntry));
+    const fields = downstreamResponseHeaders(rawHeadersOf(controller), viaEntry);
+    if ('stream' in this.#res) respondH2(this.#res as unknown as Http2ServerResponse, statusCode, fields);
+    else this.#res.writeHead(statusCode, fields);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
