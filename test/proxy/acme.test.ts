@@ -11,6 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { Agent, request } from 'undici';
 import { parseConfig } from '../../src/proxy/config/config-loader.js';
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
 import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
@@ -34,14 +38,14 @@ async function setup(t: Parameters<typeof pebbleOrSkip>[0], ports?: { httpPort: 
   return pebble === undefined ? undefined : { dir, pebble, httpPort, tlsPort };
 }
 
-function proxyConfig(s: Setup, { challenge = 'http-01', store, ports = s }: { challenge?: 'http-01' | 'tls-alpn-01'; store?: { redis: { url: string; keyPrefix: string } }; ports?: { httpPort: number; tlsPort: number } } = {}): ProxyConfigInput {
+function proxyConfig(s: Setup, { challenge = 'http-01', store, ports = s, directory = s.pebble.directory }: { challenge?: 'http-01' | 'tls-alpn-01'; store?: { redis: { url: string; keyPrefix: string } }; ports?: { httpPort: number; tlsPort: number }; directory?: string } = {}): ProxyConfigInput {
   return {
     listeners: [{ host: '127.0.0.1', port: ports.httpPort }, { host: '127.0.0.1', port: ports.tlsPort }],
     routes: [
       { name: 'web', match: { ports: [ports.httpPort] }, action: { type: 'http', routes: [{ name: 'plain', action: { type: 'respond', status: 200, body: 'plain' } }] } },
       { name: 'tls', match: { ports: [ports.tlsPort] }, action: { type: 'terminate', routes: [{ name: 'secure', action: { type: 'respond', status: 200, body: 'secure' } }] } },
     ],
-    certificates: [{ acme: { domains: [DOMAIN], contact: 'ops@example.com', directory: s.pebble.directory, challenge } }],
+    certificates: [{ acme: { domains: [DOMAIN], contact: 'ops@example.com', directory, challenge } }],
     acme: { store: store ?? { dir: join(s.dir, 'store') }, directoryCaFile: s.pebble.caFile, requestRetries: 0 },
   };
 }
@@ -137,6 +141,59 @@ test('ACME renews at two thirds of the lifetime; a CA outage keeps the held cert
   await proxy.acme!.check(due + 1_000);
   assert.equal(retried, false);
 });
+
+test('ACME renews when the CA\'s renewal window says so (ARI, RFC 9773), before two thirds of the lifetime', async (t) => {
+  const s = await setup(t);
+  if (s === undefined) return;
+  // pebble 2.4 (Debian 12) has no renewalInfo resource: a directory of the test's own, beside
+  // it, lists pebble's resources and a renewalInfo resource that answers the window set here.
+  const trust = new Agent({ connect: { ca: readFileSync(s.pebble.caFile) } });
+  t.after(() => trust.close());
+  let window = { start: '', end: '' };
+  const asked: string[] = [];
+  const { cert, key } = s.pebble.listenerCa.issue(['127.0.0.1']);
+  const beside = createHttpsServer({ cert, key }, (req, res) => {
+    if (req.url === '/dir') {
+      void request(s.pebble.directory, { dispatcher: trust }).then((r) => r.body.json()).then((dir) => {
+        res.end(JSON.stringify({ ...(dir as object), renewalInfo: `https://127.0.0.1:${(beside.address() as { port: number }).port}/ari` }));
+      });
+      return;
+    }
+    asked.push(req.url!.slice('/ari/'.length));
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ suggestedWindow: window }));
+  });
+  beside.listen(0, '127.0.0.1');
+  await once(beside, 'listening');
+  t.after(() => { beside.closeAllConnections(); beside.close(); });
+  const proxy = await startProxy(t, proxyConfig(s, { directory: `https://127.0.0.1:${(beside.address() as { port: number }).port}/dir` }));
+  await issued(proxy);
+  const first = await served(s.tlsPort);
+
+  const day = 86_400_000;
+  window = { start: new Date(Date.now() + day).toISOString(), end: new Date(Date.now() + 2 * day).toISOString() };
+  await proxy.acme!.check(Date.now());
+  assert.equal((await served(s.tlsPort)).serialNumber, first.serialNumber, 'a window to come: nothing is ordered');
+  assert.equal(asked.at(-1), await ariIdByOpenssl(first), 'the certificate named as RFC 9773 §4.1 says (openssl reads the same)');
+
+  // The CA moves the window into the past (an incident, a revocation to come): renewed now.
+  window = { start: new Date(Date.now() - 2 * day).toISOString(), end: new Date(Date.now() - day).toISOString() };
+  const renewed = issued(proxy);
+  await proxy.acme!.check(Date.now());
+  assert.notEqual((await served(s.tlsPort)).serialNumber, first.serialNumber, 'renewed in this check');
+  assert.equal((await renewed).renewal, true);
+});
+
+/** A certificate's ARI identifier from openssl's reading of its Authority Key Identifier and serial. */
+async function ariIdByOpenssl(cert: X509Certificate): Promise<string> {
+  const text = execFileSync('openssl', ['x509', '-noout', '-ext', 'authorityKeyIdentifier', '-serial'], { input: cert.toString() }).toString();
+  const keyId = /keyid:([0-9A-F:]+)|\n\s+([0-9A-F]{2}(?::[0-9A-F]{2})+)/.exec(text)!;
+  const hex = (keyId[1] ?? keyId[2]!).replaceAll(':', '');
+  let serial = /serial=([0-9A-F]+)/.exec(text)![1]!;
+  if (serial.length % 2 === 1) serial = `0${serial}`;
+  if (Number.parseInt(serial.slice(0, 2), 16) >= 0x80) serial = `00${serial}`;
+  return `${Buffer.from(hex, 'hex').toString('base64url')}.${Buffer.from(serial, 'hex').toString('base64url')}`;
+}
 
 test('ACME TLS-ALPN-01: the challenge is answered inside the TLS listener, and the certificate served after', async (t) => {
   const s = await setup(t);

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { LineWatcher } from './line-watcher.js';
-import { testCa } from './tls-fixtures.js';
+import { testCa, type TestCa } from './tls-fixtures.js';
 
 /** A running pebble (Let's Encrypt's ACME test server) and its pebble-challtestsrv, on loopback. */
 export interface Pebble {
@@ -13,6 +13,8 @@ export interface Pebble {
   directory: string;
   /** The CA file pebble's own HTTPS chains to (for `acme.directoryCaFile`). */
   caFile: string;
+  /** That CA, to issue a certificate for a server the test puts beside pebble. */
+  listenerCa: TestCa;
   /** The root that pebble's issued certificates chain to (it is made anew at each start). */
   issuingRoot(): Promise<string>;
   stop(): Promise<void>;
@@ -82,6 +84,7 @@ export async function pebbleOrSkip(t: { skip(message: string): void; after(fn: (
   return {
     directory: `https://127.0.0.1:${acmePort}/dir`,
     caFile: join(dir, 'pebble-ca.pem'),
+    listenerCa: ca,
     async issuingRoot() {
       const res = await request(`https://127.0.0.1:${managementPort}/roots/0`, { dispatcher: management });
       return res.body.text();

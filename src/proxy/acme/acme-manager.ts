@@ -6,6 +6,7 @@ import { ProxyConfigError } from '../../errors.js';
 import type { AcmeCertificateConfig, AcmeOrderConfig, AcmeSettings } from '../config/acme-config.js';
 import type { AcmeStore, StoredCertificate } from './acme-store.js';
 import { orderCertificate, probeDirectory } from './acme-order.js';
+import { renewalWindow } from './renewal-info.js';
 
 /** A challenge answer outlives its order by far: the CA validates within seconds of being told. */
 const CHALLENGE_TTL_MS = 10 * 60_000;
@@ -19,6 +20,8 @@ interface Entry {
   failures: number;
   /** Wall-clock ms before which no new order is placed (backoff after a failure). */
   retryAt: number;
+  /** The CA's last suggested window (ARI) and the moment chosen in it, once per window. */
+  ari: { start: number; end: number; at: number } | undefined;
 }
 
 interface Held extends StoredCertificate {
@@ -48,7 +51,7 @@ export interface AcmeEvents {
  *              every checkMs ──┘        └── failed: backoff with jitter, the held certificate keeps serving
  *
  * A certificate is due at two thirds of its lifetime (Let's Encrypt's advice, and Caddy's
- * default), or when none is held. HTTP-01 and TLS-ALPN-01 answers go to the store, so that
+ * default), when the CA's renewal window says so (ARI, RFC 9773), or when none is held. HTTP-01 and TLS-ALPN-01 answers go to the store, so that
  * any instance sharing it answers the CA.
  */
 export class AcmeManager extends EventEmitter<AcmeEvents> {
@@ -63,7 +66,7 @@ export class AcmeManager extends EventEmitter<AcmeEvents> {
 
   constructor(configs: readonly { config: AcmeCertificateConfig; index: number }[], store: AcmeStore, settings: AcmeSettings, { clock, random = Math.random }: { clock: Clock; random?: () => number }) {
     super();
-    this.#entries = configs.map(({ config, index }) => ({ name: config.acme.domains[0]!, index, order: config.acme, current: undefined, failures: 0, retryAt: 0 }));
+    this.#entries = configs.map(({ config, index }) => ({ name: config.acme.domains[0]!, index, order: config.acme, current: undefined, failures: 0, retryAt: 0, ari: undefined }));
     this.#store = store;
     this.#settings = settings;
     this.#clock = clock;
@@ -139,18 +142,35 @@ export class AcmeManager extends EventEmitter<AcmeEvents> {
   async #checkOnce(now: number): Promise<void> {
     for (const entry of this.#entries) {
       if (this.#closed) return;
-      if (!isDue(entry.current, now) || now < entry.retryAt) continue;
-      await this.#obtain(entry, now);
+      if (now < entry.retryAt) continue;
+      if (isDue(entry.current, now) || await this.#ariSaysRenew(entry, now)) await this.#obtain(entry, now);
     }
+  }
+
+  /**
+   * Whether the CA's renewal window (ARI, RFC 9773) has come for the held certificate: a
+   * moment picked at random in the window, once per window (§4.2), so that the CA's
+   * subscribers do not all renew at its start.
+   */
+  async #ariSaysRenew(entry: Entry, now: number): Promise<boolean> {
+    const held = entry.current;
+    if (held === undefined) return false;
+    const window = await renewalWindow(entry.order.directory, this.#settings.directoryCaFile, held.cert);
+    if (window === undefined) return false;
+    if (entry.ari?.start !== window.start || entry.ari.end !== window.end) {
+      entry.ari = { ...window, at: window.start + this.#random() * (window.end - window.start) };
+    }
+    return now >= entry.ari.at;
   }
 
   async #obtain(entry: Entry, now: number): Promise<void> {
     const renewal = entry.current !== undefined;
+    const looked = entry.current?.cert;
     try {
       const outcome = await this.#store.exclusive(entry.name, async () => {
         // Another instance may have renewed it since this one looked.
         await this.#adopt(entry.name);
-        if (!isDue(entry.current, now)) return 'fresh' as const;
+        if (entry.current !== undefined && entry.current.cert !== looked) return 'fresh' as const;
         const pem = await orderCertificate(entry.order, this.#store, this.#settings, CHALLENGE_TTL_MS);
         this.#hold(entry, pem); // before the save, whose change notice then finds it held
         await this.#store.saveCertificate(entry.name, pem);

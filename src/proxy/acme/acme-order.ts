@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import * as acme from 'acme-client';
-import { Agent, request } from 'undici';
 import type { AcmeOrderConfig, AcmeSettings } from '../config/acme-config.js';
 import type { AcmeStore, StoredCertificate } from './acme-store.js';
-
-/** How long the directory has to answer the start-up probe. */
-const PROBE_TIMEOUT_MS = 10_000;
+import { getJson } from './renewal-info.js';
 
 /**
  * acme-client sends every request through one axios instance of its own: the directory's CA
@@ -22,19 +19,9 @@ function configure({ directoryCaFile, requestRetries }: AcmeSettings): void {
 
 /** Why the directory cannot be used (one try, no retries), or undefined when it answers with a directory object. */
 export async function probeDirectory(directory: string, caFile: string | undefined): Promise<string | undefined> {
-  const dispatcher = new Agent({ connect: caFile === undefined ? {} : { ca: readFileSync(caFile) }, headersTimeout: PROBE_TIMEOUT_MS, connectTimeout: PROBE_TIMEOUT_MS });
-  try {
-    const res = await request(directory, { dispatcher });
-    const body = await res.body.text();
-    if (res.statusCode !== 200) return `HTTP ${res.statusCode}`;
-    const parsed = JSON.parse(body) as { newOrder?: unknown } | null;
-    return typeof parsed?.newOrder === 'string' ? undefined : 'the answer is not an ACME directory (no newOrder)';
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    return cause ?? (err as Error).message;
-  } finally {
-    await dispatcher.close();
-  }
+  const answer = await getJson(directory, caFile);
+  if ('error' in answer) return answer.error;
+  return typeof (answer.value as { newOrder?: unknown } | null)?.newOrder === 'string' ? undefined : 'the answer is not an ACME directory (no newOrder)';
 }
 
 /**
