@@ -179,8 +179,11 @@ test('a rapid-reset flood (CVE-2023-44487) gets GOAWAY ENHANCE_YOUR_CALM; the pr
   assert.match(abusive, /reason="glitches"\} 1/);
 });
 
-test('a CONTINUATION flood (CVE-2024-27316) is cut off; the proxy lives on with 0 connections', async (t) => {
+test('a CONTINUATION flood (CVE-2024-27316) is cut off; the proxy lives on with 0 connections and its baseline descriptors', async (t) => {
   const s = await setup(t);
+  await fetchOnce(s.tlsPort, '/fixed', { tls: { ca: s.ca, servername: HOST }, headers: { host: HOST } });
+  await s.proxy.tracker.whenIdle();
+  const baseline = descriptors();
   const client = await RawH2.open(s.tlsPort, HOST);
   const block = headerBlock([[':method', 'GET'], [':scheme', 'https'], [':path', '/fixed'], [':authority', HOST]]);
   client.send(frame(FRAME.HEADERS, FLAG.END_STREAM, 1, block));
@@ -192,6 +195,8 @@ test('a CONTINUATION flood (CVE-2024-27316) is cut off; the proxy lives on with 
   assert.equal(s.proxy.tracker.active, 0);
   const answer = await fetchOnce(s.tlsPort, '/fixed', { tls: { ca: s.ca, servername: HOST }, headers: { host: HOST } });
   assert.equal(answer.status, 200);
+  await s.proxy.tracker.whenIdle();
+  assert.ok(descriptors() <= baseline, `descriptors: ${descriptors()}, before the flood ${baseline}`);
 });
 
 test('regression: a client that ends its h2 connection (FIN) leaves no connection behind (the proxy allows half-open sockets)', async (t) => {
