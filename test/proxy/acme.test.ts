@@ -20,6 +20,8 @@ import { ProxyServer } from '../../src/proxy/proxy-server.js';
 import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
 import { freePort, pebbleOrSkip, type Pebble } from '../support/pebble.js';
 import { redisOrSkip, uniquePrefix } from '../support/redis.js';
+import { Redis } from 'ioredis';
+import { storeKey } from '../../src/proxy/acme/acme-store.js';
 
 const DOMAIN = 'shop.example.com';
 
@@ -240,6 +242,18 @@ test('two proxies sharing a Redis ACME store place exactly one order, and both s
   assert.equal(await orders(a, 'failed') + await orders(b, 'failed'), 0, 'no second order was tried');
   const [fromA, fromB] = [await served(s.tlsPort), await served(other.tlsPort)];
   assert.equal(fromA.serialNumber, fromB.serialNumber);
+
+  // Whichever instance placed an order, either answers its HTTP-01 challenge from the store.
+  const redis = new Redis(redisUrl);
+  t.after(() => redis.disconnect());
+  await redis.set(`${store.redis.keyPrefix}challenge:http-01:${storeKey('tok-en_1')}`, 'tok-en_1.thumbprint', 'PX', 60_000);
+  for (const port of [s.httpPort, other.httpPort]) {
+    const answer = await request(`http://127.0.0.1:${port}/.well-known/acme-challenge/tok-en_1`, { headers: { host: DOMAIN } });
+    assert.equal(answer.statusCode, 200);
+    assert.equal(await answer.body.text(), 'tok-en_1.thumbprint');
+  }
+  const unknown = await request(`http://127.0.0.1:${s.httpPort}/.well-known/acme-challenge/other`, { headers: { host: DOMAIN } });
+  assert.equal(await unknown.body.text(), 'plain', 'a token no instance placed goes to the routes');
 });
 
 test('ACME config errors name the field: a contact that is not an email, a domain no route serves, a directory that cannot be reached', async (t) => {
