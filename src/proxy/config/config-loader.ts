@@ -62,6 +62,8 @@ export function parseConfig(raw: unknown, source = 'config'): ProxyConfig {
  * rather than "no option matched".
  */
 function closestIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  // A record key refused (a header name): its own message, not "Invalid key in record".
+  if (issue.code === 'invalid_key' && issue.issues.length > 0) return { ...issue.issues[0]!, path: issue.path } as z.core.$ZodIssue;
   if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
   const closest = issue.errors.reduce((best, option) => (option.length < best.length ? option : best));
   const first = closest[0];

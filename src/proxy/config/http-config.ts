@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bytes, cidr, ms, name, positive } from './config-fields.js';
+import { rewriteSchema } from './rewrite-config.js';
 
 /**
  * The HTTP half of the proxy's config: TLS certificates, the HTTP server settings, and the
@@ -68,6 +69,8 @@ export const httpRouteSchema = z.strictObject({
   /** The Upgrade protocols a proxy route forwards (lower case); any other is refused with 400. h2c only when named. */
   upgrades: z.array(z.string().regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/i, 'expected a protocol token such as websocket').transform((s) => s.toLowerCase())).default(['websocket']),
   action: z.discriminatedUnion('type', [proxyAction, redirectAction, respondAction], { error: 'expected action.type proxy, redirect or respond' }),
+  /** Header edits, a path prefix strip or replace, the Host sent upstream (rewrite-config.ts). */
+  rewrite: rewriteSchema.optional(),
 });
 
 const httpRoutes = z.array(httpRouteSchema).min(1, 'expected at least one HTTP route');

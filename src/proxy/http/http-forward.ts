@@ -11,6 +11,7 @@ import { downstreamResponseHeaders } from './forward-headers.js';
 import { codeOf, sendError, statusForUpstreamFailure } from './http-errors.js';
 import type { Upstream, UpstreamTarget } from '../upstream/upstream.js';
 import type { Clock } from '../../clock.js';
+import type { Rewrite } from './rewrite.js';
 
 export interface ExchangeObserver {
   /** The client got its response, or left before it (status 499, as nginx logs it). Once per request. */
@@ -33,6 +34,8 @@ export interface ExchangeSettings {
   readonly lifecycle: { readonly retiring: boolean };
   /** The timers of upgraded (WebSocket) connections. */
   readonly clock: Clock;
+  /** The route's rewrites: its response header edits apply here. */
+  readonly rewrite?: Rewrite | undefined;
 }
 
 /**
@@ -124,7 +127,8 @@ export class Exchange implements Handler {
       return;
     }
     if (this.#settings.lifecycle.retiring) this.#res.shouldKeepAlive = false; // began before a reload or shutdown
-    const fields = downstreamResponseHeaders(rawHeadersOf(controller), viaEntry);
+    const relayed = downstreamResponseHeaders(rawHeadersOf(controller), viaEntry);
+    const fields = this.#settings.rewrite === undefined ? relayed : this.#settings.rewrite.responseHeaders(relayed);
     if ('stream' in this.#res) respondH2(this.#res as unknown as Http2ServerResponse, statusCode, fields);
     else this.#res.writeHead(statusCode, fields);
   }

@@ -15,6 +15,7 @@ import { readBody } from './request-body.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { Clock } from '../../clock.js';
 import { answerOf, pathFor, type SiteRoute } from './site-route.js';
+import { compileRewrite } from './rewrite.js';
 import { answerUpgrade, refuseClientError, refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
 import type { AcmeRef } from '../acme/acme-manager.js';
 import { answerHttpChallenge } from '../acme/http-challenge.js';
@@ -113,19 +114,20 @@ export class HttpSite {
   #compile(route: HttpRouteConfig): SiteRoute {
     const { action } = route;
     const raw = route.paths === 'raw';
+    const rewrite = compileRewrite(route.rewrite);
     switch (action.type) {
       case 'proxy': {
         const { settings, metrics, upstreams, clock } = this.#deps;
         const upstream = upstreams.get(action.upstream)!;
         return {
-          kind: 'proxy', name: route.name, raw, preserveHost: action.preserveHost, upgrades: new Set(route.upgrades),
-          exchange: { route: route.name, upstream, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: this.#viaEntry, observer: metrics, lifecycle: this.#lifecycle, clock },
+          kind: 'proxy', name: route.name, raw, rewrite, preserveHost: action.preserveHost, upgrades: new Set(route.upgrades),
+          exchange: { route: route.name, upstream, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: this.#viaEntry, observer: metrics, lifecycle: this.#lifecycle, clock, rewrite },
         };
       }
       case 'redirect':
-        return { kind: 'redirect', name: route.name, raw, location: action.location, status: action.status };
+        return { kind: 'redirect', name: route.name, raw, rewrite, location: action.location, status: action.status };
       case 'respond':
-        return { kind: 'respond', name: route.name, raw, status: action.status, body: Buffer.from(action.body), contentType: action.contentType };
+        return { kind: 'respond', name: route.name, raw, rewrite, status: action.status, body: Buffer.from(action.body), contentType: action.contentType };
     }
   }
 
@@ -210,7 +212,7 @@ export class HttpSite {
       metrics.finished(route.name, 413, 'none');
       return sendError(res, 413, BodyTooLargeError.code, true);
     }
-    const headers = this.#upstreamHeaders(req, peer, target, route.preserveHost ? target.authority : undefined);
+    const headers = this.#upstreamHeaders(req, peer, target, route);
     const path = pathFor(route, target);
     // HTTP/2 needs no content-length: a request has a body unless its HEADERS ended the stream.
     const bodyless = length === 0 && req.headers['transfer-encoding'] === undefined && (req.httpVersionMajor !== 2 || (req as unknown as Http2ServerRequest).stream.endAfterHeaders);
@@ -231,8 +233,10 @@ export class HttpSite {
     return this.#peers.get(req.socket) ?? (req.httpVersionMajor === 2 ? this.#h2?.peerOf(req as unknown as Http2ServerRequest) : undefined) ?? NO_PEER;
   }
 
-  #upstreamHeaders(req: IncomingMessage, peer: Peer, target: RequestTarget, upstreamHost: string | undefined): string[] {
-    return upstreamRequestHeaders(req.httpVersionMajor === 2 ? withoutPseudoHeaders(req.rawHeaders) : req.rawHeaders, {
+  /** The upstream request's fields: the client's, forwarding fields added, then the route's rewrites. */
+  #upstreamHeaders(req: IncomingMessage, peer: Peer, target: RequestTarget, route: Extract<SiteRoute, { kind: 'proxy' }>): string[] {
+    const upstreamHost = route.preserveHost ? target.authority : undefined;
+    const fields = upstreamRequestHeaders(req.httpVersionMajor === 2 ? withoutPseudoHeaders(req.rawHeaders) : req.rawHeaders, {
       clientIp: peer.ip,
       trusted: peer.trusted,
       proto: this.proto,
@@ -241,6 +245,7 @@ export class HttpSite {
       upstreamHost,
       viaEntry: req.httpVersion === '1.1' ? this.#viaEntry : `${req.httpVersion} ${this.#deps.settings.via}`,
     });
+    return route.rewrite === undefined ? fields : route.rewrite.requestHeaders(fields);
   }
 
   #refuse(res: ServerResponse, reason: Refusal): void {
@@ -273,7 +278,7 @@ export class HttpSite {
       this.#deps.metrics.refused('upgrade');
       return refuseUpgrade(socket, 400, ProxyBadRequestError.code);
     }
-    const headers = this.#upstreamHeaders(req, this.#peerOf(req), target, route.preserveHost ? target.authority : undefined);
+    const headers = this.#upstreamHeaders(req, this.#peerOf(req), target, route);
     upgradeWebSocket(req, socket, head, pathFor(route, target), headers, route.exchange, this.#deps.settings.websocketIdleMs);
   };
 

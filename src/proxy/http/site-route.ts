@@ -1,23 +1,26 @@
 import type { ExchangeSettings } from './http-forward.js';
 import type { RequestTarget } from './request-target.js';
+import type { Rewrite } from './rewrite.js';
 
 /** One HTTP route of a site, compiled: a proxy to an upstream, a redirect or a fixed answer. */
-export type SiteRoute = { readonly name: string; readonly raw: boolean } & (
+export type SiteRoute = { readonly name: string; readonly raw: boolean; readonly rewrite: Rewrite | undefined } & (
   | { readonly kind: 'proxy'; readonly preserveHost: boolean; readonly upgrades: ReadonlySet<string>; readonly exchange: ExchangeSettings }
   | { readonly kind: 'redirect'; readonly location: string; readonly status: number }
   | { readonly kind: 'respond'; readonly status: number; readonly body: Buffer; readonly contentType: string });
 
 const EMPTY = Buffer.alloc(0);
 
-/** The path a route matches and sends: normalized, or as sent for `paths: raw` routes. */
+/** The path a route sends (and a redirect's `{path}`): normalized, or as sent for `paths: raw` routes, then rewritten. */
 export function pathFor(route: SiteRoute, target: RequestTarget): string {
-  return route.raw ? target.rawPath : target.path;
+  const path = route.raw ? target.rawPath : target.path;
+  return route.rewrite === undefined ? path : route.rewrite.path(path);
 }
 
 /** The answer of a respond or redirect route. Replacer functions: a `$&` in the path must not be read as a replacement pattern. */
 export function answerOf(route: Exclude<SiteRoute, { kind: 'proxy' }>, target: RequestTarget): { status: number; headers: Record<string, string | number>; body: Buffer } {
-  if (route.kind === 'respond') return { status: route.status, headers: { 'content-type': route.contentType, 'content-length': route.body.length }, body: route.body };
-  const path = pathFor(route, target);
-  const location = route.location.replace('{host}', () => target.host).replace('{path}', () => path);
-  return { status: route.status, headers: { location, 'content-length': 0 }, body: EMPTY };
+  const answer: { status: number; headers: Record<string, string | number>; body: Buffer } = route.kind === 'respond'
+    ? { status: route.status, headers: { 'content-type': route.contentType, 'content-length': route.body.length }, body: route.body }
+    : { status: route.status, headers: { location: route.location.replace('{host}', () => target.host).replace('{path}', () => pathFor(route, target)), 'content-length': 0 }, body: EMPTY };
+  if (route.rewrite !== undefined) answer.headers = route.rewrite.responseRecord(answer.headers);
+  return answer;
 }
