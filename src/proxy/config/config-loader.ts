@@ -67,7 +67,9 @@ function closestIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
   if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
   const closest = issue.errors.reduce((best, option) => (option.length < best.length ? option : best));
   const first = closest[0];
-  return first === undefined ? issue : closestIssue({ ...first, path: [...issue.path, ...first.path] } as z.core.$ZodIssue);
+  // A value of no option's type at all (a string for an object): the union's own message says what is expected.
+  if (first === undefined || first.path.length === 0) return issue;
+  return closestIssue({ ...first, path: [...issue.path, ...first.path] } as z.core.$ZodIssue);
 }
 
 /** `upstreams[0].targets[1]`, from zod's path. */

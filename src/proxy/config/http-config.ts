@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { bytes, cidr, ms, name, positive } from './config-fields.js';
 import { rewriteSchema } from './rewrite-config.js';
+import { rateLimitSchema } from './rate-limit-config.js';
 
 /**
  * The HTTP half of the proxy's config: TLS certificates, the HTTP server settings, and the
@@ -71,6 +72,8 @@ export const httpRouteSchema = z.strictObject({
   action: z.discriminatedUnion('type', [proxyAction, redirectAction, respondAction], { error: 'expected action.type proxy, redirect or respond' }),
   /** Header edits, a path prefix strip or replace, the Host sent upstream (rewrite-config.ts). */
   rewrite: rewriteSchema.optional(),
+  /** A token bucket per client (address, header or cookie), local or shared through Redis: 429 past it. */
+  rateLimit: rateLimitSchema.optional(),
 });
 
 const httpRoutes = z.array(httpRouteSchema).min(1, 'expected at least one HTTP route');

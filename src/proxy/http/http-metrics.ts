@@ -20,6 +20,7 @@ export class HttpMetrics implements ExchangeObserver {
   readonly #refusals: Counter<'reason'>;
   readonly #protocols: Counter<'protocol'>;
   readonly #abusive: Counter<'reason'>;
+  readonly #limited: Counter<'route'>;
 
   constructor(registry: Registry) {
     const p = 'holdfast_proxy_http_';
@@ -33,6 +34,7 @@ export class HttpMetrics implements ExchangeObserver {
     this.#handshakes = new Counter({ name: `${p}tls_handshakes_total`, help: 'TLS handshakes of terminating routes, by route and outcome (ok, timeout, closed, or the TLS error).', labelNames: ['route', 'outcome'], registers });
     this.#protocols = new Counter({ name: `${p}connections_total`, help: 'Client connections served, by protocol (http/1.1, h2).', labelNames: ['protocol'], registers });
     this.#abusive = new Counter({ name: 'holdfast_proxy_h2_sessions_closed_abusive_total', help: 'HTTP/2 sessions closed for abuse, by reason (glitches: rapid resets, refused or invalid frames; or the flood nghttp2 caught).', labelNames: ['reason'], registers });
+    this.#limited = new Counter({ name: `${p}rate_limited_total`, help: 'Requests answered 429 by a route\'s rate limit, by route.', labelNames: ['route'], registers });
     this.#refusals = new Counter({ name: `${p}refused_total`, help: 'Requests refused before routing, by reason (bad-request, timeout, too-large, forward-proxy, connect).', labelNames: ['reason'], registers });
   }
 
@@ -88,6 +90,11 @@ export class HttpMetrics implements ExchangeObserver {
   protocol(protocol: 'http/1.1' | 'h2'): void {
     this.#protocols.inc({ protocol });
   }
+
+  /** A route's rate limit answered 429 (an arrow: handed to each RouteRateLimit). */
+  readonly rateLimited = (route: string): void => {
+    this.#limited.inc({ route });
+  };
 
   abusive(reason: string): void {
     this.#abusive.inc({ reason });

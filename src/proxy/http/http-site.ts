@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../../errors.js';
 import type { CidrSet } from '../../net/address.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
-import { refusalStatus, RequestTargets, type Refusal, type RequestTarget } from './request-target.js';
+import { refusalStatus, RequestTargets, type RequestTarget } from './request-target.js';
 import type { HttpRouteConfig, HttpSettings } from '../config/http-config.js';
 import { sendError } from './http-errors.js';
 import { Exchange } from './http-forward.js';
@@ -16,7 +16,8 @@ import type { Upstream } from '../upstream/upstream.js';
 import type { Clock } from '../../clock.js';
 import { answerOf, pathFor, type SiteRoute } from './site-route.js';
 import { compileRewrite } from './rewrite.js';
-import { answerUpgrade, refuseClientError, refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
+import { RouteRateLimit } from './rate-limit.js';
+import { answerUpgrade, refuseClientError, refuseConnect, refuseRequest, refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
 import type { AcmeRef } from '../acme/acme-manager.js';
 import { answerHttpChallenge } from '../acme/http-challenge.js';
 import { H2Front, isPreface, withoutPseudoHeaders, type H2Hooks } from './h2-front.js';
@@ -68,6 +69,8 @@ export class HttpSite {
   readonly #targets: RequestTargets;
   /** HTTP/2 toward clients (h2 by ALPN; h2c with prior knowledge when `http2.cleartext`). */
   readonly #h2: H2Front<Peer> | undefined;
+  /** The routes' rate limits (their Redis connections close with the site). */
+  readonly #limits: RouteRateLimit[] = [];
 
   constructor(routes: readonly HttpRouteConfig[], proto: 'http' | 'https', deps: SiteDeps) {
     this.proto = proto;
@@ -115,19 +118,21 @@ export class HttpSite {
     const { action } = route;
     const raw = route.paths === 'raw';
     const rewrite = compileRewrite(route.rewrite);
+    const limit = route.rateLimit === undefined ? undefined : new RouteRateLimit(route.name, route.rateLimit, this.#deps.clock, this.#deps.metrics.rateLimited);
+    if (limit !== undefined) this.#limits.push(limit);
     switch (action.type) {
       case 'proxy': {
         const { settings, metrics, upstreams, clock } = this.#deps;
         const upstream = upstreams.get(action.upstream)!;
         return {
-          kind: 'proxy', name: route.name, raw, rewrite, preserveHost: action.preserveHost, upgrades: new Set(route.upgrades),
+          kind: 'proxy', name: route.name, raw, rewrite, limit, preserveHost: action.preserveHost, upgrades: new Set(route.upgrades),
           exchange: { route: route.name, upstream, maxResponseBodyBytes: settings.maxResponseBodyBytes, viaEntry: this.#viaEntry, observer: metrics, lifecycle: this.#lifecycle, clock, rewrite },
         };
       }
       case 'redirect':
-        return { kind: 'redirect', name: route.name, raw, rewrite, location: action.location, status: action.status };
+        return { kind: 'redirect', name: route.name, raw, rewrite, limit, location: action.location, status: action.status };
       case 'respond':
-        return { kind: 'respond', name: route.name, raw, rewrite, status: action.status, body: Buffer.from(action.body), contentType: action.contentType };
+        return { kind: 'respond', name: route.name, raw, rewrite, limit, status: action.status, body: Buffer.from(action.body), contentType: action.contentType };
     }
   }
 
@@ -175,7 +180,7 @@ export class HttpSite {
     // close() on a server that never listened only clears its timer and reports "not running".
     this.server.close(ignoreNotRunning);
     this.#h2?.close();
-    return Promise.resolve();
+    return Promise.all(this.#limits.map((limit) => limit.close())).then(() => {});
   }
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -186,12 +191,17 @@ export class HttpSite {
 
   readonly #route = (req: IncomingMessage, res: ServerResponse): void => {
     const target = this.#targets.of(req);
-    if (typeof target === 'string') return this.#refuse(res, target);
+    if (typeof target === 'string') return refuseRequest(res, target, this.#deps.metrics);
     const route = this.#router.match(target.host, target.path, target.rawPath);
     if (route === undefined) {
       this.#deps.metrics.finished('none', 404, 'none');
       return sendError(res, 404, new ProxyNoRouteError(target.host, target.path).code);
     }
+    if (route.limit === undefined) this.#serve(req, res, route, target);
+    else route.limit.admit(req, this.#peerOf(req).ip, res, () => this.#serve(req, res, route, target));
+  };
+
+  #serve(req: IncomingMessage, res: ServerResponse, route: SiteRoute, target: RequestTarget): void {
     if (route.kind !== 'proxy') {
       const { status, headers, body } = answerOf(route, target);
       res.writeHead(status, headers);
@@ -201,7 +211,7 @@ export class HttpSite {
     const peer = this.#peerOf(req);
     if (peer.pipeline === undefined || peer.pipeline.tryBegin(res)) this.#proxy(req, res, route, target, peer);
     else peer.pipeline.enqueue(res, () => this.#proxy(req, res, route, target, peer));
-  };
+  }
 
   #proxy(req: IncomingMessage, res: ServerResponse, route: Extract<SiteRoute, { kind: 'proxy' }>, target: RequestTarget, peer: Peer): void {
     const { settings, metrics, clock } = this.#deps;
@@ -248,13 +258,6 @@ export class HttpSite {
     return route.rewrite === undefined ? fields : route.rewrite.requestHeaders(fields);
   }
 
-  #refuse(res: ServerResponse, reason: Refusal): void {
-    const status = refusalStatus(reason);
-    this.#deps.metrics.refused(reason);
-    this.#deps.metrics.finished('none', status, 'none');
-    sendError(res, status, ProxyBadRequestError.code, true);
-  }
-
   /**
    * A request with Upgrade (and Connection: upgrade). A respond or redirect route gives its own
    * answer; a proxy route forwards only the protocols it allows (`upgrades`, websocket by
@@ -282,11 +285,8 @@ export class HttpSite {
     upgradeWebSocket(req, socket, head, pathFor(route, target), headers, route.exchange, this.#deps.settings.websocketIdleMs);
   };
 
-  /** CONNECT is a forward proxy's method: refused. */
-  readonly #onConnect = (_req: IncomingMessage, socket: Duplex): void => {
-    this.#deps.metrics.refused('connect');
-    refuseUpgrade(socket, 405, ProxyBadRequestError.code);
-  };
+  /** CONNECT is a forward proxy's method: refused (405). */
+  readonly #onConnect = (_req: IncomingMessage, socket: Duplex): void => refuseConnect(socket, this.#deps.metrics);
 
   /** A request Node's parser refused, or a client too slow with its headers (websocket-forward.ts). */
   readonly #onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => refuseClientError(err, socket, this.#deps.metrics);

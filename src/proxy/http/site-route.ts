@@ -1,9 +1,10 @@
 import type { ExchangeSettings } from './http-forward.js';
 import type { RequestTarget } from './request-target.js';
 import type { Rewrite } from './rewrite.js';
+import type { RouteRateLimit } from './rate-limit.js';
 
 /** One HTTP route of a site, compiled: a proxy to an upstream, a redirect or a fixed answer. */
-export type SiteRoute = { readonly name: string; readonly raw: boolean; readonly rewrite: Rewrite | undefined } & (
+export type SiteRoute = { readonly name: string; readonly raw: boolean; readonly rewrite: Rewrite | undefined; readonly limit: RouteRateLimit | undefined } & (
   | { readonly kind: 'proxy'; readonly preserveHost: boolean; readonly upgrades: ReadonlySet<string>; readonly exchange: ExchangeSettings }
   | { readonly kind: 'redirect'; readonly location: string; readonly status: number }
   | { readonly kind: 'respond'; readonly status: number; readonly body: Buffer; readonly contentType: string });

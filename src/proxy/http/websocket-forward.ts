@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -6,7 +6,8 @@ import { rawHeadersOf, type Controller, type Handler } from '../../client/handle
 import { NoUpstreamError, ProxyBadRequestError, RequestAbortedError } from '../../errors.js';
 import { Splice } from '../../net/splice.js';
 import { downstreamResponseHeaders } from './forward-headers.js';
-import { codeOf, ERROR_HEADER, errorBody, statusForUpstreamFailure } from './http-errors.js';
+import { codeOf, ERROR_HEADER, errorBody, sendError, statusForUpstreamFailure } from './http-errors.js';
+import { refusalStatus, type Refusal } from './request-target.js';
 import type { ExchangeSettings } from './http-forward.js';
 
 const KEEP_ON_SWITCH = new Set(['upgrade', 'connection']);
@@ -26,6 +27,20 @@ export function answerUpgrade(socket: Duplex, status: number, headers: Record<st
  * Writes a short HTTP error on a raw connection (an upgrade or CONNECT that is refused, or a
  * request Node's parser rejected) and closes it.
  */
+/** A request refused before routing (request-target.ts): 400, or 431, with the holdfast code, then closed. */
+export function refuseRequest(res: ServerResponse, reason: Refusal, metrics: { refused(reason: string): void; finished(route: string, status: number, target: string): void }): void {
+  const status = refusalStatus(reason);
+  metrics.refused(reason);
+  metrics.finished('none', status, 'none');
+  sendError(res, status, ProxyBadRequestError.code, true);
+}
+
+/** CONNECT is a forward proxy's method: 405. */
+export function refuseConnect(socket: Duplex, metrics: { refused(reason: string): void }): void {
+  metrics.refused('connect');
+  refuseUpgrade(socket, 405, ProxyBadRequestError.code);
+}
+
 /**
  * A request Node's parser refused (smuggling vectors, oversized headers) or a client too slow
  * with its headers: answered 400, 431 or 408 with the holdfast code, then closed.
