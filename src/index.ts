@@ -22,6 +22,7 @@ export { systemClock, type Clock } from './clock.js';
 // proxy (docs/reference/proxy.md)
 export { ProxyServer, type BoundListener, type ConnectionSummary } from './proxy/proxy-server.js';
 export { ProxyRuntime } from './proxy/runtime.js';
+export { createProxy, HoldfastProxy, type ProxySource, type ProxyEvents } from './proxy/create-proxy.js';
 export { loadConfigFile, parseConfig } from './proxy/config/config-loader.js';
 export type { ProxyConfig, ProxyConfigInput } from './proxy/config/config.js';
 

@@ -12,7 +12,7 @@ const EXPECTED = [
   'ProbeError', 'RequestAbortedError', 'ResponseTimeoutError', 'RetryBudget', 'RetryBudgetExhaustedError', 'SocketError',
   'StaleSocketError', 'TlsError', 'createDispatcher', 'fullJitterBackoff', 'isHoldfastError', 'parseKeepAliveHint',
   'parseRetryAfter', 'probeIdleTimeout', 'safelyBelow', 'systemClock',
-  'ProxyServer', 'ProxyRuntime', 'loadConfigFile', 'parseConfig', 'ProxyConfigError',
+  'ProxyServer', 'ProxyRuntime', 'createProxy', 'HoldfastProxy', 'loadConfigFile', 'parseConfig', 'ProxyConfigError',
   'NoUpstreamError', 'ProxyBadRequestError', 'ProxyNoRouteError', 'BodyTooLargeError',
 ];
 

@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { HttpMetrics } from './http/http-metrics.js';
@@ -10,7 +10,7 @@ import { CertificateStore } from './tls/certificate-store.js';
 import { buildGeneration, closeGeneration, retireGeneration, type Generation } from './generation.js';
 import { listenerName, type ListenerConfig, type ProxyConfig } from './config/config.js';
 import { L4Connection, type ListenerContext } from './l4/l4-connection.js';
-import { ProxyTelemetry } from './telemetry.js';
+import { ProxyTelemetry, type ProxyEvents } from './telemetry.js';
 
 export type { ConnectionSummary } from './connection-summary.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -56,11 +56,11 @@ export class ProxyServer {
   readonly #acme: AcmeRef = { current: undefined };
   readonly #acmeTelemetry: AcmeTelemetry;
 
-  private constructor(config: ProxyConfig, logger: Logger | undefined, clock: Clock) {
+  private constructor(config: ProxyConfig, logger: Logger | undefined, clock: Clock, events: EventEmitter<ProxyEvents> | undefined) {
     this.#config = config;
     this.#clock = clock;
     this.tracker = new ConnectionTracker(config.limits, clock);
-    this.telemetry = new ProxyTelemetry(this.tracker, logger);
+    this.telemetry = new ProxyTelemetry(this.tracker, logger, events);
     this.certificates = new CertificateStore(config.certificates, config.tls.minVersion);
     this.#acmeTelemetry = new AcmeTelemetry(this.certificates, this.telemetry.l4.registry, logger);
     this.#generation = this.#generationOf(config);
@@ -81,8 +81,8 @@ export class ProxyServer {
   }
 
   /** `clock`: the drain deadline and the health checks' timers (a fake one in tests). */
-  static async start(config: ProxyConfig, { logger, clock = systemClock }: { logger?: Logger; clock?: Clock } = {}): Promise<ProxyServer> {
-    const proxy = new ProxyServer(config, logger, clock);
+  static async start(config: ProxyConfig, { logger, clock = systemClock, events }: { logger?: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents> } = {}): Promise<ProxyServer> {
+    const proxy = new ProxyServer(config, logger, clock, events);
     try {
       // Stored certificates are served from the first handshake; orders start once the
       // listeners that answer their challenges are up.

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
@@ -7,6 +8,7 @@ import { buildAdminApp } from './admin-server.js';
 import { ConfigWatcher, loadConfigFile } from './config/config-loader.js';
 import type { ProxyConfig } from './config/config.js';
 import { ProxyServer } from './proxy-server.js';
+import type { ProxyEvents } from './telemetry.js';
 
 /**
  * The proxy as it runs from a config file, for the CLI and the library alike: the server,
@@ -42,9 +44,9 @@ export class ProxyRuntime {
   }
 
   /** Starts the proxy from `config` (loaded from `file`, which is watched), with its admin endpoint when configured. */
-  static async start(file: string, config: ProxyConfig, { logger, clock = systemClock }: { logger: Logger; clock?: Clock }): Promise<ProxyRuntime> {
+  static async start(file: string, config: ProxyConfig, { logger, clock = systemClock, events }: { logger: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents> }): Promise<ProxyRuntime> {
     const token = adminToken(config);
-    const proxy = await ProxyServer.start(config, { logger, clock });
+    const proxy = await ProxyServer.start(config, { logger, clock, ...(events === undefined ? {} : { events }) });
     const runtime = new ProxyRuntime(file, proxy, logger, clock);
     if (config.admin !== undefined) {
       const admin = buildAdminApp(proxy, { token, isStopping: () => runtime.#stopping, allowedHosts: config.admin.allowedHosts ?? LOOPBACK_HOSTS });

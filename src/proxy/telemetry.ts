@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ConnectionRecord, ConnectionTracker } from '../net/connection-tracker.js';
@@ -6,6 +7,14 @@ import { HttpMetrics } from './http/http-metrics.js';
 import { ProxyMetrics } from './l4/proxy-metrics.js';
 import type { HandshakeOutcome } from './tls/tls-terminate.js';
 import type { UpstreamHooks } from './upstream/upstream.js';
+
+/** What a library user hears (create-proxy.ts): each event is emitted only while someone listens. */
+export interface ProxyEvents {
+  connection: [{ listener: string; client: string | undefined }];
+  request: [{ route: string; status: number; target: string }];
+  reload: [{ why: string; applied: boolean; error?: string }];
+  error: [Error];
+}
 
 /**
  * The proxy's one voice, as client/telemetry.ts is the client's: a connection (it is the
@@ -21,13 +30,19 @@ export class ProxyTelemetry implements UpstreamHooks {
   readonly #tracker: ConnectionTracker;
   readonly #logger: Logger | undefined;
   readonly #debug: Logger | undefined;
+  readonly #events: EventEmitter<ProxyEvents> | undefined;
 
-  constructor(tracker: ConnectionTracker, logger: Logger | undefined) {
+  constructor(tracker: ConnectionTracker, logger: Logger | undefined, events?: EventEmitter<ProxyEvents>) {
     this.#tracker = tracker;
     this.#logger = logger;
+    this.#events = events;
     this.#debug = logger?.isLevelEnabled('debug') === true ? logger : undefined;
     this.l4 = new ProxyMetrics(tracker);
     this.http = new HttpMetrics(this.l4.registry);
+    // The per-request path pays for 'request' only once someone listens for it.
+    const emitRequests = () => { this.http.onFinished = (route, status, target) => events!.emit('request', { route, status, target }); };
+    if (events !== undefined && events.listenerCount('request') > 0) emitRequests();
+    (events as EventEmitter | undefined)?.on('newListener', (name: string) => { if (name === 'request') emitRequests(); });
     tracker.on('refused', (limit, listener) => this.#debug?.debug({ limit, listener }, 'connection refused by a limit'));
   }
 
@@ -42,10 +57,12 @@ export class ProxyTelemetry implements UpstreamHooks {
   /** A listener failed after binding (EMFILE on accept, say): logged, the process stays up. */
   listenerError(listener: string, err: Error): void {
     this.#logger?.error({ err, listener }, 'listener error');
+    if (this.#events !== undefined && this.#events.listenerCount('error') > 0) this.#events.emit('error', err);
   }
 
   opened(listener: string, socket: Socket): void {
     this.l4.opened(listener);
+    if (this.#events !== undefined && this.#events.listenerCount('connection') > 0) this.#events.emit('connection', { listener, client: socket.remoteAddress });
     this.#debug?.debug({ listener, client: socket.remoteAddress, clientPort: socket.remotePort, active: this.#tracker.active }, 'connection opened');
   }
 
@@ -88,12 +105,14 @@ export class ProxyTelemetry implements UpstreamHooks {
 
   reloaded(why: string, details: object): void {
     this.l4.reloaded('applied');
+    this.#events?.emit('reload', { why, applied: true });
     this.#logger?.info({ why, ...details }, 'config reloaded');
   }
 
   /** A reload that was refused (`stage` load: the file is invalid; apply: it could not be applied). */
   reloadRefused(why: string, stage: 'load' | 'apply', error: string): void {
     this.l4.reloaded('invalid');
+    this.#events?.emit('reload', { why, applied: false, error });
     this.#logger?.error({ why, error }, stage === 'load' ? 'config reload refused; the running config stays' : 'config reload failed; the running config stays');
   }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * An HTTP route's `rateLimit:` section: a token bucket per client, local to the process or
  * shared through Redis by every instance naming the same URL and prefix.
- * docs/reference/proxy.md#rate-limits.
+ * docs/reference/proxy.md#http-routes-certificates-and-server-settings.
  */
 export const rateLimitSchema = z.strictObject({
   /** Tokens added per second: the sustained rate a client may send at. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * An HTTP route's `rewrite:` section: what the proxy changes on the way through. Request
  * header edits, the path and the Host apply to what a proxy route sends upstream; response
- * header edits apply to every answer of the route. docs/reference/proxy.md#rewrites.
+ * header edits apply to every answer of the route. docs/reference/proxy.md#http-routes-certificates-and-server-settings.
  */
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

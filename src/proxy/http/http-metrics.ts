@@ -42,7 +42,11 @@ export class HttpMetrics implements ExchangeObserver {
   readonly #requestSeries = new Map<string, Map<string, Map<number, { value: number }>>>();
   readonly #latencySeries = new Map<string, Map<string, ReturnType<FastHistogram['stateFor']>>>();
 
+  /** Set when a library user listens for 'request' (telemetry.ts). */
+  onFinished: ((route: string, status: number, target: string) => void) | undefined;
+
   finished(route: string, status: number, target: string): void {
+    this.onFinished?.(route, status, target);
     const byTarget = this.#requestSeries.get(route) ?? this.#requestSeries.set(route, new Map()).get(route)!;
     const byStatus = byTarget.get(target) ?? byTarget.set(target, new Map()).get(target)!;
     let series = byStatus.get(status);
