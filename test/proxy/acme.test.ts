@@ -273,4 +273,6 @@ test('ACME config errors name the field: a contact that is not an email, a domai
   assert.throws(() => parseConfig(base({ domains: ['*.example.com'] })), /certificates\[0\]\.acme\.domains\[0\].*DNS-01/s);
   const closedPort = await freePort();
   await assert.rejects(ProxyServer.start(parseConfig(base({ directory: `https://127.0.0.1:${closedPort}/dir` }))), /certificates\[0\]\.acme\.directory.*cannot be reached/s);
+  const noRedis = { ...base({}), acme: { store: { redis: { url: `redis://127.0.0.1:${closedPort}` } } } };
+  await assert.rejects(ProxyServer.start(parseConfig(noRedis)), /acme\.store\.redis\.url.*cannot be reached/s);
 });

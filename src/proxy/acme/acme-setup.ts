@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock.js';
+import { ProxyConfigError } from '../../errors.js';
 import type { ProxyConfig } from '../config/config.js';
 import type { AcmeCertificateConfig } from '../config/acme-config.js';
 import { AcmeManager } from './acme-manager.js';
@@ -20,7 +21,12 @@ export async function openAcme(config: ProxyConfig, clock: Clock, telemetry: Acm
   const entries = config.certificates.flatMap((config, index) => ('acme' in config ? [{ config: config as AcmeCertificateConfig, index }] : []));
   if (entries.length === 0) return undefined;
   const { store: where } = config.acme;
-  const store: AcmeStore = 'dir' in where ? new FileAcmeStore(where.dir) : await RedisAcmeStore.open(where.redis.url, where.redis.keyPrefix);
+  let store: AcmeStore;
+  try {
+    store = 'dir' in where ? new FileAcmeStore(where.dir) : await RedisAcmeStore.open(where.redis.url, where.redis.keyPrefix);
+  } catch (err) {
+    throw new ProxyConfigError('config', 'acme.store.redis.url', `the ACME store cannot be reached (${(err as Error).message})`);
+  }
   const manager = new AcmeManager(entries, store, config.acme, { clock });
   telemetry.attach(manager);
   try {

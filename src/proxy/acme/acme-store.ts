@@ -122,7 +122,9 @@ export class FileAcmeStore implements AcmeStore {
   async #write(file: string, text: string): Promise<void> {
     const path = join(this.#dir, file);
     await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
-    await chmod(this.#dir, 0o700);
+    // A directory made elsewhere (by a package, with other modes) is tightened when it can be;
+    // the files themselves are 0600 whatever the directory.
+    await chmod(this.#dir, 0o700).catch(() => {});
     const temporary = `${path}.${process.pid}.tmp`;
     await writeFile(temporary, text, { mode: 0o600 });
     await rename(temporary, path);
