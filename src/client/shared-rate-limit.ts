@@ -7,6 +7,8 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 export interface SharedRateLimitOptions {
   requestsPerSecond: number;
+  /** Requests at once after a quiet spell: a window of `burst` per `burst / requestsPerSecond` s (default: one second's worth). */
+  burst?: number;
   /** Redis to share the budget through: a URL (holdfast owns the connection) or a client you own. */
   url?: string;
   client?: Redis;
@@ -33,10 +35,10 @@ export class SharedRateLimit implements TokenSource {
   readonly #client: Redis;
   readonly #owned: boolean;
 
-  constructor({ requestsPerSecond, url = DEFAULT_REDIS_URL, client, keyPrefix = DEFAULT_SHARED_RATE_LIMIT_PREFIX }: SharedRateLimitOptions) {
+  constructor({ requestsPerSecond, burst, url = DEFAULT_REDIS_URL, client, keyPrefix = DEFAULT_SHARED_RATE_LIMIT_PREFIX }: SharedRateLimitOptions) {
     // Budgets below one request per second use a longer window with one point.
-    const duration = requestsPerSecond >= 1 ? 1 : Math.ceil(1 / requestsPerSecond);
-    const points = Math.max(1, Math.floor(requestsPerSecond * duration));
+    const duration = burst !== undefined ? Math.max(1, Math.ceil(burst / requestsPerSecond)) : requestsPerSecond >= 1 ? 1 : Math.ceil(1 / requestsPerSecond);
+    const points = burst ?? Math.max(1, Math.floor(requestsPerSecond * duration));
     this.#owned = client === undefined;
     // enableOfflineQueue off: while Redis is away, calls fail at once and the insurance limiter answers.
     this.#client = client ?? newRedis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });

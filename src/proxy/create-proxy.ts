@@ -1,11 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { loadConfigFile, parseConfig } from './config/config-loader.js';
-import type { ProxyConfig, ProxyConfigInput } from './config/config.js';
-import type { BoundListener, ProxyServer } from './proxy-server.js';
-import { ProxyRuntime } from './runtime.js';
-import { ProxyServer as Server } from './proxy-server.js';
+import type { ProxyConfigInput } from './config/config.js';
+import { ProxyServer, type BoundListener } from './proxy-server.js';
+import { applyConfig, ProxyRuntime } from './runtime.js';
 import type { ProxyEvents } from './telemetry.js';
 
 export type { ProxyEvents } from './telemetry.js';
@@ -50,10 +49,10 @@ export class HoldfastProxy extends EventEmitter<ProxyEvents> {
     const options = { ...(this.#logger === undefined ? {} : { logger: this.#logger }), ...(this.#clock === undefined ? {} : { clock: this.#clock }), events: this };
     if ('file' in this.#source) {
       const config = await loadConfigFile(this.#source.file);
-      this.#runtime = await ProxyRuntime.start(this.#source.file, config, { logger: this.#logger ?? silentLogger(), ...options });
+      this.#runtime = await ProxyRuntime.start(this.#source.file, config, { ...options, logger: this.#logger ?? pino({ enabled: false }) });
       this.#server = this.#runtime.proxy;
     } else {
-      this.#server = await Server.start(parseConfig(this.#source.config), options);
+      this.#server = await ProxyServer.start(parseConfig(this.#source.config), options);
     }
     return this.#server.listeners;
   }
@@ -63,24 +62,13 @@ export class HoldfastProxy extends EventEmitter<ProxyEvents> {
     const server = this.#started();
     if (this.#runtime !== undefined) return this.#runtime.reload('reload()');
     if (config === undefined) throw new Error('reload(config): a proxy made from a config object needs the new config');
-    let parsed: ProxyConfig;
-    try {
-      parsed = parseConfig(config);
-    } catch (err) {
-      server.telemetry.reloadRefused('reload()', 'load', (err as Error).message);
-      throw err;
-    }
-    await server.reload(parsed);
-    server.telemetry.reloaded('reload()', { listeners: server.listeners, routes: parsed.routes.length });
+    await applyConfig(server, 'reload()', () => parseConfig(config));
   }
 
   /** Stops accepting, lets open connections finish for up to `drainMs` (the config's `shutdown.drainMs`), then ends the rest. */
-  async drain(drainMs?: number): Promise<{ drained: boolean; destroyed: number }> {
+  drain(drainMs?: number): Promise<{ drained: boolean; destroyed: number }> {
     const server = this.#started();
-    if (this.#runtime !== undefined && drainMs === undefined) return this.#runtime.stop();
-    const result = await server.shutdown(drainMs);
-    await this.#runtime?.stop();
-    return result;
+    return this.#runtime === undefined ? server.shutdown(drainMs) : this.#runtime.stop(drainMs);
   }
 
   /** Ends every connection now. */
@@ -111,10 +99,4 @@ export class HoldfastProxy extends EventEmitter<ProxyEvents> {
 
 export function createProxy(source: ProxySource, options: { logger?: Logger; clock?: Clock } = {}): HoldfastProxy {
   return new HoldfastProxy(source, options);
-}
-
-function silentLogger(): Logger {
-  const noop = () => {};
-  const logger = { info: noop, warn: noop, error: noop, debug: noop, trace: noop, fatal: noop, isLevelEnabled: () => false, child: () => logger } as unknown as Logger;
-  return logger;
 }

@@ -77,38 +77,46 @@ export class ProxyRuntime {
     return this.#reload(why);
   }
 
-  /** Stops watching, drains (shutdown.drainMs), then closes the admin endpoint. */
-  async stop(): Promise<{ drained: boolean; destroyed: number }> {
+  /** Stops watching, drains (`drainMs`, default shutdown.drainMs), then closes the admin endpoint. */
+  async stop(drainMs?: number): Promise<{ drained: boolean; destroyed: number }> {
     this.#stopping = true;
     this.#watcher.close();
     this.#certificates.close();
-    const result = await this.proxy.shutdown();
+    const result = await this.proxy.shutdown(drainMs);
     await this.#admin?.close();
     this.#logger.debug({ file: this.#file }, 'runtime stopped');
     return result;
   }
 }
 
+/**
+ * Loads a config and applies it to `proxy`, saying either outcome (telemetry: a log line, the
+ * reloads metric and the library's `reload` event). Rejects with the error when it was
+ * refused; the running config then stays. The file reloader and createProxy's reload(config)
+ * both go through it.
+ */
+export async function applyConfig(proxy: ProxyServer, why: string, load: () => ProxyConfig | Promise<ProxyConfig>): Promise<void> {
+  let next: ProxyConfig;
+  try {
+    next = await load();
+  } catch (err) {
+    proxy.telemetry.reloadRefused(why, 'load', err instanceof ProxyConfigError ? err.message : String(err));
+    throw err;
+  }
+  try {
+    await proxy.reload(next);
+  } catch (err) {
+    proxy.telemetry.reloadRefused(why, 'apply', (err as Error).message);
+    throw err;
+  }
+  proxy.telemetry.reloaded(why, { listeners: proxy.listeners, routes: next.routes.length });
+}
+
 /** Reloads one at a time; a change that arrives mid-reload is applied after it. */
 function reloader(file: string, proxy: ProxyServer, onApplied: () => void): (why: string) => Promise<void> {
   let running: Promise<void> | undefined;
   let again = false;
-  const once = async (why: string): Promise<void> => {
-    let next: ProxyConfig;
-    try {
-      next = await loadConfigFile(file);
-    } catch (err) {
-      proxy.telemetry.reloadRefused(why, 'load', err instanceof ProxyConfigError ? err.message : String(err));
-      return;
-    }
-    try {
-      await proxy.reload(next);
-      onApplied();
-      proxy.telemetry.reloaded(why, { listeners: proxy.listeners, routes: next.routes.length });
-    } catch (err) {
-      proxy.telemetry.reloadRefused(why, 'apply', (err as Error).message);
-    }
-  };
+  const once = (why: string): Promise<void> => applyConfig(proxy, why, () => loadConfigFile(file)).then(onApplied, () => {});
   return async (why) => {
     if (running !== undefined) {
       again = true;

@@ -194,11 +194,8 @@ export class AcmeManager extends EventEmitter<AcmeEvents> {
     if (entry === undefined) return;
     const stored = await this.#store.certificate(name);
     if (stored === undefined || stored.cert === entry.current?.cert) return;
-    const before = entry.current;
     this.#hold(entry, stored);
-    if (before === undefined || entry.current!.notAfter > before.notAfter || entry.current!.cert !== before.cert) {
-      this.emit('loaded', { name, notAfter: new Date(entry.current!.notAfter).toISOString() });
-    }
+    this.emit('loaded', { name, notAfter: new Date(entry.current!.notAfter).toISOString() });
   }
 
   #hold(entry: Entry, pem: StoredCertificate): void {

@@ -129,7 +129,7 @@ export class Exchange implements Handler {
     if (this.#settings.lifecycle.retiring) this.#res.shouldKeepAlive = false; // began before a reload or shutdown
     const relayed = downstreamResponseHeaders(rawHeadersOf(controller), viaEntry);
     const fields = this.#settings.rewrite === undefined ? relayed : this.#settings.rewrite.responseHeaders(relayed);
-    if ('stream' in this.#res) respondH2(this.#res as unknown as Http2ServerResponse, statusCode, fields);
+    if (this.#req.httpVersionMajor === 2) respondH2(this.#res as unknown as Http2ServerResponse, statusCode, fields);
     else this.#res.writeHead(statusCode, fields);
   }
 

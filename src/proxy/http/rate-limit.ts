@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Clock } from '../../clock.js';
+import { SharedRateLimit } from '../../client/shared-rate-limit.js';
 import { TokenBucket } from '../../policy/token-bucket.js';
 import { newRedis } from '../../redis-client.js';
 import type { RateLimitConfig } from '../config/rate-limit-config.js';
@@ -18,11 +18,11 @@ const RATE_LIMITED_CODE = RateLimitedError.code;
  * answered 429 with `Retry-After` and the `RateLimit-Policy` / `RateLimit` fields
  * (draft-ietf-httpapi-ratelimit-headers), before anything goes upstream.
  *
- * Local: a token bucket per key (policy/token-bucket.ts). With `redis`: rate-limiter-flexible's
- * RateLimiterRedis, shared by every instance (a fixed window of `burst` requests per
- * `burst / requestsPerSecond` seconds, the nearest a shared atomic counter comes to a bucket),
- * with a local limiter of the same budget while Redis is away: requests are limited, never
- * failed, by an outage.
+ * Local: a token bucket per key (policy/token-bucket.ts). With `redis`: the client's
+ * SharedRateLimit (rate-limiter-flexible's RateLimiterRedis), shared by every instance (a
+ * fixed window of `burst` requests per `burst / requestsPerSecond` seconds, the nearest a
+ * shared atomic counter comes to a bucket), with a local limiter of the same budget while
+ * Redis is away: requests are limited, never failed, by an outage.
  */
 export class RouteRateLimit {
   readonly #route: string;
@@ -31,7 +31,7 @@ export class RouteRateLimit {
   readonly #windowS: number;
   readonly #clock: Clock;
   readonly #buckets = new Map<string, TokenBucket>();
-  readonly #shared: RateLimiterRedis | undefined;
+  readonly #shared: SharedRateLimit | undefined;
   readonly #redis: Redis | undefined;
   readonly #onLimited: (route: string) => void;
 
@@ -50,8 +50,7 @@ export class RouteRateLimit {
       redis.once('ready', () => { redis.options.enableOfflineQueue = false; });
       redis.on('error', () => {}); // reconnects on its own; the insurance limiter covers the gap
       this.#redis = redis;
-      const options = { keyPrefix: `${config.redis.keyPrefix}${route}`, points: this.#burst, duration: this.#windowS };
-      this.#shared = new RateLimiterRedis({ ...options, storeClient: this.#redis, insuranceLimiter: new RateLimiterMemory(options) });
+      this.#shared = new SharedRateLimit({ requestsPerSecond: config.requestsPerSecond, burst: this.#burst, client: redis, keyPrefix: `${config.redis.keyPrefix}${route}` });
     }
   }
 
@@ -59,14 +58,13 @@ export class RouteRateLimit {
   admit(req: IncomingMessage, clientIp: string, res: ServerResponse, serve: () => void): void {
     const key = this.#keyOf(req, clientIp);
     if (this.#shared === undefined) return this.#decide(this.#takeLocal(key), res, serve);
-    this.#shared.consume(key, 1).then(() => this.#decide(0, res, serve), (rejection: unknown) => {
-      this.#decide(rejection instanceof RateLimiterRes ? Math.max(1, rejection.msBeforeNext) : 0, res, serve);
-    });
+    // A failure past the insurance limiter lets the request through: the limit never fails a request.
+    this.#shared.take(key).then((waitMs) => this.#decide(waitMs, res, serve), () => this.#decide(0, res, serve));
   }
 
   async close(): Promise<void> {
+    await this.#shared?.close(); // not its connection's owner: that is closed here
     this.#redis?.disconnect();
-    return Promise.resolve();
   }
 
   #decide(waitMs: number, res: ServerResponse, serve: () => void): void {
