@@ -5,33 +5,20 @@
 import { readFileSync } from 'node:fs';
 import { createSecureServer } from 'node:http2';
 import { Pool } from 'undici';
+import { relayTo } from './relay-handler.mjs';
 
 const [port, upstream] = process.argv.slice(2, 4).map(Number);
 const [certFile, keyFile] = process.argv.slice(4, 6);
 const pool = new Pool(`http://127.0.0.1:${upstream}`, { connections: 128, allowH2: false });
 const server = createSecureServer({ cert: readFileSync(certFile), key: readFileSync(keyFile), allowHTTP1: true }, (req, res) => {
-  pool.dispatch({ path: req.url, method: req.method, headers: ['host', req.headers[':authority'] ?? req.headers.host ?? ''], body: null }, {
-    onRequestStart() {},
-    onResponseStart(controller, status) {
-      const headers = { ':status': status };
-      const raw = controller.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) {
-        const name = raw[i].toString('latin1').toLowerCase();
-        if (name !== 'connection' && name !== 'keep-alive') headers[name] = raw[i + 1].toString('latin1');
-      }
-      res.stream.respond(headers);
-    },
-    onResponseData(controller, chunk) {
-      if (res.write(chunk)) return;
-      controller.pause();
-      res.once('drain', () => controller.resume());
-    },
-    onResponseEnd() { res.end(); },
-    onResponseError() {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    },
-  });
+  pool.dispatch({ path: req.url, method: req.method, headers: ['host', req.headers[':authority'] ?? req.headers.host ?? ''], body: null }, relayTo(res, (status, raw) => {
+    const headers = { ':status': status };
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i].toString('latin1').toLowerCase();
+      if (name !== 'connection' && name !== 'keep-alive') headers[name] = raw[i + 1].toString('latin1');
+    }
+    res.stream.respond(headers);
+  }));
 });
 server.listen(port, '127.0.0.1', () => process.send?.('listening'));
 process.on('disconnect', () => process.exit(0));

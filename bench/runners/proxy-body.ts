@@ -10,15 +10,14 @@
  *   options: --seconds S (default 5) --rounds N (default 5) --connections C (default 50)
  *            --sizes 1024,65536 (body bytes) --json FILE
  */
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
-import { freePort, hasCommand, median, PROXY_CLI, runRounds, stopContestants, treeCpuUs, waitForPort, type Contestant } from '../fixtures/proxy-process.js';
+import { hasCommand, median, runRounds, startHoldfastContestant, stopContestants, treeCpuUs, type Contestant } from '../fixtures/proxy-process.js';
 import { startNginx } from '../fixtures/nginx.js';
 
 export interface BodyBenchOptions {
@@ -43,19 +42,14 @@ const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
 export const BODY_NAMES = { buffered: 'holdfast, bodies read first (default)', streamed: 'holdfast, bodies streamed (bufferRequestBodyBytes: 0)', nginx: 'nginx (1 worker)' } as const;
 
-async function startHoldfast(name: string, upstream: number, dir: string, bufferRequestBodyBytes: number | undefined): Promise<Contestant> {
-  const port = await freePort();
-  const file = join(dir, `${port}.yaml`);
-  writeFileSync(file, stringify({
+function startHoldfast(name: string, upstream: number, dir: string, bufferRequestBodyBytes: number | undefined): Promise<Contestant> {
+  return startHoldfastContestant(name, dir, (port) => ({
     upstreams: [{ name: 'app', targets: [`127.0.0.1:${upstream}`] }],
     listeners: [{ host: '127.0.0.1', port }],
     routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'app', action: { type: 'proxy', upstream: 'app' } }] } }],
     limits: { maxConnections: 10_000, perIp: 1_000, newPerSecondPerIp: 1_000 },
     ...(bufferRequestBodyBytes === undefined ? {} : { http: { bufferRequestBodyBytes } }),
   }));
-  const child = spawn(process.execPath, [PROXY_CLI, 'proxy', '--config', file, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForPort(port, child);
-  return { name, port, child };
 }
 
 export async function runProxyBody(options: BodyBenchOptions, progress: (line: string) => void = () => {}): Promise<BodyRow[]> {

@@ -16,16 +16,16 @@
  * nginx is used when installed (apt-get install nginx-light); without it, its row is left
  * out and the run says so. h2load is required (apt-get install nghttp2-client).
  */
-import { execFile, fork, spawn } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { stringify } from 'yaml';
-import { freePort, hasCommand, median, PROXY_CLI, stopContestants, treeCpuUs, waitForPort, type Contestant } from '../fixtures/proxy-process.js';
+import { freePort, hasCommand, median, startHoldfastContestant, stopContestants, treeCpuUs, type Contestant } from '../fixtures/proxy-process.js';
 import { selfSigned } from '../fixtures/self-signed.js';
+import { startNginx } from '../fixtures/nginx.js';
 
 export interface H2BenchOptions {
   seconds: number;
@@ -62,58 +62,14 @@ export const H2_NAMES = {
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const run = promisify(execFile);
 
-async function startHoldfast(upstream: number, dir: string): Promise<Contestant> {
-  const port = await freePort();
-  const file = join(dir, 'holdfast.yaml');
-  writeFileSync(file, stringify({
+function startHoldfast(upstream: number, dir: string): Promise<Contestant> {
+  return startHoldfastContestant(H2_NAMES.holdfast, dir, (port) => ({
     upstreams: [{ name: 'app', targets: [`127.0.0.1:${upstream}`] }],
     listeners: [{ host: '127.0.0.1', port }],
     routes: [{ name: 'tls', action: { type: 'terminate', routes: [{ name: 'app', action: { type: 'proxy', upstream: 'app' } }] } }],
     certificates: [{ certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') }],
     limits: { maxConnections: 10_000, perIp: 1_000, newPerSecondPerIp: 1_000 },
   }));
-  const child = spawn(process.execPath, [PROXY_CLI, 'proxy', '--config', file, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForPort(port, child);
-  return { name: H2_NAMES.holdfast, port, child };
-}
-
-/** nginx 1.22 (Debian 12) spells HTTP/2 on the listen line; `http2 on;` came in 1.25.1. */
-async function startNginxH2(upstream: number, dir: string): Promise<Contestant> {
-  const port = await freePort();
-  const prefix = join(dir, 'nginx');
-  mkdirSync(join(prefix, 'tmp'), { recursive: true });
-  const file = join(prefix, 'nginx.conf');
-  writeFileSync(file, `
-worker_processes 1;
-daemon off;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp/body;
-  proxy_temp_path ${prefix}/tmp/proxy;
-  upstream app { server 127.0.0.1:${upstream}; keepalive 128; }
-  server {
-    listen 127.0.0.1:${port} ssl http2;
-    ssl_certificate ${join(dir, 'cert.pem')};
-    ssl_certificate_key ${join(dir, 'key.pem')};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    keepalive_timeout 65s;
-    keepalive_requests 1000000;   # the streams of one h2 connection (nginx 1.19.7+); 1000 by default, then GOAWAY
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
-  }
-}
-`);
-  const child = spawn('nginx', ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForPort(port, child);
-  return { name: H2_NAMES.nginx, port, child };
 }
 
 /** The floor any Node h2 proxy stands on (bench/peers/bare-node-h2-proxy.mjs). */
@@ -144,7 +100,7 @@ export async function runProxyH2(options: H2BenchOptions, progress: (line: strin
   try {
     const [{ port: upstreamPort }] = (await once(upstream, 'message')) as [{ port: number }];
     contestants.push(await startHoldfast(upstreamPort, dir));
-    if (hasCommand('nginx', ['-v'])) contestants.push(await startNginxH2(upstreamPort, dir));
+    if (hasCommand('nginx', ['-v'])) contestants.push(await startNginx(H2_NAMES.nginx, upstreamPort, dir, [], { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem'), http2: true }));
     else progress('nginx not found: its row is left out (apt-get install nginx-light)');
     contestants.push(await startBare(upstreamPort, dir));
     for (const c of contestants) {

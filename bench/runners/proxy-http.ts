@@ -26,9 +26,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import {
-  freePort, hasCommand, median, PROXY_CLI, runRounds, stopContestants, treeCpuUs, waitForPort, type Contestant, type ContestantRounds,
+  freePort, hasCommand, median, runRounds, startHoldfastContestant, stopContestants, treeCpuUs, waitForPort, type Contestant, type ContestantRounds,
 } from '../fixtures/proxy-process.js';
 import { startNginx } from '../fixtures/nginx.js';
 
@@ -71,20 +70,15 @@ export const NAMES = {
   bare: 'bare Node (http server + undici Pool, nothing else)',
 } as const;
 
-async function startHoldfast(upstream: number, dir: string): Promise<Contestant> {
-  const port = await freePort();
-  const file = join(dir, 'holdfast.yaml');
+function startHoldfast(upstream: number, dir: string): Promise<Contestant> {
   // The defaults: metrics, forwarding headers, limits, the client core's replay and breaker.
-  writeFileSync(file, stringify({
+  return startHoldfastContestant(NAMES.holdfast, dir, (port) => ({
     upstreams: [{ name: 'app', targets: [`127.0.0.1:${upstream}`] }],
     listeners: [{ host: '127.0.0.1', port }],
     routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'app', action: { type: 'proxy', upstream: 'app' } }] } }],
     limits: { maxConnections: 10_000, perIp: 1_000, newPerSecondPerIp: 1_000 },
     admin: { host: '127.0.0.1', port: 0 },
   }));
-  const child = spawn(process.execPath, [PROXY_CLI, 'proxy', '--config', file, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForPort(port, child);
-  return { name: NAMES.holdfast, port, child };
 }
 
 async function startNodePeer(name: string, script: string, upstream: number): Promise<Contestant> {

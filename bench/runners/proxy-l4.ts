@@ -21,9 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import {
-  freePort, hasCommand, median, processCpuUs, PROXY_CLI, runRounds, stopContestants, waitForPort, type Contestant, type ContestantRounds,
+  freePort, hasCommand, median, processCpuUs, runRounds, startHoldfastContestant, stopContestants, waitForPort, type Contestant, type ContestantRounds,
 } from '../fixtures/proxy-process.js';
 
 export interface L4Options {
@@ -50,11 +49,9 @@ export interface L4Result {
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
 
-async function startHoldfast(backend: number, dir: string): Promise<Contestant> {
-  const port = await freePort();
-  const file = join(dir, 'holdfast.yaml');
+function startHoldfast(backend: number, dir: string): Promise<Contestant> {
   // Every lifecycle feature on: tracking, limits, and all the timeouts.
-  writeFileSync(file, stringify({
+  return startHoldfastContestant('holdfast proxy', dir, (port) => ({
     upstreams: [{ name: 'backend', targets: [`127.0.0.1:${backend}`] }],
     listeners: [{ host: '127.0.0.1', port }],
     routes: [{ name: 'backend', action: { type: 'forward', upstream: 'backend' } }],
@@ -62,9 +59,6 @@ async function startHoldfast(backend: number, dir: string): Promise<Contestant> 
     limits: { maxConnections: 10_000, perIp: 1_000, perRoute: 10_000, newPerSecondPerIp: 1_000 },
     admin: { host: '127.0.0.1', port: 0 },
   }));
-  const child = spawn(process.execPath, [PROXY_CLI, 'proxy', '--config', file, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForPort(port, child);
-  return { name: 'holdfast proxy', port, child };
 }
 
 async function startNaive(backend: number): Promise<Contestant> {
