@@ -60,6 +60,8 @@ export class AcmeManager extends EventEmitter<AcmeEvents> {
   readonly #settings: AcmeSettings;
   readonly #clock: Clock;
   readonly #random: () => number;
+  /** Directories read successfully, by URL: read once per manager, as acme-client reads its own. */
+  readonly #directories = new Map<string, { renewalInfo: string | undefined }>();
   #cancelTimer: (() => void) | undefined;
   #checking: Promise<void> | undefined;
   #closed = false;
@@ -84,8 +86,9 @@ export class AcmeManager extends EventEmitter<AcmeEvents> {
     const directories = new Map<string, Entry>();
     for (const entry of this.#entries) if (!directories.has(entry.order.directory)) directories.set(entry.order.directory, entry);
     for (const [directory, entry] of directories) {
-      const error = await probeDirectory(directory, this.#settings.directoryCaFile);
-      if (error === undefined) continue;
+      const probe = await this.#directory(directory);
+      if (!('error' in probe)) continue;
+      const { error } = probe;
       const blocked = this.#entries.filter((e) => e.order.directory === directory && e.current === undefined);
       if (blocked.length > 0) throw new ProxyConfigError('config', `certificates[${blocked[0]!.index}].acme.directory`, `the ACME directory ${directory} cannot be reached (${error})`);
       this.emit('failed', { name: entry.name, error: new Error(`the ACME directory ${directory} cannot be reached (${error})`), retryInMs: this.#settings.checkMs });
@@ -152,10 +155,21 @@ export class AcmeManager extends EventEmitter<AcmeEvents> {
    * moment picked at random in the window, once per window (§4.2), so that the CA's
    * subscribers do not all renew at its start.
    */
+  /** A directory as read once (at load, or at the first check after a failed read): its renewalInfo resource. */
+  async #directory(url: string): Promise<{ error: string } | { renewalInfo: string | undefined }> {
+    const known = this.#directories.get(url);
+    if (known !== undefined) return known;
+    const probe = await probeDirectory(url, this.#settings.directoryCaFile);
+    if (!('error' in probe)) this.#directories.set(url, probe);
+    return probe;
+  }
+
   async #ariSaysRenew(entry: Entry, now: number): Promise<boolean> {
     const held = entry.current;
     if (held === undefined) return false;
-    const window = await renewalWindow(entry.order.directory, this.#settings.directoryCaFile, held.cert);
+    const probe = await this.#directory(entry.order.directory);
+    if ('error' in probe || probe.renewalInfo === undefined) return false;
+    const window = await renewalWindow(probe.renewalInfo, this.#settings.directoryCaFile, held.cert);
     if (window === undefined) return false;
     if (entry.ari?.start !== window.start || entry.ari.end !== window.end) {
       entry.ari = { ...window, at: window.start + this.#random() * (window.end - window.start) };

@@ -17,11 +17,16 @@ function configure({ directoryCaFile, requestRetries }: AcmeSettings): void {
   trustedCaFile = directoryCaFile;
 }
 
-/** Why the directory cannot be used (one try, no retries), or undefined when it answers with a directory object. */
-export async function probeDirectory(directory: string, caFile: string | undefined): Promise<string | undefined> {
+/**
+ * The directory (one try, no retries): why it cannot be used, or its `renewalInfo` resource
+ * (RFC 9773; undefined when the CA offers none).
+ */
+export async function probeDirectory(directory: string, caFile: string | undefined): Promise<{ error: string } | { renewalInfo: string | undefined }> {
   const answer = await getJson(directory, caFile);
-  if ('error' in answer) return answer.error;
-  return typeof (answer.value as { newOrder?: unknown } | null)?.newOrder === 'string' ? undefined : 'the answer is not an ACME directory (no newOrder)';
+  if ('error' in answer) return answer;
+  const value = answer.value as { newOrder?: unknown; renewalInfo?: unknown } | null;
+  if (typeof value?.newOrder !== 'string') return { error: 'the answer is not an ACME directory (no newOrder)' };
+  return { renewalInfo: typeof value.renewalInfo === 'string' ? value.renewalInfo : undefined };
 }
 
 /**

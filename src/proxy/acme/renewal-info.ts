@@ -28,13 +28,10 @@ export async function getJson(url: string, caFile: string | undefined): Promise<
 
 /**
  * ACME Renewal Information (RFC 9773): the window in which the CA suggests renewing a
- * certificate, when the directory offers a `renewalInfo` resource; undefined when it does
- * not, or does not answer (the window is advice: two thirds of the lifetime still holds).
+ * certificate, from the directory's `renewalInfo` resource (`base`); undefined when it does
+ * not answer (the window is advice: two thirds of the lifetime still holds).
  */
-export async function renewalWindow(directory: string, caFile: string | undefined, certificatePem: string): Promise<RenewalWindow | undefined> {
-  const dir = await getJson(directory, caFile);
-  const base = 'value' in dir ? (dir.value as { renewalInfo?: unknown } | null)?.renewalInfo : undefined;
-  if (typeof base !== 'string') return undefined;
+export async function renewalWindow(base: string, caFile: string | undefined, certificatePem: string): Promise<RenewalWindow | undefined> {
   const id = certificateId(new X509Certificate(certificatePem));
   if (id === undefined) return undefined;
   const info = await getJson(`${base.replace(/\/$/, '')}/${id}`, caFile);
