@@ -9,9 +9,11 @@ import { UsageError, untilSignal } from './cli-error.js';
 export const PROXY_HELP = `Usage: holdfast proxy --config FILE [options]
 
 A socket-safe proxy: TCP forwarding and TLS passthrough routed by SNI, TLS
-termination, and an HTTP reverse proxy over pooled keep-alive upstreams (with
-replay, retries on another target, outlier ejection and health checks), with
-per-connection tracking, limits, timeouts and an admin API.
+termination (certificates from files, or obtained and renewed by ACME), HTTP/2
+toward clients, and an HTTP reverse proxy over pooled keep-alive upstreams (with
+replay, retries on another target, outlier ejection and health checks, per-route
+rewrites and per-client rate limits), with per-connection tracking, limits,
+timeouts and an admin API.
 
 Options:
   --config FILE          the YAML or JSON config (see examples/proxy.yaml, docs/reference/proxy.md)
@@ -24,8 +26,10 @@ The config is reloaded when the file changes and on SIGHUP: new connections use 
 new routes, established ones are untouched (idle HTTP keep-alive connections are
 closed so that clients reconnect to the new routes), and an invalid file keeps the
 running config (the reason is logged). Certificate and key files are reloaded when
-they change, without a restart. SIGTERM or SIGINT stops accepting, lets connections
-drain for shutdown.drainMs, ends the rest and exits 0.`;
+they change, without a restart; ACME certificates are renewed at two thirds of
+their lifetime, or when the CA's renewal window says so. SIGTERM or SIGINT stops
+accepting (HTTP/2 clients get a GOAWAY), lets connections drain for
+shutdown.drainMs, ends the rest and exits 0.`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug'];
 
