@@ -1,5 +1,6 @@
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type { Clock } from '../../clock.js';
 import type { HttpSettings } from '../config/http-config.js';
 
 /** What an HTTP/2 session reports: its opening and closing, and why an abusive one was cut off. */
@@ -11,6 +12,13 @@ export interface H2Hooks {
 }
 
 const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+/**
+ * How long a session cut off for abuse may still send (read and dropped) after its GOAWAY,
+ * before its connection is destroyed: time for the GOAWAY to reach the client (nginx's
+ * lingering close, for the same reason).
+ */
+export const ABUSE_LINGER_MS = 1000;
 
 /** RFC 9113 §3.4: an h2c connection with prior knowledge opens with this. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -30,6 +38,8 @@ export function withoutPseudoHeaders(raw: string[]): string[] {
 
 interface SessionState<P> {
   readonly peer: P;
+  /** The connection under the session: what the linger after an abusive session's GOAWAY destroys. */
+  readonly socket: Duplex;
   glitches: number;
 }
 
@@ -57,15 +67,17 @@ export class H2Front<P> {
   readonly #sessions = new Map<ServerHttp2Session, SessionState<P>>();
   readonly #hooks: H2Hooks;
   readonly #maxGlitches: number;
-  /** The peer of the connection being handed over: the session made for it, in the same tick, takes it. */
-  #accepting: P | undefined;
+  readonly #clock: Clock;
+  /** The connection being handed over and its peer: the session made for it, in the same tick, takes them. */
+  #accepting: { socket: Duplex; peer: P } | undefined;
   /** The session made for the connection being handed over. */
   #made: ServerHttp2Session | undefined;
   #draining = false;
 
-  constructor(settings: HttpSettings, hooks: H2Hooks, onRequest: (req: Http2ServerRequest, res: Http2ServerResponse) => void) {
+  constructor(settings: HttpSettings, hooks: H2Hooks, clock: Clock, onRequest: (req: Http2ServerRequest, res: Http2ServerResponse) => void) {
     const { maxConcurrentStreams, maxGlitches } = settings.http2;
     this.#hooks = hooks;
+    this.#clock = clock;
     this.#maxGlitches = maxGlitches;
     this.#server = http2.createServer({
       settings: { maxConcurrentStreams, maxHeaderListSize: settings.maxHeaderBytes, enablePush: false },
@@ -85,7 +97,7 @@ export class H2Front<P> {
 
   /** Serves HTTP/2 on a connection (decrypted, or cleartext with prior knowledge). */
   accept(socket: Duplex, peer: P): void {
-    this.#accepting = peer;
+    this.#accepting = { socket, peer };
     this.#made = undefined;
     try {
       this.#server.emit('connection', socket);
@@ -119,7 +131,7 @@ export class H2Front<P> {
   }
 
   readonly #onSession = (session: ServerHttp2Session): void => {
-    const state: SessionState<P> = { peer: this.#accepting!, glitches: 0 };
+    const state: SessionState<P> = { ...this.#accepting!, glitches: 0 };
     this.#sessions.set(session, state);
     this.#made = session;
     this.#hooks.protocol('h2');
@@ -144,7 +156,13 @@ export class H2Front<P> {
   #glitch(session: ServerHttp2Session, state: SessionState<P>): void {
     if (++state.glitches <= this.#maxGlitches || session.destroyed) return;
     this.#hooks.abusive('glitches');
+    // Not destroy(): that closes the socket with the client's flood still unread, and the
+    // kernel answers unread data with a RST that throws away the GOAWAY not yet sent. So the
+    // GOAWAY goes out, no new stream is taken, the socket is ended once the streams in flight
+    // are done (Node reads and drops what still comes), and destroyed ABUSE_LINGER_MS later.
     session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-    session.destroy();
+    session.close();
+    const { socket } = state;
+    socket.once('close', this.#clock.schedule(() => socket.destroy(), ABUSE_LINGER_MS));
   }
 }

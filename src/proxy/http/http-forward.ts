@@ -199,7 +199,10 @@ export class Exchange implements Handler {
 
   /** The client's connection closed: before the response ended, the upstream request is aborted. */
   readonly #onClientClose = (): void => {
-    if (this.#res.writableFinished || this.#done) return;
+    // Not res.writableFinished: Node's HTTP/2 compatibility response reads its stream's, which
+    // a stream the client reset has too (its writable side is ended when it closes), and the
+    // upstream request went on unaborted.
+    if (this.#done) return;
     this.#controller?.abort(new RequestAbortedError());
     this.#finish(CLIENT_CLOSED);
   };

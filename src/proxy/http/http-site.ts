@@ -100,7 +100,7 @@ export class HttpSite {
     this.server.emit('listening');
     const { enabled, cleartext } = settings.http2;
     if (proto === 'https' ? enabled : cleartext) {
-      this.#h2 = new H2Front<Peer>(settings, deps.metrics, (req, res) => this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse));
+      this.#h2 = new H2Front<Peer>(settings, deps.metrics, deps.clock, (req, res) => this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse));
     }
   }
 
