@@ -27,7 +27,8 @@ new routes, established ones are untouched (idle HTTP keep-alive connections are
 closed so that clients reconnect to the new routes), and an invalid file keeps the
 running config (the reason is logged). Certificate and key files are reloaded when
 they change, without a restart; ACME certificates are renewed at two thirds of
-their lifetime, or when the CA's renewal window says so. SIGTERM or SIGINT stops
+their lifetime, or when the CA's renewal window says so. SIGUSR1 reopens the
+access log file (accessLog.output) after a rotation. SIGTERM or SIGINT stops
 accepting (HTTP/2 clients get a GOAWAY), lets connections drain for
 shutdown.drainMs, ends the rest and exits 0.`;
 
@@ -60,9 +61,13 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
   const logger = pino({ level, base: { pid: process.pid } });
   const runtime = await ProxyRuntime.start(file, config, { logger });
   const onHup = () => void runtime.reload('SIGHUP');
+  // As nginx's USR1: logrotate moved the access log away (Node's inspector no longer starts on it).
+  const onUsr1 = () => runtime.proxy.reopenLogs();
   process.on('SIGHUP', onHup);
+  process.on('SIGUSR1', onUsr1);
   const signal = await stopped;
   process.off('SIGHUP', onHup);
+  process.off('SIGUSR1', onUsr1);
   logger.info({ signal, active: runtime.proxy.tracker.active, drainMs: runtime.proxy.config.shutdown.drainMs }, 'shutting down: no new connections, draining');
   const { drained, destroyed } = await runtime.stop();
   logger.info({ drained, destroyed }, 'stopped');

@@ -12,6 +12,12 @@ export interface RequestPolicy {
    * method and `Idempotency-Key` rule.
    */
   idempotent?: boolean;
+  /**
+   * Called as each attempt of this request starts: `attempt` counts from 1, `reason` is
+   * `first`, `replay` (a stale keep-alive socket, replayed at once on a fresh one) or the
+   * retry's reason (`connect`, `status 503`, …). What a proxy's access log counts per request.
+   */
+  onAttempt?: (attempt: number, reason: string) => void;
 }
 
 declare module 'undici' {

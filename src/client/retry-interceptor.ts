@@ -131,6 +131,7 @@ class RetryPolicy implements RedispatchPolicy {
 
   onAttempt(attempt: number, reason: string): void {
     this.#trace?.attempt(attempt, reason);
+    this.#opts.holdfast?.onAttempt?.(attempt, reason);
   }
 
   onSettled(attempts: number, statusCode: number | undefined, error: Error | undefined): void {

@@ -71,6 +71,11 @@ export class HoldfastProxy extends EventEmitter<ProxyEvents> {
     return this.#runtime === undefined ? server.shutdown(drainMs) : this.#runtime.stop(drainMs);
   }
 
+  /** Opens the access log file again, after a rotation moved it (the CLI does this on SIGUSR1). */
+  reopenLogs(): void {
+    this.#started().reopenLogs();
+  }
+
   /** Ends every connection now. */
   async close(): Promise<void> {
     await this.drain(0);

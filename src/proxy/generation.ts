@@ -46,7 +46,7 @@ export function buildGeneration(config: ProxyConfig, deps: { certificates: Certi
   }));
   const sites = new Map<string, HttpSite>();
   const acme = deps.acme ?? { current: undefined };
-  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.telemetry.http, upstreams, clock, acme };
+  const siteDeps = { settings: config.http, trusted: new CidrSet(config.http.trustedProxies), metrics: deps.telemetry.http, upstreams, clock, acme, accessLog: deps.telemetry.accessLog };
   for (const route of config.routes) {
     const action = route.action;
     if (action.type === 'http' || action.type === 'terminate') sites.set(route.name, new HttpSite(action.routes, action.type === 'http' ? 'http' : 'https', siteDeps));

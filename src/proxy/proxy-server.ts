@@ -60,7 +60,7 @@ export class ProxyServer {
     this.#config = config;
     this.#clock = clock;
     this.tracker = new ConnectionTracker(config.limits, clock);
-    this.telemetry = new ProxyTelemetry(this.tracker, logger, events);
+    this.telemetry = new ProxyTelemetry(this.tracker, logger, clock, events);
     this.certificates = new CertificateStore(config.certificates, config.tls.minVersion);
     this.#acmeTelemetry = new AcmeTelemetry(this.certificates, this.telemetry.l4.registry, logger);
     this.#generation = this.#generationOf(config);
@@ -86,6 +86,7 @@ export class ProxyServer {
     try {
       // Stored certificates are served from the first handshake; orders start once the
       // listeners that answer their challenges are up.
+      await proxy.telemetry.useAccessLog(config.accessLog);
       proxy.#useAcme(await openAcme(config, clock, proxy.#acmeTelemetry));
       for (const listener of config.listeners) await proxy.#listen(listener);
       proxy.acme?.start();
@@ -95,6 +96,11 @@ export class ProxyServer {
       throw err;
     }
     return proxy;
+  }
+
+  /** Opens the access log's file again, after logrotate moved it (SIGUSR1 in the CLI). */
+  reopenLogs(): void {
+    this.telemetry.reopenAccessLog();
   }
 
   /** Reads the certificates and keys again (after a renewal): new handshakes use them. */
@@ -120,6 +126,7 @@ export class ProxyServer {
     // A changed acme: section gets a new manager, loaded before anything changes (a directory
     // that cannot be reached refuses the reload), and started once the new config is applied.
     const acmeChanged = acmeKey(config) !== acmeKey(this.#config);
+    await this.telemetry.useAccessLog(config.accessLog); // a file that cannot be opened refuses the reload here
     const acme = acmeChanged ? await openAcme(config, this.#clock, this.#acmeTelemetry) : this.acme;
     try {
       this.certificates.reload(config.certificates); // throws before anything changes when a file is bad
@@ -231,6 +238,7 @@ export class ProxyServer {
     await closeGeneration(this.#generation);
     await Promise.all([...this.#retiring].map((generation) => closeGeneration(generation)));
     this.tracker.stop();
+    await this.telemetry.useAccessLog(undefined); // its last lines written
   }
 
   #generationOf(config: ProxyConfig): Generation {

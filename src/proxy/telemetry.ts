@@ -7,6 +7,9 @@ import { HttpMetrics } from './http/http-metrics.js';
 import { ProxyMetrics } from './l4/proxy-metrics.js';
 import type { HandshakeOutcome } from './tls/tls-terminate.js';
 import type { UpstreamHooks } from './upstream/upstream.js';
+import { AccessLog } from './access-log.js';
+import type { AccessLogConfig } from './config/access-log-config.js';
+import type { Clock } from '../clock.js';
 
 /** What a library user hears (create-proxy.ts): each event is emitted only while someone listens. */
 export interface ProxyEvents {
@@ -31,9 +34,13 @@ export class ProxyTelemetry implements UpstreamHooks {
   readonly #logger: Logger | undefined;
   readonly #debug: Logger | undefined;
   readonly #events: EventEmitter<ProxyEvents> | undefined;
+  readonly #clock: Clock;
+  /** The access log, when `accessLog:` is set: read at each request's start and end, so a reload that changes it takes effect at once. */
+  readonly accessLog: { current: AccessLog | undefined } = { current: undefined };
 
-  constructor(tracker: ConnectionTracker, logger: Logger | undefined, events?: EventEmitter<ProxyEvents>) {
+  constructor(tracker: ConnectionTracker, logger: Logger | undefined, clock: Clock, events?: EventEmitter<ProxyEvents>) {
     this.#tracker = tracker;
+    this.#clock = clock;
     this.#logger = logger;
     this.#events = events;
     this.#debug = logger?.isLevelEnabled('debug') === true ? logger : undefined;
@@ -77,7 +84,29 @@ export class ProxyTelemetry implements UpstreamHooks {
   }
 
   closed(record: ConnectionRecord): void {
+    const log = this.accessLog.current;
+    if (log?.connections === true) log.connection(record, this.#clock.now());
     this.#debug?.debug({ id: record.id, route: record.route, reason: record.reason, active: this.#tracker.active }, 'connection closed');
+  }
+
+  /**
+   * Opens the access log `config` asks for (a config error when its file cannot be opened),
+   * and closes the one it replaces once every line written to it is out. The same settings keep
+   * the open one.
+   */
+  async useAccessLog(config: AccessLogConfig | undefined): Promise<void> {
+    const old = this.accessLog.current;
+    if (config !== undefined && old !== undefined && JSON.stringify(config) === JSON.stringify(old.config)) return;
+    this.accessLog.current = config === undefined ? undefined : await AccessLog.open(config, (err) => this.#logger?.error({ err }, 'access log write failed'));
+    await old?.close();
+  }
+
+  /** Opens the access log's file again (after a rotation moved it). */
+  reopenAccessLog(): void {
+    const log = this.accessLog.current;
+    if (log === undefined) return;
+    log.reopen();
+    this.#logger?.info({ output: log.config.output }, 'access log reopened');
   }
 
   ejected(upstream: string, target: string): void {

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { LineWatcher } from './line-watcher.js';
@@ -18,6 +18,23 @@ export interface Pebble {
   /** The root that pebble's issued certificates chain to (it is made anew at each start). */
   issuingRoot(): Promise<string>;
   stop(): Promise<void>;
+}
+
+/**
+ * Resolves once `port` takes connections. pebble says "ACME directory available" just before
+ * it calls ListenAndServeTLS, and has nothing to say after: a test that read the directory at
+ * once was refused, now and then (a CI run). The one wait on a process with no event to
+ * await: a connect every 10 ms, for 10 s at most, or until the process exits.
+ */
+async function accepting(port: number, child: ChildProcess): Promise<void> {
+  for (let tries = 0; tries < 1000 && child.exitCode === null; tries++) {
+    const socket = connect({ host: '127.0.0.1', port });
+    const refused = await once(socket, 'connect').then(() => false, () => true); // an 'error' rejects it
+    socket.destroy();
+    if (!refused) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`nothing took connections on port ${port}`);
 }
 
 export async function freePort(): Promise<number> {
@@ -79,6 +96,7 @@ export async function pebbleOrSkip(t: { skip(message: string): void; after(fn: (
   const pebble = spawn('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], { stdio: ['ignore', 'pipe', 'pipe'], env });
   children.push(pebble);
   await LineWatcher.of(pebble).waitFor(/ACME directory available/);
+  await accepting(acmePort, pebble);
   const management = new Agent({ connect: { ca: ca.cert } });
   t.after(() => management.close());
   return {

@@ -4,6 +4,7 @@ import { cidr, ms, name, port, positive } from './config-fields.js';
 import { upstreamSchema, type UpstreamConfig } from './upstream-config.js';
 import { acmeCertificateSchema, acmeSettingsSchema } from './acme-config.js';
 import { checkAcmeDomains } from './acme-routes.js';
+import { accessLogSchema } from './access-log-config.js';
 
 export { parseTarget, type Target } from './config-fields.js';
 import {
@@ -103,6 +104,8 @@ export const proxyConfigSchema = z.strictObject({
     /** Host header names accepted (no port): default, the loopback names on a loopback bind; required otherwise (DNS rebinding). */
     allowedHosts: z.array(z.string().min(1).transform((h) => h.toLowerCase())).min(1).optional(),
   }).optional(),
+  /** One JSON line per HTTP request and per layer-4 connection (off when absent). */
+  accessLog: accessLogSchema,
   shutdown: z.strictObject({ drainMs: ms('drainMs').default(DEFAULT_DRAIN_MS) }).default({ drainMs: DEFAULT_DRAIN_MS }),
 }).superRefine((config, ctx) => {
   const seen = new Map<string, number>();

@@ -126,6 +126,8 @@ export const httpSettingsSchema = z.strictObject({
   /** A client sending its body slower than this (bytes per second, over 5 s windows) gets 408; 0: no floor. */
   minRequestBodyRate: bytes('minRequestBodyRate').default(DEFAULT_MIN_REQUEST_BODY_RATE),
   /** Requests a client may pipeline behind the one in flight before the proxy stops reading its connection. */
+  /** X-Request-Id toward the upstream: a trusted proxy's kept and anyone else's replaced (trusted), anyone's kept (always), or left alone (off). */
+  requestId: z.enum(['trusted', 'always', 'off'], { error: 'expected requestId trusted, always or off' }).default('trusted'),
   pipelineDepth: positive('pipelineDepth').max(1024, 'expected pipelineDepth <= 1024').default(DEFAULT_PIPELINE_DEPTH),
 }).prefault({});
 

@@ -39,7 +39,7 @@ function isLookalike(name: string): boolean {
  * decoded or lower-cased (this runs for every header of every proxied message).
  */
 const SPECIAL_BY_LENGTH: (string[] | undefined)[] = new Array<string[] | undefined>(32).fill(undefined);
-for (const name of [...HOP_BY_HOP, ...SET_BY_PROXY, ...CLIENT_ADDRESS, 'set-cookie']) (SPECIAL_BY_LENGTH[name.length] ??= []).push(name);
+for (const name of [...HOP_BY_HOP, ...SET_BY_PROXY, ...CLIENT_ADDRESS, 'set-cookie', 'x-request-id']) (SPECIAL_BY_LENGTH[name.length] ??= []).push(name);
 
 /** The special name (lower case) a decoded field name spells in any case, or undefined. */
 function specialText(name: string): string | undefined {
@@ -71,6 +71,8 @@ export interface ForwardContext {
   upstreamHost: string | undefined;
   /** This hop's Via entry: the client's protocol version and the proxy's pseudonym, `1.1 holdfast`. */
   viaEntry: string;
+  /** The X-Request-Id to send (the client's, when it was kept, or a new one); undefined: the client's field passes as it is. */
+  requestId?: string | undefined;
 }
 
 /**
@@ -126,6 +128,10 @@ function upstreamHeaders(raw: readonly string[], ctx: ForwardContext, listed: Re
     const lower = known ?? name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || isLookalike(lower)) continue;
     if (listed?.has(lower) === true && !SET_BY_PROXY.has(lower)) continue;
+    if (lower === 'x-request-id') {
+      if (ctx.requestId === undefined) out.push(name, value);
+      continue;
+    }
     if (CLIENT_ADDRESS.has(lower)) {
       if (ctx.trusted) out.push(name, value);
       continue;
@@ -143,6 +149,7 @@ function upstreamHeaders(raw: readonly string[], ctx: ForwardContext, listed: Re
   }
   const element = `for=${forwardedNode(ctx.clientIp)};host=${ctx.forwardedHost ?? forwardedValue(ctx.host)};proto=${ctx.proto}`;
   if (ctx.upstreamHost !== undefined) out.push('host', ctx.upstreamHost);
+  if (ctx.requestId !== undefined) out.push('x-request-id', ctx.requestId);
   out.push(
     'x-forwarded-for', forwardedFor === undefined ? ctx.clientIp : `${forwardedFor}, ${ctx.clientIp}`,
     'x-forwarded-proto', forwardedProto ?? ctx.proto,

@@ -1,5 +1,6 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { HoldfastError, type BodyTooLargeError } from '../../errors.js';
+import { recordOf } from './request-record.js';
 
 /** The response header that carries the holdfast error code of a response the proxy made itself. */
 export const ERROR_HEADER = 'holdfast-error';
@@ -48,6 +49,7 @@ export function sendError(res: ServerResponse, status: number, code: string, clo
   if (close && !('stream' in res)) headers.connection = 'close'; // HTTP/2 has no such field: the stream ends alone
   res.writeHead(status, headers);
   res.end(body);
+  recordOf(res.req)?.wrote(headers['content-length'] as number);
 }
 
 /** The code of any error: a HoldfastError's own, or a generic one. */

@@ -12,6 +12,7 @@ import { codeOf, sendError, statusForUpstreamFailure } from './http-errors.js';
 import type { Upstream, UpstreamTarget } from '../upstream/upstream.js';
 import type { Clock } from '../../clock.js';
 import type { Rewrite } from './rewrite.js';
+import { recordOf, type RequestRecord } from './request-record.js';
 
 export interface ExchangeObserver {
   /** The client got its response, or left before it (status 499, as nginx logs it). Once per request. */
@@ -87,6 +88,8 @@ export class Exchange implements Handler {
   #sentAt = 0;
   #bytes = 0;
   #done = false;
+  /** The access log's record of the request (undefined while the log is off). */
+  readonly #record: RequestRecord | undefined;
 
   /** `body`: read first (request-body.ts), whole or as the rest streams in; its size limit is checked there. */
   constructor(req: IncomingMessage, res: ServerResponse, path: string, headers: string[], body: Readable | Buffer | null, settings: ExchangeSettings) {
@@ -95,6 +98,11 @@ export class Exchange implements Handler {
     this.#settings = settings;
     this.#retriesLeft = body === null && isIdempotentMethod(req.method!) ? settings.upstream.config.retries : 0;
     this.#opts = { origin: '', path, method: req.method as Dispatcher.HttpMethod, headers, body };
+    const record = this.#record = recordOf(req);
+    if (record !== undefined) {
+      // A stale-socket replay is the dispatcher's own: it says so per attempt.
+      this.#opts.holdfast = { onAttempt: (_attempt, reason) => { if (reason === 'replay') { record.attempts++; record.replays++; } } };
+    }
   }
 
   start(): void {
@@ -109,6 +117,10 @@ export class Exchange implements Handler {
     target.inFlight++;
     this.#sentAt = performance.now();
     this.#opts.origin = target.origin;
+    if (this.#record !== undefined) {
+      this.#record.attempts++;
+      this.#record.upstream = target.address;
+    }
     this.#settings.upstream.dispatcher.dispatch(this.#opts, this);
   }
 
@@ -121,7 +133,9 @@ export class Exchange implements Handler {
     if (statusCode < 200 || this.#done) return; // 1xx: the proxy's own server answers Expect itself
     const { observer, route, maxResponseBodyBytes, viaEntry } = this.#settings;
     const upstream = this.#target!.address;
-    observer.upstreamLatency(route, upstream, (performance.now() - this.#sentAt) / 1000);
+    const elapsed = performance.now() - this.#sentAt;
+    observer.upstreamLatency(route, upstream, elapsed / 1000);
+    if (this.#record !== undefined) this.#record.upstreamMs = elapsed;
     if (maxResponseBodyBytes > 0 && Number(headerOf(headers, 'content-length') ?? 0) > maxResponseBodyBytes) {
       controller.abort(new BodyTooLargeError('response', maxResponseBodyBytes));
       return;
@@ -140,6 +154,7 @@ export class Exchange implements Handler {
       controller.abort(new BodyTooLargeError('response', limit));
       return;
     }
+    this.#record?.wrote(chunk.length);
     if (this.#res.write(chunk)) return;
     controller.pause();
     this.#res.once('drain', this.#resume);
@@ -162,6 +177,7 @@ export class Exchange implements Handler {
     if (this.#done) return;
     if (this.#res.headersSent) {
       // The response had started: the client can only learn of the failure by its end.
+      this.#ended('upstream-cut', err);
       this.#res.destroy();
       return this.#finish(this.#res.statusCode);
     }
@@ -182,6 +198,7 @@ export class Exchange implements Handler {
   }
 
   #fail(err: Error): void {
+    this.#ended('upstream-failed', err);
     const status = statusForUpstreamFailure(err);
     // A request body not received to its end (refused, or cut short by the failure): the
     // connection cannot carry another request.
@@ -191,9 +208,16 @@ export class Exchange implements Handler {
     this.#finish(status);
   }
 
+  #ended(end: RequestRecord['end'], err: Error): void {
+    if (this.#record === undefined) return;
+    this.#record.end = end;
+    this.#record.error = codeOf(err);
+  }
+
   #finish(status: number): void {
     if (this.#done) return;
     this.#done = true;
+    if (this.#record !== undefined) this.#record.status = status;
     this.#settings.observer.finished(this.#settings.route, status, this.#target?.address ?? 'none');
   }
 
@@ -203,6 +227,7 @@ export class Exchange implements Handler {
     // a stream the client reset has too (its writable side is ended when it closes), and the
     // upstream request went on unaborted.
     if (this.#done) return;
+    if (this.#record !== undefined) this.#record.end = 'client-closed';
     this.#controller?.abort(new RequestAbortedError());
     this.#finish(CLIENT_CLOSED);
   };

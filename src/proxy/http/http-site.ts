@@ -3,7 +3,6 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { BodyTooLargeError, ProxyBadRequestError, ProxyNoRouteError } from '../../errors.js';
 import type { CidrSet } from '../../net/address.js';
-import { upstreamRequestHeaders } from './forward-headers.js';
 import { refusalStatus, RequestTargets, type RequestTarget } from './request-target.js';
 import type { HttpRouteConfig, HttpSettings } from '../config/http-config.js';
 import { sendError } from './http-errors.js';
@@ -14,13 +13,15 @@ import { Pipeline } from './pipeline.js';
 import { readBody } from './request-body.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { Clock } from '../../clock.js';
-import { answerOf, pathFor, type SiteRoute } from './site-route.js';
+import { answerOf, pathFor, upstreamFields, type FieldsContext, type SiteRoute } from './site-route.js';
 import { compileRewrite } from './rewrite.js';
 import { RouteRateLimit } from './rate-limit.js';
 import { answerUpgrade, refuseClientError, refuseConnect, refuseRequest, refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
 import type { AcmeRef } from '../acme/acme-manager.js';
 import { answerHttpChallenge } from '../acme/http-challenge.js';
-import { H2Front, isPreface, withoutPseudoHeaders, type H2Hooks } from './h2-front.js';
+import { H2Front, isPreface, type H2Hooks } from './h2-front.js';
+import type { AccessLog } from '../access-log.js';
+import { RECORD, recordOf, RequestRecord, requestIdFor } from './request-record.js';
 
 export interface SiteDeps {
   readonly settings: HttpSettings;
@@ -32,6 +33,8 @@ export interface SiteDeps {
   readonly clock: Clock;
   /** HTTP-01 answers, on `http` sites, before any route. */
   readonly acme?: AcmeRef;
+  /** The proxy's access log, when configured (telemetry.ts). */
+  readonly accessLog?: { readonly current: AccessLog | undefined };
 }
 
 /** A client connection as the site knows it: its address, whether it is a trusted proxy, its pipeline. */
@@ -185,14 +188,25 @@ export class HttpSite {
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (this.#lifecycle.retiring) res.shouldKeepAlive = false;
+    if (this.#deps.accessLog?.current !== undefined) this.#record(req, res);
     const acme = this.proto === 'http' ? this.#deps.acme?.current : undefined;
     if (acme === undefined || !answerHttpChallenge(acme, req, res, this.#route)) this.#route(req, res);
   };
+
+  /** The request's access-log record, and its line once the response is over. */
+  #record(req: IncomingMessage, res: ServerResponse): void {
+    const peer = this.#peerOf(req);
+    const record = new RequestRecord(peer.ip, requestIdFor(req, peer.trusted, this.#deps.settings.requestId));
+    (req as { [RECORD]?: RequestRecord })[RECORD] = record;
+    res.once('close', () => this.#deps.accessLog!.current?.request(req, res, record));
+  }
 
   readonly #route = (req: IncomingMessage, res: ServerResponse): void => {
     const target = this.#targets.of(req);
     if (typeof target === 'string') return refuseRequest(res, target, this.#deps.metrics);
     const route = this.#router.match(target.host, target.path, target.rawPath);
+    const record = recordOf(req);
+    if (record !== undefined && route !== undefined) record.route = route.name;
     if (route === undefined) {
       this.#deps.metrics.finished('none', 404, 'none');
       return sendError(res, 404, new ProxyNoRouteError(target.host, target.path).code);
@@ -206,6 +220,7 @@ export class HttpSite {
       const { status, headers, body } = answerOf(route, target);
       res.writeHead(status, headers);
       res.end(body);
+      recordOf(req)?.wrote(body.length);
       return this.#deps.metrics.finished(route.name, status, 'none');
     }
     const peer = this.#peerOf(req);
@@ -222,13 +237,13 @@ export class HttpSite {
       metrics.finished(route.name, 413, 'none');
       return sendError(res, 413, BodyTooLargeError.code, true);
     }
-    const headers = this.#upstreamHeaders(req, peer, target, route);
+    const headers = upstreamFields(req, this.#fieldsOf(peer), target, route);
     const path = pathFor(route, target);
     // HTTP/2 needs no content-length: a request has a body unless its HEADERS ended the stream.
     const bodyless = length === 0 && req.headers['transfer-encoding'] === undefined && (req.httpVersionMajor !== 2 || (req as unknown as Http2ServerRequest).stream.endAfterHeaders);
     if (bodyless) return new Exchange(req, res, path, headers, null, route.exchange).start();
     // The body is read first (request-body.ts): a slow client holds no upstream connection.
-    readBody(req, { bufferBytes: settings.bufferRequestBodyBytes, minRate: settings.minRequestBodyRate, maxBytes: max, clock }, (outcome) => {
+    readBody(req, { bufferBytes: settings.bufferRequestBodyBytes, minRate: settings.minRequestBodyRate, maxBytes: max, clock, record: recordOf(req) }, (outcome) => {
       if (outcome.kind === 'buffered' || outcome.kind === 'streamed') return new Exchange(req, res, path, headers, outcome.body, route.exchange).start();
       if (outcome.kind === 'gone') return metrics.finished(route.name, 499, 'none');
       const status = outcome.kind === 'too-slow' ? 408 : 413;
@@ -238,24 +253,14 @@ export class HttpSite {
     });
   }
 
+  #fieldsOf(peer: Peer): FieldsContext {
+    const { via, requestId } = this.#deps.settings;
+    return { clientIp: peer.ip, trusted: peer.trusted, proto: this.proto, viaEntry: this.#viaEntry, via, requestId };
+  }
+
   /** The connection's peer, found once per request (a socket not handed over by accept() has none). */
   #peerOf(req: IncomingMessage): Peer {
     return this.#peers.get(req.socket) ?? (req.httpVersionMajor === 2 ? this.#h2?.peerOf(req as unknown as Http2ServerRequest) : undefined) ?? NO_PEER;
-  }
-
-  /** The upstream request's fields: the client's, forwarding fields added, then the route's rewrites. */
-  #upstreamHeaders(req: IncomingMessage, peer: Peer, target: RequestTarget, route: Extract<SiteRoute, { kind: 'proxy' }>): string[] {
-    const upstreamHost = route.preserveHost ? target.authority : undefined;
-    const fields = upstreamRequestHeaders(req.httpVersionMajor === 2 ? withoutPseudoHeaders(req.rawHeaders) : req.rawHeaders, {
-      clientIp: peer.ip,
-      trusted: peer.trusted,
-      proto: this.proto,
-      host: target.authority,
-      forwardedHost: target.forwardedHost,
-      upstreamHost,
-      viaEntry: req.httpVersion === '1.1' ? this.#viaEntry : `${req.httpVersion} ${this.#deps.settings.via}`,
-    });
-    return route.rewrite === undefined ? fields : route.rewrite.requestHeaders(fields);
   }
 
   /**
@@ -281,7 +286,7 @@ export class HttpSite {
       this.#deps.metrics.refused('upgrade');
       return refuseUpgrade(socket, 400, ProxyBadRequestError.code);
     }
-    const headers = this.#upstreamHeaders(req, this.#peerOf(req), target, route);
+    const headers = upstreamFields(req, this.#fieldsOf(this.#peerOf(req)), target, route);
     upgradeWebSocket(req, socket, head, pathFor(route, target), headers, route.exchange, this.#deps.settings.websocketIdleMs);
   };
 

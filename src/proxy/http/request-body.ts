@@ -14,6 +14,8 @@ export interface BodySettings {
   /** 413 past this many bytes (0: no limit). */
   maxBytes: number;
   clock: Clock;
+  /** The access log's record of the request: its bytes in. */
+  record?: { bytesIn: number } | undefined;
 }
 
 export type BodyOutcome =
@@ -61,8 +63,10 @@ export function readBody(req: IncomingMessage, settings: BodySettings, done: (ou
     req.removeListener('end', onEnd);
     req.removeListener('close', onClose);
   };
+  const { record } = settings;
   const onData = (chunk: Buffer) => {
     received += chunk.length;
+    if (record !== undefined) record.bytesIn = received;
     if (settings.maxBytes > 0 && received > settings.maxBytes) {
       finish();
       if (stream === undefined) return settle({ kind: 'too-large' });

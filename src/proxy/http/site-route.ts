@@ -2,6 +2,10 @@ import type { ExchangeSettings } from './http-forward.js';
 import type { RequestTarget } from './request-target.js';
 import type { Rewrite } from './rewrite.js';
 import type { RouteRateLimit } from './rate-limit.js';
+import type { IncomingMessage } from 'node:http';
+import { upstreamRequestHeaders } from './forward-headers.js';
+import { withoutPseudoHeaders } from './h2-front.js';
+import { recordOf, requestIdFor, type RequestIdMode } from './request-record.js';
 
 /** One HTTP route of a site, compiled: a proxy to an upstream, a redirect or a fixed answer. */
 export type SiteRoute = { readonly name: string; readonly raw: boolean; readonly rewrite: Rewrite | undefined; readonly limit: RouteRateLimit | undefined } & (
@@ -24,4 +28,30 @@ export function answerOf(route: Exclude<SiteRoute, { kind: 'proxy' }>, target: R
     : { status: route.status, headers: { location: route.location.replace('{host}', () => target.host).replace('{path}', () => pathFor(route, target)), 'content-length': 0 }, body: EMPTY };
   if (route.rewrite !== undefined) answer.headers = route.rewrite.responseRecord(answer.headers);
   return answer;
+}
+
+/** What upstreamFields needs of the site and of the connection. */
+export interface FieldsContext {
+  readonly clientIp: string;
+  readonly trusted: boolean;
+  readonly proto: 'http' | 'https';
+  /** `1.1 holdfast`: this hop's Via entry for HTTP/1.1 requests (others name their version). */
+  readonly viaEntry: string;
+  readonly via: string;
+  readonly requestId: RequestIdMode;
+}
+
+/** The upstream request's fields: the client's, forwarding fields and X-Request-Id added, then the route's rewrites. */
+export function upstreamFields(req: IncomingMessage, ctx: FieldsContext, target: RequestTarget, route: Extract<SiteRoute, { kind: 'proxy' }>): string[] {
+  const fields = upstreamRequestHeaders(req.httpVersionMajor === 2 ? withoutPseudoHeaders(req.rawHeaders) : req.rawHeaders, {
+    clientIp: ctx.clientIp,
+    trusted: ctx.trusted,
+    proto: ctx.proto,
+    host: target.authority,
+    forwardedHost: target.forwardedHost,
+    upstreamHost: route.preserveHost ? target.authority : undefined,
+    viaEntry: req.httpVersion === '1.1' ? ctx.viaEntry : `${req.httpVersion} ${ctx.via}`,
+    requestId: recordOf(req)?.requestId ?? requestIdFor(req, ctx.trusted, ctx.requestId),
+  });
+  return route.rewrite === undefined ? fields : route.rewrite.requestHeaders(fields);
 }
