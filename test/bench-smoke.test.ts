@@ -100,6 +100,16 @@ test('proxy-http runs holdfast, node http-proxy and fastify (and nginx and HAPro
   assert.match(formatHttp(result), /The bare Node floor's CPU per request \(median of rounds\): (.+, )?[\d.]+× node http-proxy's, /);
 });
 
+test('proxy-http --access-log runs holdfast with its access log against holdfast without, and counts the lines written', { timeout: 60_000 }, async () => {
+  const result = await runProxyHttp({ seconds: 1, rounds: 1, connections: 4, accessLog: true });
+  assert.deepEqual(result.rows.map((r) => r.name), [NAMES.holdfast, NAMES.logged]);
+  for (const row of result.rows) assert.ok(row.errors === 0 && row.medianRps > 0 && row.medianCpuUs > 0, row.name);
+  const measured = Math.floor(result.rows[1]!.rps[0]! * 0.9); // a 1 s round: its req/s is about its request count
+  assert.ok(result.accessLog!.costRatio > 0);
+  assert.ok(result.accessLog!.lines >= measured, `${result.accessLog!.lines} lines for about ${measured} measured requests (warm-up ones too)`);
+  assert.match(formatHttp(result), /The access log's cost: [\d.]+× the CPU per request of holdfast without it/);
+});
+
 test('proxy-memory measures the RSS of idle proxied connections', { timeout: 60_000 }, async () => {
   const result = await runProxyMemory(200);
   assert.equal(result.connections, 200);

@@ -15,13 +15,15 @@
  *   options: --seconds S (per proxy per round, default 5) --rounds N (default 7)
  *            --warmup S (load on each proxy before the rounds, default: --seconds)
  *            --connections C (default 50) --json FILE
+ *            --access-log: holdfast with its access log on (a file) against holdfast with it off,
+ *            and no other proxy: what logging costs per request (the median of the rounds' ratios)
  *
  * nginx and HAProxy are used when installed (Debian: apt-get install nginx-light haproxy);
  * without them, their rows are left out and the run says so.
  */
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +39,8 @@ export interface HttpBenchOptions {
   connections: number;
   /** Seconds of load on each contestant before the rounds (default: `seconds`). */
   warmupSeconds?: number;
+  /** Holdfast with its access log on against holdfast with it off, and no peer. */
+  accessLog?: boolean;
 }
 
 export interface HttpRow extends ContestantRounds {
@@ -57,6 +61,8 @@ export interface HttpBenchResult {
    * made of node:http and undici costs before it does anything of its own.
    */
   floorOver: Record<string, number>;
+  /** With `accessLog`: the logged holdfast's CPU per request over the unlogged one's, and the lines it wrote. */
+  accessLog?: { costRatio: number; lines: number };
 }
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
@@ -68,11 +74,13 @@ export const NAMES = {
   httpProxy: 'node http-proxy',
   fastify: 'fastify + @fastify/http-proxy',
   bare: 'bare Node (http server + undici Pool, nothing else)',
+  logged: 'holdfast proxy, access log on (a file)',
 } as const;
 
-function startHoldfast(upstream: number, dir: string): Promise<Contestant> {
+function startHoldfast(upstream: number, dir: string, accessLog?: string): Promise<Contestant> {
   // The defaults: metrics, forwarding headers, limits, the client core's replay and breaker.
-  return startHoldfastContestant(NAMES.holdfast, dir, (port) => ({
+  return startHoldfastContestant(accessLog === undefined ? NAMES.holdfast : NAMES.logged, dir, (port) => ({
+    ...(accessLog === undefined ? {} : { accessLog: { output: accessLog } }),
     upstreams: [{ name: 'app', targets: [`127.0.0.1:${upstream}`] }],
     listeners: [{ host: '127.0.0.1', port }],
     routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'app', action: { type: 'proxy', upstream: 'app' } }] } }],
@@ -110,6 +118,8 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
   try {
     const [{ port: upstreamPort }] = (await once(upstream, 'message')) as [{ port: number }];
     contestants.push(await startHoldfast(upstreamPort, dir));
+    const logFile = join(dir, 'access.log');
+    if (options.accessLog === true) return await runAccessLog(contestants, await startHoldfast(upstreamPort, dir, logFile), logFile, upstream.pid, options, progress);
     if (hasCommand('nginx', ['-v'])) contestants.push(await startNginx(NAMES.nginx, upstreamPort, dir));
     else progress('nginx not found: its row is left out (apt-get install nginx-light)');
     if (hasCommand('haproxy', ['-v'])) contestants.push(await startHaproxy(upstreamPort, dir));
@@ -117,9 +127,7 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
     contestants.push(await startNodePeer(NAMES.httpProxy, 'http-proxy-peer.mjs', upstreamPort));
     contestants.push(await startNodePeer(NAMES.fastify, 'fastify-proxy-peer.mjs', upstreamPort));
     contestants.push(await startNodePeer(NAMES.bare, 'bare-node-proxy.mjs', upstreamPort));
-    const rows = (await runRounds(contestants, options, treeCpuUs, progress, upstream.pid)).map((row): HttpRow => ({
-      ...row, medianRps: median(row.rps), medianP99Ms: median(row.p99Ms), medianCpuUs: median(row.cpuUsPerRequest), medianUpstreamCpuUs: median(row.backendCpuUsPerRequest),
-    }));
+    const rows = await measure(contestants, options, progress, upstream.pid);
     const holdfast = rows[0]!;
     const bare = rows.find((row) => row.name === NAMES.bare)!;
     const over = (of: HttpRow) => Object.fromEntries(rows.filter((row) => row !== of && row !== holdfast).map((row) => [row.name, medianRatio(of, row)]));
@@ -130,6 +138,21 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
     await once(upstream, 'exit');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Holdfast with its access log against holdfast without, in the same rounds. */
+async function runAccessLog(contestants: Contestant[], logged: Contestant, logFile: string, upstreamPid: number | undefined, options: HttpBenchOptions, progress: (line: string) => void): Promise<HttpBenchResult> {
+  contestants.push(logged);
+  const rows = await measure(contestants, options, progress, upstreamPid);
+  await stopContestants(contestants.splice(1)); // its last lines written on the way out
+  const lines = readFileSync(logFile, 'utf8').split('\n').filter((line) => line.includes('"type":"http"')).length;
+  return { options, rows, holdfastOver: {}, floorOver: {}, accessLog: { costRatio: medianRatio(rows[1]!, rows[0]!), lines } };
+}
+
+async function measure(contestants: Contestant[], options: HttpBenchOptions, progress: (line: string) => void, upstreamPid: number | undefined): Promise<HttpRow[]> {
+  return (await runRounds(contestants, options, treeCpuUs, progress, upstreamPid)).map((row): HttpRow => ({
+    ...row, medianRps: median(row.rps), medianP99Ms: median(row.p99Ms), medianCpuUs: median(row.cpuUsPerRequest), medianUpstreamCpuUs: median(row.backendCpuUsPerRequest),
+  }));
 }
 
 /**
@@ -147,14 +170,20 @@ export function formatHttp(result: HttpBenchResult): string {
     const ratio = result.holdfastOver[row.name];
     lines.push(`| ${row.name} | ${row.medianRps} | ${row.medianP99Ms} ms | ${row.medianCpuUs} µs | ${ratio === undefined ? '—' : `${ratio}×`} | ${row.cpuUsPerRequest.join(', ')} | ${row.medianUpstreamCpuUs} µs | ${row.errors} |`);
   }
+  if (result.accessLog !== undefined) {
+    lines.push('', `The access log's cost: ${result.accessLog.costRatio}× the CPU per request of holdfast without it (median of rounds); ${result.accessLog.lines} lines written.`);
+    return lines.join('\n');
+  }
   const floor = Object.entries(result.floorOver).map(([name, ratio]) => `${ratio}× ${name}'s`).join(', ');
   lines.push('', `The bare Node floor's CPU per request (median of rounds): ${floor}.`);
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' } } });
-  const options: HttpBenchOptions = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 7), connections: Number(values.connections ?? 50), warmupSeconds: Number(values.warmup ?? values.seconds ?? 5) };
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' }, 'access-log': { type: 'boolean' } } });
+  const options: HttpBenchOptions = {
+    seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 7), connections: Number(values.connections ?? 50), warmupSeconds: Number(values.warmup ?? values.seconds ?? 5), accessLog: values['access-log'] === true,
+  };
   console.log(`proxy-http: ${JSON.stringify(options)}, node ${process.version}`);
   const result = await runProxyHttp(options, (line) => console.log(line));
   console.log(`\n${formatHttp(result)}`);

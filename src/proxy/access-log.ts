@@ -5,11 +5,36 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import type { ConnectionRecord } from '../net/connection-tracker.js';
+import type { Clock, ClockTimer } from '../clock.js';
 import type { AccessLogConfig } from './config/access-log-config.js';
 import { traceIdOf, type RequestRecord } from './http/request-record.js';
 import { ProxyConfigError } from '../errors.js';
 
 type Destination = ReturnType<typeof pino.destination>;
+
+let isoMs = 0;
+let isoField = '';
+
+/** pino's isoTime, made once per millisecond: a busy proxy logs many lines in each. */
+function isoTimeCached(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoField = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return isoField;
+}
+
+/**
+ * A string as JSON, with DEL and the C1 controls escaped too (JSON.stringify leaves them):
+ * U+009B is CSI to a terminal that reads 8-bit controls, and a client chooses its path's bytes.
+ */
+function jsonText(text: string): string {
+  const json = JSON.stringify(text);
+  return C1.test(json) ? json.replace(C1_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
+}
+const C1 = /[\u007f-\u009f]/;
+const C1_ALL = /[\u007f-\u009f]/g;
 
 /** Milliseconds with a tenth of a millisecond at most: enough for a log, and short to write. */
 const round = (ms: number) => Math.round(ms * 10) / 10;
@@ -28,15 +53,21 @@ const round = (ms: number) => Math.round(ms * 10) / 10;
 export class AccessLog {
   readonly #config: AccessLogConfig;
   readonly #dest: Destination;
+  readonly #batch: LineBatch;
+  readonly #flushTimer: ClockTimer | undefined;
   readonly #log: Logger;
   readonly #redact: ReadonlySet<string>;
 
-  private constructor(config: AccessLogConfig, dest: Destination) {
+  private constructor(config: AccessLogConfig, dest: Destination, clock: Clock) {
     this.#config = config;
     this.#redact = new Set(config.redactQueryKeys);
     this.#dest = dest;
+    this.#batch = new LineBatch(dest, config.bufferBytes);
+    if (config.bufferBytes > 0) {
+      const timer = this.#flushTimer = clock.timer(() => { this.#batch.drain(); timer.refresh(); }, config.flushMs);
+    }
     // `"log":"access"` in place of a level: on stdout, it tells these lines from the proxy's own.
-    this.#log = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: () => ({ log: 'access' }) } }, dest);
+    this.#log = pino({ base: undefined, timestamp: isoTimeCached, formatters: { level: () => ({ log: 'access' }) } }, this.#batch);
   }
 
   /**
@@ -44,7 +75,7 @@ export class AccessLog {
    * naming `accessLog.output`. `onError`: a write failing later (a full disk), which loses lines
    * but never the process.
    */
-  static async open(config: AccessLogConfig, onError: (err: Error) => void): Promise<AccessLog> {
+  static async open(config: AccessLogConfig, clock: Clock, onError: (err: Error) => void): Promise<AccessLog> {
     if (config.output !== 'stdout') {
       // Tried here, where a failure can be a config error: a destination that fails to open
       // would throw from pino's exit hook later.
@@ -55,11 +86,11 @@ export class AccessLog {
         throw new ProxyConfigError('config', 'accessLog.output', `cannot open ${config.output} (${(err as Error).message})`);
       }
     }
-    // minLength 1 writes every line as soon as it can, as 0 would, and makes flush() wait for them.
-    const dest = pino.destination({ dest: config.output === 'stdout' ? 1 : config.output, sync: false, minLength: 1 });
+    // minLength 1 writes what it is given as soon as it can, as 0 would, and makes flush() wait for it.
+    const dest = pino.destination({ dest: config.output === 'stdout' ? 1 : config.output, sync: false, minLength: 1, maxWrite: Math.max(16_384, 2 * config.bufferBytes) });
     dest.on('error', onError);
     if (config.output !== 'stdout') await once(dest, 'ready');
-    return new AccessLog(config, dest);
+    return new AccessLog(config, dest, clock);
   }
 
   /** The settings it was opened with: a reload with the same ones keeps it. */
@@ -79,27 +110,19 @@ export class AccessLog {
     const end = cut && record.end === 'complete' ? 'client-closed' : record.end;
     const { sample } = this.#config;
     if (sample < 1 && status < 400 && end === 'complete' && Math.random() >= sample) return;
-    this.#log.info({
-      type: 'http',
-      client: record.client,
-      method: req.method,
-      host: req.headers.host ?? req.headers[':authority'],
-      path: this.#path(req.url ?? ''),
-      protocol: `HTTP/${req.httpVersion}`,
-      status,
-      bytesIn: record.bytesIn,
-      bytesOut: record.bytesOut,
-      durationMs: round(performance.now() - record.startedAt),
-      route: record.route,
-      upstream: record.upstream,
-      upstreamMs: record.upstreamMs === undefined ? undefined : round(record.upstreamMs),
-      attempts: record.attempts,
-      replays: record.replays,
-      end,
-      error: record.error,
-      requestId: record.requestId,
-      traceId: traceIdOf(req),
-    });
+    // The line of every request is built here, in its fixed shape (each string through
+    // JSON.stringify), and handed to pino's destination: pino's generic formatting (a lookup
+    // and an escape loop per key) cost twice as much per line (measured: bench/results/issue22).
+    const host = (req.headers.host ?? req.headers[':authority']) as string | undefined;
+    const traceId = traceIdOf(req);
+    const { upstream, upstreamMs, error, requestId } = record;
+    this.#batch.write(`{"log":"access"${isoTimeCached()},"type":"http","client":${JSON.stringify(record.client)},"method":${JSON.stringify(req.method)}`
+      + `${host === undefined ? '' : `,"host":${jsonText(host)}`},"path":${jsonText(this.#path(req.url ?? ''))},"protocol":"HTTP/${req.httpVersion}"`
+      + `,"status":${status},"bytesIn":${record.bytesIn},"bytesOut":${record.bytesOut},"durationMs":${round(performance.now() - record.startedAt)}`
+      + `,"route":${JSON.stringify(record.route)}${upstream === undefined ? '' : `,"upstream":${JSON.stringify(upstream)}`}`
+      + `${upstreamMs === undefined ? '' : `,"upstreamMs":${round(upstreamMs)}`},"attempts":${record.attempts},"replays":${record.replays},"end":"${end}"`
+      + `${error === undefined ? '' : `,"error":${JSON.stringify(error)}`}${requestId === undefined ? '' : `,"requestId":${JSON.stringify(requestId)}`}`
+      + `${traceId === undefined ? '' : `,"traceId":"${traceId}"`}}\n`);
   }
 
   /** A layer-4 connection's line, when it closes: its bytes each way, its age and why it ended. */
@@ -135,19 +158,58 @@ export class AccessLog {
 
   /** Opens the file again (after logrotate moved it away); nothing to do on stdout. */
   reopen(): void {
-    if (this.#config.output !== 'stdout') this.#dest.reopen();
+    if (this.#config.output === 'stdout') return;
+    this.#batch.drain(); // the held lines go to the file they were logged under
+    this.#dest.reopen();
   }
 
   /** Resolves once every line written so far has reached the file (or stdout). */
   async flush(): Promise<void> {
+    this.#batch.drain();
     await new Promise<void>((resolve, reject) => this.#dest.flush((err) => (err ? reject(err) : resolve())));
   }
 
   /** Writes what is buffered and closes the file (stdout stays open). */
   async close(): Promise<void> {
+    this.#flushTimer?.cancel();
+    this.#batch.drain();
     const closed = once(this.#dest, 'close');
     this.#dest.end();
     await closed;
+  }
+}
+
+/**
+ * Lines held until `bytes` of them wait (or the log's flush timer), then handed to SonicBoom as
+ * one string. SonicBoom's own minLength buffering measures the byte length of its whole
+ * pending buffer at every line (Buffer.byteLength of a growing string): a 32 KiB buffer cost
+ * more per request than formatting the line (profiled; bench/results/issue22).
+ */
+class LineBatch {
+  readonly #sink: Destination;
+  readonly #bytes: number;
+  #lines: string[] = [];
+  #size = 0;
+
+  constructor(sink: Destination, bytes: number) {
+    this.#sink = sink;
+    this.#bytes = bytes;
+  }
+
+  /** pino's destination: a line (UTF-16 length counts toward the size: close enough to bytes for a threshold). */
+  write(line: string): boolean {
+    if (this.#bytes === 0) return this.#sink.write(line);
+    this.#lines.push(line);
+    if ((this.#size += line.length) >= this.#bytes) this.drain();
+    return true;
+  }
+
+  drain(): void {
+    if (this.#size === 0) return;
+    const text = this.#lines.join('');
+    this.#lines = [];
+    this.#size = 0;
+    this.#sink.write(text);
   }
 }
 

@@ -97,7 +97,7 @@ export class ProxyTelemetry implements UpstreamHooks {
   async useAccessLog(config: AccessLogConfig | undefined): Promise<void> {
     const old = this.accessLog.current;
     if (config !== undefined && old !== undefined && JSON.stringify(config) === JSON.stringify(old.config)) return;
-    this.accessLog.current = config === undefined ? undefined : await AccessLog.open(config, (err) => this.#logger?.error({ err }, 'access log write failed'));
+    this.accessLog.current = config === undefined ? undefined : await AccessLog.open(config, this.#clock, (err) => this.#logger?.error({ err }, 'access log write failed'));
     await old?.close();
   }
 

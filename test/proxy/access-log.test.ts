@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type ServerResponse } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/proxy/config/config-loader.js';
@@ -261,4 +261,21 @@ test('access log: an HTTP/2 request is logged with its :authority and protocol H
   await once(session, 'close');
   const [line] = await lines();
   assert.deepEqual([line!.host, line!.path, line!.protocol, line!.status, line!.bytesOut], ['h2.test', '/over-h2', 'HTTP/2.0', 200, 2]);
+});
+
+test('access log: a Host with C1 control bytes (U+009B is CSI to a terminal) is written escaped', async (t) => {
+  const { port, file, lines } = await startProxy(t, {
+    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'fixed', action: { type: 'respond', status: 200, body: 'ok' } }] } }],
+    accessLog: { connections: false },
+  });
+  const socket = connect(port, '127.0.0.1');
+  // Node refuses such bytes in the path, but a field value may hold them (obs-text): the Host is refused, and logged.
+  socket.end(Buffer.from('GET /c1 HTTP/1.1\r\nHost: a\x9b31m\x85.test\r\nConnection: close\r\n\r\n', 'latin1'));
+  socket.resume();
+  await once(socket, 'close');
+  const [line] = await lines();
+  assert.deepEqual([line!.host, line!.status], ['a\u009b31m\u0085.test', 400], 'the same text, once parsed');
+  const raw = readFileSync(file, 'latin1');
+  assert.equal(/[\x7f-\x9f]/.test(raw), false, `no raw C1 or DEL byte: ${raw}`);
+  assert.match(raw, /a\\u009b31m\\u0085\.test/);
 });

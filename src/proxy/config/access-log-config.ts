@@ -23,6 +23,10 @@ export const accessLogSchema = z.strictObject({
   query: z.boolean().default(false),
   /** Query keys whose values are written as REDACTED (compared without case). */
   redactQueryKeys: z.array(z.string().min(1)).default(DEFAULT_REDACTED_QUERY_KEYS).transform((keys) => keys.map((k) => k.toLowerCase())),
+  /** Lines are held until this many bytes are waiting (nginx's `buffer=`): one write per buffer, not per line. 0: each line at once. */
+  bufferBytes: z.number({ error: 'expected bufferBytes as a number' }).int().min(0, 'expected bufferBytes >= 0').max(1024 * 1024, 'expected bufferBytes <= 1048576').default(32_768),
+  /** …and written at least this often (nginx's `flush=`), so a quiet proxy's lines are not held. */
+  flushMs: z.number({ error: 'expected flushMs in milliseconds' }).int().min(10, 'expected flushMs >= 10').max(60_000, 'expected flushMs <= 60000').default(1_000),
   /** One line per layer-4 connection too, when it closes. */
   connections: z.boolean().default(true),
 }).optional();

@@ -98,11 +98,8 @@ export class Exchange implements Handler {
     this.#settings = settings;
     this.#retriesLeft = body === null && isIdempotentMethod(req.method!) ? settings.upstream.config.retries : 0;
     this.#opts = { origin: '', path, method: req.method as Dispatcher.HttpMethod, headers, body };
-    const record = this.#record = recordOf(req);
-    if (record !== undefined) {
-      // A stale-socket replay is the dispatcher's own: it says so per attempt.
-      this.#opts.holdfast = { onAttempt: (_attempt, reason) => { if (reason === 'replay') { record.attempts++; record.replays++; } } };
-    }
+    this.#record = recordOf(req);
+    if (this.#record !== undefined) this.#opts.holdfast = this.#record; // counts the dispatcher's replays
   }
 
   start(): void {

@@ -21,7 +21,7 @@ import type { AcmeRef } from '../acme/acme-manager.js';
 import { answerHttpChallenge } from '../acme/http-challenge.js';
 import { H2Front, isPreface, type H2Hooks } from './h2-front.js';
 import type { AccessLog } from '../access-log.js';
-import { RECORD, recordOf, RequestRecord, requestIdFor } from './request-record.js';
+import { recordOf, RequestRecord, requestIdFor, startRecord } from './request-record.js';
 
 export interface SiteDeps {
   readonly settings: HttpSettings;
@@ -196,9 +196,7 @@ export class HttpSite {
   /** The request's access-log record, and its line once the response is over. */
   #record(req: IncomingMessage, res: ServerResponse): void {
     const peer = this.#peerOf(req);
-    const record = new RequestRecord(peer.ip, requestIdFor(req, peer.trusted, this.#deps.settings.requestId));
-    (req as { [RECORD]?: RequestRecord })[RECORD] = record;
-    res.once('close', () => this.#deps.accessLog!.current?.request(req, res, record));
+    startRecord(req, res, new RequestRecord(peer.ip, requestIdFor(req, peer.trusted, this.#deps.settings.requestId), this.#deps.accessLog!));
   }
 
   readonly #route = (req: IncomingMessage, res: ServerResponse): void => {

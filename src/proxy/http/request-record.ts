@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Where a request's record is kept on it (a symbol: no name a Node version could take). */
 export const RECORD = Symbol('holdfast.requestRecord');
@@ -8,6 +8,23 @@ export const RECORD = Symbol('holdfast.requestRecord');
 /** The request's record, when the access log is on. */
 export function recordOf(req: IncomingMessage): RequestRecord | undefined {
   return (req as { [RECORD]?: RequestRecord })[RECORD];
+}
+
+/** What a record is written to (access-log.ts's AccessLog). */
+export interface AccessLogLike {
+  request(req: IncomingMessage, res: ServerResponse, record: RequestRecord): void;
+}
+
+/** Keeps `record` on the request, and writes its line once the response closes (sent, or cut short). */
+export function startRecord(req: IncomingMessage, res: ServerResponse, record: RequestRecord): void {
+  (req as { [RECORD]?: RequestRecord })[RECORD] = record;
+  res.on('close', logLine); // a response closes once
+}
+
+/** The 'close' listener of a recorded response: one function for all, no closure per request. */
+function logLine(this: ServerResponse): void {
+  const record = recordOf(this.req)!;
+  record.log.current?.request(this.req, this, record);
 }
 
 /** How a request ended, for the access log: its response complete, the client gone first, or the upstream failing before or during the response. */
@@ -35,14 +52,29 @@ export class RequestRecord {
   /** The holdfast error code of a failed upstream request. */
   error: string | undefined;
 
-  constructor(client: string, requestId: string | undefined) {
+  /** The log it goes to (the proxy's current one when the response closes). */
+  readonly log: { readonly current: AccessLogLike | undefined };
+
+  constructor(client: string, requestId: string | undefined, log: { readonly current: AccessLogLike | undefined }) {
     this.client = client;
     this.requestId = requestId;
+    this.log = log;
   }
 
-  /** Counts a response body chunk (an arrow: the exchange calls it per chunk). */
+  /** Counts a response body chunk. */
   wrote(bytes: number): void {
     this.bytesOut += bytes;
+  }
+
+  /**
+   * The dispatcher's word on each attempt (RequestPolicy.onAttempt: the record is the request's
+   * `holdfast` options, which need nothing else): a stale-socket replay is an attempt the
+   * exchange did not make itself.
+   */
+  onAttempt(_attempt: number, reason: string): void {
+    if (reason !== 'replay') return;
+    this.attempts++;
+    this.replays++;
   }
 }
 
