@@ -164,3 +164,14 @@ test('each dispatcher reports its own replays (onReplay), not another one\'s: th
   await (await request(`${server.url}/c`, { dispatcher: mine })).body.dump();
   assert.deepEqual(seen.mine, ['/b'], 'unsubscribed');
 });
+
+test('holdfast.onAttempt hears each attempt of its own request and why: first, then replay (what the proxy\'s access log counts)', async (t) => {
+  const server = await staleServer(t);
+  const dispatcher = dispatcherFor(t, { connections: 1 });
+  const heard: [string, number, string][] = [];
+  for (const path of ['/a', '/b']) {
+    const res = await request(`${server.url}${path}`, { dispatcher, holdfast: { onAttempt: (attempt, reason) => heard.push([path, attempt, reason]) } });
+    await res.body.dump();
+  }
+  assert.deepEqual(heard, [['/a', 1, 'first'], ['/b', 1, 'first'], ['/b', 2, 'replay']]);
+});
