@@ -38,6 +38,8 @@ export interface PrivateRedis {
   url: string;
   kill(): Promise<void>;
   restart(): Promise<void>;
+  /** SIGSTOP: commands reach its socket and wait there, unanswered (SIGKILL still ends it). */
+  pause(): void;
 }
 
 /**
@@ -67,5 +69,5 @@ export async function privateRedisOrSkip(t: { skip(message: string): void; after
   };
   await start();
   t.after(kill);
-  return { url: `redis://127.0.0.1:${port}`, kill, restart: start };
+  return { url: `redis://127.0.0.1:${port}`, kill, restart: start, pause: () => { child?.kill('SIGSTOP'); } };
 }
