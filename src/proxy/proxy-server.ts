@@ -11,7 +11,6 @@ import { buildGeneration, closeGeneration, retireGeneration, type Generation } f
 import { listenerName, type ListenerConfig, type ProxyConfig } from './config/config.js';
 import { L4Connection, type ListenerContext } from './l4/l4-connection.js';
 import { ProxyTelemetry, type ProxyEvents } from './telemetry.js';
-
 export type { ConnectionSummary } from './connection-summary.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { AcmeManager, AcmeRef } from './acme/acme-manager.js';
@@ -122,11 +121,21 @@ export class ProxyServer {
    * listener cannot bind, the error is thrown and nothing else changes.
    */
   async reload(config: ProxyConfig): Promise<void> {
+    const log = await this.telemetry.prepareAccessLog(config.accessLog); // a file that cannot be opened refuses the reload here
+    try {
+      await this.#apply(config);
+    } catch (err) {
+      await log.abort();
+      throw err;
+    }
+    await log.commit();
+  }
+
+  async #apply(config: ProxyConfig): Promise<void> {
     const previous = this.#config.certificates;
     // A changed acme: section gets a new manager, loaded before anything changes (a directory
     // that cannot be reached refuses the reload), and started once the new config is applied.
     const acmeChanged = acmeKey(config) !== acmeKey(this.#config);
-    await this.telemetry.useAccessLog(config.accessLog); // a file that cannot be opened refuses the reload here
     const acme = acmeChanged ? await openAcme(config, this.#clock, this.#acmeTelemetry) : this.acme;
     try {
       this.certificates.reload(config.certificates); // throws before anything changes when a file is bad

@@ -95,10 +95,27 @@ export class ProxyTelemetry implements UpstreamHooks {
    * the open one.
    */
   async useAccessLog(config: AccessLogConfig | undefined): Promise<void> {
+    await (await this.prepareAccessLog(config)).commit();
+  }
+
+  /**
+   * Opens the access log `config` asks for without using it yet (a file that cannot be opened
+   * throws here, a config error): `commit()` puts it in use and closes the one it replaces;
+   * `abort()` closes it (a reload that failed later keeps the running log).
+   */
+  async prepareAccessLog(config: AccessLogConfig | undefined): Promise<{ commit(): Promise<void>; abort(): Promise<void> }> {
     const old = this.accessLog.current;
-    if (config !== undefined && old !== undefined && JSON.stringify(config) === JSON.stringify(old.config)) return;
-    this.accessLog.current = config === undefined ? undefined : await AccessLog.open(config, this.#clock, (err) => this.#logger?.error({ err }, 'access log write failed'));
-    await old?.close();
+    if (config === undefined ? old === undefined : old !== undefined && JSON.stringify(config) === JSON.stringify(old.config)) {
+      return { commit: async () => {}, abort: async () => {} };
+    }
+    const next = config === undefined ? undefined : await AccessLog.open(config, this.#clock, (err) => this.#logger?.error({ err }, 'access log write failed'));
+    return {
+      commit: async () => {
+        this.accessLog.current = next;
+        await old?.close();
+      },
+      abort: async () => { await next?.close(); },
+    };
   }
 
   /** Opens the access log's file again (after a rotation moved it). */

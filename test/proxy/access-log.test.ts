@@ -279,3 +279,27 @@ test('access log: a Host with C1 control bytes (U+009B is CSI to a terminal) is 
   assert.equal(/[\x7f-\x9f]/.test(raw), false, `no raw C1 or DEL byte: ${raw}`);
   assert.match(raw, /a\\u009b31m\\u0085\.test/);
 });
+
+test('access log: a reload that fails after the new log was opened keeps the running log, and closes the new one', async (t) => {
+  const { proxy, port, file, lines } = await startProxy(t, {
+    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'fixed', action: { type: 'respond', status: 204, body: '' } }] } }],
+    accessLog: { connections: false },
+  });
+  const running = proxy.telemetry.accessLog.current;
+  const other = join(tempDir(t), 'other.log');
+  // A listener on a port another socket holds: the reload fails after the access log was opened.
+  const taken = createServer().listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.after(() => new Promise((resolve) => taken.close(resolve)));
+  const bad = parseConfig({
+    listeners: [{ host: '127.0.0.1', port }, { host: '127.0.0.1', port: (taken.address() as { port: number }).port }],
+    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'fixed', action: { type: 'respond', status: 204, body: '' } }] } }],
+    accessLog: { output: other, connections: false },
+  });
+  await assert.rejects(proxy.reload(bad), /EADDRINUSE/);
+  assert.equal(proxy.telemetry.accessLog.current, running, 'the running log stays');
+  await fetchOnce(port, '/still');
+  assert.deepEqual((await lines()).map((l) => l.path), ['/still']);
+  assert.equal(readFileSync(other, 'utf8'), '', 'the new log took no line');
+  assert.ok(file.length > 0);
+});
