@@ -32,6 +32,14 @@ describe('holdfast CLI', { concurrency: true }, () => {
     assert.equal((await cli([])).code, 2);
   });
 
+  test('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const run = await cli([flag]);
+      assert.deepEqual([run.code, run.stdout], [0, `holdfast ${version}\n`]);
+    }
+  });
+
   test('bad input exits 2 with a one-line reason', async () => {
     for (const args of [['nope'], ['probe'], ['probe', '--connections', '0', 'http://127.0.0.1:1/'], ['probe', '--bogus', 'http://x/'],
       ['simulate', 'flaky', '--status', '200'], ['simulate', 'flaky', '--refuse-for', '10'], ['simulate', 'nothing'], ['probe', 'ftp://x/'],

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { createRequire } from 'node:module';
 import { HoldfastError } from '../errors.js';
 import { printable } from '../observe/printable.js';
 import { UsageError } from './cli-error.js';
@@ -19,7 +20,12 @@ Commands:
   simulate flaky         run a fault-injecting HTTP upstream
   simulate servicenow    run a local ServiceNow Table API with fault injection
 
-Run holdfast <command> --help for a command's options.`;
+Run holdfast <command> --help for a command's options; holdfast --version prints the version.`;
+
+/** The package's version, from its package.json (two levels up from src/cli and from dist/cli alike). */
+function version(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -31,6 +37,10 @@ async function run(argv: string[]): Promise<number> {
     case '--help':
       out(HELP);
       return command === undefined ? 2 : 0;
+    case '-v':
+    case '--version':
+      out(`holdfast ${version()}`);
+      return 0;
     case 'probe':
       return runProbe(rest, out);
     case 'proxy':

@@ -5,6 +5,7 @@ import { checkConfigFiles } from '../proxy/tls/certificate-store.js';
 import { loadConfigFile } from '../proxy/config/config-loader.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
 import { UsageError, untilSignal } from './cli-error.js';
+import { configJsonSchemaText } from './config-schemas.js';
 
 export const PROXY_HELP = `Usage: holdfast proxy --config FILE [options]
 
@@ -18,6 +19,8 @@ timeouts and an admin API.
 Options:
   --config FILE          the YAML or JSON config (see examples/proxy.yaml, docs/reference/proxy.md)
   --check                validate the config, print a summary and exit
+  --print-schema         print the config file's JSON Schema (also in the package's
+                         schemas/proxy.schema.json, for editors) and exit
   --log-level LEVEL      fatal, error, warn, info (default) or debug; logs are
                          JSON lines on stdout
   -h, --help             show this help
@@ -38,10 +41,14 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { config: { type: 'string' }, check: { type: 'boolean' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string' }, check: { type: 'boolean' }, 'log-level': { type: 'string' }, 'print-schema': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help === true) {
     out(PROXY_HELP);
+    return 0;
+  }
+  if (values['print-schema'] === true) {
+    out(configJsonSchemaText('proxy').trimEnd());
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (see holdfast proxy --help)`);

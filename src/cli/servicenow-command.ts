@@ -10,6 +10,7 @@ import { buildWebApp } from '../servicenow/web/app.js';
 import { ServiceNowSimulator } from '../simulate/servicenow/servicenow-simulator.js';
 import { intFlag, UsageError, untilSignal } from './cli-error.js';
 import { ProgressReporter } from './progress-reporter.js';
+import { configJsonSchemaText } from './config-schemas.js';
 
 export const MIRROR_HELP = `Usage: holdfast servicenow (--instance URL | --simulate) [options]
        holdfast servicenow hash-password NAME < password   (a line for --auth-users)
@@ -38,6 +39,8 @@ Web:
 Sync:
   --config FILE            mirror options as JSON or YAML (tables, fields, waiting rules,
                            redis...); flags given as well override the file
+  --print-schema           print the config file's JSON Schema (also in the package's
+                           schemas/servicenow.schema.json) and exit
   --tables LIST            tables to mirror, comma-separated
                            (default sys_user_group,incident,change_task,sc_task)
   --interval S             seconds between incremental cycles (default 300)
@@ -99,7 +102,7 @@ function credentials(env: NodeJS.ProcessEnv, file: Record<string, unknown>): Mir
   return clientId !== undefined && clientSecret !== undefined ? { type: 'oauth', clientId, clientSecret, user, password } : { type: 'basic', user, password };
 }
 
-export async function parseMirrorArgs(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ParsedMirrorArgs | 'help'> {
+export async function parseMirrorArgs(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ParsedMirrorArgs | 'help' | 'print-schema'> {
   const s = { type: 'string' } as const;
   const b = { type: 'boolean' } as const;
   const { values, positionals } = parseArgs({
@@ -107,10 +110,11 @@ export async function parseMirrorArgs(args: string[], env: NodeJS.ProcessEnv = p
     options: {
       instance: s, simulate: b, records: s, churn: s, host: s, port: s, 'allow-remote-admin': b, 'auth-tokens': s, 'auth-users': s, 'allowed-hosts': s,
       config: s, tables: s, interval: s, 'page-size': s,
-      rate: s, concurrency: s, 'critical-groups': s, redis: s, 'redis-prefix': s, replica: s, help: { type: 'boolean', short: 'h' },
+      rate: s, concurrency: s, 'critical-groups': s, redis: s, 'redis-prefix': s, replica: s, help: { type: 'boolean', short: 'h' }, 'print-schema': b,
     },
   });
   if (values.help === true) return 'help';
+  if (values['print-schema'] === true) return 'print-schema';
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (see holdfast servicenow --help)`);
   const file = values.config === undefined ? {} : (parseYaml(await readFile(values.config, 'utf8')) as Record<string, unknown> | null) ?? {};
   const simulate = values.simulate === true;
@@ -163,6 +167,10 @@ export async function runServiceNow(args: string[], out: (line: string) => void)
   const parsed = await parseMirrorArgs(args);
   if (parsed === 'help') {
     out(MIRROR_HELP);
+    return 0;
+  }
+  if (parsed === 'print-schema') {
+    out(configJsonSchemaText('servicenow').trimEnd());
     return 0;
   }
   const stopped = untilSignal();
