@@ -258,6 +258,26 @@ test('regression: a client that ends its h2 connection (FIN) leaves no connectio
   }
 });
 
+test('regression: a client that ends its connection (FIN) with a stream that cannot finish (no flow-control window) leaves no connection behind', async (t) => {
+  // What h2load -D does at its deadline: streams in flight, their responses blocked on a window
+  // the client will never open again, then FIN. The session waited for them until its idle
+  // timeout (65 s), and a shutdown for its drain deadline (30 s).
+  const s = await setup(t);
+  const client = await RawH2.open(s.tlsPort, HOST);
+  const noWindow = Buffer.alloc(6);
+  noWindow.writeUInt16BE(0x4, 0); // SETTINGS_INITIAL_WINDOW_SIZE
+  noWindow.writeUInt32BE(0, 2);
+  client.send(frame(FRAME.SETTINGS, 0, 0, noWindow));
+  client.send(client.headers(1, [[':method', 'GET'], [':scheme', 'https'], [':path', '/info'], [':authority', HOST]]));
+  assert.equal(await client.outcome(1), 'headers', 'the response started; its body waits for a window');
+  const ended = performance.now();
+  client.socket.end();
+  await client.closed;
+  await s.proxy.tracker.whenIdle();
+  assert.equal(s.proxy.tracker.active, 0);
+  assert.ok(performance.now() - ended < 5_000, 'closed within the FIN grace, not at the session timeout');
+});
+
 test('shutdown sends GOAWAY: a stream in flight finishes, then the proxy has drained', async (t) => {
   const s = await setup(t);
   let release = () => {};

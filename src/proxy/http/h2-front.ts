@@ -20,6 +20,13 @@ const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
  */
 export const ABUSE_LINGER_MS = 1000;
 
+/**
+ * A client that sent FIN can no longer open a flow-control window: a stream whose response
+ * waits for one would never finish. Streams in flight get this long, then the connection is
+ * destroyed (nginx closes an HTTP/2 connection at the client's FIN).
+ */
+export const CLIENT_FIN_GRACE_MS = 1000;
+
 /** RFC 9113 §3.4: an h2c connection with prior knowledge opens with this. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -108,7 +115,10 @@ export class H2Front<P> {
     if (session === undefined) return;
     // The proxy's sockets allow half-open connections, which HTTP/2 has no use for: a client's
     // FIN ends the session once its streams are done (else it would idle until the timeout).
-    socket.once('end', () => session.close());
+    socket.once('end', () => {
+      session.close();
+      this.#destroyAfter(socket, CLIENT_FIN_GRACE_MS);
+    });
     if (this.#draining) session.close();
   }
 
@@ -162,7 +172,12 @@ export class H2Front<P> {
     // are done (Node reads and drops what still comes), and destroyed ABUSE_LINGER_MS later.
     session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
     session.close();
-    const { socket } = state;
-    socket.once('close', this.#clock.schedule(() => socket.destroy(), ABUSE_LINGER_MS));
+    this.#destroyAfter(state.socket, ABUSE_LINGER_MS);
+  }
+
+  /** Destroys `socket` in `ms`, unless it closed by then. */
+  #destroyAfter(socket: Duplex, ms: number): void {
+    if (socket.destroyed) return;
+    socket.once('close', this.#clock.schedule(() => socket.destroy(), ms));
   }
 }
