@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { freePort, hasCommand, median, startHoldfastContestant, stopContestants, treeCpuUs, type Contestant } from '../fixtures/proxy-process.js';
+import { freePort, hasCommand, median, medianRatio, startHoldfastContestant, stopContestants, treeCpuUs, type Contestant } from '../fixtures/proxy-process.js';
 import { selfSigned } from '../fixtures/self-signed.js';
 import { startNginx } from '../fixtures/nginx.js';
 
@@ -126,12 +126,11 @@ export async function runProxyH2(options: H2BenchOptions, progress: (line: strin
     for (const row of rows) Object.assign(row, { medianRps: median(row.rps), medianCpuUs: median(row.cpuUsPerRequest) });
     const nginx = rows.find((row) => row.name === H2_NAMES.nginx);
     const bare = rows.find((row) => row.name === H2_NAMES.bare)!;
-    const ratio = (a: H2Row, b: H2Row) => Math.round(median(b.cpuUsPerRequest.map((cpu, i) => a.cpuUsPerRequest[i]! / cpu)) * 100) / 100;
     return {
       options, rows,
-      holdfastOverNginx: nginx === undefined ? undefined : ratio(rows[0]!, nginx),
-      holdfastOverFloor: ratio(rows[0]!, bare),
-      floorOverNginx: nginx === undefined ? undefined : ratio(bare, nginx),
+      holdfastOverNginx: nginx === undefined ? undefined : medianRatio(rows[0]!, nginx),
+      holdfastOverFloor: medianRatio(rows[0]!, bare),
+      floorOverNginx: nginx === undefined ? undefined : medianRatio(bare, nginx),
     };
   } finally {
     await stopContestants(contestants);

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  freePort, hasCommand, median, runRounds, startHoldfastContestant, stopContestants, treeCpuUs, waitForPort, type Contestant, type ContestantRounds,
+  freePort, hasCommand, median, medianRatio, runRounds, startHoldfastContestant, stopContestants, treeCpuUs, waitForPort, type Contestant, type ContestantRounds,
 } from '../fixtures/proxy-process.js';
 import { startNginx } from '../fixtures/nginx.js';
 
@@ -153,15 +153,6 @@ async function measure(contestants: Contestant[], options: HttpBenchOptions, pro
   return (await runRounds(contestants, options, treeCpuUs, progress, upstreamPid)).map((row): HttpRow => ({
     ...row, medianRps: median(row.rps), medianP99Ms: median(row.p99Ms), medianCpuUs: median(row.cpuUsPerRequest), medianUpstreamCpuUs: median(row.backendCpuUsPerRequest),
   }));
-}
-
-/**
- * `a`'s CPU per request over `b`'s: each round's ratio, then their median. The runs of one
- * round are minutes apart at most, so a noisy spell on a shared machine hits both sides alike.
- */
-function medianRatio(a: HttpRow, b: HttpRow): number {
-  const ratios = b.cpuUsPerRequest.map((cpu, round) => a.cpuUsPerRequest[round]! / cpu);
-  return Math.round(median(ratios) * 100) / 100;
 }
 
 export function formatHttp(result: HttpBenchResult): string {

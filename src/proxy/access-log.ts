@@ -30,11 +30,9 @@ function isoTimeCached(): string {
  * U+009B is CSI to a terminal that reads 8-bit controls, and a client chooses its path's bytes.
  */
 function jsonText(text: string): string {
-  const json = JSON.stringify(text);
-  return C1.test(json) ? json.replace(C1_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
+  return JSON.stringify(text).replace(C1, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
-const C1 = /[\u007f-\u009f]/;
-const C1_ALL = /[\u007f-\u009f]/g;
+const C1 = /[\u007f-\u009f]/g;
 
 /** Milliseconds with a tenth of a millisecond at most: enough for a log, and short to write. */
 const round = (ms: number) => Math.round(ms * 10) / 10;
@@ -110,9 +108,9 @@ export class AccessLog {
     const end = cut && record.end === 'complete' ? 'client-closed' : record.end;
     const { sample } = this.#config;
     if (sample < 1 && status < 400 && end === 'complete' && Math.random() >= sample) return;
-    // The line of every request is built here, in its fixed shape (each string through
-    // JSON.stringify), and handed to pino's destination: pino's generic formatting (a lookup
-    // and an escape loop per key) cost twice as much per line (measured: bench/results/issue22).
+    // The line of every request is built here, in its fixed shape, and handed to pino's
+    // destination: pino's generic formatting (a lookup and an escape loop per key) cost twice as
+    // much per line (measured: bench/results/issue22).
     const host = (req.headers.host ?? req.headers[':authority']) as string | undefined;
     const traceId = traceIdOf(req);
     const { upstream, upstreamMs, error, requestId } = record;

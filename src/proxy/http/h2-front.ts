@@ -45,7 +45,7 @@ export function withoutPseudoHeaders(raw: string[]): string[] {
 
 interface SessionState<P> {
   readonly peer: P;
-  /** The connection under the session: what the linger after an abusive session's GOAWAY destroys. */
+  /** The connection under the session: destroyed ABUSE_LINGER_MS after an abusive session's GOAWAY. */
   readonly socket: Duplex;
   glitches: number;
 }
@@ -114,7 +114,8 @@ export class H2Front<P> {
     const session = this.#made as ServerHttp2Session | undefined; // set by #onSession, inside emit()
     if (session === undefined) return;
     // The proxy's sockets allow half-open connections, which HTTP/2 has no use for: a client's
-    // FIN ends the session once its streams are done (else it would idle until the timeout).
+    // FIN ends the session once its streams are done (else it would idle until the timeout), or
+    // CLIENT_FIN_GRACE_MS later (a stream waiting for a window the client cannot open again).
     socket.once('end', () => {
       session.close();
       this.#destroyAfter(socket, CLIENT_FIN_GRACE_MS);

@@ -13,7 +13,7 @@ import { Pipeline } from './pipeline.js';
 import { readBody } from './request-body.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { Clock } from '../../clock.js';
-import { answerOf, pathFor, upstreamFields, type FieldsContext, type SiteRoute } from './site-route.js';
+import { answerOf, pathFor, upstreamFields, type SiteFields, type SiteRoute } from './site-route.js';
 import { compileRewrite } from './rewrite.js';
 import { RouteRateLimit } from './rate-limit.js';
 import { answerUpgrade, refuseClientError, refuseConnect, refuseRequest, refuseUpgrade, upgradeWebSocket } from './websocket-forward.js';
@@ -66,6 +66,8 @@ export class HttpSite {
   #connections = 0;
   /** `1.1 holdfast`: the Via entry of HTTP/1.1 messages. */
   readonly #viaEntry: string;
+  /** What every proxied request's upstream fields take from the site. */
+  readonly #fields: SiteFields;
   /** Read by every exchange of this site: set by retire() and drain(). */
   readonly #lifecycle = { retiring: false };
   #onRetired: (() => void) | undefined;
@@ -80,6 +82,7 @@ export class HttpSite {
     this.#deps = deps;
     this.#viaEntry = `1.1 ${deps.settings.via}`;
     const { settings } = deps;
+    this.#fields = { proto, viaEntry: this.#viaEntry, via: settings.via, requestId: settings.requestId };
     this.#router = new HttpRouter(routes, (route) => this.#compile(route));
     this.#targets = new RequestTargets((host) => this.#router.names(host), settings);
     this.server = createServer({
@@ -235,7 +238,7 @@ export class HttpSite {
       metrics.finished(route.name, 413, 'none');
       return sendError(res, 413, BodyTooLargeError.code, true);
     }
-    const headers = upstreamFields(req, this.#fieldsOf(peer), target, route);
+    const headers = upstreamFields(req, this.#fields, peer, target, route);
     const path = pathFor(route, target);
     // HTTP/2 needs no content-length: a request has a body unless its HEADERS ended the stream.
     const bodyless = length === 0 && req.headers['transfer-encoding'] === undefined && (req.httpVersionMajor !== 2 || (req as unknown as Http2ServerRequest).stream.endAfterHeaders);
@@ -249,11 +252,6 @@ export class HttpSite {
       metrics.finished(route.name, status, 'none');
       sendError(res, status, status === 413 ? BodyTooLargeError.code : ProxyBadRequestError.code, true);
     });
-  }
-
-  #fieldsOf(peer: Peer): FieldsContext {
-    const { via, requestId } = this.#deps.settings;
-    return { clientIp: peer.ip, trusted: peer.trusted, proto: this.proto, viaEntry: this.#viaEntry, via, requestId };
   }
 
   /** The connection's peer, found once per request (a socket not handed over by accept() has none). */
@@ -284,7 +282,7 @@ export class HttpSite {
       this.#deps.metrics.refused('upgrade');
       return refuseUpgrade(socket, 400, ProxyBadRequestError.code);
     }
-    const headers = upstreamFields(req, this.#fieldsOf(this.#peerOf(req)), target, route);
+    const headers = upstreamFields(req, this.#fields, this.#peerOf(req), target, route);
     upgradeWebSocket(req, socket, head, pathFor(route, target), headers, route.exchange, this.#deps.settings.websocketIdleMs);
   };
 

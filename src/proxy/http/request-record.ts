@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Where a request's record is kept on it (a symbol: no name a Node version could take). */
-export const RECORD = Symbol('holdfast.requestRecord');
+const RECORD = Symbol('holdfast.requestRecord');
 
 /** The request's record, when the access log is on. */
 export function recordOf(req: IncomingMessage): RequestRecord | undefined {

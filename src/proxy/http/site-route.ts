@@ -30,10 +30,8 @@ export function answerOf(route: Exclude<SiteRoute, { kind: 'proxy' }>, target: R
   return answer;
 }
 
-/** What upstreamFields needs of the site and of the connection. */
-export interface FieldsContext {
-  readonly clientIp: string;
-  readonly trusted: boolean;
+/** What upstreamFields needs of the site: fixed for the site's life, made once. */
+export interface SiteFields {
   readonly proto: 'http' | 'https';
   /** `1.1 holdfast`: this hop's Via entry for HTTP/1.1 requests (others name their version). */
   readonly viaEntry: string;
@@ -42,16 +40,16 @@ export interface FieldsContext {
 }
 
 /** The upstream request's fields: the client's, forwarding fields and X-Request-Id added, then the route's rewrites. */
-export function upstreamFields(req: IncomingMessage, ctx: FieldsContext, target: RequestTarget, route: Extract<SiteRoute, { kind: 'proxy' }>): string[] {
+export function upstreamFields(req: IncomingMessage, ctx: SiteFields, peer: { readonly ip: string; readonly trusted: boolean }, target: RequestTarget, route: Extract<SiteRoute, { kind: 'proxy' }>): string[] {
   const fields = upstreamRequestHeaders(req.httpVersionMajor === 2 ? withoutPseudoHeaders(req.rawHeaders) : req.rawHeaders, {
-    clientIp: ctx.clientIp,
-    trusted: ctx.trusted,
+    clientIp: peer.ip,
+    trusted: peer.trusted,
     proto: ctx.proto,
     host: target.authority,
     forwardedHost: target.forwardedHost,
     upstreamHost: route.preserveHost ? target.authority : undefined,
     viaEntry: req.httpVersion === '1.1' ? ctx.viaEntry : `${req.httpVersion} ${ctx.via}`,
-    requestId: recordOf(req)?.requestId ?? requestIdFor(req, ctx.trusted, ctx.requestId),
+    requestId: recordOf(req)?.requestId ?? requestIdFor(req, peer.trusted, ctx.requestId),
   });
   return route.rewrite === undefined ? fields : route.rewrite.requestHeaders(fields);
 }
