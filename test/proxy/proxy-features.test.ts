@@ -69,6 +69,8 @@ describe('holdfast proxy', { concurrency: true }, () => {
     half.end(); // the backend never finishes its side
     await closed(half);
     await proxy.idle();
+    // The admin API can say 0 open before the log lines are read from the pipe: awaited, not assumed.
+    for (const reason of ['half-close-timeout', 'idle-timeout']) await proxy.log.waitFor((l) => l.msg === 'connection closed' && l.reason === reason);
     const reasons = proxy.log.lines.filter((l) => l.msg === 'connection closed').map((l) => l.reason);
     assert.deepEqual(reasons.sort(), ['half-close-timeout', 'idle-timeout']);
 
@@ -82,7 +84,7 @@ describe('holdfast proxy', { concurrency: true }, () => {
     const old = await dialProxy(listen2);
     await closed(old);
     await aged.idle();
-    assert.equal(aged.log.lines.find((l) => l.msg === 'connection closed')?.reason, 'max-lifetime');
+    assert.equal((await aged.log.waitFor((l) => l.msg === 'connection closed')).reason, 'max-lifetime');
   });
 
   test('hot reload under load: new connections take the new routes, established ones are untouched; a bad file keeps the old config', async (t) => {
