@@ -1,18 +1,14 @@
 import { Dispatcher, Pool } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import { fullJitterBackoff } from '../policy/backoff.js';
-import { deadlineInterceptor } from './deadline-interceptor.js';
 import { toHandler, type Dispatch, type Interceptor } from './handler.js';
 import { resolveDispatcherOptions, type DispatcherOptions, type ResolvedDispatcherOptions } from './options.js';
 import { OriginRegistry, OriginState } from './origin-state.js';
-import { breakerInterceptor } from './breaker-interceptor.js';
-import { attemptsInterceptor, limitInterceptor } from './limit-interceptor.js';
-import { adaptiveTimeoutInterceptor } from './adaptive-timeout-interceptor.js';
+import { attemptInterceptor } from './attempt-interceptor.js';
 import { hedgeInterceptor } from './hedge-interceptor.js';
 import { SharedRateLimit } from './shared-rate-limit.js';
 import { Registry } from 'prom-client';
 import { ClientMetrics, type OriginSnapshot } from '../observe/client-metrics.js';
-import { observeInterceptor } from './observe-interceptor.js';
 import { Telemetry } from './telemetry.js';
 import { DispatcherClosedError, InvalidOptionError } from '../errors.js';
 import type { BreakerState, BreakerStateName, CircuitBreaker } from '../policy/circuit-breaker.js';
@@ -42,8 +38,8 @@ export interface KeepAliveSnapshot {
 /**
  * An undici `Dispatcher` with holdfast's interceptors over per-origin pools:
  *
- *   deadline → retry (stale-socket replay first) → hedge → adaptive timeout → circuit breaker → limits
- *     → Agent → Pool → TrackedClient (keep-alive alignment) → socket
+ *   deadline → retry (stale-socket replay first) → hedge → per attempt (circuit breaker, adaptive
+ *     timeout, limits) → Agent → Pool → TrackedClient (keep-alive alignment) → socket
  *
  * Use it with `undici.request`, `fetch(url, { dispatcher })` or `setGlobalDispatcher`.
  */
@@ -99,11 +95,15 @@ export class HoldfastDispatcher extends Dispatcher {
     const { retry } = resolved;
     // Innermost first. Chained directly rather than with undici's compose(): see handler.ts.
     // Each policy's interceptor is installed only when the policy is on: an idle layer still costs.
+    const perAttempt = metrics !== undefined || resolved.limit !== undefined || resolved.rateLimit !== undefined
+      || resolved.breaker !== undefined || resolved.adaptiveTimeout !== undefined;
     const interceptors: Interceptor[] = [
-      ...(metrics === undefined ? [] : [attemptsInterceptor(this.#origins)]),
-      ...(resolved.limit === undefined && resolved.rateLimit === undefined ? [] : [limitInterceptor(this.#origins, clock, resolved.rateLimit?.maxWaitMs ?? 0)]),
-      ...(resolved.breaker === undefined ? [] : [breakerInterceptor(this.#origins, clock, new Set(resolved.breaker.failureStatuses))]),
-      ...(resolved.adaptiveTimeout === undefined ? [] : [adaptiveTimeoutInterceptor(this.#origins, clock, resolved.adaptiveTimeout)]),
+      ...(!perAttempt ? [] : [attemptInterceptor(this.#origins, clock, {
+        failureStatuses: new Set(resolved.breaker?.failureStatuses),
+        maxTokenWaitMs: resolved.rateLimit?.maxWaitMs ?? 0,
+        adaptiveTimeout: resolved.adaptiveTimeout,
+        countAttempts: metrics !== undefined,
+      })]),
       ...(resolved.hedge === undefined ? [] : [hedgeInterceptor(this.#origins, clock, resolved.hedge.minDelayMs, (origin) => this.#hasRoom(origin))]),
       retryInterceptor({
         maxAttempts: retry.maxAttempts,
@@ -113,9 +113,9 @@ export class HoldfastDispatcher extends Dispatcher {
         replay: resolved.replay,
         holdBodyBytes: retry.cutBodyBufferBytes,
         tracer: requestTracer(resolved.tracing),
+        deadlineMs: resolved.deadlineMs,
+        observeSlowMs: metrics !== undefined || resolved.logger !== undefined ? resolved.slowRequestMs : undefined,
       }, this.#origins, clock),
-      deadlineInterceptor(resolved.deadlineMs, clock),
-      ...(metrics !== undefined || resolved.logger !== undefined ? [observeInterceptor(telemetry, this.#origins, clock, resolved.slowRequestMs)] : []),
     ];
 
     const agent = this.#agent;

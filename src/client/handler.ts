@@ -16,12 +16,6 @@ export type { ParsedHeaders } from '../http/headers.js';
 export interface Handler extends Dispatcher.DispatchHandler {
   /** undici calls it with no controller when a request fails before it started (a connect error, a refusal). */
   onResponseError?(controller: Controller | null, error: Error): void;
-  /**
-   * Set by the deadline interceptor on the handler it passes down: the clock time by
-   * which every attempt must end, so that inner interceptors never start a wait past it.
-   * (On the handler rather than on the options, to spare a copy of the options per request.)
-   */
-  readonly deadlineAt?: number;
 }
 
 export type Dispatch = (opts: Dispatcher.DispatchOptions, handler: Handler) => boolean;

@@ -1,6 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
+import { DeadlineExceededError } from '../errors.js';
+import type { DeadlineEntry, DeadlineQueue, RequestDeadline } from './deadline-queue.js';
 import { RelayController } from './relay-controller.js';
 import type { Controller, Dispatch, Handler, ParsedHeaders } from './handler.js';
 
@@ -34,7 +36,8 @@ export interface RedispatchPolicy {
 }
 
 /**
- * The one mechanism behind replay and retry. The caller's handler sees a single
+ * The one mechanism behind replay and retry, and the request's deadline (one handler per
+ * request rather than one per concern: bench/runners/overhead.ts). The caller's handler sees a single
  * request with one controller from start to end, even across attempts, so that
  * an abort (a signal, a deadline) reaches whichever attempt or wait is current
  * at once, and pause, resume and the raw headers reach the attempt being
@@ -45,7 +48,7 @@ export interface RedispatchPolicy {
  *              │   └─▶ error ─▶ policy.onFailure ─┬─ give up ─▶ error  │
  *              └──────────── wait (delayMs) ◀─────┴────────────────────┘
  */
-export class RedispatchHandler extends RelayController {
+export class RedispatchHandler extends RelayController implements DeadlineEntry {
   readonly #dispatch: Dispatch;
   readonly #outer: Handler;
   readonly #policy: RedispatchPolicy;
@@ -55,21 +58,46 @@ export class RedispatchHandler extends RelayController {
   #attempt: Attempt | undefined;
   #cancelWait: (() => void) | undefined;
   #attempts = 0;
+  readonly #deadlineMs: number;
+  readonly #deadlineQueue: DeadlineQueue | undefined;
+  #cancelDeadline: (() => void) | undefined;
+  readonly deadlineAt: number;
+  prevDeadline: DeadlineEntry | undefined;
+  nextDeadline: DeadlineEntry | undefined;
+  queued = false;
 
-  constructor(dispatch: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, policy: RedispatchPolicy, clock: Clock) {
+  constructor(dispatch: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, policy: RedispatchPolicy, clock: Clock, deadline: RequestDeadline | undefined) {
     super();
     this.#dispatch = dispatch;
     this.#opts = opts;
     this.#outer = outer;
     this.#policy = policy;
     this.#clock = clock;
+    this.#deadlineMs = deadline?.ms ?? 0;
+    this.deadlineAt = deadline?.at ?? 0;
+    this.#deadlineQueue = deadline?.queue;
+    if (deadline === undefined) return;
+    if (deadline.queue !== undefined) deadline.queue.add(this);
+    else this.#cancelDeadline = clock.schedule(() => this.expire(), deadline.ms);
   }
 
   /** Starts the first attempt. The caller's `onRequestStart` runs first, so an early abort wins. */
   start(): boolean {
-    this.#outer.onRequestStart?.(this, {});
+    this.#outer.onRequestStart?.(this, null);
     if (this.#phase === 'done') return true;
     return this.#run(this.#opts, 'first');
+  }
+
+  /** The deadline passed before the response started. */
+  expire(): void {
+    this.abort(new DeadlineExceededError(this.#deadlineMs, { origin: String(this.#opts.origin), method: this.#opts.method }));
+  }
+
+  #stopDeadline(): void {
+    if (this.queued) this.#deadlineQueue!.remove(this);
+    if (this.#cancelDeadline === undefined) return;
+    this.#cancelDeadline();
+    this.#cancelDeadline = undefined;
   }
 
   #run(opts: Dispatcher.DispatchOptions, reason: string): boolean {
@@ -100,6 +128,7 @@ export class RedispatchHandler extends RelayController {
   #statusCode: number | undefined;
 
   #settle(error?: Error): void {
+    this.#stopDeadline();
     this.#phase = 'done';
     this.#policy.onSettled?.(this.#attempts, this.#statusCode, error);
   }
@@ -140,7 +169,10 @@ export class RedispatchHandler extends RelayController {
   }
 
   deliverHeaders(controller: Controller, statusCode: number, headers: ParsedHeaders, statusText: string | undefined): void {
-    if (statusCode >= 200) this.#phase = 'committed';
+    if (statusCode >= 200) {
+      this.#phase = 'committed';
+      this.#stopDeadline();
+    }
     this.#statusCode = statusCode;
     this.follow(controller);
     this.#outer.onResponseStart?.(this, statusCode, headers, statusText);

@@ -6,9 +6,10 @@ import type { RetryBudget } from '../policy/retry-budget.js';
 import type { Telemetry } from './telemetry.js';
 import { headerOf, withHeaders, type ParsedHeaders } from '../http/headers.js';
 import type { Interceptor } from './handler.js';
-import type { OriginRegistry } from './origin-state.js';
+import type { OriginRegistry, OriginState } from './origin-state.js';
+import { DeadlineQueue, type RequestDeadline } from './deadline-queue.js';
 import { RedispatchHandler, type Redispatch, type RedispatchPolicy } from './redispatch-handler.js';
-import { classifyFailure, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
+import { classifyFailure, errorCode, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
 import { ReplayPolicy } from './replay-policy.js';
 import type { RequestTrace, RequestTracer } from './request-trace.js';
 import { toHoldfastError } from './to-holdfast-error.js';
@@ -24,9 +25,16 @@ export interface RetryConfig {
   holdBodyBytes: number;
   /** Traces each request as a whole (request-trace.ts). */
   tracer: RequestTracer;
+  /** The deadline of a request that sets none of its own (`holdfast.deadlineMs`); undefined for none. */
+  deadlineMs: number | undefined;
+  /** Metrics or a logger on: each request's outcome and latency are recorded, and requests this slow logged. */
+  observeSlowMs: number | undefined;
 }
 
 /**
+ * The outermost layer, one handler per request (redispatch-handler.ts): its deadline, its
+ * outcome (metrics, slow-request log), and retries.
+ *
  * Sends again what failed for a reason that another attempt can fix. First rule:
  * stale-socket replay, at once, on a fresh connection (replay-policy.ts). Then
  * retries with full-jitter backoff, `Retry-After`, the origin's retry budget and
@@ -35,12 +43,17 @@ export interface RetryConfig {
  * it gives up with is a `HoldfastError`, whose `attempts` counts replays too.
  */
 export function retryInterceptor(config: RetryConfig, origins: OriginRegistry, clock: Clock): Interceptor {
+  // Default deadlines share one timer (DeadlineQueue); a request's own duration gets its own.
+  const deadlines = new DeadlineQueue(clock);
   return (next) => (opts: HoldfastDispatchOptions, handler) => {
     const state = origins.get(opts.origin!);
+    const own = opts.holdfast?.deadlineMs;
+    const ms = own ?? config.deadlineMs;
+    const deadline: RequestDeadline | undefined = ms === undefined || ms <= 0 ? undefined : { ms, at: clock.now() + ms, queue: own === undefined ? deadlines : undefined };
     const trace = config.tracer(opts);
-    const policy = new RetryPolicy(config, opts, state.retryBudget, state.telemetry, clock, handler.deadlineAt, trace);
+    const policy = new RetryPolicy(config, opts, state, clock, deadline?.at, trace);
     const traced = trace?.headers === undefined ? opts : { ...opts, headers: withHeaders(opts.headers, trace.headers) };
-    return new RedispatchHandler(next, traced, handler, policy, clock).start();
+    return new RedispatchHandler(next, traced, handler, policy, clock, deadline).start();
   };
 }
 
@@ -48,6 +61,7 @@ export function retryInterceptor(config: RetryConfig, origins: OriginRegistry, c
 class RetryPolicy implements RedispatchPolicy {
   readonly #config: RetryConfig;
   readonly #opts: HoldfastDispatchOptions;
+  readonly #state: OriginState;
   readonly #budget: RetryBudget;
   readonly #telemetry: Telemetry;
   readonly #clock: Clock;
@@ -57,15 +71,20 @@ class RetryPolicy implements RedispatchPolicy {
   readonly #replay: ReplayPolicy | undefined;
   readonly #trace: RequestTrace | undefined;
   #holdsRetry = false;
+  readonly #startedAt: number;
 
-  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, budget: RetryBudget, telemetry: Telemetry, clock: Clock, deadlineAt: number | undefined, trace: RequestTrace | undefined) {
+  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, state: OriginState, clock: Clock, deadlineAt: number | undefined, trace: RequestTrace | undefined) {
     this.#config = config;
     this.#trace = trace;
+    this.#state = state;
+    const telemetry = state.telemetry;
+    const budget = state.retryBudget;
     this.#telemetry = telemetry;
     this.#deadlineAt = deadlineAt;
     this.#opts = opts;
     this.#budget = budget;
     this.#clock = clock;
+    this.#startedAt = config.observeSlowMs === undefined ? 0 : clock.now();
     this.#safe = isRetrySafe(opts) && hasReplayableBody(opts);
     this.#enabled = opts.holdfast?.retry !== false;
     this.#replay = config.replay && hasReplayableBody(opts) ? new ReplayPolicy(opts, telemetry, this.#safe) : undefined;
@@ -138,6 +157,26 @@ class RetryPolicy implements RedispatchPolicy {
     this.#release();
     this.#budget.requestFinished();
     this.#trace?.end(attempts, statusCode, error);
+    if (this.#config.observeSlowMs !== undefined) this.#observe(statusCode, error);
+  }
+
+  /**
+   * The request's outcome and latency (retries included) to metrics, and a warning for a slow one.
+   * It logs origin, method, status and the path without its query string, never headers:
+   * credentials travel in those.
+   */
+  #observe(statusCode: number | undefined, error: Error | undefined): void {
+    const ms = this.#clock.now() - this.#startedAt;
+    const outcome = error !== undefined ? 'error' : (statusCode ?? 0) < 400 ? 'ok' : 'status';
+    const code = error !== undefined ? errorCode(error) ?? error.name : String(statusCode);
+    const { metrics, logger } = this.#telemetry;
+    const { origin } = this.#state;
+    const { method } = this.#opts;
+    metrics?.requestDone(this.#state.requestSeries, origin, method, outcome, code, ms / 1000);
+    if (logger !== undefined && ms >= this.#config.observeSlowMs!) {
+      const path = this.#opts.path.split('?', 1)[0]; // secrets travel in the query too
+      logger.warn({ origin, method, path, outcome, code, durationMs: Math.round(ms) }, 'slow request');
+    }
   }
 }
 
