@@ -51,7 +51,7 @@ export function attemptInterceptor(origins: OriginRegistry, clock: Clock, polici
     const state = origins.get(opts.origin!);
     const breaker = state.breaker;
     if (breaker === undefined && state.bulkhead === undefined && state.tokens === undefined && state.latency === undefined) {
-      if (policies.countAttempts) state.telemetry.attempt(state.origin); // metrics alone: no layer of its own
+      if (policies.countAttempts) state.countAttempt(); // metrics alone: no layer of its own
       return next(opts, handler);
     }
     let probe = false;
@@ -170,7 +170,7 @@ class AttemptGate extends RelayController implements Handler, DeadlineEntry {
   #dispatch(): void {
     this.#phase = 'dispatched';
     this.#cancel = undefined;
-    if (this.#policies.countAttempts) this.#state.telemetry.attempt(this.#state.origin);
+    if (this.#policies.countAttempts) this.#state.countAttempt();
     try {
       this.#next(this.#opts, this);
     } catch (err) {
@@ -192,10 +192,10 @@ class AttemptGate extends RelayController implements Handler, DeadlineEntry {
   }
 
   /** The breaker's verdict, once per attempt. */
-  #judge(failed: boolean, neutral: boolean): void {
+  #judge(failed: boolean, neutral: boolean, now?: number): void {
     if (this.#judged) return;
     this.#judged = true;
-    this.#state.breaker?.record(this.#clock.now(), { failed, probe: this.#probe, neutral });
+    this.#state.breaker?.record(now ?? this.#clock.now(), { failed, probe: this.#probe, neutral });
   }
 
   #release(): void {
@@ -236,11 +236,12 @@ class AttemptGate extends RelayController implements Handler, DeadlineEntry {
 
   onResponseStart(_controller: Controller, statusCode: number, headers: ParsedHeaders, statusText?: string): void {
     if (statusCode >= 200) {
+      const now = this.#clock.now();
       if (this.queued) {
         this.#timeouts!.remove(this);
-        this.#state.latency!.record(this.#clock.now() - this.#writtenAt);
+        this.#state.latency!.record(now - this.#writtenAt);
       }
-      this.#judge(this.#policies.failureStatuses.has(statusCode), false);
+      this.#judge(this.#policies.failureStatuses.has(statusCode), false, now);
     }
     this.#inner.onResponseStart?.(this, statusCode, headers, statusText);
   }

@@ -11,19 +11,6 @@ export interface DeadlineEntry {
 }
 
 /**
- * The request's deadline: one over every attempt and every wait between them, until the
- * response starts (after that, undici's body timeout governs the stream). Envoy's route
- * timeout has the same scope, "to avoid an exponential retry/timeout explosion".
- */
-export interface RequestDeadline {
-  ms: number;
-  /** Clock time by which every attempt must end. */
-  at: number;
-  /** The shared queue of the dispatcher's default deadline, or undefined for a request's own duration (its own timer). */
-  queue: DeadlineQueue | undefined;
-}
-
-/**
  * Deadlines kept in a list sorted by `deadlineAt`, with one timer for the earliest:
  * instead of a timer created and cleared per request. Deadlines of one duration
  * arrive in order, so an insert scanning back from the tail is O(1) in practice

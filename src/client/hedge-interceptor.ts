@@ -68,7 +68,9 @@ class Hedge extends RelayController implements DeadlineEntry {
   readonly #latency: LatencyEstimator;
   readonly #clock: Clock;
   readonly #started: number;
-  readonly #attempts: HedgeAttempt[] = [];
+  /** The first attempt, and the hedge once it goes out (never more than two). */
+  #first: HedgeAttempt | undefined;
+  #second: HedgeAttempt | undefined;
   #winner: HedgeAttempt | undefined;
   readonly #queue: DeadlineQueue;
   readonly #hasRoom: (origin: string) => boolean;
@@ -93,7 +95,7 @@ class Hedge extends RelayController implements DeadlineEntry {
   }
 
   start(): void {
-    this.#outer.onRequestStart?.(this, {});
+    this.#outer.onRequestStart?.(this, null);
     if (this.#done) return;
     this.#launch();
     if (!this.#done && this.#winner === undefined) this.#queue.add(this);
@@ -106,7 +108,8 @@ class Hedge extends RelayController implements DeadlineEntry {
 
   #launch(): void {
     const attempt = new HedgeAttempt(this);
-    this.#attempts.push(attempt);
+    if (this.#first === undefined) this.#first = attempt;
+    else this.#second = attempt;
     try {
       this.#next(this.#opts, attempt);
     } catch (err) {
@@ -118,7 +121,8 @@ class Hedge extends RelayController implements DeadlineEntry {
   protected onAbort(reason: Error): void {
     if (this.#done) return;
     this.#finish();
-    for (const attempt of this.#attempts) attempt.abandon(reason);
+    this.#first?.abandon(reason);
+    this.#second?.abandon(reason);
     this.#outer.onResponseError?.(this, reason);
   }
 
@@ -140,7 +144,8 @@ class Hedge extends RelayController implements DeadlineEntry {
     this.#queue.remove(this);
     this.#latency.record(this.#clock.now() - this.#started);
     // An abort, not a failure: the breaker must not count a lost race against the server.
-    for (const other of this.#attempts) if (other !== attempt) other.abandon(new RequestAbortedError({ cause: 'hedged attempt lost the race' }));
+    const other = attempt === this.#first ? this.#second : this.#first;
+    other?.abandon(new RequestAbortedError({ cause: 'hedged attempt lost the race' }));
     return true;
   }
 
@@ -160,7 +165,7 @@ class Hedge extends RelayController implements DeadlineEntry {
     this.#failed++;
     // A sibling still running may win. Otherwise the failure goes up to retry, which
     // decides with backoff and classification (a hedge is not a retry).
-    if (this.#attempts.length - this.#failed > 0) return;
+    if ((this.#second === undefined ? 1 : 2) - this.#failed > 0) return;
     this.#finish();
     this.#outer.onResponseError?.(this, err);
   }

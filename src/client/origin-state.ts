@@ -32,7 +32,8 @@ export class OriginState {
   socketsOpen = 0;
   socketsIdle = 0;
   /** Metric series of this origin's requests, by method and code (see ClientMetrics.requestDone). */
-  readonly requestSeries = new Map<string, RequestSeries>();
+  readonly requestSeries = new Map<string, Map<number | string, RequestSeries>>();
+  #attempts: { value: number } | undefined;
   #lastHint: string | undefined;
 
   constructor(
@@ -62,6 +63,13 @@ export class OriginState {
       const bucket = new TokenBucket({ capacity: rate.burst ?? Math.max(1, Math.ceil(rate.requestsPerSecond)), refillPerSecond: rate.requestsPerSecond });
       this.tokens = new LocalTokens((now) => bucket.take(now));
     }
+  }
+
+  /** One network attempt to this origin, counted when metrics are on. */
+  countAttempt(): void {
+    const metrics = this.telemetry.metrics;
+    if (metrics === undefined) return;
+    (this.#attempts ??= metrics.attemptsOf(this.origin)).value++;
   }
 
   /** Records a response's `Keep-Alive` value; parsed only when it differs from the last one. */

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { DeadlineExceededError } from '../errors.js';
-import type { DeadlineEntry, DeadlineQueue, RequestDeadline } from './deadline-queue.js';
+import type { DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import { RelayController } from './relay-controller.js';
 import type { Controller, Dispatch, Handler, ParsedHeaders } from './handler.js';
 
@@ -66,19 +66,24 @@ export class RedispatchHandler extends RelayController implements DeadlineEntry 
   nextDeadline: DeadlineEntry | undefined;
   queued = false;
 
-  constructor(dispatch: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, policy: RedispatchPolicy, clock: Clock, deadline: RequestDeadline | undefined) {
+  /**
+   * `deadlineMs` (0: none), due at `deadlineAt`, covers every attempt and wait until the response
+   * starts (then undici's body timeout governs), as Envoy's route timeout does. Default deadlines
+   * share `deadlineQueue`; a request's own duration gets its own timer.
+   */
+  constructor(dispatch: Dispatch, opts: Dispatcher.DispatchOptions, outer: Handler, policy: RedispatchPolicy, clock: Clock, deadlineMs: number, deadlineAt: number, deadlineQueue: DeadlineQueue | undefined) {
     super();
     this.#dispatch = dispatch;
     this.#opts = opts;
     this.#outer = outer;
     this.#policy = policy;
     this.#clock = clock;
-    this.#deadlineMs = deadline?.ms ?? 0;
-    this.deadlineAt = deadline?.at ?? 0;
-    this.#deadlineQueue = deadline?.queue;
-    if (deadline === undefined) return;
-    if (deadline.queue !== undefined) deadline.queue.add(this);
-    else this.#cancelDeadline = clock.schedule(() => this.expire(), deadline.ms);
+    this.#deadlineMs = deadlineMs;
+    this.deadlineAt = deadlineAt;
+    this.#deadlineQueue = deadlineQueue;
+    if (deadlineMs === 0) return;
+    if (deadlineQueue !== undefined) deadlineQueue.add(this);
+    else this.#cancelDeadline = clock.schedule(() => this.expire(), deadlineMs);
   }
 
   /** Starts the first attempt. The caller's `onRequestStart` runs first, so an early abort wins. */
@@ -153,8 +158,6 @@ export class RedispatchHandler extends RelayController implements DeadlineEntry 
       if (this.#phase === 'waiting') this.#run(opts, reason);
     }, next.delayMs, { ref: true });
   }
-
-  // ── called by the current Attempt ─────────────────────────────────────────
 
   get outer(): Handler {
     return this.#outer;

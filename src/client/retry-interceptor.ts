@@ -7,7 +7,7 @@ import type { Telemetry } from './telemetry.js';
 import { headerOf, withHeaders, type ParsedHeaders } from '../http/headers.js';
 import type { Interceptor } from './handler.js';
 import type { OriginRegistry, OriginState } from './origin-state.js';
-import { DeadlineQueue, type RequestDeadline } from './deadline-queue.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { RedispatchHandler, type Redispatch, type RedispatchPolicy } from './redispatch-handler.js';
 import { classifyFailure, errorCode, hasReplayableBody, isRetrySafe, type HoldfastDispatchOptions } from './request-facts.js';
 import { ReplayPolicy } from './replay-policy.js';
@@ -49,11 +49,12 @@ export function retryInterceptor(config: RetryConfig, origins: OriginRegistry, c
     const state = origins.get(opts.origin!);
     const own = opts.holdfast?.deadlineMs;
     const ms = own ?? config.deadlineMs;
-    const deadline: RequestDeadline | undefined = ms === undefined || ms <= 0 ? undefined : { ms, at: clock.now() + ms, queue: own === undefined ? deadlines : undefined };
+    const deadlineMs = ms === undefined || ms <= 0 ? 0 : ms;
+    const deadlineAt = deadlineMs === 0 ? undefined : clock.now() + deadlineMs;
     const trace = config.tracer(opts);
-    const policy = new RetryPolicy(config, opts, state, clock, deadline?.at, trace);
+    const policy = new RetryPolicy(config, opts, state, clock, deadlineAt, trace);
     const traced = trace?.headers === undefined ? opts : { ...opts, headers: withHeaders(opts.headers, trace.headers) };
-    return new RedispatchHandler(next, traced, handler, policy, clock, deadline).start();
+    return new RedispatchHandler(next, traced, handler, policy, clock, deadlineMs, deadlineAt ?? 0, own === undefined ? deadlines : undefined).start();
   };
 }
 
@@ -68,7 +69,9 @@ class RetryPolicy implements RedispatchPolicy {
   readonly #safe: boolean;
   readonly #enabled: boolean;
   readonly #deadlineAt: number | undefined;
-  readonly #replay: ReplayPolicy | undefined;
+  /** Made at the first failure or status that could call for a replay (most requests never need it). */
+  #replay: ReplayPolicy | undefined;
+  readonly #replayable: boolean;
   readonly #trace: RequestTrace | undefined;
   #holdsRetry = false;
   readonly #startedAt: number;
@@ -87,7 +90,7 @@ class RetryPolicy implements RedispatchPolicy {
     this.#startedAt = config.observeSlowMs === undefined ? 0 : clock.now();
     this.#safe = isRetrySafe(opts) && hasReplayableBody(opts);
     this.#enabled = opts.holdfast?.retry !== false;
-    this.#replay = config.replay && hasReplayableBody(opts) ? new ReplayPolicy(opts, telemetry, this.#safe) : undefined;
+    this.#replayable = config.replay && hasReplayableBody(opts);
     budget.requestStarted();
   }
 
@@ -115,8 +118,13 @@ class RetryPolicy implements RedispatchPolicy {
     return { delayMs, reason };
   }
 
+  #replayPolicy(): ReplayPolicy | undefined {
+    if (this.#replay === undefined && this.#replayable) this.#replay = new ReplayPolicy(this.#opts, this.#telemetry, this.#safe);
+    return this.#replay;
+  }
+
   onFailure(err: Error, attempts: number): Redispatch | Error {
-    const replay = this.#replay?.onFailure(err);
+    const replay = this.#replayPolicy()?.onFailure(err);
     if (replay !== undefined) return replay;
     const kind = classifyFailure(err);
     const retryable = kind === 'connect' || (this.#safe && (kind === 'stale' || kind === 'socket' || kind === 'timeout'));
@@ -130,7 +138,7 @@ class RetryPolicy implements RedispatchPolicy {
   }
 
   onStatus(statusCode: number, headers: ParsedHeaders, attempts: number): Redispatch | undefined {
-    const replay = this.#replay?.onStatus(statusCode, headers);
+    const replay = statusCode === 408 ? this.#replayPolicy()?.onStatus(statusCode, headers) : undefined;
     if (replay !== undefined) return replay;
     if (!this.#safe || !this.#config.statuses.has(statusCode)) return undefined;
     const retryAfterMs = parseRetryAfter(headerOf(headers, 'retry-after'), Date.now());
@@ -168,14 +176,14 @@ class RetryPolicy implements RedispatchPolicy {
   #observe(statusCode: number | undefined, error: Error | undefined): void {
     const ms = this.#clock.now() - this.#startedAt;
     const outcome = error !== undefined ? 'error' : (statusCode ?? 0) < 400 ? 'ok' : 'status';
-    const code = error !== undefined ? errorCode(error) ?? error.name : String(statusCode);
+    const code = error !== undefined ? errorCode(error) ?? error.name : statusCode ?? 0;
     const { metrics, logger } = this.#telemetry;
     const { origin } = this.#state;
     const { method } = this.#opts;
     metrics?.requestDone(this.#state.requestSeries, origin, method, outcome, code, ms / 1000);
     if (logger !== undefined && ms >= this.#config.observeSlowMs!) {
       const path = this.#opts.path.split('?', 1)[0]; // secrets travel in the query too
-      logger.warn({ origin, method, path, outcome, code, durationMs: Math.round(ms) }, 'slow request');
+      logger.warn({ origin, method, path, outcome, code: String(code), durationMs: Math.round(ms) }, 'slow request');
     }
   }
 }

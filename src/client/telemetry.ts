@@ -20,10 +20,6 @@ export class Telemetry {
     this.#emit = emit;
   }
 
-  attempt(origin: string): void {
-    this.metrics?.attempt(origin);
-  }
-
   replay(origin: string, method: string, path: string): void {
     const message = { origin, method, path };
     publish('replay', message);

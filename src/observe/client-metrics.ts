@@ -58,24 +58,28 @@ export class ClientMetrics {
 
   /**
    * One finished request: its outcome counted, its duration observed. `cache` is the
-   * origin's own map (short keys, no hashing of the origin string per request).
+   * origin's own map, by method, then by status (a number) or error code: no key is built
+   * and nothing is hashed but the method per request.
    */
-  requestDone(cache: Map<string, RequestSeries>, origin: string, method: string, outcome: 'ok' | 'status' | 'error', code: string, seconds: number): void {
-    const key = `${method} ${code}`;
-    let series = cache.get(key);
+  requestDone(cache: Map<string, Map<number | string, RequestSeries>>, origin: string, method: string, outcome: 'ok' | 'status' | 'error', code: number | string, seconds: number): void {
+    let byCode = cache.get(method);
+    if (byCode === undefined) cache.set(method, byCode = new Map());
+    let series = byCode.get(code);
     if (series === undefined) {
+      const label = String(code);
       series = {
-        count: this.requests.stateFor(`${origin} ${key}`, () => ({ origin, method, outcome, code })),
+        count: this.requests.stateFor(`${origin} ${method} ${label}`, () => ({ origin, method, outcome, code: label })),
         duration: this.duration.stateFor(`${origin} ${method} ${outcome}`, () => ({ origin, method, outcome })),
       };
-      cache.set(key, series);
+      byCode.set(code, series);
     }
     series.count.value++;
     this.duration.record(series.duration, seconds);
   }
 
-  attempt(origin: string): void {
-    this.attempts.inc(origin, () => ({ origin }));
+  /** The attempts counter's series of one origin, for its `OriginState` to keep. */
+  attemptsOf(origin: string): { value: number } {
+    return this.attempts.stateFor(origin, () => ({ origin }));
   }
 
   #registerGauges(registry: Registry, snapshot: () => OriginSnapshot[]): void {
