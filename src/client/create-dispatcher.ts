@@ -84,6 +84,7 @@ export class HoldfastDispatcher extends Dispatcher {
     };
     this.#agent = createTransport(resolved, (origin, opts) => new Pool(origin, {
       ...opts,
+      allowH2: resolved.http2, // the Agent is not told (transport.ts); the pool's connector is
       connections: resolved.connections,
       factory: (clientOrigin, clientOpts) => new TrackedClient(clientOrigin, {
         ...clientOpts,

@@ -50,9 +50,10 @@ export function retryInterceptor(config: RetryConfig, origins: OriginRegistry, c
     const own = opts.holdfast?.deadlineMs;
     const ms = own ?? config.deadlineMs;
     const deadlineMs = ms === undefined || ms <= 0 ? 0 : ms;
-    const deadlineAt = deadlineMs === 0 ? undefined : clock.now() + deadlineMs;
+    const now = deadlineMs === 0 && config.observeSlowMs === undefined ? 0 : clock.now();
+    const deadlineAt = deadlineMs === 0 ? undefined : now + deadlineMs;
     const trace = config.tracer(opts);
-    const policy = new RetryPolicy(config, opts, state, clock, deadlineAt, trace);
+    const policy = new RetryPolicy(config, opts, state, clock, now, deadlineAt, trace);
     const traced = trace?.headers === undefined ? opts : { ...opts, headers: withHeaders(opts.headers, trace.headers) };
     return new RedispatchHandler(next, traced, handler, policy, clock, deadlineMs, deadlineAt ?? 0, own === undefined ? deadlines : undefined).start();
   };
@@ -76,7 +77,7 @@ class RetryPolicy implements RedispatchPolicy {
   #holdsRetry = false;
   readonly #startedAt: number;
 
-  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, state: OriginState, clock: Clock, deadlineAt: number | undefined, trace: RequestTrace | undefined) {
+  constructor(config: RetryConfig, opts: HoldfastDispatchOptions, state: OriginState, clock: Clock, startedAt: number, deadlineAt: number | undefined, trace: RequestTrace | undefined) {
     this.#config = config;
     this.#trace = trace;
     this.#state = state;
@@ -87,7 +88,7 @@ class RetryPolicy implements RedispatchPolicy {
     this.#opts = opts;
     this.#budget = budget;
     this.#clock = clock;
-    this.#startedAt = config.observeSlowMs === undefined ? 0 : clock.now();
+    this.#startedAt = startedAt;
     this.#safe = isRetrySafe(opts) && hasReplayableBody(opts);
     this.#enabled = opts.holdfast?.retry !== false;
     this.#replayable = config.replay && hasReplayableBody(opts);

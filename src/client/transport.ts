@@ -28,7 +28,10 @@ export function createTransport(resolved: ResolvedDispatcherOptions, pools: (ori
     bodyTimeout: resolved.bodyTimeoutMs,
     connect,
   };
-  if (proxy === undefined) return new Agent(common);
+  // Direct, HTTP/1.1 only: every pooled client is holdfast's TrackedClient, which offers h2 only
+  // when allowH2 is true, so the Agent is not told `false`. (Told `false`, undici's Agent builds
+  // a `${origin}#http1-only` key for every request it dispatches.)
+  if (proxy === undefined) return new Agent(resolved.http2 ? common : { ...common, allowH2: undefined });
   // The TLS options are for the origin, through the tunnel; the proxy's own TLS is Node's default.
   const viaProxy = { ...common, requestTls: tls };
   return proxy === 'env' ? new EnvHttpProxyAgent(viaProxy) : new ProxyAgent({ ...viaProxy, uri: proxy });
