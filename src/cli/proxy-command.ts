@@ -1,11 +1,13 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { checkConfigFiles } from '../proxy/tls/certificate-store.js';
 import { loadConfigFile } from '../proxy/config/config-loader.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
 import { UsageError, untilSignal } from './cli-error.js';
 import { configJsonSchemaText } from './config-schemas.js';
+import { isProxyWorker, runProxyWorker } from '../proxy/workers/worker.js';
+import { workerCount, WorkerSupervisor } from '../proxy/workers/supervisor.js';
 
 export const PROXY_HELP = `Usage: holdfast proxy --config FILE [options]
 
@@ -64,8 +66,10 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
     for (const c of config.certificates) if ('acme' in c) out(`  certificate acme:${c.acme.domains.join(', ')}: ${c.acme.challenge} from ${c.acme.directory} (obtained when the proxy starts)${c.default ? ' default' : ''}`);
     return 0;
   }
-  const stopped = untilSignal(); // before readiness is announced: a supervisor may signal at once
   const logger = pino({ level, base: { pid: process.pid } });
+  if (isProxyWorker()) return runProxyWorker(file, logger.child({ role: 'worker' }));
+  if (workerCount(config) > 1) return supervise(file, config, logger, ['proxy', '--config', file, '--log-level', level]);
+  const stopped = untilSignal(); // before readiness is announced: a supervisor may signal at once
   const runtime = await ProxyRuntime.start(file, config, { logger });
   const onHup = () => void runtime.reload('SIGHUP');
   // As nginx's USR1: logrotate moved the access log away (Node's inspector no longer starts on it).
@@ -78,5 +82,22 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
   logger.info({ signal, active: runtime.proxy.tracker.active, drainMs: runtime.proxy.config.shutdown.drainMs }, 'shutting down: no new connections, draining');
   const { drained, destroyed } = await runtime.stop();
   logger.info({ drained, destroyed }, 'stopped');
+  return 0;
+}
+
+/** `workers: N` (N > 1): this process supervises the workers that serve (proxy/workers/supervisor.ts). */
+async function supervise(file: string, config: Awaited<ReturnType<typeof loadConfigFile>>, logger: Logger, args: string[]): Promise<number> {
+  const stopped = untilSignal();
+  const supervisor = await WorkerSupervisor.start(file, config, { logger: logger.child({ role: 'supervisor' }), args });
+  const onHup = () => void supervisor.reload('SIGHUP');
+  const onUsr1 = () => supervisor.reopenLogs();
+  process.on('SIGHUP', onHup);
+  process.on('SIGUSR1', onUsr1);
+  const signal = await stopped;
+  process.off('SIGHUP', onHup);
+  process.off('SIGUSR1', onUsr1);
+  logger.info({ signal, workers: supervisor.workers().length }, 'shutting down: every worker drains');
+  await supervisor.stop();
+  logger.info('stopped');
   return 0;
 }

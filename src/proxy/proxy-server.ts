@@ -18,18 +18,9 @@ import { acmeKey, openAcme } from './acme/acme-setup.js';
 import { AcmeTelemetry } from './acme/acme-telemetry.js';
 
 /** A bound listener: `port` is the real one (a configured 0 becomes the port the OS chose). */
-export interface BoundListener {
-  name: string;
-  host: string;
-  port: number;
-}
+export interface BoundListener { name: string; host: string; port: number }
 
-interface LiveListener {
-  key: string;
-  config: ListenerConfig;
-  server: Server;
-  context: ListenerContext;
-}
+interface LiveListener { key: string; config: ListenerConfig; server: Server; context: ListenerContext }
 
 /**
  * The layer-4 proxy: its listeners, the current generation of routes, the connection
@@ -54,6 +45,7 @@ export class ProxyServer {
   /** The ACME manager of the current config's `acme:` certificates (a reload that changes them replaces it). */
   readonly #acme: AcmeRef = { current: undefined };
   readonly #acmeTelemetry: AcmeTelemetry;
+  #reusePort = false; // each listener its own SO_REUSEPORT socket, beside other workers' (workerBalance)
 
   private constructor(config: ProxyConfig, logger: Logger | undefined, clock: Clock, events: EventEmitter<ProxyEvents> | undefined) {
     this.#config = config;
@@ -80,8 +72,9 @@ export class ProxyServer {
   }
 
   /** `clock`: the drain deadline and the health checks' timers (a fake one in tests). */
-  static async start(config: ProxyConfig, { logger, clock = systemClock, events }: { logger?: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents> } = {}): Promise<ProxyServer> {
+  static async start(config: ProxyConfig, { logger, clock = systemClock, events, reusePort = false }: { logger?: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents>; reusePort?: boolean } = {}): Promise<ProxyServer> {
     const proxy = new ProxyServer(config, logger, clock, events);
+    proxy.#reusePort = reusePort;
     try {
       // Stored certificates are served from the first handshake; orders start once the
       // listeners that answer their challenges are up.
@@ -262,7 +255,7 @@ export class ProxyServer {
       if (connection !== undefined) this.telemetry.opened(live.context.name, socket);
     });
     server.on('error', (err) => this.telemetry.listenerError(live.context.name, err));
-    server.listen({ host: listener.host, port: listener.port, backlog: listener.backlog });
+    server.listen({ host: listener.host, port: listener.port, backlog: listener.backlog, ...(this.#reusePort ? { reusePort: true, exclusive: true } : {}) });
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => { throw err as Error; })]);
     const port = (server.address() as { port: number }).port;
     live.context = contextOf(listener, port);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { ProxyConfigError } from '../errors.js';
 import { isLoopbackAddress, LOOPBACK_HOSTS } from '../http/host-names.js';
-import { buildAdminApp } from './admin-server.js';
+import { buildAdminApp, proxyAdminView } from './admin-server.js';
 import { ConfigWatcher, loadConfigFile } from './config/config-loader.js';
 import type { ProxyConfig } from './config/config.js';
 import { ProxyServer } from './proxy-server.js';
@@ -29,27 +29,32 @@ export class ProxyRuntime {
   readonly #file: string;
   readonly #logger: Logger;
   #admin: FastifyInstance | undefined;
-  readonly #watcher: ConfigWatcher;
+  /** The config file's watcher; a worker has none (its supervisor watches, and starts new workers). */
+  readonly #watcher: ConfigWatcher | undefined;
   readonly #certificates: CertificateWatchers;
   readonly #reload: (why: string) => Promise<void>;
   #stopping = false;
 
-  private constructor(file: string, proxy: ProxyServer, logger: Logger, clock: Clock) {
+  private constructor(file: string, proxy: ProxyServer, logger: Logger, clock: Clock, watch: boolean) {
     this.#file = file;
     this.proxy = proxy;
     this.#logger = logger;
     this.#certificates = new CertificateWatchers(proxy, clock);
     this.#reload = reloader(file, proxy, () => this.#certificates.watch());
-    this.#watcher = new ConfigWatcher(file, () => void this.#reload('file change'), undefined, clock);
+    this.#watcher = watch ? new ConfigWatcher(file, () => void this.#reload('file change'), undefined, clock) : undefined;
   }
 
-  /** Starts the proxy from `config` (loaded from `file`, which is watched), with its admin endpoint when configured. */
-  static async start(file: string, config: ProxyConfig, { logger, clock = systemClock, events }: { logger: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents> }): Promise<ProxyRuntime> {
+  /**
+   * Starts the proxy from `config` (loaded from `file`, which is watched), with its admin endpoint
+   * when configured. A `worker` (workers/worker.ts) neither watches the file nor serves the admin
+   * API: its supervisor does both.
+   */
+  static async start(file: string, config: ProxyConfig, { logger, clock = systemClock, events, worker }: { logger: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents>; worker?: { reusePort: boolean } }): Promise<ProxyRuntime> {
     const token = adminToken(config);
-    const proxy = await ProxyServer.start(config, { logger, clock, ...(events === undefined ? {} : { events }) });
-    const runtime = new ProxyRuntime(file, proxy, logger, clock);
-    if (config.admin !== undefined) {
-      const admin = buildAdminApp(proxy, { token, isStopping: () => runtime.#stopping, allowedHosts: config.admin.allowedHosts ?? LOOPBACK_HOSTS });
+    const proxy = await ProxyServer.start(config, { logger, clock, ...(events === undefined ? {} : { events }), reusePort: worker?.reusePort === true });
+    const runtime = new ProxyRuntime(file, proxy, logger, clock, worker === undefined);
+    if (config.admin !== undefined && worker === undefined) {
+      const admin = buildAdminApp(proxyAdminView(proxy), { token, isStopping: () => runtime.#stopping, allowedHosts: config.admin.allowedHosts ?? LOOPBACK_HOSTS });
       runtime.#admin = admin;
       await admin.listen({ host: config.admin.host, port: config.admin.port }).catch(async (err: unknown) => {
         await runtime.stop(); // the admin port is taken: nothing of this runtime stays behind
@@ -80,7 +85,7 @@ export class ProxyRuntime {
   /** Stops watching, drains (`drainMs`, default shutdown.drainMs), then closes the admin endpoint. */
   async stop(drainMs?: number): Promise<{ drained: boolean; destroyed: number }> {
     this.#stopping = true;
-    this.#watcher.close();
+    this.#watcher?.close();
     this.#certificates.close();
     const result = await this.proxy.shutdown(drainMs);
     await this.#admin?.close();
@@ -174,7 +179,7 @@ class CertificateWatchers {
  * without a token is refused (anyone on the network could read /connections and /config), and
  * so is one without `allowedHosts` (the loopback names would refuse every real client).
  */
-function adminToken(config: ProxyConfig): string | undefined {
+export function adminToken(config: ProxyConfig): string | undefined {
   const admin = config.admin;
   if (admin === undefined) return undefined;
   let token = admin.token;
@@ -189,6 +194,6 @@ function adminToken(config: ProxyConfig): string | undefined {
   return token;
 }
 
-function hostForUrl(host: string): string {
+export function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }

@@ -77,7 +77,9 @@ export async function startProxy(t: { after(fn: () => Promise<void> | void): voi
   });
   const exited = once(child, 'exit').then(() => { throw new Error(`the proxy exited before it was ready: ${stderr}`); });
   const ready = await Promise.race([log.waitFor((l) => l.msg === 'proxy ready'), exited]);
-  const adminLine = log.lines.find((l) => l.msg === 'admin listening');
+  // With workers, each one says 'proxy ready'; the supervisor serves the admin API once all listen.
+  const supervised = withAdmin.workers !== undefined && withAdmin.workers !== 1;
+  const adminLine = supervised ? await Promise.race([log.waitFor((l) => l.msg === 'supervisor ready'), exited]) : log.lines.find((l) => l.msg === 'admin listening');
   const adminUrl = String(adminLine?.admin);
   const ports = Object.fromEntries((ready.listeners as { name: string; port: number }[]).map((l) => [l.name, l.port]));
   // One kept-alive admin connection for the whole test: a stable part of the fd baseline.

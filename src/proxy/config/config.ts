@@ -107,6 +107,14 @@ export const proxyConfigSchema = z.strictObject({
   /** One JSON line per HTTP request and per layer-4 connection (off when absent). */
   accessLog: accessLogSchema,
   shutdown: z.strictObject({ drainMs: ms('drainMs').default(DEFAULT_DRAIN_MS) }).default({ drainMs: DEFAULT_DRAIN_MS }),
+  /**
+   * Worker processes under one supervisor (docs/reference/proxy.md#workers): 1 serves in this
+   * process; `auto` is one per core the process may use. Read at start; a reload that changes
+   * it starts that many new workers.
+   */
+  workers: z.union([z.int().min(1).max(256), z.literal('auto')], { error: 'expected workers: a whole number from 1 to 256, or auto' }).default(1),
+  /** How connections reach the workers: handed out by the supervisor (`cluster`) or spread by the kernel (`reusePort`). */
+  workerBalance: z.enum(['cluster', 'reusePort']).default('cluster'),
 }).superRefine((config, ctx) => {
   const seen = new Map<string, number>();
   config.routes.forEach((route, i) => {
@@ -120,6 +128,10 @@ export const proxyConfigSchema = z.strictObject({
     ctx.addIssue({ code: 'custom', path: ['certificates'], message: `routes[${terminating}] terminates TLS: expected at least one certificate` });
   }
   if (config.certificates.filter((c) => c.default).length > 1) ctx.addIssue({ code: 'custom', path: ['certificates'], message: 'expected at most one default certificate' });
+  if (config.workers !== 1 && 'dir' in config.acme.store && config.certificates.some((c) => 'acme' in c)) {
+    // Each worker would order on its own, and answer only its own HTTP-01 challenges.
+    ctx.addIssue({ code: 'custom', path: ['acme', 'store'], message: 'ACME certificates with workers need the Redis store (acme.store.redis): workers share orders, challenges and certificates through it' });
+  }
   const bound = new Set<string>();
   config.listeners.forEach((listener, i) => {
     const key = `${listener.host}:${listener.port}`;

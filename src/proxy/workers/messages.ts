@@ -1,0 +1,19 @@
+/** What the supervisor tells a worker over the IPC channel. */
+export type ToWorker =
+  | { holdfast: 'drain' }
+  | { holdfast: 'reopen-logs' }
+  | { holdfast: 'connections'; id: number; limit: number };
+
+/** What a worker tells the supervisor. */
+export type FromWorker =
+  /** Listening, on these ports (by listener index). */
+  | { holdfast: 'ready'; listeners: number[] }
+  | { holdfast: 'connections'; id: number; answer: unknown };
+
+/** A holdfast message, not one of prom-client's on the same channel. */
+function isHoldfast(message: unknown): boolean {
+  return typeof message === 'object' && message !== null && typeof (message as { holdfast?: unknown }).holdfast === 'string';
+}
+
+export const isToWorker = isHoldfast as (message: unknown) => message is ToWorker;
+export const isFromWorker = isHoldfast as (message: unknown) => message is FromWorker;

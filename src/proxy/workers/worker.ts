@@ -1,0 +1,84 @@
+import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import type { Logger } from 'pino';
+import { loadConfigFile } from '../config/config-loader.js';
+import type { ProxyConfig } from '../config/config.js';
+import { connectionsOf } from '../admin-server.js';
+import { ProxyRuntime } from '../runtime.js';
+import { isToWorker, type FromWorker } from './messages.js';
+
+/** Set by the supervisor in the environment of the processes it forks. */
+export const WORKER_ENV = 'HOLDFAST_WORKER';
+
+/** Whether this process is a proxy worker that a supervisor forked (workers/supervisor.ts). */
+export function isProxyWorker(): boolean {
+  return cluster.isWorker && process.env[WORKER_ENV] !== undefined;
+}
+
+/** What the supervisor tells a worker through its environment. */
+export interface WorkerEnv {
+  /** How many workers share the limits. */
+  workers: number;
+  /** With reusePort: the port each port-0 listener got from the first worker, by listener index. */
+  ports: (number | undefined)[];
+}
+
+/**
+ * This worker's share of the config: the connection limits divided among the workers
+ * (rounded up), so that together they hold about what the config says; with `reusePort`, the
+ * ports that the first worker's port-0 listeners got, so that every worker binds the same.
+ */
+export function workerConfig(config: ProxyConfig, { workers, ports }: WorkerEnv): ProxyConfig {
+  const share = (n: number) => Math.max(1, Math.ceil(n / workers));
+  const { maxConnections, perIp, perRoute, newPerSecondPerIp } = config.limits;
+  return {
+    ...config,
+    listeners: config.listeners.map((listener, i) => (listener.port === 0 && ports[i] !== undefined ? { ...listener, port: ports[i] } : listener)),
+    limits: { maxConnections: share(maxConnections), perIp: share(perIp), perRoute: share(perRoute), newPerSecondPerIp: share(newPerSecondPerIp) },
+    routes: config.routes.map((route) => (route.maxConnections === undefined ? route : { ...route, maxConnections: share(route.maxConnections) })),
+  };
+}
+
+function send(message: FromWorker): void {
+  if (process.connected) process.send!(message);
+}
+
+/**
+ * A worker: the proxy in this process on its share of the config, listening beside the other
+ * workers (through the supervisor's handle, or its own SO_REUSEPORT socket). It tells the
+ * supervisor when it is ready, answers its questions (metrics through prom-client's
+ * AggregatorRegistry, connections), and drains when told, on SIGTERM or SIGINT, or when the
+ * supervisor is gone. Resolves with the exit code.
+ */
+export async function runProxyWorker(file: string, logger: Logger): Promise<number> {
+  const env = JSON.parse(process.env[WORKER_ENV]!) as WorkerEnv;
+  const config = workerConfig(await loadConfigFile(file), env);
+  const runtime = await ProxyRuntime.start(file, config, { logger, worker: { reusePort: config.workerBalance === 'reusePort' } });
+  new AggregatorRegistry(); // answers the supervisor's metrics requests
+  AggregatorRegistry.setRegistries([runtime.proxy.metrics.registry]);
+  let stopping: Promise<number> | undefined;
+  const stop = (why: string): Promise<number> => {
+    stopping ??= (async () => {
+      logger.info({ why, active: runtime.proxy.tracker.active }, 'worker draining');
+      const { drained, destroyed } = await runtime.stop();
+      logger.info({ drained, destroyed }, 'worker stopped');
+      // The IPC channel is the last thing that holds the process: closed, it exits.
+      if (process.connected) process.disconnect();
+      return 0;
+    })();
+    return stopping;
+  };
+  return new Promise<number>((resolve) => {
+    const finish = (why: string) => void stop(why).then(resolve);
+    process.on('message', (message: unknown) => {
+      if (!isToWorker(message)) return; // prom-client's own requests, answered by its listener
+      if (message.holdfast === 'drain') finish('told by the supervisor');
+      else if (message.holdfast === 'reopen-logs') runtime.proxy.reopenLogs();
+      else send({ holdfast: 'connections', id: message.id, answer: connectionsOf(runtime.proxy, message.limit) });
+    });
+    process.on('disconnect', () => finish('the supervisor is gone'));
+    process.once('SIGTERM', () => finish('SIGTERM'));
+    process.once('SIGINT', () => finish('SIGINT'));
+    send({ holdfast: 'ready', listeners: runtime.proxy.listeners.map(({ port }) => port) });
+  });
+}

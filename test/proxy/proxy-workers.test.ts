@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest, Agent } from 'node:http';
+import test from 'node:test';
+import { request } from 'undici';
+import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
+import { createDispatcher } from '../../src/index.js';
+import { closed, dialProxy, startProxy } from '../support/proxy-harness.js';
+
+/** `workers: 2` behind one listener, answering `body` on every request. */
+function config(body: string, extra: Partial<ProxyConfigInput> = {}): ProxyConfigInput {
+  return {
+    workers: 2,
+    listeners: [{ name: 'web', host: '127.0.0.1', port: 0 }],
+    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'fixed', action: { type: 'respond', status: 200, body } }] } }],
+    ...extra,
+  };
+}
+
+interface WorkerInfo { id: number; pid: number; generation: number; state: string }
+interface Connections { active: number; workers: { id: number; pid: number; active: number }[] }
+
+/** A kept-alive HTTP/1.1 connection of its own, which has answered one request. */
+async function keptAlive(port: number): Promise<Agent> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  await get(port, agent);
+  return agent;
+}
+
+function get(port: number, agent: Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { text += chunk; });
+      res.on('end', () => resolve(text));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('two workers share one port and both serve; /metrics sums every worker; /workers lists them', async (t) => {
+  const proxy = await startProxy(t, config('hi'));
+  const port = proxy.ports.web!;
+  const workers = JSON.parse((await proxy.admin('/workers')).text) as WorkerInfo[];
+  assert.equal(workers.length, 2);
+  assert.ok(workers.every((w) => w.state === 'ready' && w.generation === 1 && w.pid !== proxy.child.pid));
+  const agents = await Promise.all(Array.from({ length: 6 }, () => keptAlive(port)));
+  t.after(() => { for (const agent of agents) agent.destroy(); });
+  const connections = JSON.parse((await proxy.admin('/connections')).text) as Connections;
+  assert.equal(connections.active, 6);
+  assert.equal(connections.workers.length, 2);
+  // Handed out in turn by the supervisor: each worker holds some of them.
+  assert.ok(connections.workers.every((w) => w.active > 0), JSON.stringify(connections.workers.map((w) => w.active)));
+  const metrics = (await proxy.admin('/metrics')).text;
+  const opened = metrics.split('\n').filter((line) => line.startsWith('holdfast_proxy_connections_opened_total')).map((line) => Number(line.split(' ').at(-1)));
+  assert.deepEqual(opened, [6], metrics.split('\n').filter((l) => l.includes('opened')).join('\n'));
+  for (const agent of agents) agent.destroy();
+  assert.equal(await proxy.stop(), 0);
+});
+
+test('workerBalance reusePort: each worker binds the port itself, and the kernel spreads connections over both', async (t) => {
+  const proxy = await startProxy(t, config('hi', { workerBalance: 'reusePort' }));
+  const port = proxy.ports.web!;
+  const agents = await Promise.all(Array.from({ length: 16 }, () => keptAlive(port)));
+  const connections = JSON.parse((await proxy.admin('/connections')).text) as Connections;
+  for (const agent of agents) agent.destroy();
+  assert.equal(connections.active, 16);
+  // By a hash of each connection's addresses: all 16 on one worker has a chance of 1 in 32,768.
+  assert.ok(connections.workers.every((w) => w.active > 0), JSON.stringify(connections.workers.map((w) => w.active)));
+  assert.equal(await proxy.stop(), 0);
+});
+
+test('a killed worker is restarted, and the other worker\'s connections go on', async (t) => {
+  const proxy = await startProxy(t, config('hi'));
+  const port = proxy.ports.web!;
+  const agents = await Promise.all(Array.from({ length: 4 }, () => keptAlive(port)));
+  t.after(() => { for (const agent of agents) agent.destroy(); });
+  const before = JSON.parse((await proxy.admin('/connections')).text) as Connections;
+  const [victim, survivor] = before.workers;
+  assert.ok(victim !== undefined && survivor !== undefined && victim.active > 0 && survivor.active > 0);
+  const mark = proxy.log.mark;
+  process.kill(victim.pid, 'SIGKILL');
+  const restarted = await proxy.log.waitFor((l) => l.msg === 'worker restarted', mark);
+  assert.notEqual(restarted.pid, victim.pid);
+  // Every connection asks again: the survivor's answer on theirs, the victim's are gone.
+  const answers = await Promise.allSettled(agents.map((agent) => get(port, agent)));
+  const served = answers.filter((a) => a.status === 'fulfilled').length;
+  assert.ok(served >= survivor.active, `${served} of ${agents.length} answered; the surviving worker held ${survivor.active}`);
+  const workers = JSON.parse((await proxy.admin('/workers')).text) as WorkerInfo[];
+  assert.equal(workers.length, 2);
+  assert.ok(workers.every((w) => w.pid !== victim.pid && w.state === 'ready'));
+  for (const agent of agents) agent.destroy();
+  assert.equal(await proxy.stop(), 0);
+});
+
+test('a reload under load drops no request: a new generation listens, then the old one drains', async (t) => {
+  const proxy = await startProxy(t, config('one'));
+  const port = proxy.ports.web!;
+  const dispatcher = createDispatcher({ connections: 4 });
+  t.after(() => dispatcher.close());
+  let stop = false;
+  let failed = 0;
+  const bodies = new Set<string>();
+  const load = Array.from({ length: 4 }, async () => {
+    while (!stop) {
+      try {
+        const res = await request(`http://127.0.0.1:${port}/`, { dispatcher });
+        bodies.add(await res.body.text());
+      } catch {
+        failed++;
+      }
+    }
+  });
+  const mark = proxy.log.mark;
+  proxy.rewrite(config('two'));
+  await proxy.log.waitFor((l) => l.msg === 'reloaded: new workers listening, the old ones draining', mark);
+  // Both of generation 1 drained and exited while the load went on.
+  await proxy.log.waitFor((l) => l.msg === 'worker exited' && l.generation === 1 && proxy.log.lines.slice(mark).filter((x) => x.msg === 'worker exited').length >= 2, mark);
+  const after = bodies.size;
+  stop = true;
+  await Promise.all(load);
+  assert.equal(failed, 0);
+  assert.ok(bodies.has('one') && bodies.has('two'), [...bodies].join(','));
+  assert.ok(after >= 1);
+  const workers = JSON.parse((await proxy.admin('/workers')).text) as WorkerInfo[];
+  assert.deepEqual(workers.map((w) => w.generation), [2, 2]);
+  assert.equal(await proxy.stop(), 0);
+});
+
+test('per-IP limits hold across workers: no more connections from one address than perIp in all', async (t) => {
+  const proxy = await startProxy(t, config('hi', { limits: { perIp: 4 } }));
+  const port = proxy.ports.web!;
+  const mark = proxy.log.mark;
+  const sockets = await Promise.all(Array.from({ length: 8 }, () => dialProxy(port)));
+  t.after(() => { for (const socket of sockets) socket.destroy(); });
+  // At most 4 of the 8 may be held: at least 4 are refused (each worker holds its share, 2).
+  await proxy.log.waitFor(() => proxy.log.lines.slice(mark).filter((l) => l.msg === 'connection refused by a limit' && l.limit === 'per-ip').length >= 4, mark);
+  const connections = JSON.parse((await proxy.admin('/connections')).text) as Connections;
+  assert.ok(connections.active <= 4, `${connections.active} held with perIp 4`);
+  assert.ok(connections.workers.every((w) => w.active <= 2), JSON.stringify(connections.workers.map((w) => w.active)));
+  for (const socket of sockets) socket.destroy();
+  await Promise.all(sockets.map((s) => (s.destroyed ? Promise.resolve() : closed(s))));
+  assert.equal(await proxy.stop(), 0);
+});
+
+test('workers: a config with ACME certificates on a file store is refused, naming acme.store', async () => {
+  const { parseConfig } = await import('../../src/proxy/config/config-loader.js');
+  assert.throws(() => parseConfig({
+    workers: 2,
+    listeners: [{ port: 443 }],
+    routes: [{ name: 'tls', action: { type: 'terminate', routes: [{ name: 'app', action: { type: 'respond', status: 200 } }] } }],
+    certificates: [{ acme: { domains: ['example.test'], contact: 'ops@example.test', challenge: 'tls-alpn-01' } }],
+  }), /acme\.store/);
+});
