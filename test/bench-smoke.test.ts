@@ -110,6 +110,21 @@ test('proxy-http --access-log runs holdfast with its access log against holdfast
   assert.match(formatHttp(result), /The access log's cost: [\d.]+× the CPU per request of holdfast without it/);
 });
 
+test('proxy-l4 --workers runs holdfast with two workers (cluster and reusePort) beside one process', { timeout: 60_000 }, async () => {
+  const result = await runProxyL4({ seconds: 1, rounds: 1, connections: 4, workers: true });
+  assert.equal(result.rows.length, 3);
+  for (const row of result.rows) assert.ok(row.errors === 0 && row.medianRps > 0 && row.medianCpuUs > 0, row.name);
+  assert.match(formatL4(result), /Two workers' req\/s over one process's \(medians\): \d+% with cluster, \d+% with reusePort/);
+});
+
+test('proxy-http --workers runs holdfast with two workers (cluster and reusePort) beside one process', { timeout: 60_000 }, async () => {
+  const result = await runProxyHttp({ seconds: 1, rounds: 1, connections: 4, workers: true });
+  assert.deepEqual(result.rows.map((r) => r.name), [NAMES.holdfast, NAMES.cluster, NAMES.reusePort]);
+  for (const row of result.rows) assert.ok(row.errors === 0 && row.medianRps > 0 && row.medianCpuUs > 0, row.name);
+  assert.ok(result.workers!.clusterRps > 0 && result.workers!.reusePortRps > 0);
+  assert.match(formatHttp(result), /Two workers' req\/s over one process's \(medians\): \d+% with cluster, \d+% with reusePort/);
+});
+
 test('proxy-memory measures the RSS of idle proxied connections', { timeout: 60_000 }, async () => {
   const result = await runProxyMemory(200);
   assert.equal(result.connections, 200);

@@ -17,6 +17,9 @@
  *            --connections C (default 50) --json FILE
  *            --access-log: holdfast with its access log on (a file) against holdfast with it off,
  *            and no other proxy: what logging costs per request (the median of the rounds' ratios)
+ *            --workers: holdfast with `workers: 2`, connections handed out by the supervisor
+ *            (cluster) and spread by the kernel (reusePort), against one process, and no other
+ *            proxy: req/s and CPU per request of every process of each (supervisor included)
  *
  * nginx and HAProxy are used when installed (Debian: apt-get install nginx-light haproxy);
  * without them, their rows are left out and the run says so.
@@ -41,6 +44,8 @@ export interface HttpBenchOptions {
   warmupSeconds?: number;
   /** Holdfast with its access log on against holdfast with it off, and no peer. */
   accessLog?: boolean;
+  /** Holdfast with two workers (cluster, reusePort) against one process, and no peer. */
+  workers?: boolean;
 }
 
 export interface HttpRow extends ContestantRounds {
@@ -63,6 +68,8 @@ export interface HttpBenchResult {
   floorOver: Record<string, number>;
   /** With `accessLog`: the logged holdfast's CPU per request over the unlogged one's, and the lines it wrote. */
   accessLog?: { costRatio: number; lines: number };
+  /** With `workers`: each two-worker holdfast's median req/s over the one process's. */
+  workers?: { clusterRps: number; reusePortRps: number };
 }
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
@@ -75,12 +82,16 @@ export const NAMES = {
   fastify: 'fastify + @fastify/http-proxy',
   bare: 'bare Node (http server + undici Pool, nothing else)',
   logged: 'holdfast proxy, access log on (a file)',
+  cluster: 'holdfast proxy, workers: 2 (cluster)',
+  reusePort: 'holdfast proxy, workers: 2 (reusePort)',
 } as const;
 
-function startHoldfast(upstream: number, dir: string, accessLog?: string): Promise<Contestant> {
+function startHoldfast(upstream: number, dir: string, accessLog?: string, workerBalance?: 'cluster' | 'reusePort'): Promise<Contestant> {
   // The defaults: metrics, forwarding headers, limits, the client core's replay and breaker.
-  return startHoldfastContestant(accessLog === undefined ? NAMES.holdfast : NAMES.logged, dir, (port) => ({
+  const name = workerBalance !== undefined ? NAMES[workerBalance] : accessLog === undefined ? NAMES.holdfast : NAMES.logged;
+  return startHoldfastContestant(name, dir, (port) => ({
     ...(accessLog === undefined ? {} : { accessLog: { output: accessLog } }),
+    ...(workerBalance === undefined ? {} : { workers: 2, workerBalance }),
     upstreams: [{ name: 'app', targets: [`127.0.0.1:${upstream}`] }],
     listeners: [{ host: '127.0.0.1', port }],
     routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'app', action: { type: 'proxy', upstream: 'app' } }] } }],
@@ -120,6 +131,11 @@ export async function runProxyHttp(options: HttpBenchOptions, progress: (line: s
     contestants.push(await startHoldfast(upstreamPort, dir));
     const logFile = join(dir, 'access.log');
     if (options.accessLog === true) return await runAccessLog(contestants, await startHoldfast(upstreamPort, dir, logFile), logFile, upstream.pid, options, progress);
+    if (options.workers === true) {
+      contestants.push(await startHoldfast(upstreamPort, dir, undefined, 'cluster'), await startHoldfast(upstreamPort, dir, undefined, 'reusePort'));
+      const rows = await measure(contestants, options, progress, upstream.pid);
+      return { options, rows, holdfastOver: {}, floorOver: {}, workers: { clusterRps: rows[1]!.medianRps / rows[0]!.medianRps, reusePortRps: rows[2]!.medianRps / rows[0]!.medianRps } };
+    }
     if (hasCommand('nginx', ['-v'])) contestants.push(await startNginx(NAMES.nginx, upstreamPort, dir));
     else progress('nginx not found: its row is left out (apt-get install nginx-light)');
     if (hasCommand('haproxy', ['-v'])) contestants.push(await startHaproxy(upstreamPort, dir));
@@ -165,15 +181,20 @@ export function formatHttp(result: HttpBenchResult): string {
     lines.push('', `The access log's cost: ${result.accessLog.costRatio}× the CPU per request of holdfast without it (median of rounds); ${result.accessLog.lines} lines written.`);
     return lines.join('\n');
   }
+  if (result.workers !== undefined) {
+    const pct = (r: number) => `${Math.round(r * 100)}%`;
+    lines.push('', `Two workers' req/s over one process's (medians): ${pct(result.workers.clusterRps)} with cluster, ${pct(result.workers.reusePortRps)} with reusePort.`);
+    return lines.join('\n');
+  }
   const floor = Object.entries(result.floorOver).map(([name, ratio]) => `${ratio}× ${name}'s`).join(', ');
   lines.push('', `The bare Node floor's CPU per request (median of rounds): ${floor}.`);
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' }, 'access-log': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' }, 'access-log': { type: 'boolean' }, workers: { type: 'boolean' } } });
   const options: HttpBenchOptions = {
-    seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 7), connections: Number(values.connections ?? 50), warmupSeconds: Number(values.warmup ?? values.seconds ?? 5), accessLog: values['access-log'] === true,
+    seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 7), connections: Number(values.connections ?? 50), warmupSeconds: Number(values.warmup ?? values.seconds ?? 5), accessLog: values['access-log'] === true, workers: values.workers === true,
   };
   console.log(`proxy-http: ${JSON.stringify(options)}, node ${process.version}`);
   const result = await runProxyHttp(options, (line) => console.log(line));

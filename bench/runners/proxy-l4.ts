@@ -10,6 +10,8 @@
  *   options: --seconds S (per proxy per round, default 5) --rounds N (default 5)
  *            --warmup S (load on each proxy before the rounds, default: --seconds)
  *            --connections C (default 50) --json FILE
+ *            --workers: holdfast with `workers: 2` (cluster, then reusePort) against one process,
+ *            and no other proxy; CPU of every process of each (supervisor included)
  *
  * HAProxy is used when `haproxy` is on the PATH (Debian: apt-get install haproxy); without
  * it, its row is left out and the run says so.
@@ -22,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  freePort, hasCommand, median, processCpuUs, runRounds, startHoldfastContestant, stopContestants, waitForPort, type Contestant, type ContestantRounds,
+  freePort, hasCommand, median, processCpuUs, runRounds, startHoldfastContestant, stopContestants, treeCpuUs, waitForPort, type Contestant, type ContestantRounds,
 } from '../fixtures/proxy-process.js';
 
 export interface L4Options {
@@ -31,6 +33,8 @@ export interface L4Options {
   connections: number;
   /** Seconds of load on each contestant before the rounds (default: `seconds`). */
   warmupSeconds?: number;
+  /** Holdfast with two workers (cluster, reusePort) against one process, and no peer. */
+  workers?: boolean;
 }
 
 export interface L4Row extends ContestantRounds {
@@ -44,14 +48,17 @@ export interface L4Result {
   /** holdfast's CPU per request over the naive pipe's, and over HAProxy's (medians). */
   holdfastOverNaive: number;
   holdfastOverHaproxy: number | undefined;
+  /** With `workers`: each two-worker holdfast's median req/s over the one process's. */
+  workers?: { clusterRps: number; reusePortRps: number };
 }
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
 
-function startHoldfast(backend: number, dir: string): Promise<Contestant> {
+function startHoldfast(backend: number, dir: string, workerBalance?: 'cluster' | 'reusePort'): Promise<Contestant> {
   // Every lifecycle feature on: tracking, limits, and all the timeouts.
-  return startHoldfastContestant('holdfast proxy', dir, (port) => ({
+  return startHoldfastContestant(workerBalance === undefined ? 'holdfast proxy' : `holdfast proxy, workers: 2 (${workerBalance})`, dir, (port) => ({
+    ...(workerBalance === undefined ? {} : { workers: 2, workerBalance }),
     upstreams: [{ name: 'backend', targets: [`127.0.0.1:${backend}`] }],
     listeners: [{ host: '127.0.0.1', port }],
     routes: [{ name: 'backend', action: { type: 'forward', upstream: 'backend' } }],
@@ -88,6 +95,12 @@ export async function runProxyL4(options: L4Options, progress: (line: string) =>
   const contestants: Contestant[] = [];
   try {
     const [{ port: backendPort }] = (await once(backend, 'message')) as [{ port: number }];
+    if (options.workers === true) {
+      contestants.push(await startHoldfast(backendPort, dir), await startHoldfast(backendPort, dir, 'cluster'), await startHoldfast(backendPort, dir, 'reusePort'));
+      const rows = (await runRounds(contestants, options, treeCpuUs, progress)).map((row): L4Row => ({ ...row, medianRps: median(row.rps), medianCpuUs: median(row.cpuUsPerRequest) }));
+      const share = (row: L4Row) => row.medianRps / rows[0]!.medianRps;
+      return { options, rows, holdfastOverNaive: 0, holdfastOverHaproxy: undefined, workers: { clusterRps: share(rows[1]!), reusePortRps: share(rows[2]!) } };
+    }
     contestants.push(await startHoldfast(backendPort, dir), await startNaive(backendPort));
     if (hasCommand('haproxy', ['-v'])) contestants.push(await startHaproxy(backendPort, dir));
     else progress('haproxy not found: its row is left out (apt-get install haproxy)');
@@ -112,13 +125,18 @@ export async function runProxyL4(options: L4Options, progress: (line: string) =>
 export function formatL4(result: L4Result): string {
   const lines = ['| proxy | median req/s | median CPU per request | rounds (µs per request) | errors |', '|---|---:|---:|---|---:|'];
   for (const row of result.rows) lines.push(`| ${row.name} | ${row.medianRps} | ${row.medianCpuUs} µs | ${row.cpuUsPerRequest.join(', ')} | ${row.errors} |`);
+  if (result.workers !== undefined) {
+    const pct = (r: number) => `${Math.round(r * 100)}%`;
+    lines.push('', `Two workers' req/s over one process's (medians): ${pct(result.workers.clusterRps)} with cluster, ${pct(result.workers.reusePortRps)} with reusePort.`);
+    return lines.join('\n');
+  }
   lines.push('', `holdfast's CPU per request: ${result.holdfastOverNaive}× the naive pipe's${result.holdfastOverHaproxy === undefined ? '' : `, ${result.holdfastOverHaproxy}× HAProxy's`}`);
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' } } });
-  const options: L4Options = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 5), connections: Number(values.connections ?? 50), warmupSeconds: Number(values.warmup ?? values.seconds ?? 5) };
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' }, workers: { type: 'boolean' } } });
+  const options: L4Options = { seconds: Number(values.seconds ?? 5), rounds: Number(values.rounds ?? 5), connections: Number(values.connections ?? 50), warmupSeconds: Number(values.warmup ?? values.seconds ?? 5), workers: values.workers === true };
   console.log(`proxy-l4: ${JSON.stringify(options)}, node ${process.version}`);
   const result = await runProxyL4(options, (line) => console.log(line));
   console.log(`\n${formatL4(result)}`);
