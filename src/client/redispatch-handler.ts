@@ -149,7 +149,8 @@ export class RedispatchHandler extends RelayController implements DeadlineEntry 
     if (next.opts !== undefined && next.once !== true) this.#opts = next.opts;
     this.#phase = 'waiting';
     const reason = next.reason ?? 'retry';
-    if (next.delayMs <= 0) {
+    // A replay goes at once; a retry waits on the clock even when its jitter drew 0 ms (one rule for every retry).
+    if (reason === 'replay') {
       queueMicrotask(() => { if (this.#phase === 'waiting') this.#run(opts, reason); });
       return;
     }

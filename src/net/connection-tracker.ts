@@ -63,7 +63,22 @@ export interface ConnectionRecord {
   backend: Socket | undefined;
   /** Set by the connection's owner: ends it now with `reason` (shutdown, a drain deadline). */
   abort: ((reason: CloseReason) => void) | undefined;
+  /** What a LimitBroker granted this connection: kind, key, kind, key, … (released as it closes). */
+  grants?: string[];
 }
+
+/**
+ * Limits held across processes (a supervisor's workers, proxy/workers/): after its own check, the
+ * tracker asks the broker, which counts every process's connections. `per-ip` takes a token of
+ * the per-IP rate too. A granted `total`, `per-ip` or `per-route` is held until the record closes.
+ */
+export interface LimitBroker {
+  /** Resolves with the limit that refuses one more connection for `key`, or undefined when it is granted. */
+  acquire(kind: SharedLimit, key: string, max: number, ratePerSecond: number): Promise<LimitName | undefined>;
+  release(kind: SharedLimit, key: string): void;
+}
+
+export type SharedLimit = 'total' | 'per-ip' | 'per-route';
 
 export interface TrackerEvents {
   closed: [record: ConnectionRecord];
@@ -82,6 +97,8 @@ export class ConnectionTracker extends EventEmitter<TrackerEvents> {
   #cancelSweep: () => void;
   #nextId = 1;
   #waiters: (() => void)[] = [];
+  /** Limits counted across processes, when set (before any connection). */
+  broker: LimitBroker | undefined;
 
   /** `clock`: rate buckets' time and the sweep's timer (a fake one in tests). */
   constructor(limits: TrackerLimits, clock: Clock = systemClock) {
@@ -149,6 +166,31 @@ export class ConnectionTracker extends EventEmitter<TrackerEvents> {
     return undefined;
   }
 
+  /**
+   * After the local check of `kind` passed: with a broker, asks it (a refusal is counted as the
+   * local ones are); without one, answers at once. `then` is not called for a record that
+   * closed meanwhile (what was granted it is given back).
+   */
+  share(record: ConnectionRecord, kind: SharedLimit, key: string, then: (refused: boolean) => void, max?: number): void {
+    const broker = this.broker;
+    if (broker === undefined) return then(false);
+    const limits = this.#limits;
+    const ceiling = max ?? (kind === 'total' ? limits.maxConnections : limits.perIp);
+    void broker.acquire(kind, key, ceiling, limits.newPerSecondPerIp).then((refused) => {
+      if (refused === undefined) (record.grants ??= []).push(kind, key);
+      if (record.state === 'closed') return this.#release(record);
+      if (refused !== undefined) this.#refuse(refused, record.listener);
+      then(refused !== undefined);
+    });
+  }
+
+  #release(record: ConnectionRecord): void {
+    const grants = record.grants;
+    if (grants === undefined) return;
+    record.grants = undefined;
+    for (let i = 0; i < grants.length; i += 2) this.broker?.release(grants[i] as SharedLimit, grants[i + 1]!);
+  }
+
   setState(record: ConnectionRecord, state: Exclude<ConnectionState, 'closed'>): void {
     if (record.state !== 'closed') record.state = state;
   }
@@ -162,6 +204,7 @@ export class ConnectionTracker extends EventEmitter<TrackerEvents> {
     this.#records.delete(record);
     if (admitted) decrement(this.#perIp, record.clientIp);
     if (record.route !== undefined) decrement(this.#perRoute, record.route);
+    this.#release(record);
     this.emit('closed', record);
     if (this.#records.size === 0) for (const resolve of this.#waiters.splice(0)) resolve();
     return true;

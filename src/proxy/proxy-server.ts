@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { HttpMetrics } from './http/http-metrics.js';
 import type { ProxyMetrics } from './l4/proxy-metrics.js';
 import { CidrSet } from '../net/address.js';
-import { ConnectionTracker } from '../net/connection-tracker.js';
+import { ConnectionTracker, type LimitBroker } from '../net/connection-tracker.js';
 import { summarize, type ConnectionSummary } from './connection-summary.js';
 import { CertificateStore } from './tls/certificate-store.js';
 import { buildGeneration, closeGeneration, retireGeneration, type Generation } from './generation.js';
@@ -72,9 +72,10 @@ export class ProxyServer {
   }
 
   /** `clock`: the drain deadline and the health checks' timers (a fake one in tests). */
-  static async start(config: ProxyConfig, { logger, clock = systemClock, events, reusePort = false }: { logger?: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents>; reusePort?: boolean } = {}): Promise<ProxyServer> {
+  static async start(config: ProxyConfig, { logger, clock = systemClock, events, reusePort = false, limitBroker }: { logger?: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents>; reusePort?: boolean; limitBroker?: LimitBroker } = {}): Promise<ProxyServer> {
     const proxy = new ProxyServer(config, logger, clock, events);
     proxy.#reusePort = reusePort;
+    proxy.tracker.broker = limitBroker; // a worker's limits count every worker's connections
     try {
       // Stored certificates are served from the first handshake; orders start once the
       // listeners that answer their challenges are up.

@@ -23,6 +23,15 @@ test('connection refused is retried with capped, jittered backoff, for any metho
   clock.waits.forEach((wait, i) => assert.ok(wait >= 0 && wait < ceilings[i]!, `wait ${i + 1} = ${wait}`));
 });
 
+test('regression: a retry whose jitter drew 0 ms still waits on the clock, like every retry (a 1-in-100 flake of the test above)', async (t) => {
+  const port = await closedPort();
+  const clock = new FakeClock({ autoAdvance: true });
+  // A ceiling of 1 ms: full jitter draws 0 every time.
+  const dispatcher = dispatcherFor(t, { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 } }, clock);
+  await assert.rejects(request(`http://127.0.0.1:${port}/`, { dispatcher }), (err: CodedError) => err.code === 'HF_ERR_CONNECT' && err.attempts === 3);
+  assert.deepEqual(clock.waits, [0, 0]);
+});
+
 test('503 with Retry-After in seconds is waited for, then the request succeeds', async (t) => {
   const server = await flakyServer(t, { status: { code: 503, count: 2, retryAfter: '2' } });
   const clock = new FakeClock({ autoAdvance: true });

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { normalizeAddress, type CidrSet } from '../../net/address.js';
+import { normalizeAddress } from '../../net/address.js';
 import { ClientHelloReader } from '../../net/client-hello.js';
 import type { CloseReason, ConnectionRecord, ConnectionTracker } from '../../net/connection-tracker.js';
-import { dial, type DialFailure } from '../../net/dial.js';
+import { dial } from '../../net/dial.js';
 import type { DirectReads } from '../../net/direct-reads.js';
 import { addressesOf, encodeProxyV1, encodeProxyV2, readProxyHeader, type ProxiedAddresses } from '../../net/proxy-protocol.js';
 import { PrefixedStream } from '../../net/prefixed-stream.js';
@@ -13,23 +13,11 @@ import type { HttpSite } from '../http/http-site.js';
 import type { CompiledRoute } from './router.js';
 import type { Upstream, UpstreamTarget } from '../upstream/upstream.js';
 import type { ClockTimer } from '../../clock.js';
-import { terminateTls, type HandshakeOutcome } from '../tls/tls-terminate.js';
+import { terminateTls } from '../tls/tls-terminate.js';
 
-export interface ListenerContext {
-  readonly name: string;
-  readonly port: number;
-  /** Peers that must send a PROXY protocol header; undefined: the listener accepts none. */
-  readonly trusted: CidrSet | undefined;
-}
+import { UNRECOGNIZED_NAME_ALERT, type ConnectionHooks, type ListenerContext } from './l4-types.js';
 
-export interface ConnectionHooks {
-  connectFailed(route: string, target: string, failure: DialFailure): void;
-  handshake(route: string, outcome: HandshakeOutcome): void;
-  closed(record: ConnectionRecord): void;
-}
-
-/** TLS alert, fatal unrecognized_name (RFC 6066 §3): the answer to an SNI no route serves. */
-const UNRECOGNIZED_NAME_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]);
+export type { ConnectionHooks, ListenerContext } from './l4-types.js';
 
 /**
  * One client connection through the layer-4 proxy:
@@ -83,8 +71,11 @@ export class L4Connection {
     record.abort = (reason) => this.destroy(reason);
     client.on('close', this.#onClientClose);
     client.on('end', this.#onClientEnd);
-    if (listener.trusted?.has(record.clientIp) === true) this.#readProxyHeader();
-    else this.#admit();
+    tracker.share(record, 'total', '', (refused) => { // other workers' connections count too
+      if (refused) this.#abort('limit');
+      else if (listener.trusted?.has(record.clientIp) === true) this.#readProxyHeader();
+      else this.#admit();
+    });
   }
 
   /** Ends the connection now (shutdown), whatever its state. */
@@ -116,9 +107,12 @@ export class L4Connection {
 
   #admit(): void {
     if (this.#tracker.admit(this.#record) !== undefined) return this.#abort('limit');
-    const route = this.#generation.router.select(this.#listener.port, this.#record.clientIp);
-    if (route === 'need-hello') this.#readHello();
-    else this.#route(route);
+    this.#tracker.share(this.#record, 'per-ip', this.#record.clientIp, (refused) => {
+      const route = refused ? undefined : this.#generation.router.select(this.#listener.port, this.#record.clientIp);
+      if (refused) this.#abort('limit');
+      else if (route === 'need-hello') this.#readHello();
+      else this.#route(route);
+    });
   }
 
   #readHello(): void {
@@ -158,6 +152,10 @@ export class L4Connection {
   #route(route: CompiledRoute | undefined, acmeTlsAlpn = false): void {
     if (route === undefined) return this.#abort('no-route');
     if (this.#tracker.assignRoute(this.#record, route.name, route.maxConnections) !== undefined) return this.#abort('limit');
+    this.#tracker.share(this.#record, 'per-route', route.name, (refused) => (refused ? this.#abort('limit') : this.#routed(route, acmeTlsAlpn)), route.maxConnections);
+  }
+
+  #routed(route: CompiledRoute, acmeTlsAlpn: boolean): void {
     if (route.upstream === undefined) {
       const site = this.#generation.sites.get(route.name);
       return site === undefined ? this.#abort('rejected') : this.#serveHttp(route, site, acmeTlsAlpn);

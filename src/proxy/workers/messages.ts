@@ -1,14 +1,21 @@
+import type { LimitName, SharedLimit } from '../../net/connection-tracker.js';
+
 /** What the supervisor tells a worker over the IPC channel. */
 export type ToWorker =
   | { holdfast: 'drain' }
   | { holdfast: 'reopen-logs' }
-  | { holdfast: 'connections'; id: number; limit: number };
+  | { holdfast: 'connections'; id: number; limit: number }
+  /** The answer to an `acquire`: the limit that refused, or none. */
+  | { holdfast: 'granted'; id: number; refused?: LimitName };
 
 /** What a worker tells the supervisor. */
 export type FromWorker =
   /** Listening, on these ports (by listener index). */
   | { holdfast: 'ready'; listeners: number[] }
-  | { holdfast: 'connections'; id: number; answer: unknown };
+  | { holdfast: 'connections'; id: number; answer: unknown }
+  /** May one more connection count against this limit (limit-counts.ts)? */
+  | { holdfast: 'acquire'; id: number; kind: SharedLimit; key: string; max: number; ratePerSecond: number }
+  | { holdfast: 'release'; kind: SharedLimit; key: string };
 
 /** A holdfast message, not one of prom-client's on the same channel. */
 function isHoldfast(message: unknown): boolean {

@@ -10,14 +10,14 @@ import { buildAdminApp, type AdminView } from '../admin-server.js';
 import { ConfigWatcher, loadConfigFile } from '../config/config-loader.js';
 import { redactConfig, type ProxyConfig } from '../config/config.js';
 import { adminToken, hostForUrl } from '../runtime.js';
+import { LimitCounts } from './limit-counts.js';
 import { isFromWorker, type FromWorker, type ToWorker } from './messages.js';
 import { WORKER_ENV, type WorkerEnv } from './worker.js';
 
 /** A crashed worker is started again after this, doubled for each crash in a row (up to the max). */
 export const RESTART_BASE_MS = 250;
 export const RESTART_MAX_MS = 30_000;
-/** A worker up this long has not crashed "in a row": the backoff starts over. */
-const STABLE_MS = 60_000;
+const STABLE_MS = 60_000; // a worker up this long has not crashed "in a row": the backoff starts over
 /** A new worker must be listening within this, or it is stopped (and a reload refused). */
 const READY_TIMEOUT_MS = 30_000;
 /** How long the supervisor waits for a worker's answer (connections). */
@@ -45,9 +45,9 @@ interface Managed {
  * - reloads with zero downtime: on SIGHUP or a change of the file it validates the config, starts
  *   a new generation of workers, and once every one of them listens tells the old ones to drain
  *   (a config or a worker that fails keeps the running generation);
- * - serves the admin API: /metrics summed over every worker (prom-client's AggregatorRegistry),
- *   /connections from each, /workers;
- * - stops on SIGTERM: every worker drains (shutdown.drainMs), then it exits.
+ * - counts the connection limits over every worker (limit-counts.ts);
+ * - serves the admin API: /metrics summed over the workers (prom-client's AggregatorRegistry),
+ *   /connections from each, /workers. SIGTERM: every worker drains, then it exits.
  *
  * With `workerBalance: cluster` (the default) it owns each listening socket and hands every
  * connection to a worker in turn: a worker that exits, crashed or drained, takes no new one, and
@@ -69,6 +69,8 @@ export class WorkerSupervisor {
   #admin: FastifyInstance | undefined;
   #watcher: ConfigWatcher | undefined;
   readonly #aggregator = new AggregatorRegistry();
+  /** The connection limits, counted over every worker. */
+  readonly #limits: LimitCounts;
   #asked = 0;
   readonly #answers = new Map<number, (answer: unknown) => void>();
   #reloading: Promise<void> | undefined;
@@ -79,6 +81,7 @@ export class WorkerSupervisor {
     this.#config = config;
     this.#logger = logger;
     this.#clock = clock;
+    this.#limits = new LimitCounts(clock);
   }
 
   /** Starts the workers (all listening before it resolves), the admin API and the file watcher. */
@@ -106,7 +109,6 @@ export class WorkerSupervisor {
     return address === undefined || address === null || typeof address === 'string' ? undefined : `http://${hostForUrl(address.address)}:${address.port}`;
   }
 
-  /** The workers now: id, pid, generation, state. */
   workers(): { id: number; pid: number | undefined; generation: number; state: Managed['state'] }[] {
     return [...this.#workers.values()].map(({ worker, generation, state }) => ({ id: worker.id, pid: worker.process.pid, generation, state }));
   }
@@ -125,7 +127,13 @@ export class WorkerSupervisor {
   }
 
   #onMessage(managed: Managed, message: FromWorker): void {
-    if (message.holdfast === 'ready') {
+    const id = managed.worker.id;
+    if (message.holdfast === 'acquire') {
+      const refused = this.#limits.acquire(id, message.kind, message.key, message.max, message.ratePerSecond);
+      this.#tell(managed, refused === undefined ? { holdfast: 'granted', id: message.id } : { holdfast: 'granted', id: message.id, refused });
+    } else if (message.holdfast === 'release') {
+      this.#limits.release(id, message.kind, message.key);
+    } else if (message.holdfast === 'ready') {
       if (managed.state === 'starting') managed.state = 'ready';
       managed.worker.emit('holdfast:ready', message.listeners);
     } else {
@@ -180,6 +188,7 @@ export class WorkerSupervisor {
 
   #onExit(managed: Managed, code: number | null, signal: string | null): void {
     this.#workers.delete(managed.worker.id);
+    this.#limits.releaseWorker(managed.worker.id); // its connections are gone with it
     const pid = managed.worker.process.pid;
     if (this.#stopping || managed.state === 'draining' || managed.generation !== this.#generation) {
       this.#logger.info({ pid, generation: managed.generation, code, signal }, 'worker exited');
@@ -260,6 +269,7 @@ export class WorkerSupervisor {
       cancel();
     });
     await Promise.all(exits);
+    this.#limits.stop();
     await this.#admin?.close();
   }
 

@@ -6,6 +6,7 @@ import type { ProxyConfig } from '../config/config.js';
 import { connectionsOf } from '../admin-server.js';
 import { ProxyRuntime } from '../runtime.js';
 import { isToWorker, type FromWorker } from './messages.js';
+import { WorkerLimits } from './worker-limits.js';
 
 /** Set by the supervisor in the environment of the processes it forks. */
 export const WORKER_ENV = 'HOLDFAST_WORKER';
@@ -17,26 +18,19 @@ export function isProxyWorker(): boolean {
 
 /** What the supervisor tells a worker through its environment. */
 export interface WorkerEnv {
-  /** How many workers share the limits. */
+  /** How many workers the supervisor runs. */
   workers: number;
   /** With reusePort: the port each port-0 listener got from the first worker, by listener index. */
   ports: (number | undefined)[];
 }
 
 /**
- * This worker's share of the config: the connection limits divided among the workers
- * (rounded up), so that together they hold about what the config says; with `reusePort`, the
- * ports that the first worker's port-0 listeners got, so that every worker binds the same.
+ * The config as this worker runs it: with `reusePort`, the ports that the first worker's port-0
+ * listeners got, so that every worker binds the same. (The limits stay whole: the supervisor
+ * counts them over every worker, limit-counts.ts.)
  */
-export function workerConfig(config: ProxyConfig, { workers, ports }: WorkerEnv): ProxyConfig {
-  const share = (n: number) => Math.max(1, Math.ceil(n / workers));
-  const { maxConnections, perIp, perRoute, newPerSecondPerIp } = config.limits;
-  return {
-    ...config,
-    listeners: config.listeners.map((listener, i) => (listener.port === 0 && ports[i] !== undefined ? { ...listener, port: ports[i] } : listener)),
-    limits: { maxConnections: share(maxConnections), perIp: share(perIp), perRoute: share(perRoute), newPerSecondPerIp: share(newPerSecondPerIp) },
-    routes: config.routes.map((route) => (route.maxConnections === undefined ? route : { ...route, maxConnections: share(route.maxConnections) })),
-  };
+export function workerConfig(config: ProxyConfig, { ports }: WorkerEnv): ProxyConfig {
+  return { ...config, listeners: config.listeners.map((listener, i) => (listener.port === 0 && ports[i] !== undefined ? { ...listener, port: ports[i] } : listener)) };
 }
 
 function send(message: FromWorker): void {
@@ -44,8 +38,9 @@ function send(message: FromWorker): void {
 }
 
 /**
- * A worker: the proxy in this process on its share of the config, listening beside the other
- * workers (through the supervisor's handle, or its own SO_REUSEPORT socket). It tells the
+ * A worker: the proxy in this process, listening beside the other workers (through the
+ * supervisor's handle, or its own SO_REUSEPORT socket), its connection limits counted by the
+ * supervisor over every worker (worker-limits.ts). It tells the
  * supervisor when it is ready, answers its questions (metrics through prom-client's
  * AggregatorRegistry, connections), and drains when told, on SIGTERM or SIGINT, or when the
  * supervisor is gone. Resolves with the exit code.
@@ -53,7 +48,8 @@ function send(message: FromWorker): void {
 export async function runProxyWorker(file: string, logger: Logger): Promise<number> {
   const env = JSON.parse(process.env[WORKER_ENV]!) as WorkerEnv;
   const config = workerConfig(await loadConfigFile(file), env);
-  const runtime = await ProxyRuntime.start(file, config, { logger, worker: { reusePort: config.workerBalance === 'reusePort' } });
+  const limitBroker = new WorkerLimits();
+  const runtime = await ProxyRuntime.start(file, config, { logger, worker: { reusePort: config.workerBalance === 'reusePort', limitBroker } });
   new AggregatorRegistry(); // answers the supervisor's metrics requests
   AggregatorRegistry.setRegistries([runtime.proxy.metrics.registry]);
   let stopping: Promise<number> | undefined;
@@ -72,11 +68,15 @@ export async function runProxyWorker(file: string, logger: Logger): Promise<numb
     const finish = (why: string) => void stop(why).then(resolve);
     process.on('message', (message: unknown) => {
       if (!isToWorker(message)) return; // prom-client's own requests, answered by its listener
-      if (message.holdfast === 'drain') finish('told by the supervisor');
+      if (message.holdfast === 'granted') limitBroker.answer(message.id, message.refused);
+      else if (message.holdfast === 'drain') finish('told by the supervisor');
       else if (message.holdfast === 'reopen-logs') runtime.proxy.reopenLogs();
       else send({ holdfast: 'connections', id: message.id, answer: connectionsOf(runtime.proxy, message.limit) });
     });
-    process.on('disconnect', () => finish('the supervisor is gone'));
+    process.on('disconnect', () => {
+      limitBroker.disconnected();
+      finish('the supervisor is gone');
+    });
     process.once('SIGTERM', () => finish('SIGTERM'));
     process.once('SIGINT', () => finish('SIGINT'));
     send({ holdfast: 'ready', listeners: runtime.proxy.listeners.map(({ port }) => port) });

@@ -1,0 +1,86 @@
+import type { Clock } from '../../clock.js';
+import type { LimitName, SharedLimit } from '../../net/connection-tracker.js';
+import { TokenBucket } from '../../policy/token-bucket.js';
+
+const RATE_SWEEP_MS = 60_000;
+
+/**
+ * The connection limits of every worker, counted in the supervisor (the workers' LimitBroker,
+ * worker-limits.ts, asks it over IPC): a connection counts against the total, its client's
+ * address (with a token of the per-address rate) and its route, whichever worker holds it. What
+ * a worker held is given back when it exits, crashed or not.
+ */
+export class LimitCounts {
+  readonly #counts = new Map<string, number>();
+  /** Per worker id: what it holds, by `kind key`. */
+  readonly #byWorker = new Map<number, Map<string, number>>();
+  readonly #rates = new Map<string, TokenBucket>();
+  readonly #clock: Clock;
+  #cancelSweep: () => void;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+    // Full buckets carry no information: dropped, or the map grows with every address ever seen.
+    const sweep = () => {
+      this.#cancelSweep = clock.schedule(sweep, RATE_SWEEP_MS);
+      const now = clock.now();
+      for (const [ip, bucket] of this.#rates) if (bucket.available(now) >= bucket.capacity) this.#rates.delete(ip);
+    };
+    this.#cancelSweep = clock.schedule(sweep, RATE_SWEEP_MS);
+  }
+
+  /** The limit that refuses one more connection of `worker` for `key`, or undefined: then it is counted. */
+  acquire(worker: number, kind: SharedLimit, key: string, max: number, ratePerSecond: number): LimitName | undefined {
+    const id = `${kind} ${key}`;
+    const count = this.#counts.get(id) ?? 0;
+    if (count >= max) return kind;
+    if (kind === 'per-ip') {
+      let bucket = this.#rates.get(key);
+      if (bucket === undefined || bucket.refillPerSecond !== ratePerSecond) {
+        bucket = new TokenBucket({ capacity: ratePerSecond, refillPerSecond: ratePerSecond });
+        this.#rates.set(key, bucket);
+      }
+      if (bucket.take(this.#clock.now()) > 0) return 'rate-per-ip';
+    }
+    this.#counts.set(id, count + 1);
+    let held = this.#byWorker.get(worker);
+    if (held === undefined) this.#byWorker.set(worker, held = new Map());
+    held.set(id, (held.get(id) ?? 0) + 1);
+    return undefined;
+  }
+
+  release(worker: number, kind: SharedLimit, key: string): void {
+    const id = `${kind} ${key}`;
+    const held = this.#byWorker.get(worker);
+    if (held === undefined || !held.has(id)) return; // not this worker's: nothing to give back
+    decrement(held, id);
+    decrement(this.#counts, id);
+  }
+
+  /** Gives back everything `worker` held (it exited). */
+  releaseWorker(worker: number): void {
+    const held = this.#byWorker.get(worker);
+    if (held === undefined) return;
+    this.#byWorker.delete(worker);
+    for (const [id, n] of held) {
+      const left = (this.#counts.get(id) ?? 0) - n;
+      if (left <= 0) this.#counts.delete(id);
+      else this.#counts.set(id, left);
+    }
+  }
+
+  /** Connections counted now, in all (for tests and /workers). */
+  get total(): number {
+    return this.#counts.get('total ') ?? 0;
+  }
+
+  stop(): void {
+    this.#cancelSweep();
+  }
+}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const n = (counts.get(key) ?? 1) - 1;
+  if (n <= 0) counts.delete(key);
+  else counts.set(key, n);
+}
