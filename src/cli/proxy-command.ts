@@ -61,7 +61,7 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
   const config = await loadConfigFile(file);
   if (values.check === true) {
     const certificates = checkConfigFiles(config);
-    out(`${values.config}: valid: ${config.listeners.length} listener(s), ${config.upstreams.length} upstream(s), ${config.routes.length} route(s), ${config.certificates.length} certificate(s)`);
+    out(`${values.config}: valid: ${config.listeners.length} listener(s), ${config.upstreams.length} upstream(s), ${config.routes.length} route(s), ${config.certificates.length} certificate(s)${config.workers === 1 ? '' : `, ${workerCount(config)} workers (${config.workerBalance})`}`);
     for (const c of certificates) out(`  certificate ${c.certFile}: ${c.hosts.join(', ')} (until ${c.notAfter})${c.default ? ' default' : ''}`);
     for (const c of config.certificates) if ('acme' in c) out(`  certificate acme:${c.acme.domains.join(', ')}: ${c.acme.challenge} from ${c.acme.directory} (obtained when the proxy starts)${c.default ? ' default' : ''}`);
     return 0;

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { loadConfigFile, parseConfig } from './config/config-loader.js';
-import type { ProxyConfigInput } from './config/config.js';
+import type { ProxyConfig, ProxyConfigInput } from './config/config.js';
+import { ProxyConfigError } from '../errors.js';
 import { ProxyServer, type BoundListener } from './proxy-server.js';
 import { applyConfig, ProxyRuntime } from './runtime.js';
 import type { ProxyEvents } from './telemetry.js';
@@ -48,11 +49,11 @@ export class HoldfastProxy extends EventEmitter<ProxyEvents> {
     if (this.#server !== undefined) throw new Error('this proxy has started already');
     const options = { ...(this.#logger === undefined ? {} : { logger: this.#logger }), ...(this.#clock === undefined ? {} : { clock: this.#clock }), events: this };
     if ('file' in this.#source) {
-      const config = await loadConfigFile(this.#source.file);
+      const config = inProcess(await loadConfigFile(this.#source.file), this.#source.file);
       this.#runtime = await ProxyRuntime.start(this.#source.file, config, { ...options, logger: this.#logger ?? pino({ enabled: false }) });
       this.#server = this.#runtime.proxy;
     } else {
-      this.#server = await ProxyServer.start(parseConfig(this.#source.config), options);
+      this.#server = await ProxyServer.start(inProcess(parseConfig(this.#source.config), 'config'), options);
     }
     return this.#server.listeners;
   }
@@ -100,6 +101,15 @@ export class HoldfastProxy extends EventEmitter<ProxyEvents> {
     if (this.#server === undefined) throw new Error('call start() first');
     return this.#server;
   }
+}
+
+/**
+ * The library serves in the calling process: `workers` is for `holdfast proxy`, whose
+ * supervisor forks them. Asked of the library, it is refused rather than silently ignored.
+ */
+function inProcess(config: ProxyConfig, source: string): ProxyConfig {
+  if (config.workers === 1) return config;
+  throw new ProxyConfigError(source, 'workers', `createProxy() serves in this process: workers: ${config.workers} is for holdfast proxy (its supervisor forks them), or start createProxy() in cluster workers of your own`);
 }
 
 export function createProxy(source: ProxySource, options: { logger?: Logger; clock?: Clock } = {}): HoldfastProxy {

@@ -48,3 +48,12 @@ test('createProxy({ file }) watches the file as the CLI does: a change is applie
   assert.equal(await get(), 'two');
   assert.throws(() => createProxy({ file }).addresses, /call start\(\) first/);
 });
+
+test('createProxy() refuses workers (the CLI\'s supervisor forks them), naming the field, instead of ignoring it', async () => {
+  const proxy = createProxy({ config: {
+    workers: 2,
+    listeners: [{ host: '127.0.0.1', port: 0 }],
+    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'ok', action: { type: 'respond', status: 204 } }] } }],
+  } });
+  await assert.rejects(proxy.start(), (err: Error & { code?: string; field?: string }) => err.code === 'HF_ERR_PROXY_CONFIG' && err.field === 'workers' && /holdfast proxy/.test(err.message));
+});
