@@ -76,6 +76,8 @@ export interface LimitBroker {
   /** Resolves with the limit that refuses one more connection for `key`, or undefined when it is granted. */
   acquire(kind: SharedLimit, key: string, max: number, ratePerSecond: number): Promise<LimitName | undefined>;
   release(kind: SharedLimit, key: string): void;
+  /** Lets go of what the broker holds open (a Redis connection), once no connection is left. */
+  close?(): Promise<void>;
 }
 
 export type SharedLimit = 'total' | 'per-ip' | 'per-route';

@@ -5,6 +5,7 @@ import type { HttpMetrics } from './http/http-metrics.js';
 import type { ProxyMetrics } from './l4/proxy-metrics.js';
 import { CidrSet } from '../net/address.js';
 import { ConnectionTracker, type LimitBroker } from '../net/connection-tracker.js';
+import { RedisLimits } from './redis-limits.js';
 import { summarize, type ConnectionSummary } from './connection-summary.js';
 import { CertificateStore } from './tls/certificate-store.js';
 import { buildGeneration, closeGeneration, retireGeneration, type Generation } from './generation.js';
@@ -75,7 +76,10 @@ export class ProxyServer {
   static async start(config: ProxyConfig, { logger, clock = systemClock, events, reusePort = false, limitBroker }: { logger?: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents>; reusePort?: boolean; limitBroker?: LimitBroker } = {}): Promise<ProxyServer> {
     const proxy = new ProxyServer(config, logger, clock, events);
     proxy.#reusePort = reusePort;
-    proxy.tracker.broker = limitBroker; // a worker's limits count every worker's connections
+    // Limits over instances (Redis), or a worker's over every worker (its supervisor).
+    const redisLimits = config.limits.redis === undefined || limitBroker !== undefined ? undefined : new RedisLimits(config.limits.redis, clock, logger);
+    if (redisLimits !== undefined) logger?.info({ instance: redisLimits.instance }, 'limits shared through Redis');
+    proxy.tracker.broker = limitBroker ?? redisLimits;
     try {
       // Stored certificates are served from the first handshake; orders start once the
       // listeners that answer their challenges are up.
@@ -241,6 +245,7 @@ export class ProxyServer {
     await closeGeneration(this.#generation);
     await Promise.all([...this.#retiring].map((generation) => closeGeneration(generation)));
     this.tracker.stop();
+    await this.tracker.broker?.close?.();
     await this.telemetry.useAccessLog(undefined); // its last lines written
   }
 

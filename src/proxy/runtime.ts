@@ -50,9 +50,9 @@ export class ProxyRuntime {
    * when configured. A `worker` (workers/worker.ts) neither watches the file nor serves the admin
    * API: its supervisor does both.
    */
-  static async start(file: string, config: ProxyConfig, { logger, clock = systemClock, events, worker }: { logger: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents>; worker?: { reusePort: boolean; limitBroker: LimitBroker } }): Promise<ProxyRuntime> {
+  static async start(file: string, config: ProxyConfig, { logger, clock = systemClock, events, worker }: { logger: Logger; clock?: Clock; events?: EventEmitter<ProxyEvents>; worker?: { reusePort: boolean; limitBroker: LimitBroker | undefined } }): Promise<ProxyRuntime> {
     const token = adminToken(config);
-    const proxy = await ProxyServer.start(config, { logger, clock, ...(events === undefined ? {} : { events }), ...(worker === undefined ? {} : worker) });
+    const proxy = await ProxyServer.start(config, { logger, clock, ...(events === undefined ? {} : { events }), ...(worker === undefined ? {} : { reusePort: worker.reusePort, ...(worker.limitBroker === undefined ? {} : { limitBroker: worker.limitBroker }) }) });
     const runtime = new ProxyRuntime(file, proxy, logger, clock, worker === undefined);
     if (config.admin !== undefined && worker === undefined) {
       const admin = buildAdminApp(proxyAdminView(proxy), { token, isStopping: () => runtime.#stopping, allowedHosts: config.admin.allowedHosts ?? LOOPBACK_HOSTS });

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { request as httpRequest, Agent } from 'node:http';
 import test from 'node:test';
 import { request } from 'undici';
 import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
 import { createDispatcher } from '../../src/index.js';
-import { closed, dialProxy, startProxy } from '../support/proxy-harness.js';
+import { closed, dialProxy, httpGet as get, keptAlive, startProxy } from '../support/proxy-harness.js';
 
 /** `workers: 2` behind one listener, answering `body` on every request. */
 function config(body: string, extra: Partial<ProxyConfigInput> = {}): ProxyConfigInput {
@@ -18,27 +17,6 @@ function config(body: string, extra: Partial<ProxyConfigInput> = {}): ProxyConfi
 
 interface WorkerInfo { id: number; pid: number; generation: number; state: string }
 interface Connections { active: number; workers: { id: number; pid: number; active: number }[] }
-
-/** A kept-alive HTTP/1.1 connection of its own, which has answered one request. */
-async function keptAlive(port: number): Promise<Agent> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  await get(port, agent);
-  return agent;
-}
-
-function get(port: number, agent: Agent): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { text += chunk; });
-      res.on('end', () => resolve(text));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('two workers share one port and both serve; /metrics sums every worker; /workers lists them', async (t) => {
   const proxy = await startProxy(t, config('hi'));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,4 +159,26 @@ export async function dialProxy(port: number, { allowHalfOpen = false } = {}): P
 /** Resolves when the socket closes, whatever error came first (events.once would reject on it). */
 export function closed(socket: Socket): Promise<void> {
   return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+/** A kept-alive HTTP/1.1 connection of its own to 127.0.0.1:port, which has answered one request (so the proxy admitted it). */
+export async function keptAlive(port: number): Promise<Agent> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  await httpGet(port, agent);
+  return agent;
+}
+
+/** GET / through `agent`; resolves with the body. */
+export function httpGet(port: number, agent: Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { text += chunk; });
+      res.on('end', () => resolve(text));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -81,6 +81,12 @@ export const proxyConfigSchema = z.strictObject({
     perIp: positive('perIp').default(1_000),
     perRoute: positive('perRoute').default(20_000),
     newPerSecondPerIp: positive('newPerSecondPerIp').default(200),
+    /** The limits over several instances (and their workers), counted in one Redis (redis-limits.ts). */
+    redis: z.strictObject({
+      url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+      keyPrefix: z.string().default('holdfast:limits:'),
+      instanceTtlMs: ms('instanceTtlMs').min(1_000, 'expected instanceTtlMs >= 1000').default(15_000),
+    }).optional(),
   }).default({ maxConnections: 50_000, perIp: 1_000, perRoute: 20_000, newPerSecondPerIp: 200 }),
   tls: z.strictObject({
     maxHelloBytes: positive('maxHelloBytes').max(65_536).default(16_384),

@@ -48,7 +48,8 @@ function send(message: FromWorker): void {
 export async function runProxyWorker(file: string, logger: Logger): Promise<number> {
   const env = JSON.parse(process.env[WORKER_ENV]!) as WorkerEnv;
   const config = workerConfig(await loadConfigFile(file), env);
-  const limitBroker = new WorkerLimits();
+  // With limits.redis every worker is an instance of its own there; otherwise the supervisor counts.
+  const limitBroker = config.limits.redis === undefined ? new WorkerLimits() : undefined;
   const runtime = await ProxyRuntime.start(file, config, { logger, worker: { reusePort: config.workerBalance === 'reusePort', limitBroker } });
   new AggregatorRegistry(); // answers the supervisor's metrics requests
   AggregatorRegistry.setRegistries([runtime.proxy.metrics.registry]);
@@ -68,13 +69,13 @@ export async function runProxyWorker(file: string, logger: Logger): Promise<numb
     const finish = (why: string) => void stop(why).then(resolve);
     process.on('message', (message: unknown) => {
       if (!isToWorker(message)) return; // prom-client's own requests, answered by its listener
-      if (message.holdfast === 'granted') limitBroker.answer(message.id, message.refused);
+      if (message.holdfast === 'granted') limitBroker?.answer(message.id, message.refused);
       else if (message.holdfast === 'drain') finish('told by the supervisor');
       else if (message.holdfast === 'reopen-logs') runtime.proxy.reopenLogs();
       else send({ holdfast: 'connections', id: message.id, answer: connectionsOf(runtime.proxy, message.limit) });
     });
     process.on('disconnect', () => {
-      limitBroker.disconnected();
+      limitBroker?.disconnected();
       finish('the supervisor is gone');
     });
     process.once('SIGTERM', () => finish('SIGTERM'));

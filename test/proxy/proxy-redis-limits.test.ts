@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { Redis } from 'ioredis';
+import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
+import { closed, dialProxy, keptAlive, startProxy } from '../support/proxy-harness.js';
+import { redisOrSkip, uniquePrefix } from '../support/redis.js';
+
+/** One instance of several sharing `limits.redis` (perIp 4), answering every request. */
+function config(url: string, keyPrefix: string): ProxyConfigInput {
+  return {
+    listeners: [{ name: 'web', host: '127.0.0.1', port: 0 }],
+    routes: [{ name: 'web', action: { type: 'http', routes: [{ name: 'ok', action: { type: 'respond', status: 200, body: 'ok' } }] } }],
+    limits: { perIp: 4, redis: { url, keyPrefix } },
+  };
+}
+
+/** A connection the proxy refuses: it is closed before any answer. */
+async function refusedBy(port: number): Promise<void> {
+  await closed(await dialProxy(port));
+}
+
+test('two instances sharing limits.redis hold perIp over both: the second refuses what the first holds, and takes it once freed', async (t) => {
+  const url = await redisOrSkip(t);
+  if (url === undefined) return;
+  const prefix = `${uniquePrefix('limits')}:`;
+  const a = await startProxy(t, config(url, prefix));
+  const b = await startProxy(t, config(url, prefix));
+  const held = await Promise.all(Array.from({ length: 4 }, () => keptAlive(a.ports.web!)));
+  t.after(() => { for (const agent of held) agent.destroy(); });
+  const markB = b.log.mark;
+  await refusedBy(b.ports.web!); // the address holds 4 on the other instance
+  await b.log.waitFor((l) => l.msg === 'connection refused by a limit' && l.limit === 'per-ip', markB);
+  // Two of the first instance's connections close (their counts go back as they close): the second takes two.
+  const markA = a.log.mark;
+  held[0]!.destroy();
+  held[1]!.destroy();
+  await a.log.waitFor((l) => l.msg === 'connection closed' && l.active === 2, markA);
+  const again = await Promise.all(Array.from({ length: 2 }, () => keptAlive(b.ports.web!)));
+  t.after(() => { for (const agent of again) agent.destroy(); });
+  assert.equal(await b.active(), 2);
+  await refusedBy(b.ports.web!); // and no more: 2 + 2
+  for (const agent of [...held, ...again]) agent.destroy();
+  await Promise.all([a.idle(), b.idle()]);
+  assert.equal(await a.stop(), 0);
+  assert.equal(await b.stop(), 0);
+});
+
+test('an instance that died stops counting once its alive key is gone (as its TTL ends it)', async (t) => {
+  const url = await redisOrSkip(t);
+  if (url === undefined) return;
+  const prefix = `${uniquePrefix('limits-dead')}:`;
+  const a = await startProxy(t, config(url, prefix));
+  const instance = String((await a.log.waitFor((l) => l.msg === 'limits shared through Redis')).instance);
+  const held = await Promise.all(Array.from({ length: 4 }, () => keptAlive(a.ports.web!)));
+  t.after(() => { for (const agent of held) agent.destroy(); });
+  await a.stop('SIGKILL'); // no release, no goodbye: its counts stay in Redis
+  const b = await startProxy(t, config(url, prefix));
+  await refusedBy(b.ports.web!); // taken for alive until its key expires
+  const redis = new Redis(url);
+  t.after(() => redis.disconnect());
+  assert.equal(await redis.del(`${prefix}alive:${instance}`), 1);
+  const again = await Promise.all(Array.from({ length: 4 }, () => keptAlive(b.ports.web!)));
+  t.after(() => { for (const agent of again) agent.destroy(); });
+  assert.equal(await b.active(), 4);
+  for (const agent of again) agent.destroy();
+  await b.idle();
+  assert.equal(await b.stop(), 0);
+});
