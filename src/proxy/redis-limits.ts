@@ -51,20 +51,34 @@ export class RedisLimits implements LimitBroker {
   readonly #config: RedisLimitsConfig;
   readonly #logger: Logger | undefined;
   readonly #rates = new Map<number, RateLimiterRedis>();
+  /** Connections let through while Redis did not answer, by count key: not counted there, so not given back there. */
+  readonly #uncounted = new Map<string, number>();
+  /** Counted connections that closed while Redis did not answer. */
+  readonly #unreleased: string[] = [];
   readonly #cancelHeartbeat: () => void;
   #failing = false;
+  /** Redis has answered once: from then on, a connection lost is an outage. */
+  #connected = false;
 
   constructor(config: RedisLimitsConfig, clock: Clock, logger?: Logger) {
     this.#config = config;
     this.#logger = logger;
     // Queued until the first connection (the first clients are not let through unasked), then fail fast.
     this.#redis = newRedis(config.url, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
-    this.#redis.once('ready', () => { this.#redis.options.enableOfflineQueue = false; });
+    this.#redis.once('ready', () => {
+      this.#connected = true;
+      this.#redis.options.enableOfflineQueue = false;
+      logger?.info({ instance: this.instance }, 'shared limits: connected to Redis');
+    });
     this.#redis.on('error', () => {}); // reconnects on its own; failures are counted where they bite
     this.#redis.defineCommand('holdfastAcquire', { numberOfKeys: 1, lua: ACQUIRE });
     this.#redis.defineCommand('holdfastRelease', { numberOfKeys: 1, lua: RELEASE });
     const beat = () => void this.#redis.set(this.#aliveKey, '1', 'PX', config.instanceTtlMs).catch(() => {});
-    this.#redis.on('ready', beat);
+    this.#redis.on('ready', () => {
+      beat();
+      for (const countKey of this.#unreleased.splice(0)) this.#release(countKey);
+      this.#recovered(); // back after an outage: asked again from here on
+    });
     let cancel = clock.schedule(function again() { beat(); cancel = clock.schedule(again, config.instanceTtlMs / 3); }, config.instanceTtlMs / 3);
     this.#cancelHeartbeat = () => cancel();
   }
@@ -75,20 +89,39 @@ export class RedisLimits implements LimitBroker {
 
   async acquire(kind: SharedLimit, key: string, max: number, ratePerSecond: number): Promise<LimitName | undefined> {
     try {
+      // Connected once, and not now: let it through at once rather than wait on ioredis's
+      // reconnects (seconds). Before the first connection, the command waits in ioredis's queue.
+      if (this.#connected && this.#redis.status !== 'ready') throw new Error(`Redis is ${this.#redis.status}`);
       if (kind === 'per-ip' && !(await this.#rateAllows(key, ratePerSecond))) return 'rate-per-ip';
       const run = (this.#redis as unknown as { holdfastAcquire(key: string, ...args: (string | number)[]): Promise<number> }).holdfastAcquire;
       const granted = await run.call(this.#redis, this.#countKey(kind, key), this.instance, max, `${this.#config.keyPrefix}alive:`);
-      this.#recovered();
       return granted === 1 ? undefined : kind;
     } catch (err) {
       this.#failed(err as Error);
+      const countKey = this.#countKey(kind, key);
+      this.#uncounted.set(countKey, (this.#uncounted.get(countKey) ?? 0) + 1); // its release must not take from a counted one
       return undefined;
     }
   }
 
   release(kind: SharedLimit, key: string): void {
+    const countKey = this.#countKey(kind, key);
+    const uncounted = this.#uncounted.get(countKey) ?? 0;
+    if (uncounted > 0) {
+      if (uncounted === 1) this.#uncounted.delete(countKey);
+      else this.#uncounted.set(countKey, uncounted - 1);
+      return;
+    }
+    if (this.#connected && this.#redis.status !== 'ready') {
+      this.#unreleased.push(countKey); // given back once Redis answers again
+      return;
+    }
+    this.#release(countKey);
+  }
+
+  #release(countKey: string): void {
     const run = (this.#redis as unknown as { holdfastRelease(key: string, instance: string): Promise<number> }).holdfastRelease;
-    run.call(this.#redis, this.#countKey(kind, key), this.instance).catch((err: unknown) => this.#failed(err as Error));
+    run.call(this.#redis, countKey, this.instance).catch((err: unknown) => this.#failed(err as Error));
   }
 
   /** Stops renewing this instance; its key goes at once (its connections are closed by now). */

@@ -3,7 +3,7 @@ import test from 'node:test';
 import { Redis } from 'ioredis';
 import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
 import { closed, dialProxy, keptAlive, startProxy } from '../support/proxy-harness.js';
-import { redisOrSkip, uniquePrefix } from '../support/redis.js';
+import { privateRedisOrSkip, redisOrSkip, uniquePrefix } from '../support/redis.js';
 
 /** One instance of several sharing `limits.redis` (perIp 4), answering every request. */
 function config(url: string, keyPrefix: string): ProxyConfigInput {
@@ -65,4 +65,39 @@ test('an instance that died stops counting once its alive key is gone (as its TT
   for (const agent of again) agent.destroy();
   await b.idle();
   assert.equal(await b.stop(), 0);
+});
+
+test('while Redis does not answer, an instance goes on serving on its own limits (fail open), says so once, and counts in Redis again when it is back', async (t) => {
+  const redis = await privateRedisOrSkip(t);
+  if (redis === undefined) return;
+  const a = await startProxy(t, config(redis.url, 'limits-down:'));
+  await a.log.waitFor((l) => l.msg === 'shared limits: connected to Redis');
+  const mark = a.log.mark;
+  await redis.kill();
+  // New connections are still served: each asks Redis, which fails, and is let through.
+  const during = await Promise.all(Array.from({ length: 4 }, () => keptAlive(a.ports.web!)));
+  t.after(() => { for (const agent of during) agent.destroy(); });
+  await a.log.waitFor((l) => l.msg === 'shared limits: Redis does not answer; each instance holds its own limits until it does', mark);
+  assert.equal(a.log.lines.slice(mark).filter((l) => typeof l.msg === 'string' && l.msg.startsWith('shared limits: Redis does not answer')).length, 1);
+  await refusedBy(a.ports.web!); // the local limit still holds: perIp 4
+  const closing = a.log.mark;
+  during.pop()!.destroy();
+  await a.log.waitFor((l) => l.msg === 'connection closed' && l.active === 3, closing);
+  await redis.restart();
+  await a.log.waitFor((l) => l.msg === 'shared limits: Redis answers again', mark);
+  const back = await keptAlive(a.ports.web!); // counted in Redis again
+  t.after(() => back.destroy());
+  const client = new Redis(redis.url);
+  t.after(() => client.disconnect());
+  const count = () => client.hgetall('limits-down:count:per-ip:127.0.0.1').then((fields) => Object.values(fields));
+  assert.deepEqual(await count(), ['1']);
+  // The connections let through uncounted give nothing back as they close: the counted one stays counted.
+  const closingRest = a.log.mark;
+  for (const agent of during) agent.destroy();
+  await a.log.waitFor((l) => l.msg === 'connection closed' && l.active === 1, closingRest);
+  assert.deepEqual(await count(), ['1']);
+  back.destroy();
+  await a.idle();
+  assert.deepEqual(await count(), []);
+  assert.equal(await a.stop(), 0);
 });

@@ -115,9 +115,9 @@ test('per-IP limits hold across workers: the supervisor counts every worker\'s c
   t.after(() => { for (const socket of sockets) socket.destroy(); });
   // 4 of the 8 are refused, whichever worker each reached.
   await proxy.log.waitFor(() => proxy.log.lines.slice(mark).filter((l) => l.msg === 'connection refused by a limit' && l.limit === 'per-ip').length >= 4, mark);
+  // Each worker alone would hold 4 (8 in all): held over both, 4, on whichever worker asked first.
   const connections = JSON.parse((await proxy.admin('/connections')).text) as Connections;
-  assert.equal(connections.active, 4);
-  assert.ok(connections.workers.every((w) => w.active > 0), JSON.stringify(connections.workers.map((w) => w.active)));
+  assert.equal(connections.active, 4, JSON.stringify(connections.workers.map((w) => w.active)));
   for (const socket of sockets) socket.destroy();
   assert.equal(await proxy.stop(), 0);
 });
