@@ -6,8 +6,8 @@ import { loadConfigFile } from '../proxy/config/config-loader.js';
 import { ProxyRuntime } from '../proxy/runtime.js';
 import { UsageError, untilSignal } from './cli-error.js';
 import { configJsonSchemaText } from './config-schemas.js';
-import { isProxyWorker, runProxyWorker } from '../proxy/workers/worker.js';
-import { workerCount, WorkerSupervisor } from '../proxy/workers/supervisor.js';
+import { isProxyWorker, runProxyWorker, workerCount } from '../proxy/workers/worker.js';
+import { WorkerSupervisor } from '../proxy/workers/supervisor.js';
 
 export const PROXY_HELP = `Usage: holdfast proxy --config FILE [options]
 
@@ -58,6 +58,8 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
   const level = values['log-level'] ?? 'info';
   if (!LEVELS.includes(level)) throw new UsageError(`--log-level expects one of ${LEVELS.join(', ')}, got "${level}"`);
   const file = resolve(values.config);
+  // A worker serves the config its supervisor validated, sent over IPC, not the file as it is now.
+  if (isProxyWorker()) return runProxyWorker(file, pino({ level, base: { pid: process.pid } }).child({ role: 'worker' }));
   const config = await loadConfigFile(file);
   if (values.check === true) {
     const certificates = checkConfigFiles(config);
@@ -67,7 +69,6 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
     return 0;
   }
   const logger = pino({ level, base: { pid: process.pid } });
-  if (isProxyWorker()) return runProxyWorker(file, logger.child({ role: 'worker' }));
   if (workerCount(config) > 1) return supervise(file, config, logger, ['proxy', '--config', file, '--log-level', level]);
   const stopped = untilSignal(); // before readiness is announced: a supervisor may signal at once
   const runtime = await ProxyRuntime.start(file, config, { logger });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import test from 'node:test';
 import { request } from 'undici';
 import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
@@ -69,6 +70,24 @@ test('a killed worker is restarted, and the other worker\'s connections go on', 
   const workers = JSON.parse((await proxy.admin('/workers')).text) as WorkerInfo[];
   assert.equal(workers.length, 2);
   assert.ok(workers.every((w) => w.pid !== victim.pid && w.state === 'ready'));
+  for (const agent of agents) agent.destroy();
+  assert.equal(await proxy.stop(), 0);
+});
+
+test('a worker started again after a crash serves the config its generation validated, even once the file is broken', async (t) => {
+  const proxy = await startProxy(t, config('hi'));
+  const port = proxy.ports.web!;
+  const mark = proxy.log.mark;
+  writeFileSync(proxy.configFile, 'listeners: [nope\n'); // not even YAML
+  await proxy.log.waitFor((l) => l.msg === 'reload refused: the config is not valid; the running workers go on', mark);
+  const [victim] = JSON.parse((await proxy.admin('/workers')).text) as WorkerInfo[];
+  process.kill(victim!.pid, 'SIGKILL');
+  await proxy.log.waitFor((l) => l.msg === 'worker restarted', mark);
+  const agents = await Promise.all(Array.from({ length: 4 }, () => keptAlive(port)));
+  t.after(() => { for (const agent of agents) agent.destroy(); });
+  assert.deepEqual(await Promise.all(agents.map((agent) => get(port, agent))), ['hi', 'hi', 'hi', 'hi']);
+  const workers = JSON.parse((await proxy.admin('/workers')).text) as WorkerInfo[];
+  assert.deepEqual(workers.map((w) => w.state), ['ready', 'ready']);
   for (const agent of agents) agent.destroy();
   assert.equal(await proxy.stop(), 0);
 });

@@ -1,7 +1,10 @@
 import type { LimitName, SharedLimit } from '../../net/connection-tracker.js';
+import type { ProxyConfig } from '../config/config.js';
 
 /** What the supervisor tells a worker over the IPC channel. */
 export type ToWorker =
+  /** The config to serve: the one the supervisor validated, not the file as it may be by now. */
+  | { holdfast: 'config'; config: ProxyConfig }
   | { holdfast: 'drain' }
   | { holdfast: 'reopen-logs' }
   | { holdfast: 'connections'; id: number; limit: number }
@@ -10,6 +13,8 @@ export type ToWorker =
 
 /** What a worker tells the supervisor. */
 export type FromWorker =
+  /** Listening for messages: the config, please. */
+  | { holdfast: 'hello' }
   /** Listening, on these ports (by listener index). */
   | { holdfast: 'ready'; listeners: number[] }
   | { holdfast: 'connections'; id: number; answer: unknown }

@@ -1,6 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
-import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
@@ -12,21 +11,15 @@ import { redactConfig, type ProxyConfig } from '../config/config.js';
 import { adminToken, hostForUrl } from '../runtime.js';
 import { LimitCounts } from './limit-counts.js';
 import { isFromWorker, type FromWorker, type ToWorker } from './messages.js';
-import { WORKER_ENV, type WorkerEnv } from './worker.js';
+import { WORKER_ENV, workerCount, type WorkerEnv } from './worker.js';
 
-/** A crashed worker is started again after this, doubled for each crash in a row (up to the max). */
-export const RESTART_BASE_MS = 250;
-export const RESTART_MAX_MS = 30_000;
+/** A crashed worker is started again after RESTART_BASE_MS, doubled for each crash in a row, up to RESTART_MAX_MS. */
+export const RESTART_BASE_MS = 250, RESTART_MAX_MS = 30_000;
 const STABLE_MS = 60_000; // a worker up this long has not crashed "in a row": the backoff starts over
 /** A new worker must be listening within this, or it is stopped (and a reload refused). */
 const READY_TIMEOUT_MS = 30_000;
 /** How long the supervisor waits for a worker's answer (connections). */
 const ASK_TIMEOUT_MS = 5_000;
-
-/** How many workers `config.workers` asks for. */
-export function workerCount(config: Pick<ProxyConfig, 'workers'>): number {
-  return config.workers === 'auto' ? availableParallelism() : config.workers;
-}
 
 interface Managed {
   readonly worker: Worker;
@@ -35,6 +28,10 @@ interface Managed {
   readonly slot: number;
   state: 'starting' | 'ready' | 'draining';
   readonly startedAt: number;
+  /** Started in place of one that crashed: if it fails too, it is started again, later. */
+  readonly replacement: boolean;
+  /** What it serves: its generation's config, as the supervisor validated it. */
+  readonly config: ProxyConfig;
 }
 
 /**
@@ -87,7 +84,7 @@ export class WorkerSupervisor {
   /** Starts the workers (all listening before it resolves), the admin API and the file watcher. */
   static async start(file: string, config: ProxyConfig, { logger, clock = systemClock, args }: { logger: Logger; clock?: Clock; args: string[] }): Promise<WorkerSupervisor> {
     const supervisor = new WorkerSupervisor(file, config, logger, clock);
-    cluster.setupPrimary({ args });
+    cluster.setupPrimary({ args, serialization: 'advanced' }); // the config goes over IPC as it is
     const token = adminToken(config); // a bad admin setting is refused before any worker starts
     await supervisor.#startGeneration(config);
     if (config.admin !== undefined) {
@@ -113,10 +110,10 @@ export class WorkerSupervisor {
     return [...this.#workers.values()].map(({ worker, generation, state }) => ({ id: worker.id, pid: worker.process.pid, generation, state }));
   }
 
-  #fork(generation: number, slot: number, config: ProxyConfig): Managed {
+  #fork(generation: number, slot: number, config: ProxyConfig, replacement = false): Managed {
     const env: WorkerEnv = { workers: workerCount(config), ports: config.workerBalance === 'reusePort' ? this.#ports : [] };
     const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(env) });
-    const managed: Managed = { worker, generation, slot, state: 'starting', startedAt: this.#clock.now() };
+    const managed: Managed = { worker, generation, slot, state: 'starting', startedAt: this.#clock.now(), replacement, config };
     this.#workers.set(worker.id, managed);
     worker.on('message', (message: unknown) => {
       if (isFromWorker(message)) this.#onMessage(managed, message);
@@ -128,7 +125,9 @@ export class WorkerSupervisor {
 
   #onMessage(managed: Managed, message: FromWorker): void {
     const id = managed.worker.id;
-    if (message.holdfast === 'acquire') {
+    if (message.holdfast === 'hello') {
+      this.#tell(managed, { holdfast: 'config', config: managed.config });
+    } else if (message.holdfast === 'acquire') {
       const refused = this.#limits.acquire(id, message.kind, message.key, message.max, message.ratePerSecond);
       this.#tell(managed, refused === undefined ? { holdfast: 'granted', id: message.id } : { holdfast: 'granted', id: message.id, refused });
     } else if (message.holdfast === 'release') {
@@ -194,14 +193,15 @@ export class WorkerSupervisor {
       this.#logger.info({ pid, generation: managed.generation, code, signal }, 'worker exited');
       return;
     }
-    if (managed.state === 'starting') return; // #ready reports it
+    if (managed.state === 'starting' && !managed.replacement) return; // a new generation's: #ready reports it
     const now = this.#clock.now();
     this.#crashes = now - managed.startedAt >= STABLE_MS ? 1 : this.#crashes + 1;
     const delayMs = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (this.#crashes - 1));
     this.#logger.error({ pid, code, signal, restartInMs: delayMs, crashesInARow: this.#crashes }, 'worker exited unasked: restarting it');
     this.#clock.schedule(() => {
       if (this.#stopping || managed.generation !== this.#generation) return;
-      const replacement = this.#fork(managed.generation, managed.slot, this.#config);
+      const replacement = this.#fork(managed.generation, managed.slot, this.#config, true);
+      // If it fails too, its exit schedules the next try (the backoff doubles).
       this.#ready(replacement).then(
         () => this.#logger.info({ pid: replacement.worker.process.pid, slot: managed.slot }, 'worker restarted'),
         (err: unknown) => this.#logger.error({ err: (err as Error).message }, 'restarted worker failed'),

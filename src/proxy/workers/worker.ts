@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from 'pino';
-import { loadConfigFile } from '../config/config-loader.js';
+import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import type { ProxyConfig } from '../config/config.js';
 import { connectionsOf } from '../admin-server.js';
 import { ProxyRuntime } from '../runtime.js';
@@ -10,6 +11,11 @@ import { WorkerLimits } from './worker-limits.js';
 
 /** Set by the supervisor in the environment of the processes it forks. */
 export const WORKER_ENV = 'HOLDFAST_WORKER';
+
+/** How many workers `config.workers` asks for. */
+export function workerCount(config: Pick<ProxyConfig, 'workers'>): number {
+  return config.workers === 'auto' ? availableParallelism() : config.workers;
+}
 
 /** Whether this process is a proxy worker that a supervisor forked (workers/supervisor.ts). */
 export function isProxyWorker(): boolean {
@@ -33,6 +39,18 @@ export function workerConfig(config: ProxyConfig, { ports }: WorkerEnv): ProxyCo
   return { ...config, listeners: config.listeners.map((listener, i) => (listener.port === 0 && ports[i] !== undefined ? { ...listener, port: ports[i] } : listener)) };
 }
 
+/**
+ * The config the supervisor sends first thing: a worker started again after a crash serves what
+ * its generation validated, even if the file has been edited (or broken) since.
+ */
+async function configFromSupervisor(): Promise<ProxyConfig> {
+  const asked = once(process, 'message'); // listening before asking: a message nobody hears is lost
+  send({ holdfast: 'hello' });
+  for (let [message] = (await asked) as [unknown]; ; [message] = (await once(process, 'message')) as [unknown]) {
+    if (isToWorker(message) && message.holdfast === 'config') return message.config;
+  }
+}
+
 function send(message: FromWorker): void {
   if (process.connected) process.send!(message);
 }
@@ -47,7 +65,7 @@ function send(message: FromWorker): void {
  */
 export async function runProxyWorker(file: string, logger: Logger): Promise<number> {
   const env = JSON.parse(process.env[WORKER_ENV]!) as WorkerEnv;
-  const config = workerConfig(await loadConfigFile(file), env);
+  const config = workerConfig(await configFromSupervisor(), env);
   // With limits.redis every worker is an instance of its own there; otherwise the supervisor counts.
   const limitBroker = config.limits.redis === undefined ? new WorkerLimits() : undefined;
   const runtime = await ProxyRuntime.start(file, config, { logger, worker: { reusePort: config.workerBalance === 'reusePort', limitBroker } });
@@ -69,6 +87,7 @@ export async function runProxyWorker(file: string, logger: Logger): Promise<numb
     const finish = (why: string) => void stop(why).then(resolve);
     process.on('message', (message: unknown) => {
       if (!isToWorker(message)) return; // prom-client's own requests, answered by its listener
+      if (message.holdfast === 'config') return; // taken before it started
       if (message.holdfast === 'granted') limitBroker?.answer(message.id, message.refused);
       else if (message.holdfast === 'drain') finish('told by the supervisor');
       else if (message.holdfast === 'reopen-logs') runtime.proxy.reopenLogs();
