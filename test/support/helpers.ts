@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
+import { connect } from 'node:net';
 import assert from 'node:assert/strict';
 import { HoldfastDispatcher } from '../../src/client/create-dispatcher.js';
 import type { DispatcherOptions } from '../../src/client/options.js';
@@ -21,13 +21,18 @@ export async function flakyServer(t: { after(fn: () => Promise<void>): void }, o
 
 /** A port on 127.0.0.1 with nothing listening: connects to it are refused. */
 export async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
+  // Below Linux's ephemeral range (32768-60999): no server of another test that binds port 0
+  // can be handed it meanwhile, as it could a port just freed from that range (a CI run saw a
+  // "refused" target answer as another test's echo server).
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => { socket.destroy(); resolve(false); });
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
 }
 
 /** Creates a dispatcher and checks, at the end of the test, that closing it leaves no socket open. */
