@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { stringify } from 'yaml';
 import test from 'node:test';
 import { request } from 'undici';
 import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
@@ -89,6 +92,25 @@ test('a worker started again after a crash serves the config its generation vali
   const workers = JSON.parse((await proxy.admin('/workers')).text) as WorkerInfo[];
   assert.deepEqual(workers.map((w) => w.state), ['ready', 'ready']);
   for (const agent of agents) agent.destroy();
+  assert.equal(await proxy.stop(), 0);
+});
+
+test('regression: a worker that crashes while a reload\'s new workers start is restarted when that reload fails', async (t) => {
+  const proxy = await startProxy(t, config('hi'));
+  const taken = createServer().listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.after(() => { taken.close(); });
+  const mark = proxy.log.mark;
+  // A port another process holds: the new generation cannot listen, and the reload is refused.
+  writeFileSync(proxy.configFile, stringify({ admin: { host: '127.0.0.1', port: 0 }, ...config('hi', { listeners: [{ name: 'web', host: '127.0.0.1', port: (taken.address() as { port: number }).port }] }) }));
+  await proxy.log.waitFor((l) => l.msg === 'starting workers' && l.generation === 2, mark);
+  const [victim] = (JSON.parse((await proxy.admin('/workers')).text) as WorkerInfo[]).filter((w) => w.generation === 1);
+  process.kill(victim!.pid, 'SIGKILL');
+  await proxy.log.waitFor((l) => l.msg === 'reload refused: a new worker did not start; the running workers go on', mark);
+  await proxy.log.waitFor((l) => l.msg === 'worker restarted', mark);
+  const workers = JSON.parse((await proxy.admin('/workers')).text) as WorkerInfo[];
+  assert.deepEqual(workers.map((w) => [w.generation, w.state]), [[1, 'ready'], [1, 'ready']]);
+  assert.equal(await get(proxy.ports.web!, new (await import('node:http')).Agent()), 'hi');
   assert.equal(await proxy.stop(), 0);
 });
 

@@ -16,8 +16,7 @@ import { WORKER_ENV, workerCount, type WorkerEnv } from './worker.js';
 /** A crashed worker is started again after RESTART_BASE_MS, doubled for each crash in a row, up to RESTART_MAX_MS. */
 export const RESTART_BASE_MS = 250, RESTART_MAX_MS = 30_000;
 const STABLE_MS = 60_000; // a worker up this long has not crashed "in a row": the backoff starts over
-/** A new worker must be listening within this, or it is stopped (and a reload refused). */
-const READY_TIMEOUT_MS = 30_000;
+const READY_TIMEOUT_MS = 30_000; // a new worker listens within this, or is stopped (and a reload refused)
 /** How long the supervisor waits for a worker's answer (connections). */
 const ASK_TIMEOUT_MS = 5_000;
 
@@ -57,7 +56,8 @@ export class WorkerSupervisor {
   readonly #logger: Logger;
   readonly #clock: Clock;
   #config: ProxyConfig;
-  #generation = 0;
+  #generation = 0; // the running one: its crashed workers are restarted (a starting one's are not)
+  #latest = 0; // the last one started, running or not
   readonly #workers = new Map<number, Managed>();
   /** With reusePort: the ports the first worker's port-0 listeners got, by listener index. */
   #ports: (number | undefined)[] = [];
@@ -162,9 +162,9 @@ export class WorkerSupervisor {
 
   /** Forks a generation and waits until every worker listens; on a failure, stops them all and throws. */
   async #startGeneration(config: ProxyConfig): Promise<number> {
-    const previous = this.#generation;
-    const generation = ++this.#generation;
+    const generation = ++this.#latest;
     const count = workerCount(config);
+    this.#logger.debug({ generation, workers: count }, 'starting workers');
     const started: Managed[] = [];
     try {
       // The first alone: with reusePort its port-0 listeners decide the ports of the rest.
@@ -174,13 +174,13 @@ export class WorkerSupervisor {
       this.#ports = config.listeners.map((listener, i) => (listener.port === 0 ? ports[i] : undefined));
       for (let slot = 1; slot < count; slot++) started.push(this.#fork(generation, slot, config));
       await Promise.all(started.slice(1).map((managed) => this.#ready(managed)));
+      this.#generation = generation; // from now on, the one whose crashed workers are restarted
       return generation;
     } catch (err) {
       for (const managed of started) {
         managed.state = 'draining';
         managed.worker.process.kill('SIGKILL');
       }
-      this.#generation = previous; // the running generation stays the one restarted on a crash
       throw err;
     }
   }

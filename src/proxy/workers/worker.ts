@@ -68,7 +68,10 @@ export async function runProxyWorker(file: string, logger: Logger): Promise<numb
   const config = workerConfig(await configFromSupervisor(), env);
   // With limits.redis every worker is an instance of its own there; otherwise the supervisor counts.
   const limitBroker = config.limits.redis === undefined ? new WorkerLimits() : undefined;
-  const runtime = await ProxyRuntime.start(file, config, { logger, worker: { reusePort: config.workerBalance === 'reusePort', limitBroker } });
+  const runtime = await ProxyRuntime.start(file, config, { logger, worker: { reusePort: config.workerBalance === 'reusePort', limitBroker } }).catch((err: unknown) => {
+    if (process.connected) process.disconnect(); // the channel would keep a worker that cannot serve alive
+    throw err;
+  });
   new AggregatorRegistry(); // answers the supervisor's metrics requests
   AggregatorRegistry.setRegistries([runtime.proxy.metrics.registry]);
   let stopping: Promise<number> | undefined;
