@@ -44,10 +44,22 @@ export function withoutPseudoHeaders(raw: string[]): string[] {
 }
 
 interface SessionState<P> {
+  readonly session: ServerHttp2Session;
+  readonly front: H2Front<P>;
   readonly peer: P;
   /** The connection under the session: destroyed ABUSE_LINGER_MS after an abusive session's GOAWAY. */
   readonly socket: Duplex;
   glitches: number;
+}
+
+const SESSION_STATE = Symbol('holdfast.h2-session');
+type StreamWithState<P> = ServerHttp2Stream & { [SESSION_STATE]?: SessionState<P> | undefined };
+
+/** A stream closed: reset by the client before its response started, it is a glitch of its session. */
+function onStreamClose(this: StreamWithState<unknown>): void {
+  if (this.rstCode === 0 || this.headersSent) return;
+  const state = this[SESSION_STATE];
+  state?.front.glitch(state);
 }
 
 /**
@@ -142,29 +154,30 @@ export class H2Front<P> {
   }
 
   readonly #onSession = (session: ServerHttp2Session): void => {
-    const state: SessionState<P> = { ...this.#accepting!, glitches: 0 };
+    const state: SessionState<P> = { ...this.#accepting!, glitches: 0, session, front: this };
     this.#sessions.set(session, state);
     this.#made = session;
     this.#hooks.protocol('h2');
     session.once('close', () => this.#sessions.delete(session));
-    session.on('frameError', () => this.#glitch(session, state));
+    session.on('frameError', () => this.glitch(state));
     session.on('error', (err: NodeJS.ErrnoException) => {
       // nghttp2 caught a flood (CONTINUATION, PING, SETTINGS, RST_STREAM rate) or a protocol error.
       this.#hooks.abusive(err.code === 'ERR_HTTP2_ERROR' ? 'protocol-error' : (err.code ?? 'error').toLowerCase().replace(/^err_http2_/, ''));
     });
   };
 
-  /** A stream the client resets before its response started is a rapid reset: a glitch. */
+  /**
+   * A stream the client resets before its response started is a rapid reset: a glitch. One
+   * shared listener for every stream (no closure per stream); the stream carries its session's
+   * state, since a closed stream no longer knows its session.
+   */
   readonly #onStream = (stream: ServerHttp2Stream): void => {
-    const session = stream.session as ServerHttp2Session; // a closed stream no longer knows it
-    stream.once('close', () => {
-      if (stream.rstCode === 0 || stream.headersSent) return;
-      const state = this.#sessions.get(session);
-      if (state !== undefined) this.#glitch(session, state);
-    });
+    (stream as StreamWithState<P>)[SESSION_STATE] = this.#sessions.get(stream.session as ServerHttp2Session);
+    stream.on('close', onStreamClose);
   };
 
-  #glitch(session: ServerHttp2Session, state: SessionState<P>): void {
+  glitch(state: SessionState<P>): void {
+    const session = state.session;
     if (++state.glitches <= this.#maxGlitches || session.destroyed) return;
     this.#hooks.abusive('glitches');
     // Not destroy(): that closes the socket with the client's flood still unread, and the
