@@ -72,14 +72,7 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
   if (workerCount(config) > 1) return supervise(file, config, logger, ['proxy', '--config', file, '--log-level', level]);
   const stopped = untilSignal(); // before readiness is announced: a supervisor may signal at once
   const runtime = await ProxyRuntime.start(file, config, { logger });
-  const onHup = () => void runtime.reload('SIGHUP');
-  // As nginx's USR1: logrotate moved the access log away (Node's inspector no longer starts on it).
-  const onUsr1 = () => runtime.proxy.reopenLogs();
-  process.on('SIGHUP', onHup);
-  process.on('SIGUSR1', onUsr1);
-  const signal = await stopped;
-  process.off('SIGHUP', onHup);
-  process.off('SIGUSR1', onUsr1);
+  const signal = await serveUntil(stopped, () => void runtime.reload('SIGHUP'), () => runtime.proxy.reopenLogs());
   logger.info({ signal, active: runtime.proxy.tracker.active, drainMs: runtime.proxy.config.shutdown.drainMs }, 'shutting down: no new connections, draining');
   const { drained, destroyed } = await runtime.stop();
   logger.info({ drained, destroyed }, 'stopped');
@@ -90,15 +83,24 @@ export async function runProxy(args: string[], out: (line: string) => void): Pro
 async function supervise(file: string, config: Awaited<ReturnType<typeof loadConfigFile>>, logger: Logger, args: string[]): Promise<number> {
   const stopped = untilSignal();
   const supervisor = await WorkerSupervisor.start(file, config, { logger: logger.child({ role: 'supervisor' }), args });
-  const onHup = () => void supervisor.reload('SIGHUP');
-  const onUsr1 = () => supervisor.reopenLogs();
-  process.on('SIGHUP', onHup);
-  process.on('SIGUSR1', onUsr1);
-  const signal = await stopped;
-  process.off('SIGHUP', onHup);
-  process.off('SIGUSR1', onUsr1);
+  const signal = await serveUntil(stopped, () => void supervisor.reload('SIGHUP'), () => supervisor.reopenLogs());
   logger.info({ signal, workers: supervisor.workers().length }, 'shutting down: every worker drains');
   await supervisor.stop();
   logger.info('stopped');
   return 0;
+}
+
+/**
+ * Reloads on SIGHUP and reopens the access log on SIGUSR1 (as nginx's USR1: logrotate moved it
+ * away; Node's inspector no longer starts on it) until `stopped` resolves with SIGTERM or SIGINT.
+ */
+async function serveUntil(stopped: Promise<NodeJS.Signals>, onHup: () => void, onUsr1: () => void): Promise<NodeJS.Signals> {
+  process.on('SIGHUP', onHup);
+  process.on('SIGUSR1', onUsr1);
+  try {
+    return await stopped;
+  } finally {
+    process.off('SIGHUP', onHup);
+    process.off('SIGUSR1', onUsr1);
+  }
 }

@@ -34,9 +34,10 @@ export interface AttemptPolicies {
  *    `failureStatuses` count as failures; a stale socket or an abort counts as nothing.
  * 2. **Adaptive timeout.** The time allowed for response headers is `multiplier ×` the origin's
  *    recent latency quantile, clamped to `[minMs, maxMs]`, counted from the moment undici
- *    writes the attempt (a wait in the limits' queue is bounded by the queue timeout). An attempt over it is aborted with HF_ERR_RESPONSE_TIMEOUT, which
- *    retry sends again when the request is safe to repeat. Its own timer (one DeadlineQueue for
- *    every attempt): undici's headers timeout ticks about once a second, too coarse for 50 ms.
+ *    writes the attempt (a wait in the limits' queue is bounded by the queue timeout). An
+ *    attempt over it is aborted with HF_ERR_RESPONSE_TIMEOUT, which retry sends again when the
+ *    request is safe to repeat. Its own timer (one DeadlineQueue for every attempt): undici's
+ *    headers timeout ticks about once a second, too coarse for 50 ms.
  * 3. **Concurrency limit** with a bounded FIFO queue, then a **token-bucket rate limit**, per
  *    origin. A waiting attempt can be aborted (deadline, signal) at once; a full queue, a queue
  *    timeout or a token beyond the allowed wait fail fast with their own codes. Nothing waits

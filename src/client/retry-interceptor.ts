@@ -81,18 +81,16 @@ class RetryPolicy implements RedispatchPolicy {
     this.#config = config;
     this.#trace = trace;
     this.#state = state;
-    const telemetry = state.telemetry;
-    const budget = state.retryBudget;
-    this.#telemetry = telemetry;
+    this.#telemetry = state.telemetry;
     this.#deadlineAt = deadlineAt;
     this.#opts = opts;
-    this.#budget = budget;
+    this.#budget = state.retryBudget;
     this.#clock = clock;
     this.#startedAt = startedAt;
     this.#safe = isRetrySafe(opts) && hasReplayableBody(opts);
     this.#enabled = opts.holdfast?.retry !== false;
     this.#replayable = config.replay && hasReplayableBody(opts);
-    budget.requestStarted();
+    this.#budget.requestStarted();
   }
 
   #context(attempts: number) {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { TokenBucket } from '../policy/token-bucket.js';
+import { decrement, RateBuckets } from './rate-buckets.js';
 import { systemClock, type Clock } from '../clock.js';
 
 /**
@@ -87,16 +87,13 @@ export interface TrackerEvents {
   refused: [limit: LimitName, listener: string];
 }
 
-const RATE_SWEEP_MS = 60_000;
-
 export class ConnectionTracker extends EventEmitter<TrackerEvents> {
   #limits: TrackerLimits;
   readonly #now: () => number;
   readonly #records = new Set<ConnectionRecord>();
   readonly #perIp = new Map<string, number>();
   readonly #perRoute = new Map<string, number>();
-  readonly #rates = new Map<string, TokenBucket>();
-  #cancelSweep: () => void;
+  readonly #rates: RateBuckets;
   #nextId = 1;
   #waiters: (() => void)[] = [];
   /** Limits counted across processes, when set (before any connection). */
@@ -107,12 +104,7 @@ export class ConnectionTracker extends EventEmitter<TrackerEvents> {
     super();
     this.#limits = limits;
     this.#now = () => clock.now();
-    // Full buckets carry no information: drop them, or the map grows with every IP ever seen.
-    const sweep = () => {
-      this.#cancelSweep = clock.schedule(sweep, RATE_SWEEP_MS);
-      this.#sweepRates();
-    };
-    this.#cancelSweep = clock.schedule(sweep, RATE_SWEEP_MS);
+    this.#rates = new RateBuckets(clock);
   }
 
   /** New limits apply to connections accepted from now on. */
@@ -148,12 +140,7 @@ export class ConnectionTracker extends EventEmitter<TrackerEvents> {
     const ip = record.clientIp;
     const count = this.#perIp.get(ip) ?? 0;
     if (count >= this.#limits.perIp) return this.#refuse('per-ip', record.listener);
-    let bucket = this.#rates.get(ip);
-    if (bucket === undefined || bucket.refillPerSecond !== this.#limits.newPerSecondPerIp) {
-      bucket = new TokenBucket({ capacity: this.#limits.newPerSecondPerIp, refillPerSecond: this.#limits.newPerSecondPerIp });
-      this.#rates.set(ip, bucket);
-    }
-    if (bucket.take(this.#now()) > 0) return this.#refuse('rate-per-ip', record.listener);
+    if (!this.#rates.take(ip, this.#limits.newPerSecondPerIp)) return this.#refuse('rate-per-ip', record.listener);
     this.#perIp.set(ip, count + 1);
     record.state = 'routing';
     return undefined;
@@ -229,22 +216,11 @@ export class ConnectionTracker extends EventEmitter<TrackerEvents> {
   }
 
   stop(): void {
-    this.#cancelSweep();
+    this.#rates.stop();
   }
 
   #refuse(limit: LimitName, listener: string): LimitName {
     this.emit('refused', limit, listener);
     return limit;
   }
-
-  #sweepRates(): void {
-    const now = this.#now();
-    for (const [ip, bucket] of this.#rates) if (bucket.available(now) >= bucket.capacity) this.#rates.delete(ip);
-  }
-}
-
-function decrement(counts: Map<string, number>, key: string): void {
-  const n = (counts.get(key) ?? 1) - 1;
-  if (n <= 0) counts.delete(key);
-  else counts.set(key, n);
 }

@@ -43,14 +43,6 @@ export class FastCounter extends FastMetric<{ value: number }> {
     return { value: 0 };
   }
 
-  inc(key: string, labels: () => Labels, by = 1): void {
-    this.stateFor(key, labels).value += by;
-  }
-
-  static add(state: { value: number }, by = 1): void {
-    state.value += by;
-  }
-
   async get() {
     const values = [...this.series.values()].map(({ labels, state }) => ({ labels, value: state.value }));
     return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
@@ -68,10 +60,6 @@ export class FastHistogram extends FastMetric<{ buckets: Float64Array; sum: numb
 
   protected newState() {
     return { buckets: new Float64Array(this.#bounds.length), sum: 0, count: 0 };
-  }
-
-  observe(key: string, labels: () => Labels, value: number): void {
-    this.record(this.stateFor(key, labels), value);
   }
 
   /** Records into a series obtained from `stateFor`. */

@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { redactConfig } from './config/config.js';
-import { hostName } from '../http/host-names.js';
+import { redactConfig, type ProxyConfig } from './config/config.js';
+import { hostName, isLoopbackAddress, LOOPBACK_HOSTS } from '../http/host-names.js';
+import { ProxyConfigError } from '../errors.js';
 import type { ProxyServer } from './proxy-server.js';
 
 const MAX_LIST = 10_000;
@@ -79,4 +80,49 @@ export function buildAdminApp(view: AdminView, { token, isStopping, allowedHosts
   app.get('/config', () => view.config());
   if (view.workers !== undefined) app.get('/workers', () => view.workers!());
   return app;
+}
+
+/**
+ * The admin token, from the environment or the file. An admin API on a non-loopback address
+ * without a token is refused (anyone on the network could read /connections and /config), and
+ * so is one without `allowedHosts` (the loopback names would refuse every real client).
+ */
+export function adminToken(config: ProxyConfig): string | undefined {
+  const admin = config.admin;
+  if (admin === undefined) return undefined;
+  let token = admin.token;
+  if (admin.tokenEnv !== undefined) {
+    token = process.env[admin.tokenEnv];
+    if (token === undefined || token.length < 16) throw new ProxyConfigError('environment', 'admin.tokenEnv', `${admin.tokenEnv} must hold a token of at least 16 characters`);
+  }
+  if (!isLoopbackAddress(admin.host)) {
+    if (token === undefined) throw new ProxyConfigError('config', 'admin.host', `${admin.host} is not a loopback address: set admin.tokenEnv (or admin.token), or bind the admin API to 127.0.0.1`);
+    if (admin.allowedHosts === undefined) throw new ProxyConfigError('config', 'admin.allowedHosts', `${admin.host} is not a loopback address: list the host names clients use to reach the admin API`);
+  }
+  return token;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * The admin API for `view`, listening where `admin` says (the loopback names unless
+ * `allowedHosts` says otherwise); closed again if it cannot listen, and the error thrown.
+ */
+export async function listenAdmin(view: AdminView, admin: NonNullable<ProxyConfig['admin']>, token: string | undefined, isStopping: () => boolean): Promise<FastifyInstance> {
+  const app = buildAdminApp(view, { token, isStopping, allowedHosts: admin.allowedHosts ?? LOOPBACK_HOSTS });
+  try {
+    await app.listen({ host: admin.host, port: admin.port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  return app;
+}
+
+/** The admin API's base URL once it listens; undefined without one. */
+export function adminUrlOf(app: FastifyInstance | undefined): string | undefined {
+  const address = app?.server.address();
+  return address === undefined || address === null || typeof address === 'string' ? undefined : `http://${hostForUrl(address.address)}:${address.port}`;
 }

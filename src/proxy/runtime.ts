@@ -3,8 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { ProxyConfigError } from '../errors.js';
-import { isLoopbackAddress, LOOPBACK_HOSTS } from '../http/host-names.js';
-import { buildAdminApp, proxyAdminView } from './admin-server.js';
+import { adminToken, adminUrlOf, listenAdmin, proxyAdminView } from './admin-server.js';
 import { ConfigWatcher, loadConfigFile } from './config/config-loader.js';
 import type { ProxyConfig } from './config/config.js';
 import { ProxyServer } from './proxy-server.js';
@@ -55,9 +54,7 @@ export class ProxyRuntime {
     const proxy = await ProxyServer.start(config, { logger, clock, ...(events === undefined ? {} : { events }), ...(worker === undefined ? {} : { reusePort: worker.reusePort, ...(worker.limitBroker === undefined ? {} : { limitBroker: worker.limitBroker }) }) });
     const runtime = new ProxyRuntime(file, proxy, logger, clock, worker === undefined);
     if (config.admin !== undefined && worker === undefined) {
-      const admin = buildAdminApp(proxyAdminView(proxy), { token, isStopping: () => runtime.#stopping, allowedHosts: config.admin.allowedHosts ?? LOOPBACK_HOSTS });
-      runtime.#admin = admin;
-      await admin.listen({ host: config.admin.host, port: config.admin.port }).catch(async (err: unknown) => {
+      runtime.#admin = await listenAdmin(proxyAdminView(proxy), config.admin, token, () => runtime.#stopping).catch(async (err: unknown) => {
         await runtime.stop(); // the admin port is taken: nothing of this runtime stays behind
         throw err;
       });
@@ -69,8 +66,7 @@ export class ProxyRuntime {
 
   /** The admin API's base URL, once it listens (undefined without `admin:`). */
   get adminUrl(): string | undefined {
-    const address = this.#admin?.server.address();
-    return address === undefined || address === null || typeof address === 'string' ? undefined : `http://${hostForUrl(address.address)}:${address.port}`;
+    return adminUrlOf(this.#admin);
   }
 
   /** The config file as it was last read. */
@@ -173,28 +169,4 @@ class CertificateWatchers {
     for (const watcher of this.#watchers) watcher.close();
     this.#watchers = [];
   }
-}
-
-/**
- * The admin token, from the environment or the file. An admin API on a non-loopback address
- * without a token is refused (anyone on the network could read /connections and /config), and
- * so is one without `allowedHosts` (the loopback names would refuse every real client).
- */
-export function adminToken(config: ProxyConfig): string | undefined {
-  const admin = config.admin;
-  if (admin === undefined) return undefined;
-  let token = admin.token;
-  if (admin.tokenEnv !== undefined) {
-    token = process.env[admin.tokenEnv];
-    if (token === undefined || token.length < 16) throw new ProxyConfigError('environment', 'admin.tokenEnv', `${admin.tokenEnv} must hold a token of at least 16 characters`);
-  }
-  if (!isLoopbackAddress(admin.host)) {
-    if (token === undefined) throw new ProxyConfigError('config', 'admin.host', `${admin.host} is not a loopback address: set admin.tokenEnv (or admin.token), or bind the admin API to 127.0.0.1`);
-    if (admin.allowedHosts === undefined) throw new ProxyConfigError('config', 'admin.allowedHosts', `${admin.host} is not a loopback address: list the host names clients use to reach the admin API`);
-  }
-  return token;
-}
-
-export function hostForUrl(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }

@@ -1,8 +1,6 @@
 import type { Clock } from '../../clock.js';
 import type { LimitName, SharedLimit } from '../../net/connection-tracker.js';
-import { TokenBucket } from '../../policy/token-bucket.js';
-
-const RATE_SWEEP_MS = 60_000;
+import { decrement, RateBuckets } from '../../net/rate-buckets.js';
 
 /**
  * The connection limits of every worker, counted in the supervisor (the workers' LimitBroker,
@@ -14,19 +12,10 @@ export class LimitCounts {
   readonly #counts = new Map<string, number>();
   /** Per worker id: what it holds, by `kind key`. */
   readonly #byWorker = new Map<number, Map<string, number>>();
-  readonly #rates = new Map<string, TokenBucket>();
-  readonly #clock: Clock;
-  #cancelSweep: () => void;
+  readonly #rates: RateBuckets;
 
   constructor(clock: Clock) {
-    this.#clock = clock;
-    // Full buckets carry no information: dropped, or the map grows with every address ever seen.
-    const sweep = () => {
-      this.#cancelSweep = clock.schedule(sweep, RATE_SWEEP_MS);
-      const now = clock.now();
-      for (const [ip, bucket] of this.#rates) if (bucket.available(now) >= bucket.capacity) this.#rates.delete(ip);
-    };
-    this.#cancelSweep = clock.schedule(sweep, RATE_SWEEP_MS);
+    this.#rates = new RateBuckets(clock);
   }
 
   /** The limit that refuses one more connection of `worker` for `key`, or undefined: then it is counted. */
@@ -34,14 +23,7 @@ export class LimitCounts {
     const id = `${kind} ${key}`;
     const count = this.#counts.get(id) ?? 0;
     if (count >= max) return kind;
-    if (kind === 'per-ip') {
-      let bucket = this.#rates.get(key);
-      if (bucket === undefined || bucket.refillPerSecond !== ratePerSecond) {
-        bucket = new TokenBucket({ capacity: ratePerSecond, refillPerSecond: ratePerSecond });
-        this.#rates.set(key, bucket);
-      }
-      if (bucket.take(this.#clock.now()) > 0) return 'rate-per-ip';
-    }
+    if (kind === 'per-ip' && !this.#rates.take(key, ratePerSecond)) return 'rate-per-ip';
     this.#counts.set(id, count + 1);
     let held = this.#byWorker.get(worker);
     if (held === undefined) this.#byWorker.set(worker, held = new Map());
@@ -69,18 +51,7 @@ export class LimitCounts {
     }
   }
 
-  /** Connections counted now, in all (for tests and /workers). */
-  get total(): number {
-    return this.#counts.get('total ') ?? 0;
-  }
-
   stop(): void {
-    this.#cancelSweep();
+    this.#rates.stop();
   }
-}
-
-function decrement(counts: Map<string, number>, key: string): void {
-  const n = (counts.get(key) ?? 1) - 1;
-  if (n <= 0) counts.delete(key);
-  else counts.set(key, n);
 }

@@ -29,3 +29,14 @@ function isHoldfast(message: unknown): boolean {
 
 export const isToWorker = isHoldfast as (message: unknown) => message is ToWorker;
 export const isFromWorker = isHoldfast as (message: unknown) => message is FromWorker;
+
+/** Sends `message` to the supervisor; false when the channel is closed (the supervisor is gone). */
+export function toSupervisor(message: FromWorker): boolean {
+  if (!process.connected) return false;
+  try {
+    process.send!(message);
+    return true;
+  } catch {
+    return false; // the channel closed just now
+  }
+}

@@ -4,11 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { systemClock, type Clock } from '../../clock.js';
-import { LOOPBACK_HOSTS } from '../../http/host-names.js';
-import { buildAdminApp, type AdminView } from '../admin-server.js';
+import { adminToken, adminUrlOf, listenAdmin, type AdminView } from '../admin-server.js';
 import { ConfigWatcher, loadConfigFile } from '../config/config-loader.js';
 import { redactConfig, type ProxyConfig } from '../config/config.js';
-import { adminToken, hostForUrl } from '../runtime.js';
 import { LimitCounts } from './limit-counts.js';
 import { isFromWorker, type FromWorker, type ToWorker } from './messages.js';
 import { WORKER_ENV, workerCount, type WorkerEnv } from './worker.js';
@@ -88,13 +86,10 @@ export class WorkerSupervisor {
     const token = adminToken(config); // a bad admin setting is refused before any worker starts
     await supervisor.#startGeneration(config);
     if (config.admin !== undefined) {
-      supervisor.#admin = buildAdminApp(supervisor.#view(), { token, isStopping: () => supervisor.#stopping, allowedHosts: config.admin.allowedHosts ?? LOOPBACK_HOSTS });
-      try {
-        await supervisor.#admin.listen({ host: config.admin.host, port: config.admin.port });
-      } catch (err) {
-        await supervisor.stop();
+      supervisor.#admin = await listenAdmin(supervisor.#view(), config.admin, token, () => supervisor.#stopping).catch(async (err: unknown) => {
+        await supervisor.stop(); // the admin port is taken: no worker stays behind
         throw err;
-      }
+      });
     }
     supervisor.#watcher = new ConfigWatcher(file, () => void supervisor.reload('file change'), undefined, clock);
     logger.info({ workers: workerCount(config), balance: config.workerBalance, admin: supervisor.adminUrl }, 'supervisor ready');
@@ -102,8 +97,7 @@ export class WorkerSupervisor {
   }
 
   get adminUrl(): string | undefined {
-    const address = this.#admin?.server.address();
-    return address === undefined || address === null || typeof address === 'string' ? undefined : `http://${hostForUrl(address.address)}:${address.port}`;
+    return adminUrlOf(this.#admin);
   }
 
   workers(): { id: number; pid: number | undefined; generation: number; state: Managed['state'] }[] {

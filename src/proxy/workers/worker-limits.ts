@@ -1,5 +1,5 @@
 import type { LimitBroker, LimitName, SharedLimit } from '../../net/connection-tracker.js';
-import type { FromWorker } from './messages.js';
+import { toSupervisor } from './messages.js';
 
 /**
  * A worker's LimitBroker: each question goes to the supervisor (limit-counts.ts), which counts
@@ -15,12 +15,12 @@ export class WorkerLimits implements LimitBroker {
     const id = ++this.#next;
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
-      if (!send({ holdfast: 'acquire', id, kind, key, max, ratePerSecond })) this.answer(id, undefined);
+      if (!toSupervisor({ holdfast: 'acquire', id, kind, key, max, ratePerSecond })) this.answer(id, undefined);
     });
   }
 
   release(kind: SharedLimit, key: string): void {
-    send({ holdfast: 'release', kind, key });
+    toSupervisor({ holdfast: 'release', kind, key });
   }
 
   /** The supervisor's answer to question `id`. */
@@ -34,15 +34,5 @@ export class WorkerLimits implements LimitBroker {
   disconnected(): void {
     for (const resolve of this.#pending.values()) resolve(undefined);
     this.#pending.clear();
-  }
-}
-
-function send(message: FromWorker): boolean {
-  if (!process.connected) return false;
-  try {
-    process.send!(message);
-    return true;
-  } catch {
-    return false; // the channel closed just now
   }
 }

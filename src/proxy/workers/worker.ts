@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { ProxyConfig } from '../config/config.js';
 import { connectionsOf } from '../admin-server.js';
 import { ProxyRuntime } from '../runtime.js';
-import { isToWorker, type FromWorker } from './messages.js';
+import { isToWorker, toSupervisor } from './messages.js';
 import { WorkerLimits } from './worker-limits.js';
 
 /** Set by the supervisor in the environment of the processes it forks. */
@@ -45,14 +45,10 @@ export function workerConfig(config: ProxyConfig, { ports }: WorkerEnv): ProxyCo
  */
 async function configFromSupervisor(): Promise<ProxyConfig> {
   const asked = once(process, 'message'); // listening before asking: a message nobody hears is lost
-  send({ holdfast: 'hello' });
+  toSupervisor({ holdfast: 'hello' });
   for (let [message] = (await asked) as [unknown]; ; [message] = (await once(process, 'message')) as [unknown]) {
     if (isToWorker(message) && message.holdfast === 'config') return message.config;
   }
-}
-
-function send(message: FromWorker): void {
-  if (process.connected) process.send!(message);
 }
 
 /**
@@ -94,7 +90,7 @@ export async function runProxyWorker(file: string, logger: Logger): Promise<numb
       if (message.holdfast === 'granted') limitBroker?.answer(message.id, message.refused);
       else if (message.holdfast === 'drain') finish('told by the supervisor');
       else if (message.holdfast === 'reopen-logs') runtime.proxy.reopenLogs();
-      else send({ holdfast: 'connections', id: message.id, answer: connectionsOf(runtime.proxy, message.limit) });
+      else toSupervisor({ holdfast: 'connections', id: message.id, answer: connectionsOf(runtime.proxy, message.limit) });
     });
     process.on('disconnect', () => {
       limitBroker?.disconnected();
@@ -102,6 +98,6 @@ export async function runProxyWorker(file: string, logger: Logger): Promise<numb
     });
     process.once('SIGTERM', () => finish('SIGTERM'));
     process.once('SIGINT', () => finish('SIGINT'));
-    send({ holdfast: 'ready', listeners: runtime.proxy.listeners.map(({ port }) => port) });
+    toSupervisor({ holdfast: 'ready', listeners: runtime.proxy.listeners.map(({ port }) => port) });
   });
 }
