@@ -35,7 +35,12 @@ they change, without a restart; ACME certificates are renewed at two thirds of
 their lifetime, or when the CA's renewal window says so. SIGUSR1 reopens the
 access log file (accessLog.output) after a rotation. SIGTERM or SIGINT stops
 accepting (HTTP/2 clients get a GOAWAY), lets connections drain for
-shutdown.drainMs, ends the rest and exits 0.`;
+shutdown.drainMs, ends the rest and exits 0.
+
+With workers: N (or auto) in the config, this process supervises N worker processes
+on the same listeners: it restarts a crashed one, reloads by starting new workers
+before the old ones drain, counts the connection limits over all of them, and serves
+the admin API for all (docs/reference/proxy.md#workers). Signals go to it.`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug'];
 
