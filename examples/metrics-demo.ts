@@ -4,7 +4,7 @@
  *   node --import tsx examples/metrics-demo.ts
  */
 import { request } from 'undici';
-import { createDispatcher, FlakyServer } from '../src/index.js';
+import { createDispatcher, FlakyServer } from 'holdfast';
 
 export async function metricsDemo(): Promise<string> {
   const stale = await FlakyServer.start({ idleCloseMs: 60_000, raceWindowMs: 60_000 });

@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { request } from 'undici';
-import { createProxy, type ProxyConfigInput } from '../src/index.js';
+import { createProxy, type ProxyConfigInput } from '@holdfast/proxy';
 
 export async function proxyLibraryDemo(): Promise<string[]> {
   const upstream = createServer((req, res) => res.end(`upstream saw ${req.method} ${req.url}`));

@@ -34,4 +34,4 @@ const mask = Buffer.alloc(andBytes); // all 0: alpha decides
 const image = Buffer.concat([bmpHeader, pixels, mask]);
 header.writeUInt8(N, 6); header.writeUInt8(N, 7); header.writeUInt8(0, 8); header.writeUInt8(0, 9);
 header.writeUInt16LE(1, 10); header.writeUInt16LE(32, 12); header.writeUInt32LE(image.length, 14); header.writeUInt32LE(22, 18);
-writeFileSync(new URL('../assets/favicon.ico', import.meta.url), Buffer.concat([header, image]));
+writeFileSync(new URL('../packages/servicenow/assets/favicon.ico', import.meta.url), Buffer.concat([header, image]));

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ and test/ with node's test runner and tsx.
+// Runs every *.test.ts under packages/*/src, packages/*/test and test/ with node's test runner and tsx.
+// Usage: node scripts/run-tests.mjs [PATH-PART...]   (only the files whose path contains one of them)
+// --conditions=holdfast-source: an import of a sibling package (holdfast, @holdfast/proxy…) loads
+// its sources, as the root tsconfig.json's customConditions type-checks them, not its dist/.
 // Node 20's `--test` does not expand `**` globs itself, so the list is built here.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -7,7 +10,7 @@ import { join } from 'node:path';
 
 function collect(dir, out) {
   for (const name of readdirSync(dir)) {
-    if (name === 'node_modules') continue; // test/clients/node_modules holds other projects' tests
+    if (name === 'node_modules' || name === 'dist') continue; // packages/servicenow/test/clients/node_modules holds other projects' tests
     const path = join(dir, name);
     if (statSync(path).isDirectory()) collect(path, out);
     else if (name.endsWith('.test.ts')) out.push(path);
@@ -16,7 +19,8 @@ function collect(dir, out) {
 }
 
 const filter = process.argv.slice(2);
-let files = [...collect('src', []), ...collect('test', [])].sort();
+const roots = [...readdirSync('packages').flatMap((p) => [join('packages', p, 'src'), join('packages', p, 'test')]), 'test'];
+let files = roots.flatMap((root) => { try { return collect(root, []); } catch { return []; } }).sort();
 if (filter.length > 0) files = files.filter((f) => filter.some((part) => f.includes(part)));
 if (files.length === 0) {
   console.error(`no test files match ${filter.join(' ')}`);
@@ -24,7 +28,7 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+  ['--conditions=holdfast-source', '--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

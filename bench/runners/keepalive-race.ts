@@ -11,10 +11,10 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FlakyServer, type FlakyFaults, type FlakyStats } from '../../src/simulate/flaky-server.js';
+import { FlakyServer, type FlakyFaults, type FlakyStats } from 'holdfast/internal/simulate/flaky-server.js';
 import { H2FlakyServer, type H2Faults } from '../fixtures/h2-flaky-server.js';
 import { selfSigned } from '../fixtures/self-signed.js';
-import { seededRandom } from '../../src/simulate/seeded-random.js';
+import { seededRandom } from 'holdfast/internal/simulate/seeded-random.js';
 import { makeClients, makeH2Clients, type BenchClient, type BenchRequest } from '../fixtures/clients.js';
 
 export interface RaceOptions {

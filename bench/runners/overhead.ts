@@ -14,8 +14,8 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool, request, type Dispatcher } from 'undici';
-import { createDispatcher } from '../../src/index.js';
-import { DEFAULT_HEDGE_MIN_DELAY_MS } from '../../src/client/options.js';
+import { createDispatcher } from 'holdfast';
+import { DEFAULT_HEDGE_MIN_DELAY_MS } from 'holdfast/internal/client/options.js';
 
 export interface OverheadOptions {
   durationMs: number;

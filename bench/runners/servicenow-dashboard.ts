@@ -13,8 +13,8 @@ import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { autocannon } from '../fixtures/autocannon.js';
-import { Mirror } from '../../src/servicenow/mirror.js';
-import { buildWebApp } from '../../src/servicenow/web/app.js';
+import { Mirror } from '@holdfast/servicenow/internal/servicenow/mirror.js';
+import { buildWebApp } from '@holdfast/servicenow/internal/servicenow/web/app.js';
 import { startSimulatorProcess } from '../fixtures/simulator-process.js';
 
 export interface RouteResult {

@@ -11,7 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Mirror } from '../../src/servicenow/mirror.js';
+import { Mirror } from '@holdfast/servicenow/internal/servicenow/mirror.js';
 import { startSimulatorProcess } from '../fixtures/simulator-process.js';
 
 export interface FullLoadResult {

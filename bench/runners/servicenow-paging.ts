@@ -11,8 +11,8 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { request, type Dispatcher } from 'undici';
-import { createDispatcher } from '../../src/index.js';
-import { ServiceNowSimulator } from '../../src/simulate/servicenow/servicenow-simulator.js';
+import { createDispatcher } from 'holdfast';
+import { ServiceNowSimulator } from '@holdfast/servicenow/internal/simulate/servicenow/servicenow-simulator.js';
 
 export interface PagingResult {
   records: number;

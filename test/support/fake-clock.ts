@@ -1,4 +1,4 @@
-import type { Clock, ClockTimer } from '../../src/clock.js';
+import type { Clock, ClockTimer } from 'holdfast/internal/clock.js';
 
 interface Timer {
   at: number;

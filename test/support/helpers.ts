@@ -3,10 +3,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 import assert from 'node:assert/strict';
-import { HoldfastDispatcher } from '../../src/client/create-dispatcher.js';
-import type { DispatcherOptions } from '../../src/client/options.js';
-import type { Clock } from '../../src/clock.js';
-import { FlakyServer, type FlakyOptions } from '../../src/simulate/flaky-server.js';
+import { HoldfastDispatcher } from 'holdfast/internal/client/create-dispatcher.js';
+import type { DispatcherOptions } from 'holdfast/internal/client/options.js';
+import type { Clock } from 'holdfast/internal/clock.js';
+import { FlakyServer, type FlakyOptions } from 'holdfast/internal/simulate/flaky-server.js';
 import { LineWatcher } from './line-watcher.js';
 
 /** Starts a flaky upstream on 127.0.0.1 port 0; at the end of the test, closes it and checks no connection is left. */
@@ -46,7 +46,7 @@ export function dispatcherFor(t: { after(fn: () => Promise<void>): void }, optio
 }
 
 /** The built CLI (npm test builds before testing): commands are tested as users run them. */
-export const CLI_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const CLI_BIN = fileURLToPath(new URL('../../packages/cli/dist/cli/main.js', import.meta.url));
 
 /**
  * Starts a long-running CLI command (`simulate flaky`, `simulate servicenow`…) as its own

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
-import type { ProxyConfigInput } from '../../src/proxy/config/config.js';
+import type { ProxyConfigInput } from '@holdfast/proxy/internal/proxy/config/config.js';
 import { LineWatcher } from './line-watcher.js';
 
 // The proxy is tested as users run it: the built bin, as its own process, configured by a file.
-const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../packages/cli/dist/cli/main.js', import.meta.url));
 
 export type LogLine = Record<string, unknown> & { msg?: string };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { Mirror, MirrorEvent } from '../../src/servicenow/mirror.js';
-import type { ServiceNowSimulator } from '../../src/simulate/servicenow/servicenow-simulator.js';
+import type { Mirror, MirrorEvent } from '@holdfast/servicenow/internal/servicenow/mirror.js';
+import type { ServiceNowSimulator } from '@holdfast/servicenow/internal/simulate/servicenow/servicenow-simulator.js';
 
 /** Resolves with the next cycle event of `phase` (any cycle, or one after `after`). */
 export function nextCycle(mirror: Mirror, phase: 'started' | 'complete' | 'failed', after = -1): Promise<Extract<MirrorEvent, { type: 'cycle' }>> {
