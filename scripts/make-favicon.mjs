@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Writes assets/favicon.ico: a 32×32, 32-bit icon (a white anchor-ring "h" on teal), drawn
+// Writes packages/servicenow/assets/favicon.ico: a 32×32, 32-bit icon (a white anchor-ring "h" on teal), drawn
 // pixel by pixel so that it needs no image tool. Run it again only to change the icon.
 import { writeFileSync } from 'node:fs';
 

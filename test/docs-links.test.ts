@@ -8,6 +8,7 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 function filesUnder(dir: string, name: RegExp): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+    if (entry.name === 'node_modules' || entry.name === 'dist') return [];
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return filesUnder(path, name);
     return name.test(entry.name) ? [path] : [];
@@ -30,7 +31,7 @@ function anchorsOf(text: string): Set<string> {
 
 test('every relative link in README.md and docs/ reaches a file, and a heading when it names one (the docs split into guides/ and reference/ must not strand a link)', () => {
   const broken: string[] = [];
-  for (const file of ['README.md', ...markdownFiles('docs')]) {
+  for (const file of ['README.md', ...markdownFiles('docs'), ...markdownFiles('packages')]) {
     const text = readFileSync(join(ROOT, file), 'utf8').replace(/```[\s\S]*?```/g, '');
     for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
       if (/^[a-z]+:/i.test(target!)) continue; // https:, mailto:
@@ -47,7 +48,7 @@ test('every relative link in README.md and docs/ reaches a file, and a heading w
 });
 
 test('the docs paths and headings the code names (in messages, --help and comments) exist', () => {
-  const sources = ['src', 'bench', 'scripts'].flatMap((dir) => filesUnder(dir, /\.(ts|mjs|sh)$/));
+  const sources = ['packages', 'bench', 'scripts'].flatMap((dir) => filesUnder(dir, /\.(ts|mjs|sh)$/));
   const cited = new Set<string>();
   for (const file of sources) for (const [path] of readFileSync(join(ROOT, file), 'utf8').matchAll(/docs\/[a-z/-]+\.md(#[a-z0-9-]+)?/g)) cited.add(path);
   assert.ok(cited.size > 0);
@@ -63,7 +64,7 @@ test('every source, test and bench file the docs name in backticks exists (the n
   const missing: string[] = [];
   for (const file of ['README.md', ...markdownFiles('docs')]) {
     const text = readFileSync(join(ROOT, file), 'utf8');
-    for (const [, path] of text.matchAll(/`((?:src|test|bench|scripts|examples)\/[\w./-]+\.(?:ts|mjs|js|yaml))`/g)) {
+    for (const [, path] of text.matchAll(/`((?:packages|test|bench|scripts|examples)\/[\w./-]+\.(?:ts|mjs|js|yaml))`/g)) {
       if (!existsSync(join(ROOT, path!))) missing.push(`${file}: ${path}`);
     }
   }

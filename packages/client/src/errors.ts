@@ -69,7 +69,7 @@ export class InvalidOptionError extends HoldfastError {
   }
 }
 
-/** A feature's optional package (prom-client, ioredis, rate-limiter-flexible, redis-semaphore) is not installed. */
+/** A feature's optional package (prom-client, ioredis, rate-limiter-flexible, redis-semaphore, @opentelemetry/api) is not installed. */
 export class MissingPackageError extends HoldfastError {
   static readonly code = 'HF_ERR_MISSING_PACKAGE';
   readonly packageName: string;

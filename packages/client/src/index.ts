@@ -1,4 +1,4 @@
-// holdfast, the client: its public API. Named exports only; type-level tests in test/public-api.test.ts pin the surface.
+// holdfast, the client: its public API. Named exports only; type-level tests in packages/client/test/public-api.test.ts pin the surface.
 // The proxy is @holdfast/proxy, the mirror @holdfast/servicenow; `internal/*` exports are theirs, not a public API.
 
 // client

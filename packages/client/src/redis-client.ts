@@ -12,7 +12,7 @@ import { optionalPackage } from './optional-package.js';
  * treat a string method as a constant: every `s.charCodeAt(i)`, `s.toLowerCase()`, `s.slice()`
  * in Node's HTTP code, undici and holdfast looks the method up through a generic inline-cache
  * call. In the HTTP proxy that was about a tenth of the instructions of a proxied request
- * (callgrind, docs/guides/proxy.md#cpu-per-request); test/redis-lazy.test.ts pins that loading holdfast
+ * (callgrind, docs/guides/proxy.md#cpu-per-request); packages/client/test/redis-lazy.test.ts pins that loading holdfast
  * leaves `String.prototype` fast.
  */
 function ioredis(): typeof import('ioredis') {
@@ -27,7 +27,7 @@ function ioredis(): typeof import('ioredis') {
  * sends them again once it reconnects (`autoResendUnfulfilledCommands`). Against a Redis that
  * came back empty, that applied a page of a sync pass that had failed meanwhile, table state
  * and cursor included: the next pass went on from there, and the records before it were never
- * fetched again (test/servicenow/redis-store-resend.test.ts). The outcome of such a command is
+ * fetched again (packages/servicenow/test/redis-store-resend.test.ts). The outcome of such a command is
  * unknown, so it fails, and its caller decides: the mirror's cycle fails and starts again from
  * what the store holds. (ioredis's flushQueue is not in its types; the test pins its use.)
  */

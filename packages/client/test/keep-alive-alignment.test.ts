@@ -74,7 +74,7 @@ test('a probe outlives a learned close the server no longer makes, and the limit
   assert.deepEqual(dispatcher.keepAlive(server.url), { idleLimitMs: 4000, hintMs: undefined, learnedMs: undefined });
 });
 
-// silentDrop is off here: its own rule (test/client/silent-drop.test.ts) keeps such a request
+// silentDrop is off here: its own rule (packages/client/test/silent-drop.test.ts) keeps such a request
 // off any socket idle 500 ms or more.
 test('a non-idempotent request is not written to a socket idle for more than half the limit', async (t) => {
   const server = await flakyServer(t, {});

@@ -1,4 +1,4 @@
-// @holdfast/proxy: its public API (docs/reference/proxy.md). Named exports only; test/public-api.test.ts pins the surface.
+// @holdfast/proxy: its public API (docs/reference/proxy.md). Named exports only; packages/client/test/public-api.test.ts pins the surface.
 export { ProxyServer, type BoundListener, type ConnectionSummary } from './proxy/proxy-server.js';
 export { ProxyRuntime } from './proxy/runtime.js';
 export { createProxy, HoldfastProxy, type ProxySource, type ProxyEvents } from './proxy/create-proxy.js';

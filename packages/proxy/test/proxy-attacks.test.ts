@@ -20,7 +20,7 @@ import { FakeClock } from '../../../test/support/fake-clock.js';
 
 /**
  * The proxy under attack (issue 19): each vector on real sockets against an in-process proxy.
- * What the proxy refuses and why: docs/guides/proxy.md#what-the-proxy-refuses.
+ * What the proxy refuses and why: docs/guides/proxy.md#what-the-proxy-refuses-and-why.
  */
 
 type Hooks = { after(fn: () => unknown): void };

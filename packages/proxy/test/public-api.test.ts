@@ -14,6 +14,6 @@ test('the proxy package exports exactly the documented names', () => {
 });
 
 test('parseConfig names the field it refuses, with the catalog error the package exports', () => {
-  const config = { listeners: [{ name: 'l', port: 0 }], routes: [{ listener: 'l', action: 'forward', upstream: 'nowhere' }] } as unknown as ProxyConfigInput;
-  assert.throws(() => proxy.parseConfig(config), (err: unknown) => err instanceof proxy.ProxyConfigError && /upstream/.test(err.message));
+  const config = { listeners: [{ host: '127.0.0.1', port: 0 }], routes: [{ name: 'r', action: { type: 'forward', upstream: 'nowhere' } }] } as unknown as ProxyConfigInput;
+  assert.throws(() => proxy.parseConfig(config), (err: unknown) => err instanceof proxy.ProxyConfigError && /routes\[0\]\.action\.upstream/.test(err.message) && /nowhere/.test(err.message));
 });

@@ -1,5 +1,5 @@
 // @holdfast/servicenow: the ServiceNow mirror and its simulator (docs/guides/servicenow.md). Named
-// exports only; test/public-api.test.ts pins the surface.
+// exports only; packages/client/test/public-api.test.ts pins the surface.
 
 // the mirror: sync engine, store, and the view the dashboard reads
 export { Mirror, type MirrorEvent, type MirrorStatus, type TableStatus, type UpstreamStatus } from './servicenow/mirror.js';

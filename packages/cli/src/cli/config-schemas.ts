@@ -10,7 +10,7 @@ export type SchemaName = (typeof SCHEMA_NAMES)[number];
  * The JSON Schema (draft 2020-12) of a config file, made from the zod schema that validates it
  * (zod 4's toJSONSchema, input side: what a file may hold, defaults optional). The mirror's file
  * may leave any key to a flag or the environment, so none is required there. Editors read the
- * copies in schemas/ (`npm run schemas` writes them; test/config-schemas.test.ts fails when one
+ * copies in schemas/ (`npm run schemas` writes them; packages/cli/test/config-schemas.test.ts fails when one
  * is stale); `holdfast proxy --print-schema` prints the same.
  */
 export function configJsonSchema(name: SchemaName): Record<string, unknown> {

@@ -22,7 +22,7 @@ Commands:
 
 Run holdfast <command> --help for a command's options; holdfast --version prints the version.`;
 
-/** The package's version, from its package.json (two levels up from src/cli and from dist/cli alike). */
+/** The package's version, from its package.json (two levels up from packages/cli/src/cli and from dist/cli alike). */
 function version(): string {
   return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 }

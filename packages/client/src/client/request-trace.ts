@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module';
 import type { Dispatcher } from 'undici';
-import { InvalidOptionError } from '../errors.js';
+import { optionalPackage } from '../optional-package.js';
 import { CHANNELS } from './channels.js';
 
 /**
@@ -52,11 +51,7 @@ interface Span {
 }
 
 function loadOtel(): OtelApi {
-  try {
-    return createRequire(import.meta.url)('@opentelemetry/api') as OtelApi;
-  } catch {
-    throw new InvalidOptionError('tracing', 'OpenTelemetry tracing needs the @opentelemetry/api package: npm install @opentelemetry/api');
-  }
+  return optionalPackage<OtelApi>('@opentelemetry/api', 'tracing (OpenTelemetry)');
 }
 
 /**
