@@ -2,9 +2,10 @@
  * Issue 23, item 3: what deploy/ ships is checked by the tools that own each format: the
  * systemd units by `systemd-analyze verify` (systemd), the alert rules by `promtool check
  * rules` (Debian's prometheus). Each skips with a notice naming the package when its tool is
- * missing (a failure under HOLDFAST_REQUIRE_ALL=1, as .ci/run sets). The Dockerfile has no
- * linter that installs here (hadolint is not packaged by Debian): it gets the structural checks
- * below, and docs/deploy.md says so.
+ * missing (a failure under HOLDFAST_REQUIRE_ALL=1, as .ci/run sets). The Dockerfile is linted
+ * by dockerfile-utils (the linter of the Docker language server, a devDependency: hadolint is
+ * not packaged by Debian and its npm wrappers download it from GitHub), and gets the structural
+ * checks below.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CLI_BIN } from './support/helpers.js';
 
 function toolOrSkip(t: { skip(message: string): void }, command: string, pkg: string): boolean {
@@ -50,7 +52,21 @@ test('the example alert rules pass promtool check rules, and name only metrics h
   for (const [metric] of rules.matchAll(/holdfast_[a-z0-9_]+/g)) assert.ok(reference.includes(metric), `${metric} is a documented metric`);
 });
 
-test('the Dockerfile builds in one stage and runs in another, as a non-root user, with a HEALTHCHECK (structural checks: no linter installs here)', () => {
+const DOCKERFILE_LINT = fileURLToPath(new URL('../node_modules/.bin/dockerfile-utils', import.meta.url));
+
+test('the Dockerfile passes dockerfile-utils lint, which does fail a broken one', (t) => {
+  const clean = spawnSync(DOCKERFILE_LINT, ['lint', 'deploy/Dockerfile'], { encoding: 'utf8' });
+  assert.equal(clean.status, 0, clean.stdout + clean.stderr);
+  assert.equal(clean.stdout.trim(), '', 'no warning either');
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-dockerfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM node:24\nEXPOSE 80x\nMAINTAINER someone\n');
+  const broken = spawnSync(DOCKERFILE_LINT, ['lint', join(dir, 'Dockerfile')], { encoding: 'utf8' });
+  assert.notEqual(broken.status, 0);
+  assert.match(broken.stdout, /Invalid containerPort/);
+});
+
+test('the Dockerfile builds in one stage and runs in another, as a non-root user, with a HEALTHCHECK (structural checks, beside the linter)', () => {
   const text = readFileSync('deploy/Dockerfile', 'utf8');
   const stages = [...text.matchAll(/^FROM (\S+)(?: AS (\S+))?$/gm)];
   assert.ok(stages.length >= 2, 'multi-stage');
