@@ -5,6 +5,7 @@
 export { createDispatcher, HoldfastDispatcher, type CircuitEvent, type KeepAliveSnapshot } from './client/create-dispatcher.js';
 export type { DispatcherOptions, ResolvedDispatcherOptions } from './client/options.js';
 export type { RequestPolicy } from './client/request-policy.js';
+export type { AxiosLike, LoggerLike, MetricsRegistry, RedisClient } from './client/peer-types.js';
 export { probeIdleTimeout, type ProbeOptions, type ProbeResult, type ProbeSample } from './client/probe-idle-timeout.js';
 export { CHANNELS, type ChannelName } from './client/channels.js';
 export { createAgent, type AgentOptions, type HoldfastAgent } from './client/create-agent.js';

@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Dispatcher } from 'undici';
 import * as holdfast from '../src/index.js';
-import type { DispatcherOptions, HoldfastError, ProbeResult, RequestPolicy } from '../src/index.js';
+import type { AxiosLike, DispatcherOptions, HoldfastError, LoggerLike, MetricsRegistry, ProbeResult, RedisClient, RequestPolicy } from '../src/index.js';
+import type { AxiosInstance } from 'axios';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 
 // The runtime surface: adding or removing an export is a deliberate change to this list.
 const EXPECTED = [
@@ -24,7 +28,11 @@ const dispatcher: Dispatcher = holdfast.createDispatcher({ retry: { maxAttempts:
 const perRequest: Dispatcher.RequestOptions = { method: 'GET', path: '/', holdfast: { deadlineMs: 1, retry: false, idempotent: true } satisfies RequestPolicy };
 const code: string = ({} as HoldfastError).code;
 const recommended: number = ({} as ProbeResult).recommendedIdleMs;
-void [perRequest, code, recommended];
+// The optional peers' own types fit the structural ones the declarations name (peer-types.ts), so
+// the shipped types import none of them and an app without them still type-checks.
+type Fits<A, B> = A extends B ? true : never;
+const peersFit: [Fits<Logger, LoggerLike>, Fits<Registry, MetricsRegistry>, Fits<Redis, RedisClient>, Fits<AxiosInstance, AxiosLike>] = [true, true, true, true];
+void [perRequest, code, recommended, peersFit];
 
 test('createDispatcher returns an undici Dispatcher that closes', async () => {
   assert.equal(typeof dispatcher.dispatch, 'function');

@@ -8,6 +8,7 @@ import { attemptInterceptor } from './attempt-interceptor.js';
 import { hedgeInterceptor } from './hedge-interceptor.js';
 import { SharedRateLimit } from './shared-rate-limit.js';
 import type { Registry } from 'prom-client';
+import type { MetricsRegistry } from './peer-types.js';
 import { ClientMetrics, promClient, type OriginSnapshot } from '../observe/client-metrics.js';
 import { Telemetry } from './telemetry.js';
 import { DispatcherClosedError, InvalidOptionError } from '../errors.js';
@@ -62,7 +63,7 @@ export class HoldfastDispatcher extends Dispatcher {
     this.#clock = clock;
     const redis = resolved.rateLimit?.redis;
     this.#sharedTokens = redis === undefined ? undefined : new SharedRateLimit({ requestsPerSecond: resolved.rateLimit!.requestsPerSecond, ...redis });
-    const registry = resolved.metrics === false ? undefined : resolved.metrics === true ? new (promClient().Registry)() : resolved.metrics.registry;
+    const registry = resolved.metrics === false ? undefined : resolved.metrics === true ? new (promClient().Registry)() : resolved.metrics.registry as Registry; // validated: a prom-client Registry
     const metrics = registry === undefined ? undefined : new ClientMetrics(registry, () => this.#snapshot());
     this.#registry = registry;
     const telemetry = new Telemetry(metrics, resolved.logger, (event, message) => (this as NodeJS.EventEmitter).emit(event, message));
@@ -229,7 +230,7 @@ export class HoldfastDispatcher extends Dispatcher {
   }
 
   /** The prom-client registry holding this dispatcher's `holdfast_client_*` metrics, when metrics are on. */
-  get metricsRegistry(): Registry | undefined {
+  get metricsRegistry(): MetricsRegistry | undefined {
     return this.#registry;
   }
 

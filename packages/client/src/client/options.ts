@@ -1,6 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import type { LoggerLike, MetricsRegistry, RedisClient } from './peer-types.js';
 import { promClient } from '../observe/client-metrics.js';
 import { z } from 'zod';
 import { DEFAULT_SHARED_RATE_LIMIT_PREFIX } from './shared-rate-limit.js';
@@ -162,7 +160,7 @@ const schema = z.strictObject({
     redis: z.strictObject({
       url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional(),
       /** An ioredis client you own (holdfast will not close it). */
-      client: z.custom<Redis>((v) => isRedisClient(v), 'expected an ioredis client').optional(),
+      client: z.custom<RedisClient>((v) => isRedisClient(v), 'expected an ioredis client').optional(),
       keyPrefix: z.string().min(1).default(DEFAULT_SHARED_RATE_LIMIT_PREFIX),
     }).optional(),
   }).optional(),
@@ -192,9 +190,9 @@ const schema = z.strictObject({
     minDelayMs: z.number().int().nonnegative().default(DEFAULT_HEDGE_MIN_DELAY_MS),
   }).optional()),
   /** Prometheus metrics: `true` for a registry of the dispatcher's own, or `{ registry }` to add them to yours. */
-  metrics: z.union([z.boolean(), z.strictObject({ registry: z.custom<Registry>((v) => v instanceof promClient().Registry, 'expected a prom-client Registry') })]).default(false),
+  metrics: z.union([z.boolean(), z.strictObject({ registry: z.custom<MetricsRegistry>((v) => v instanceof promClient().Registry, 'expected a prom-client Registry') })]).default(false),
   /** A pino logger: warnings for slow requests and opened breakers. Headers are never logged. */
-  logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'expected a pino logger').optional(),
+  logger: z.custom<LoggerLike>((v) => typeof v === 'object' && v !== null && typeof (v as LoggerLike).warn === 'function' && typeof (v as LoggerLike).info === 'function', 'expected a pino logger').optional(),
   /** A request slower than this, retries included, is logged as a warning. */
   slowRequestMs: ms().default(DEFAULT_SLOW_REQUEST_MS),
   retry: retrySchema.prefault({}),

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { newRedis } from '../redis-client.js';
+import type { RedisClient } from './peer-types.js';
 import type { RateLimiterRedis } from 'rate-limiter-flexible';
 import { optionalPackage } from '../optional-package.js';
 
@@ -12,7 +13,7 @@ export interface SharedRateLimitOptions {
   burst?: number;
   /** Redis to share the budget through: a URL (holdfast owns the connection) or a client you own. */
   url?: string;
-  client?: Redis;
+  client?: RedisClient;
   /** Processes with the same prefix share one budget per origin. */
   keyPrefix?: string;
 }
@@ -46,7 +47,7 @@ export class SharedRateLimit implements TokenSource {
     this.#rejection = RateLimiterRes;
     this.#owned = client === undefined;
     // enableOfflineQueue off: while Redis is away, calls fail at once and the insurance limiter answers.
-    this.#client = client ?? newRedis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    this.#client = (client as Redis | undefined) ?? newRedis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     if (this.#owned) this.#client.on('error', () => {}); // reconnects on its own; the insurance limiter covers the gap
     this.#limiter = new RateLimiterRedis({
       storeClient: this.#client, keyPrefix, points, duration,

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { LoggerLike } from './peer-types.js';
 import type { ClientMetrics } from '../observe/client-metrics.js';
 import { publish } from './channels.js';
 
@@ -10,11 +10,11 @@ import { publish } from './channels.js';
  */
 export class Telemetry {
   readonly metrics: ClientMetrics | undefined;
-  readonly logger: Logger | undefined;
+  readonly logger: LoggerLike | undefined;
   /** This dispatcher's own events ('replay', 'retry'): what a user of one dispatcher listens to, instead of a process-wide channel. */
   readonly #emit: ((event: 'replay' | 'retry', message: object) => void) | undefined;
 
-  constructor(metrics?: ClientMetrics, logger?: Logger, emit?: (event: 'replay' | 'retry', message: object) => void) {
+  constructor(metrics?: ClientMetrics, logger?: LoggerLike, emit?: (event: 'replay' | 'retry', message: object) => void) {
     this.metrics = metrics;
     this.logger = logger;
     this.#emit = emit;

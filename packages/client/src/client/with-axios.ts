@@ -1,4 +1,5 @@
 import type { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import type { AxiosLike } from './peer-types.js';
 import type { ClientRequest } from 'node:http';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
@@ -64,7 +65,8 @@ function originOf(config: Config): string {
  * @example
  * const api = withAxios(axios.create({ baseURL: 'https://api.example.test' }));
  */
-export function withAxios<T extends AxiosInstance>(instance: T, input: WithAxiosOptions = {}, clock: Clock = systemClock): T & { agents: { http: HoldfastAgent; https: HoldfastAgent } } {
+export function withAxios<T extends AxiosLike>(axiosInstance: T, input: WithAxiosOptions = {}, clock: Clock = systemClock): T & { agents: { http: HoldfastAgent; https: HoldfastAgent } } {
+  const instance = axiosInstance as unknown as AxiosInstance;
   const options = parseOptions(withAxiosSchema, input);
   const agents = { http: createAgent(options.agent, clock), https: createAgent({ ...options.agent, https: true }, clock) };
   instance.defaults.httpAgent = agents.http;
@@ -149,5 +151,5 @@ export function withAxios<T extends AxiosInstance>(instance: T, input: WithAxios
       return again(config, state, backoff(state.attempts - state.replays), false);
     },
   );
-  return Object.assign(instance, { agents });
+  return Object.assign(axiosInstance, { agents });
 }
