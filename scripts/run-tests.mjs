@@ -5,7 +5,7 @@
 // its sources, as the root tsconfig.json's customConditions type-checks them, not its dist/.
 // Node 20's `--test` does not expand `**` globs itself, so the list is built here.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function collect(dir, out) {
@@ -20,7 +20,7 @@ function collect(dir, out) {
 
 const filter = process.argv.slice(2);
 const roots = [...readdirSync('packages').flatMap((p) => [join('packages', p, 'src'), join('packages', p, 'test')]), 'test'];
-let files = roots.flatMap((root) => { try { return collect(root, []); } catch { return []; } }).sort();
+let files = roots.filter((root) => existsSync(root)).flatMap((root) => collect(root, [])).sort();
 if (filter.length > 0) files = files.filter((f) => filter.some((part) => f.includes(part)));
 if (files.length === 0) {
   console.error(`no test files match ${filter.join(' ')}`);

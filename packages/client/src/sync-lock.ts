@@ -35,8 +35,8 @@ export class LocalLock implements SyncLock {
  * still holds it, so its work stops (the library then calls onLockLost).
  */
 let refreshSafeMutex: typeof Mutex | undefined;
-function RefreshSafeMutex(): typeof Mutex {
-  // redis-semaphore is an optional peer of the client package: loaded at the first Redis lock.
+/** The class, made at the first Redis lock: redis-semaphore is an optional peer of the client package. */
+function refreshSafeMutexClass(): typeof Mutex {
   refreshSafeMutex ??= class extends optionalPackage<typeof import('redis-semaphore')>('redis-semaphore', 'a Redis lock').Mutex {
     protected override async _refresh(): Promise<boolean> {
       try {
@@ -69,7 +69,7 @@ export class RedisLock implements SyncLock {
 
   async tryRun<T>(work: (signal: AbortSignal) => Promise<T>): Promise<{ value: T } | undefined> {
     const lost = new AbortController();
-    const mutex = new (RefreshSafeMutex())(this.#redis, this.#key, {
+    const mutex = new (refreshSafeMutexClass())(this.#redis, this.#key, {
       lockTimeout: this.#ttlMs,
       acquireAttemptsLimit: 1,
       refreshInterval: Math.max(100, Math.floor(this.#ttlMs / 3)),

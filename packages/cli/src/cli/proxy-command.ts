@@ -22,7 +22,7 @@ Options:
   --config FILE          the YAML or JSON config (see examples/proxy.yaml, docs/reference/proxy.md)
   --check                validate the config, print a summary and exit
   --print-schema         print the config file's JSON Schema (also in the package's
-                         packages/cli/schemas/proxy.schema.json, for editors) and exit
+                         schemas/proxy.schema.json, for editors) and exit
   --log-level LEVEL      fatal, error, warn, info (default) or debug; logs are
                          JSON lines on stdout
   -h, --help             show this help

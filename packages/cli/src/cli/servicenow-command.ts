@@ -40,7 +40,7 @@ Sync:
   --config FILE            mirror options as JSON or YAML (tables, fields, waiting rules,
                            redis...); flags given as well override the file
   --print-schema           print the config file's JSON Schema (also in the package's
-                           packages/cli/schemas/servicenow.schema.json) and exit
+                           schemas/servicenow.schema.json) and exit
   --tables LIST            tables to mirror, comma-separated
                            (default sys_user_group,incident,change_task,sc_task)
   --interval S             seconds between incremental cycles (default 300)

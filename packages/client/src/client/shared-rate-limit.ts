@@ -43,7 +43,7 @@ export class SharedRateLimit implements TokenSource {
     const duration = burst !== undefined ? Math.max(1, Math.ceil(burst / requestsPerSecond)) : requestsPerSecond >= 1 ? 1 : Math.ceil(1 / requestsPerSecond);
     const points = burst ?? Math.max(1, Math.floor(requestsPerSecond * duration));
     // An optional peer of the client package, loaded when a shared rate limit is made (before any Redis client).
-    const { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } = optionalPackage<typeof import('rate-limiter-flexible')>('rate-limiter-flexible', 'rateLimit.shared (a rate limit shared through Redis)');
+    const { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } = optionalPackage<typeof import('rate-limiter-flexible')>('rate-limiter-flexible', 'rateLimit.redis (a rate limit shared through Redis)');
     this.#rejection = RateLimiterRes;
     this.#owned = client === undefined;
     // enableOfflineQueue off: while Redis is away, calls fail at once and the insurance limiter answers.
